@@ -1,0 +1,18 @@
+/**
+ * `paypad`: the one CLI. Each top-level command lives in bin/commands/ (or, for the host, in
+ * host/server.ts) and is registered here.
+ */
+import { commandGroup, EXIT_FAILED, reportError } from './args';
+import { cryptoCommand } from './commands/crypto';
+import { serveCommand } from './commands/serve';
+
+const cli = commandGroup('paypad', 'Usage: paypad <command> [...]\n\npaypad: the open POS terminal platform (host, terminal tools, payment-crypto calculator).', {
+  serve: serveCommand,
+  crypto: cryptoCommand,
+});
+
+try {
+  process.exitCode = await cli.run(process.argv.slice(2));
+} catch (e) {
+  process.exitCode = reportError(e) || EXIT_FAILED;
+}

@@ -1,0 +1,47 @@
+/**
+ * AES building blocks (FIPS 197) over @noble/ciphers, with paypad's typed errors.
+ * Unpadded only: every payment standard paypad follows pads on its own terms.
+ */
+import { cbc, ecb } from '@noble/ciphers/aes.js';
+import { PaypadError } from '../errors';
+
+export const AES_BLOCK = 16;
+
+/** Throws KEY_LENGTH unless `key` is an AES-128/192/256 key. */
+export function assertAesKey(key: Uint8Array, what = 'AES key'): void {
+  if (!(key instanceof Uint8Array) || (key.length !== 16 && key.length !== 24 && key.length !== 32)) {
+    const got = key instanceof Uint8Array ? `${key.length} bytes` : typeof key;
+    throw new PaypadError('KEY_LENGTH', `${what}: expected 16, 24 or 32 bytes, got ${got}`);
+  }
+}
+
+function assertBlocks(data: Uint8Array, what: string): void {
+  if (data.length % AES_BLOCK !== 0) {
+    throw new PaypadError('BAD_LENGTH', `${what}: expected a multiple of 16 bytes, got ${data.length}`);
+  }
+}
+
+/** AES-ECB over whole blocks (used for single-block operations: KCVs, PIN block format 4). */
+export function aesEcbEncrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
+  assertAesKey(key);
+  assertBlocks(data, 'AES-ECB input');
+  return ecb(key, { disablePadding: true }).encrypt(data);
+}
+
+export function aesEcbDecrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
+  assertAesKey(key);
+  assertBlocks(data, 'AES-ECB input');
+  return ecb(key, { disablePadding: true }).decrypt(data);
+}
+
+export function aesCbcEncrypt(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
+  assertAesKey(key);
+  assertBlocks(data, 'AES-CBC input');
+  return cbc(key, iv, { disablePadding: true }).encrypt(data);
+}
+
+export function aesCbcDecrypt(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
+  assertAesKey(key);
+  assertBlocks(data, 'AES-CBC input');
+  return cbc(key, iv, { disablePadding: true }).decrypt(data);
+}
