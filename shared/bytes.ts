@@ -7,6 +7,15 @@ import { PaypadError } from './errors';
 /** Source of cryptographically secure random bytes (HAL RNG on the device, node:crypto on the host). */
 export type Rng = (length: number) => Uint8Array;
 
+/** Draws exactly `length` bytes from `rng`; a source that returns anything else is a fault, not a key. */
+export function randomBytes(rng: Rng, length: number, purpose: string): Uint8Array {
+  const bytes = rng(length);
+  if (!(bytes instanceof Uint8Array) || bytes.length !== length) {
+    throw new PaypadError('BAD_LENGTH', `rng: expected ${length} bytes for ${purpose}`);
+  }
+  return bytes;
+}
+
 const HEX = '0123456789ABCDEF';
 
 /** Uppercase hex, the way payments engineers write keys, blocks and MACs. */

@@ -26,7 +26,7 @@
  */
 import { p256 } from '@noble/curves/nist.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { type Rng, asciiToBytes, concatBytes, wipe } from '../bytes';
+import { type Rng, asciiToBytes, randomBytes, concatBytes, wipe } from '../bytes';
 import { PaypadError } from '../errors';
 import { assertAesKey } from './aes';
 import { aesKeyUnwrapPadded, aesKeyWrapPadded } from './keyWrap';
@@ -55,10 +55,7 @@ export interface KeyEnvelope {
 
 /** A P-256 key pair whose private scalar comes from `rng` (FIPS 186-5 §A.2.1). */
 export function generateP256KeyPair(rng: Rng): P256KeyPair {
-  const seed = rng(P256_KEYGEN_SEED_BYTES);
-  if (!(seed instanceof Uint8Array) || seed.length !== P256_KEYGEN_SEED_BYTES) {
-    throw new PaypadError('BAD_LENGTH', `rng: expected ${P256_KEYGEN_SEED_BYTES} bytes for a P-256 key`);
-  }
+  const seed = randomBytes(rng, P256_KEYGEN_SEED_BYTES, 'a P-256 key');
   try {
     const privateKey = p256.utils.randomSecretKey(seed);
     return { privateKey, publicKey: p256.getPublicKey(privateKey, false) };

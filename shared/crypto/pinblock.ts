@@ -15,7 +15,7 @@
  * every intermediate buffer is wiped here, and no message carries a PIN, a PAN or their lengths.
  * The returned PIN is a JS string, which cannot be wiped: keep its lifetime short.
  */
-import { type Rng, wipe, xorBytes } from '../bytes';
+import { type Rng, randomBytes, wipe, xorBytes } from '../bytes';
 import { PaypadError } from '../errors';
 import { AES_BLOCK, aesEcbDecrypt, aesEcbEncrypt, assertAesKey } from './aes';
 
@@ -38,10 +38,7 @@ export function encipherPinBlockIso4(key: Uint8Array, pin: string, pan: string, 
   assertAesKey(key, 'PIN key');
   assertPin(pin);
   const panField = buildPanField(pan);
-  const random = rng(RANDOM_FILL_BYTES);
-  if (!(random instanceof Uint8Array) || random.length !== RANDOM_FILL_BYTES) {
-    throw new PaypadError('BAD_LENGTH', `rng: expected ${RANDOM_FILL_BYTES} bytes for the PIN block fill`);
-  }
+  const random = randomBytes(rng, RANDOM_FILL_BYTES, 'the PIN block fill');
   const pinField = buildPinField(pin, random);
   const intermediate = aesEcbEncrypt(key, pinField);
   const chained = xorBytes(intermediate, panField);

@@ -18,7 +18,7 @@
  * Version B (TDES, the same structure with TDES-CMAC derivation and 8-byte blocks) would slot in
  * as a second row of VERSIONS with its own derivation; A and C (variant binding) are not planned.
  */
-import { type Rng, asciiToBytes, constantTimeEqual, fromHex, toHex, wipe } from '../bytes';
+import { type Rng, asciiToBytes, randomBytes, constantTimeEqual, fromHex, toHex, wipe } from '../bytes';
 import { PaypadError } from '../errors';
 import { AES_BLOCK, aesCbcDecrypt, aesCbcEncrypt, assertAesKey } from './aes';
 import { aesCmac } from './cmac';
@@ -117,10 +117,7 @@ export function wrapKeyBlock(
 
   const payloadLength = Math.ceil((2 + masked) / layout.blockSize) * layout.blockSize;
   const padLength = payloadLength - 2 - key.length;
-  const pad = rng(padLength);
-  if (!(pad instanceof Uint8Array) || pad.length !== padLength) {
-    throw new PaypadError('BAD_ARGUMENT', `rng must return ${padLength} bytes`);
-  }
+  const pad = randomBytes(rng, padLength, 'the key block padding');
   const headerText = buildKeyBlockHeader(h, 2 * (payloadLength + layout.macLength));
 
   // One buffer holds the MAC input: ASCII header, then the clear payload.

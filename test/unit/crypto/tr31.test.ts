@@ -122,7 +122,7 @@ describe('TR-31 wrap: key length masking and validation', () => {
     const header = 'D0000P0AE00E0000';
     expect(codeOf(() => wrapKeyBlock(a74Kbpk, header, a74Key, zeroRng, { maskedKeyLength: 8 }))).toBe('BAD_ARGUMENT');
     expect(codeOf(() => wrapKeyBlock(a74Kbpk, header, a74Key, zeroRng, { maskedKeyLength: 16.5 }))).toBe('BAD_ARGUMENT');
-    expect(codeOf(() => wrapKeyBlock(a74Kbpk, header, a74Key, () => new Uint8Array(3)))).toBe('BAD_ARGUMENT');
+    expect(codeOf(() => wrapKeyBlock(a74Kbpk, header, a74Key, () => new Uint8Array(3)))).toBe('BAD_LENGTH');
     expect(codeOf(() => wrapKeyBlock(a74Kbpk, header, 'key' as unknown as Uint8Array, zeroRng))).toBe('BAD_ARGUMENT');
     expect(codeOf(() => wrapKeyBlock(new Uint8Array(15), header, a74Key, zeroRng))).toBe('KEY_LENGTH');
     expect(codeOf(() => wrapKeyBlock(a74Kbpk, header + 'XX', a74Key, zeroRng))).toBe('TR31_MALFORMED');
