@@ -26,7 +26,60 @@ export type ErrorCode =
   | 'PIN_BLOCK_INVALID'
   // ECDH key transport
   | 'PUBLIC_KEY_INVALID'
-  | 'KEY_ENVELOPE_UNSUPPORTED';
+  | 'KEY_ENVELOPE_UNSUPPORTED'
+  // host: configuration, storage and HTTP edge
+  | 'CONFIG_INVALID'
+  | 'DB_UNAVAILABLE'
+  | 'MIGRATION_FAILED'
+  | 'BAD_JSON'
+  | 'BAD_REQUEST'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'NOT_FOUND'
+  | 'LISTEN_FAILED'
+  | 'INTERNAL'
+  // terminal protocol: MAC'd envelope, message validation, local link framing
+  | 'PROTOCOL_MALFORMED'
+  | 'PROTOCOL_REPLAY'
+  | 'PROTOCOL_UNSUPPORTED_VERSION'
+  | 'LINK_FRAME_TOO_LARGE'
+  // firmware HAL: device storage, randomness, network, input devices, firmware update
+  | 'STORAGE_LIMIT'
+  | 'STORAGE_FAILED'
+  | 'STORAGE_CORRUPT'
+  | 'RNG_FAILED'
+  | 'HTTP_FAILED'
+  | 'HTTP_TIMEOUT'
+  | 'DEVICE_BUSY'
+  | 'UPDATE_STATE'
+  | 'UPDATE_FAILED'
+  | 'UPDATE_UNSUPPORTED'
+  // CA and mutual TLS (A8): the CA's files and register, client and peer certificates
+  | 'CA_NOT_INITIALIZED'
+  | 'CA_EXISTS'
+  | 'CA_INVALID'
+  | 'CSR_INVALID'
+  | 'CERT_SUBJECT_INVALID'
+  | 'CERT_EXISTS'
+  | 'CERT_NOT_FOUND'
+  | 'CERT_ALREADY_REVOKED'
+  | 'FILE_EXISTS'
+  | 'CLIENT_CERT_REQUIRED'
+  | 'CLIENT_CERT_UNTRUSTED'
+  | 'CLIENT_CERT_REVOKED'
+  | 'CLIENT_CERT_ROLE'
+  | 'PEER_CERT_UNTRUSTED'
+  | 'PEER_CERT_MISMATCH'
+  // firmware key vault (A1, A11, A12, A13)
+  | 'VAULT_SLOT_EMPTY'
+  | 'VAULT_SLOT_OCCUPIED'
+  | 'VAULT_RECORD_INVALID'
+  | 'KCV_MISMATCH'
+  // host HSM (host/hsm): master key file, key handles, key strength
+  | 'HSM_UNAVAILABLE'
+  | 'HSM_LMK_INVALID'
+  | 'HSM_HANDLE_INVALID'
+  | 'HSM_KEY_TOO_WEAK';
 
 export class PaypadError extends Error {
   readonly code: ErrorCode;
