@@ -79,7 +79,12 @@ export type ErrorCode =
   | 'HSM_UNAVAILABLE'
   | 'HSM_LMK_INVALID'
   | 'HSM_HANDLE_INVALID'
-  | 'HSM_KEY_TOO_WEAK';
+  | 'HSM_KEY_TOO_WEAK'
+  // KMS role (A7, A11-A13): terminals it holds keys for, deliveries from MTMS
+  | 'KMS_TERMINAL_UNKNOWN'
+  | 'KMS_KEY_STATE'
+  | 'KMS_CUSTOMER_MISMATCH'
+  | 'DELIVERY_CONFLICT';
 
 export class PaypadError extends Error {
   readonly code: ErrorCode;

@@ -1,0 +1,97 @@
+/**
+ * Which key may do what: the attribute rules every HSM implementation enforces, written once.
+ *
+ * A key's attributes are its TR-31 header (X9.143:2021 §6.3), bound to the key by the block's MAC.
+ * Generation and import accept only the usage / mode-of-use pairs X9.143 allows for the usages
+ * paypad needs. Each command names the attributes it needs as a Tr31KeyPolicy, checked by the
+ * TR-31 unwrap after the block's MAC, so an altered header reads as tampering, not as a usage error.
+ */
+import type { Tr31Header, Tr31HeaderInit, Tr31KeyPolicy } from '../../shared/crypto/tr31';
+import { completeKeyBlockHeader } from '../../shared/crypto/tr31Header';
+import { PaypadError } from '../../shared/errors';
+import type { Exportability, KeyAttributes, ModeOfUse, SymmetricKeyUsage } from './hsm';
+
+/**
+ * X9.143:2021 §6.3.3 table 4 read against §6.3.1 table 2 (AWS Payment Cryptography's "valid key
+ * attributes" list agrees): encryption-type keys encrypt/wrap, decrypt/unwrap or both; CMAC keys
+ * generate, verify or both. N ("no restrictions") is left out on purpose: every paypad key has one job.
+ */
+const MODES_BY_USAGE: Readonly<Record<SymmetricKeyUsage, readonly ModeOfUse[]>> = {
+  K0: ['B', 'D', 'E'],
+  K1: ['B', 'D', 'E'],
+  P0: ['B', 'D', 'E'],
+  D0: ['B', 'D', 'E'],
+  M6: ['C', 'G', 'V'],
+};
+
+const EXPORTABILITY: readonly Exportability[] = ['E', 'N', 'S'];
+export const AES_KEY_LENGTHS: readonly number[] = [16, 24, 32];
+
+function refuse(message: string): never {
+  throw new PaypadError('TR31_USAGE_NOT_ALLOWED', message);
+}
+
+/** TR31_USAGE_NOT_ALLOWED unless `attributes` describe an AES key paypad's HSM may hold. */
+export function assertKeyAttributes(attributes: KeyAttributes): void {
+  if (typeof attributes !== 'object' || attributes === null) throw new PaypadError('BAD_ARGUMENT', 'key attributes: expected an object');
+  const modes = Object.hasOwn(MODES_BY_USAGE, attributes.usage) ? MODES_BY_USAGE[attributes.usage] : undefined;
+  if (!modes) refuse(`key usage must be one of ${Object.keys(MODES_BY_USAGE).join(', ')}`);
+  if (attributes.algorithm !== 'A') refuse('algorithm must be A (AES)');
+  if (!modes.includes(attributes.modeOfUse)) refuse(`a ${attributes.usage} key has mode of use ${modes.join(', ')}`);
+  if (!EXPORTABILITY.includes(attributes.exportability)) refuse(`exportability must be one of ${EXPORTABILITY.join(', ')}`);
+}
+
+/** BAD_LENGTH unless `lengthBytes` is an AES key length. */
+export function assertAesKeyLength(lengthBytes: number): void {
+  if (!AES_KEY_LENGTHS.includes(lengthBytes)) {
+    throw new PaypadError('BAD_LENGTH', `AES key length must be ${AES_KEY_LENGTHS.join(', ')} bytes, got ${String(lengthBytes).slice(0, 16)}`);
+  }
+}
+
+/** What each command needs of the key it is handed. */
+export const COMMAND_POLICIES = {
+  /** CMAC generation: M6, generate (G) or generate-and-verify (C). */
+  mac: { usage: 'M6', modesOfUse: ['C', 'G'], algorithm: 'A' },
+  /** CMAC verification: M6, verify (V) or generate-and-verify (C). */
+  verifyMac: { usage: 'M6', modesOfUse: ['C', 'V'], algorithm: 'A' },
+  /**
+   * SP 800-108 derivation of a MAC key. TR-31 has no mode meaning "wraps and derives"; paypad's TK
+   * does both (K1, mode B, docs/key-loading.md), so derivation is allowed from K1 keys of mode B.
+   */
+  deriveMacKey: { usage: 'K1', modesOfUse: ['B'], algorithm: 'A' },
+  /** Wrapping a key into a TR-31 block: K1 that may encrypt/wrap (B or E). */
+  wrapKeyBlock: { usage: 'K1', modesOfUse: ['B', 'E'], algorithm: 'A' },
+  /** ECDH key agreement for key transport: K3, algorithm E (elliptic curve), mode X (derive keys). */
+  keyAgreement: { usage: 'K3', modesOfUse: ['X'], algorithm: 'E' },
+} as const satisfies Record<string, Tr31KeyPolicy>;
+
+/** The header every intake private key is stored with; it never leaves the HSM (exportability N). */
+export const INTAKE_KEY_HEADER = { keyUsage: 'K3', algorithm: 'E', modeOfUse: 'X', exportability: 'N' } as const;
+
+/** Key context '1': the block is for storage under the master key only (X9.143:2021 §6.2 table 1). */
+export const STORAGE_CONTEXT = '1';
+
+/**
+ * The header `key` may be exported with under a KBPK of `kbpkLength` bytes. Refuses
+ * (TR31_USAGE_NOT_ALLOWED) a key that is not exportable or not AES, a header that would change the
+ * key's usage, algorithm or mode of use (that would turn a PIN key into a MAC key at the
+ * receiver), loosen its exportability, or claim the storage context; and (HSM_KEY_TOO_WEAK) a
+ * KBPK shorter than the key: a key is protected only by a key of at least its strength (ANSI
+ * X9.24-1; X9.143:2021 §6.3.6.15's wrapping pedigree exists to flag the exception, which paypad never makes).
+ */
+export function exportHeader(key: Tr31Header, keyLength: number, kbpkLength: number, init: Tr31HeaderInit): Tr31Header {
+  if (key.exportability === 'N') refuse('the key is not exportable (exportability N)');
+  if (key.algorithm !== 'A') refuse('only AES keys are exported');
+  const header = completeKeyBlockHeader(init);
+  if (header.keyUsage !== key.keyUsage || header.algorithm !== key.algorithm || header.modeOfUse !== key.modeOfUse) {
+    refuse(`the export header must keep the key's usage ${key.keyUsage}, algorithm ${key.algorithm} and mode of use ${key.modeOfUse}`);
+  }
+  if (header.exportability !== key.exportability && header.exportability !== 'N') {
+    refuse(`the export header may keep exportability ${key.exportability} or narrow it to N`);
+  }
+  if (header.keyContext === STORAGE_CONTEXT) refuse('an exported block cannot claim the storage key context (1)');
+  if (kbpkLength < keyLength) {
+    throw new PaypadError('HSM_KEY_TOO_WEAK', `a ${kbpkLength * 8}-bit KBPK cannot protect a ${keyLength * 8}-bit key`);
+  }
+  return header;
+}
