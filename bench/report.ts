@@ -1,0 +1,72 @@
+/**
+ * The shape every benchmark returns, and the one writer that turns it into
+ * bench/results/<name>.md (for people) and bench/results/<name>.json (for tools and diffs).
+ * Numbers are for comparing within one run (ratios), never for asserting in tests.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type Cell = string | number | null;
+
+export interface BenchColumn {
+  key: string;
+  label: string;
+  /** Decimal places for numbers (default 0); numbers also get thousands separators. */
+  digits?: number;
+}
+
+export interface BenchReport {
+  /** File stem under bench/results/. */
+  name: string;
+  title: string;
+  columns: BenchColumn[];
+  /** Every row may carry more fields than `columns` shows; the JSON keeps them all. */
+  rows: Record<string, Cell>[];
+  /** Markdown lines printed under the table: what each number means and how it was taken. */
+  notes: string[];
+  /** Filled in by the writer with the host, Node version and time; a benchmark may add more. */
+  environment: Record<string, string>;
+}
+
+export interface Benchmark {
+  /** What `npm run bench -- <name>` selects. */
+  name: string;
+  run(): Promise<BenchReport>;
+}
+
+export const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+
+export function hostEnvironment(): Record<string, string> {
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpu: `${cpus()[0]?.model ?? 'unknown'} x ${cpus().length}`,
+    'load average (1 min)': loadavg()[0].toFixed(2),
+  };
+}
+
+function formatCell(value: Cell, digits = 0): string {
+  if (value === null) return 'n/a';
+  if (typeof value === 'string') return value;
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+export function renderMarkdown(report: BenchReport): string {
+  const header = `| ${report.columns.map((c) => c.label).join(' | ')} |`;
+  const rule = `|${report.columns.map((c, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`;
+  const rows = report.rows.map((r) => `| ${report.columns.map((c) => formatCell(r[c.key] ?? null, c.digits)).join(' | ')} |`);
+  const env = Object.entries(report.environment).map(([k, v]) => `${k}: ${v}`).join('; ');
+  return [`# ${report.title}`, '', header, rule, ...rows, '', ...report.notes.map((n) => `- ${n}`), '', `_${env}_`, ''].join('\n');
+}
+
+/** Writes both files and returns the markdown. */
+export function writeReport(report: BenchReport, dir = RESULTS_DIR): string {
+  const full = { ...report, environment: { ...hostEnvironment(), ...report.environment } };
+  const markdown = renderMarkdown(full);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${report.name}.md`), markdown);
+  writeFileSync(join(dir, `${report.name}.json`), `${JSON.stringify(full, null, 2)}\n`);
+  return markdown;
+}

@@ -1,0 +1,21 @@
+/**
+ * `npm run bench` runs every benchmark; `npm run bench -- xs-crypto` runs the named ones.
+ * Each benchmark is one module returning a BenchReport; ./report writes bench/results/<name>.md
+ * and .json and this prints the markdown. Add a benchmark by adding its module to the list.
+ */
+import { type Benchmark, writeReport } from './report';
+import { xsCryptoBenchmark } from './xs-crypto';
+
+const benchmarks: Benchmark[] = [xsCryptoBenchmark];
+
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((n) => !benchmarks.some((b) => b.name === n));
+if (unknown.length > 0) {
+  console.error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${benchmarks.map((b) => b.name).join(', ')}`);
+  process.exit(2);
+}
+
+for (const benchmark of benchmarks.filter((b) => wanted.length === 0 || wanted.includes(b.name))) {
+  const report = await benchmark.run();
+  console.log(writeReport(report));
+}

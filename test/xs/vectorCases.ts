@@ -1,0 +1,110 @@
+/**
+ * Turns each published-vector file in test/vectors/ into operations-table calls with the outcome
+ * the file expects, so the XS suite can replay every vector inside the XS engine. Each file keeps
+ * its own format (the unit suites read them too); one adapter per file reads it here.
+ * A vector file without an adapter fails the XS suite: add the adapter with the file.
+ */
+import { parseKeyBlockHeader } from '../../shared/crypto/tr31Header';
+import type { Json } from '../support/opsRunner';
+
+export interface VectorCase {
+  name: string;
+  op: string;
+  args: Json;
+  /** Matched with toMatchObject: `{ ok: value }`, or `{ error: code }` whatever the message. */
+  expected: { ok: Json } | { error: string };
+}
+
+type Adapter = (file: never) => VectorCase[];
+
+const up = (hex: string) => hex.toUpperCase();
+
+interface CmacFile { vectors: { name: string; key: string; message: string; mac: string }[] }
+interface KcvFile { vectors: { name: string; key: string; method: string; kcv: string }[] }
+interface KdfFile { vectors: { name: string; KI: string; FixedInputData: string; L: number; KO: string }[] }
+interface WrapVector { name: string; kek: string; keyData: string; wrapped: string }
+interface KeyWrapFile { kw: { vectors: WrapVector[] }; kwp: { vectors: WrapVector[] } }
+interface PinBlockFile { vectors: { name: string; key: string; pan: string; pin: string; block: string; randomFill: string }[] }
+interface Tr31File {
+  derivation: { name: string; kbpk: string; kbek: string; kbmk: string }[];
+  wrap: { name: string; kbpk: string; key: string; pad: string; maskedKeyLength?: number; block: string }[];
+  rejected: { name: string; kbpk: string; block: string; code: string }[];
+}
+
+/** The policy a block's own header asks for: its usage and mode of use. */
+function policyOf(block: string): Json {
+  return { usage: block.slice(5, 7), modesOfUse: [block[8]] };
+}
+
+export const vectorAdapters: Record<string, Adapter> = {
+  'cmac.json': (f: CmacFile): VectorCase[] =>
+    f.vectors.flatMap((v): VectorCase[] => [
+      { name: v.name, op: 'cmac', args: { key: v.key, data: v.message }, expected: { ok: up(v.mac) } },
+      { name: `${v.name}, verify`, op: 'cmac.verify', args: { key: v.key, data: v.message, mac: v.mac }, expected: { ok: true } },
+    ]),
+
+  'kcv.json': (f: KcvFile): VectorCase[] =>
+    f.vectors.map((v): VectorCase => ({ name: v.name, op: 'kcv', args: { key: v.key, method: v.method }, expected: { ok: up(v.kcv) } })),
+
+  'kdf.json': (f: KdfFile): VectorCase[] =>
+    f.vectors.map((v): VectorCase => ({
+      name: v.name,
+      op: 'kdf.counterCmacRaw',
+      args: { key: v.KI, fixedInput: v.FixedInputData, lengthBytes: v.L / 8 },
+      expected: { ok: up(v.KO) },
+    })),
+
+  'keyWrap.json': (f: KeyWrapFile): VectorCase[] =>
+    (
+      [
+        ['keyWrap.wrap', 'keyWrap.unwrap', f.kw.vectors],
+        ['keyWrap.wrapPadded', 'keyWrap.unwrapPadded', f.kwp.vectors],
+      ] as const
+    ).flatMap(([wrap, unwrap, vectors]) =>
+      vectors.flatMap((v): VectorCase[] => [
+        { name: `${v.name}, wrap`, op: wrap, args: { kek: v.kek, data: v.keyData }, expected: { ok: up(v.wrapped) } },
+        { name: `${v.name}, unwrap`, op: unwrap, args: { kek: v.kek, data: v.wrapped }, expected: { ok: up(v.keyData) } },
+      ]),
+    ),
+
+  'pinblock.json': (f: PinBlockFile): VectorCase[] =>
+    f.vectors.flatMap((v): VectorCase[] => [
+      {
+        name: `${v.name}, encipher with the published fill`,
+        op: 'pinblock.iso4.encipher',
+        args: { key: v.key, pin: v.pin, pan: v.pan, random: v.randomFill },
+        expected: { ok: up(v.block) },
+      },
+      { name: `${v.name}, decipher`, op: 'pinblock.iso4.decipher', args: { key: v.key, block: v.block, pan: v.pan }, expected: { ok: v.pin } },
+    ]),
+
+  'tr31.json': (f: Tr31File): VectorCase[] => [
+    ...f.derivation.map((v): VectorCase => ({
+      name: v.name,
+      op: 'tr31.deriveKeys',
+      args: { kbpk: v.kbpk },
+      expected: { ok: { kbek: up(v.kbek), kbmk: up(v.kbmk) } },
+    })),
+    ...f.wrap.flatMap((v): VectorCase[] => [
+      { name: `${v.name}, unwrap`, op: 'tr31.unwrap', args: { kbpk: v.kbpk, block: v.block, policy: policyOf(v.block) }, expected: { ok: { key: up(v.key) } } },
+      {
+        name: `${v.name}, wrap with the published padding`,
+        op: 'tr31.wrap',
+        args: {
+          kbpk: v.kbpk,
+          header: v.block.slice(0, parseKeyBlockHeader(v.block).headerLength),
+          key: v.key,
+          random: v.pad,
+          ...(v.maskedKeyLength === undefined ? {} : { maskedKeyLength: v.maskedKeyLength }),
+        },
+        expected: { ok: v.block },
+      },
+    ]),
+    ...f.rejected.map((v): VectorCase => ({
+      name: `${v.name}, rejected`,
+      op: 'tr31.unwrap',
+      args: { kbpk: v.kbpk, block: v.block, policy: policyOf(v.block) },
+      expected: { error: v.code },
+    })),
+  ],
+};
