@@ -15,6 +15,12 @@ export function assertAesKey(key: Uint8Array, what = 'AES key'): void {
   }
 }
 
+function assertIv(iv: Uint8Array): void {
+  if (!(iv instanceof Uint8Array) || iv.length !== AES_BLOCK) {
+    throw new PaypadError('BAD_LENGTH', `AES-CBC IV: expected 16 bytes, got ${iv instanceof Uint8Array ? iv.length : typeof iv}`);
+  }
+}
+
 function assertBlocks(data: Uint8Array, what: string): void {
   if (data.length % AES_BLOCK !== 0) {
     throw new PaypadError('BAD_LENGTH', `${what}: expected a multiple of 16 bytes, got ${data.length}`);
@@ -36,12 +42,14 @@ export function aesEcbDecrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
 
 export function aesCbcEncrypt(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
   assertAesKey(key);
+  assertIv(iv);
   assertBlocks(data, 'AES-CBC input');
   return cbc(key, iv, { disablePadding: true }).encrypt(data);
 }
 
 export function aesCbcDecrypt(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
   assertAesKey(key);
+  assertIv(iv);
   assertBlocks(data, 'AES-CBC input');
   return cbc(key, iv, { disablePadding: true }).decrypt(data);
 }

@@ -53,6 +53,19 @@ export interface KeyEnvelope {
   wrappedKey: Uint8Array;
 }
 
+/**
+ * Sets how much P-256 base-point precomputation to keep (noble's wNAF window, 1 = no tables).
+ * noble's default window of 6 keeps about 360 KB of XS heap alive after the first key generation,
+ * more than a plain ESP32's whole JS heap; the firmware calls this with 1 at start-up and pays in
+ * compute instead (see bench/results/crypto.md). The host keeps the default.
+ */
+export function setP256PrecomputeWindow(windowSize: number): void {
+  if (!Number.isInteger(windowSize) || windowSize < 1 || windowSize > 8) {
+    throw new PaypadError('BAD_ARGUMENT', `P-256 precompute window: expected 1 to 8, got ${windowSize}`);
+  }
+  p256.Point.BASE.precompute(windowSize, true);
+}
+
 /** A P-256 key pair whose private scalar comes from `rng` (FIPS 186-5 §A.2.1). */
 export function generateP256KeyPair(rng: Rng): P256KeyPair {
   const seed = randomBytes(rng, P256_KEYGEN_SEED_BYTES, 'a P-256 key');
