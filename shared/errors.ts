@@ -84,7 +84,17 @@ export type ErrorCode =
   | 'KMS_TERMINAL_UNKNOWN'
   | 'KMS_KEY_STATE'
   | 'KMS_CUSTOMER_MISMATCH'
-  | 'DELIVERY_CONFLICT';
+  | 'DELIVERY_CONFLICT'
+  // MTMS role (A2-A9, A14): serial table, customers, production orders, forwarding to KMSs
+  | 'MTMS_SERIAL_UNKNOWN'
+  | 'MTMS_SERIAL_EXISTS'
+  | 'MTMS_CUSTOMER_UNKNOWN'
+  | 'MTMS_CUSTOMER_EXISTS'
+  | 'MTMS_ORDER_UNKNOWN'
+  | 'MTMS_DELIVERY_FAILED'
+  // host outbox (ARCHITECTURE §5): queued outbound messages
+  | 'OUTBOX_ROW_UNKNOWN'
+  | 'OUTBOX_ROW_STATE';
 
 export class PaypadError extends Error {
   readonly code: ErrorCode;

@@ -1,0 +1,30 @@
+/**
+ * Updater for builds without an update partition (the Moddable simulator on macOS/Linux). It
+ * reports the running version and refuses to start an update, so the core's update flow fails
+ * with a typed error instead of pretending. Mapped as module "platform/updater" for every
+ * platform but esp32 (manifest.json).
+ */
+import { PaypadError } from 'shared/errors';
+import type { Updater } from '../../updater';
+
+export function createUpdater(currentVersion: string): Updater {
+  const unsupported = (what: string) => new PaypadError('UPDATE_UNSUPPORTED', `update: ${what} needs a board with OTA partitions, not the simulator`);
+  return {
+    currentVersion,
+    begin() {
+      throw unsupported('begin()');
+    },
+    write() {
+      throw new PaypadError('UPDATE_STATE', 'update: write() before begin()');
+    },
+    complete() {
+      throw new PaypadError('UPDATE_STATE', 'update: complete() before begin()');
+    },
+    cancel() {
+      // Nothing can be in progress.
+    },
+    restart() {
+      throw unsupported('restart()');
+    },
+  };
+}

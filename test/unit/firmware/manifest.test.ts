@@ -1,0 +1,170 @@
+/**
+ * manifest.json checked without the Moddable SDK: every module the device build compiles finds
+ * its imports the way XS will look them up, and finds the same files TypeScript and Node use;
+ * the FFI, memory and configuration blocks agree with the code that relies on them.
+ */
+import { readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+import { parseFirmwareConfig } from '../../../firmware/hal/moddable/config';
+import { importsOf, moduleFiles, platformBlock, readManifest, ROOT, sourceFileOf, xsModuleName } from './moddableModules';
+
+const manifest = readManifest();
+
+/** Modules the SDK provides, and the include (or manifest block) that brings each in. */
+const SDK_MODULES: Record<string, string> = {
+  'mc/config': 'config',
+  'mc/ffi': 'ffi',
+  timer: '$(MODDABLE)/examples/manifest_base.json',
+  time: '$(MODDABLE)/examples/manifest_base.json',
+  net: '$(MODDABLE)/examples/manifest_net.json',
+  preference: '$(MODDABLE)/modules/files/preference/manifest.json',
+  'embedded:network/http/client': '$(MODDABLE)/examples/io/tcp/httpclient/manifest_httpclient.json',
+  'embedded:network/dns/resolver/udp': '$(MODDABLE)/examples/io/tcp/httpclient/manifest_httpclient.json',
+  'embedded:io/socket/tcp': '$(MODDABLE)/modules/io/manifest.json',
+  'embedded:io/socket/udp': '$(MODDABLE)/modules/io/manifest.json',
+  'embedded:io/digital': '$(MODDABLE)/modules/io/manifest.json',
+  'embedded:io/serial': '$(MODDABLE)/modules/io/manifest.json',
+  'embedded:io/socket/tcp/tls': '$(MODDABLE)/examples/io/tcp/tlssocket/manifest.json',
+};
+const ESP32_ONLY: Record<string, string> = { ota: '$(MODDABLE)/build/devices/esp32/modules/ota/manifest.json' };
+
+const BUILDS = [
+  { platform: 'esp32', platformDir: 'firmware/hal/moddable/esp32', sdk: { ...SDK_MODULES, ...ESP32_ONLY } },
+  { platform: 'lin', platformDir: 'firmware/hal/moddable/host', sdk: SDK_MODULES }, // the simulator on Linux
+];
+
+function includesFor(platform: string): string[] {
+  return [...(manifest.include ?? []), ...(platformBlock(manifest, platform).include ?? [])];
+}
+
+describe('manifest.json: the device module graph (X3)', () => {
+  for (const build of BUILDS) {
+    it(`X3 ${build.platform}: every import of every compiled module resolves under XS's lookup, to the file TypeScript uses`, () => {
+      const modules = moduleFiles(manifest, build.platform);
+      const includes = includesFor(build.platform);
+      const problems: string[] = [];
+      for (const [name, file] of modules) {
+        for (const ref of importsOf(file)) {
+          if (ref.typeOnly) continue; // erased by tsc: never looked up on the device
+          const at = `${relative(ROOT, file)}:${ref.line} '${ref.specifier}'`;
+          const lookedUp = xsModuleName(ref.specifier, name);
+          if (lookedUp === undefined) {
+            problems.push(`${at}: XS cannot resolve it from module "${name}"`);
+          } else if (modules.has(lookedUp)) {
+            const expected = sourceFileOf(ref.specifier, file, build.platformDir);
+            if (modules.get(lookedUp) !== expected) {
+              problems.push(`${at}: XS loads ${relative(ROOT, modules.get(lookedUp)!)}, TypeScript ${expected ? relative(ROOT, expected) : 'nothing'}`);
+            }
+          } else if (lookedUp in build.sdk) {
+            const source = build.sdk[lookedUp];
+            const present = source === 'ffi' ? manifest.ffi !== undefined : source === 'config' ? manifest.config !== undefined : includes.includes(source);
+            if (!present) problems.push(`${at}: SDK module needs ${source}`);
+          } else {
+            problems.push(`${at}: XS looks up "${lookedUp}", which no manifest entry provides`);
+          }
+        }
+      }
+      expect(problems).toEqual([]);
+    });
+  }
+
+  it('X3: the entry module is firmware/main.ts, named by creation.main', () => {
+    expect(manifest.creation.main).toBe('firmware/main');
+    expect(moduleFiles(manifest, 'esp32').get('firmware/main')).toBe(join(ROOT, 'firmware/main.ts'));
+  });
+
+  it('X3: "platform/*" is the OTA updater on esp32 and the refusing one in the simulator', () => {
+    expect(moduleFiles(manifest, 'esp32').get('platform/updater')).toBe(join(ROOT, 'firmware/hal/moddable/esp32/updater.ts'));
+    for (const simulator of ['lin', 'mac']) {
+      expect(moduleFiles(manifest, simulator).get('platform/updater')).toBe(join(ROOT, 'firmware/hal/moddable/host/updater.ts'));
+    }
+  });
+
+  it('X3: the ota manifest is included for esp32 only (it is an error on any other platform)', () => {
+    expect(manifest.include).not.toContain(ESP32_ONLY.ota);
+    expect(includesFor('esp32')).toContain(ESP32_ONLY.ota);
+    expect(includesFor('lin')).not.toContain(ESP32_ONLY.ota);
+  });
+
+  it('maps each @noble module the code can reach, and no other (each costs flash)', () => {
+    const modules = moduleFiles(manifest, 'esp32');
+    const reached = new Set<string>();
+    for (const [name, file] of modules) {
+      for (const ref of importsOf(file)) {
+        const target = xsModuleName(ref.specifier, name);
+        if (!ref.typeOnly && target?.startsWith('@noble/')) reached.add(target);
+      }
+    }
+    const mapped = [...modules.keys()].filter((name) => name.startsWith('@noble/'));
+    expect(mapped.sort()).toEqual([...reached].sort());
+  });
+});
+
+describe('manifest.json: creation, config, typescript', () => {
+  it('creation gives JS a fixed ~150 KB on a plain ESP32: chunk heap + slot heap (16-byte slots), 8 KB stack', () => {
+    const { chunk, heap, stack } = manifest.creation as unknown as {
+      chunk: { initial: number; incremental: number };
+      heap: { initial: number; incremental: number };
+      stack: number;
+    };
+    expect(chunk.incremental).toBe(0);
+    expect(heap.incremental).toBe(0);
+    const heaps = chunk.initial + heap.initial * 16;
+    expect(heaps).toBeGreaterThanOrEqual(140 * 1024);
+    expect(heaps).toBeLessThanOrEqual(160 * 1024);
+    expect(stack * 16).toBe(8 * 1024);
+  });
+
+  it('config passes the firmware\'s own startup check, and its version is the package version', () => {
+    const parsed = parseFirmwareConfig(manifest.config);
+    expect(typeof parsed, String(parsed)).toBe('object');
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(manifest.config.version).toBe(pkg.version);
+  });
+
+  it('typescript block: tsc, and none of the options mcconfig sets itself (outDir, paths, baseUrl, types)', () => {
+    expect(manifest.typescript.compiler).toBe('tsc');
+    const options = manifest.typescript.tsconfig.compilerOptions;
+    for (const owned of ['outDir', 'paths', 'baseUrl', 'types', 'rootDir']) expect(options).not.toHaveProperty(owned);
+    expect(options.module).toBe('preserve');
+  });
+});
+
+describe('manifest.json: the RNG through XS FFI (A1)', () => {
+  // tools/ffi.js (Moddable SDK): the TypeScript type mcconfig declares for each C type.
+  const TS_TYPE: Record<string, string> = { 'void*': 'ArrayBuffer', uint32_t: 'number', int32_t: 'number', void: 'void' };
+
+  it('A1: firmware/types/ffi.d.ts declares exactly what mcconfig generates from the "ffi" block', () => {
+    const expected = Object.entries(manifest.ffi.functions).map(
+      ([name, sig]) => `${name}(${sig.arguments.map((t, i) => `arg${i}: ${TS_TYPE[t]}`).join(', ')}): ${TS_TYPE[sig.returns]};`,
+    );
+    const file = join(ROOT, 'firmware/types/ffi.d.ts');
+    const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
+    const declared: string[] = [];
+    const visit = (node: ts.Node): void => {
+      if (ts.isMethodDeclaration(node)) declared.push(node.getText(source).replace(/\s+/g, ' '));
+      ts.forEachChild(node, visit);
+    };
+    visit(source);
+    expect(declared.sort()).toEqual(expected.sort());
+  });
+
+  it('A1: both platform C files define every FFI function with the declared return type', () => {
+    for (const dir of ['esp32', 'host']) {
+      const c = readFileSync(join(ROOT, 'firmware/hal/moddable', dir, 'paypad_platform.c'), 'utf8');
+      for (const [name, sig] of Object.entries(manifest.ffi.functions)) {
+        expect(c, `${dir}/paypad_platform.c: ${name}`).toMatch(new RegExp(`^${sig.returns.replace('*', '\\*')}\\s+${name}\\(`, 'm'));
+      }
+    }
+  });
+
+  it('A1: the ESP32 random source is esp_fill_random, never the rng module or Math.random', () => {
+    const c = readFileSync(join(ROOT, 'firmware/hal/moddable/esp32/paypad_platform.c'), 'utf8');
+    expect(c).toMatch(/esp_fill_random\(buffer, \(size_t\)length\)/);
+    const adapter = readFileSync(join(ROOT, 'firmware/hal/moddable/rng.ts'), 'utf8');
+    expect(importsOf(join(ROOT, 'firmware/hal/moddable/rng.ts')).map((i) => i.specifier)).not.toContain('rng');
+    expect(adapter.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '')).not.toMatch(/Math\.random/);
+  });
+});
