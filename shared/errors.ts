@@ -94,7 +94,13 @@ export type ErrorCode =
   | 'MTMS_DELIVERY_FAILED'
   // host outbox (ARCHITECTURE §5): queued outbound messages
   | 'OUTBOX_ROW_UNKNOWN'
-  | 'OUTBOX_ROW_STATE';
+  | 'OUTBOX_ROW_STATE'
+  // operating terminal (A2-A6, A13): its local link to the PIN pad, MTMS's answers, the operator
+  | 'LINK_UNAVAILABLE'
+  | 'LINK_TIMEOUT'
+  | 'LINK_REFUSED'
+  | 'MTMS_REFUSED'
+  | 'OPERATOR_CANCELLED';
 
 export class PaypadError extends Error {
   readonly code: ErrorCode;
