@@ -43,13 +43,8 @@ import {
   assertKeySlotName,
 } from './keySlots';
 import { STORAGE_KEY_CONTEXT, openSlotRecord, sealSlotRecord } from './slotRecord';
+import { tkTransportContext } from 'shared/protocol/tkTransport';
 
-/** The context of the TK's key-transport envelope: binds it to one serial (docs/key-loading.md). */
-export const TK_TRANSPORT_CONTEXT_PREFIX = 'paypad-tk|';
-
-export function tkTransportContext(serial: string): Uint8Array {
-  return asciiToBytes(TK_TRANSPORT_CONTEXT_PREFIX + serialField(serial, 'serial'));
-}
 
 /** The X9.24-1 / TR-31 AES key check value is 5 bytes (shared/crypto/kcv 'cmac'). */
 const KCV_BYTES = 5;

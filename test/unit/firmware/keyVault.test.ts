@@ -9,7 +9,8 @@ import { parseKeyBlockHeader } from '../../../shared/crypto/tr31Header';
 import { PaypadError, isPaypadError } from '../../../shared/errors';
 import { parseRequest, signRequest, tkMacKdfParams, verifyRequest } from '../../../shared/protocol/macEnvelope';
 import { KEY_SLOT_NAMES, VAULT_NAMESPACE } from '../../../firmware/core/keySlots';
-import { KeyVault, tkTransportContext } from '../../../firmware/core/keyVault';
+import { KeyVault } from '../../../firmware/core/keyVault';
+import { tkTransportContext } from '../../../shared/protocol/tkTransport';
 import { STORAGE_NAME_MAX } from '../../../firmware/hal/storage';
 import { SERIAL, SoftwareBackOffice, loadedVault, makeVault } from '../../support/keyVaultFixture';
 
