@@ -3,12 +3,14 @@
  * host/server.ts) and is registered here.
  */
 import { commandGroup, EXIT_FAILED, reportError } from './args';
+import { caCommand } from './commands/ca';
 import { cryptoCommand } from './commands/crypto';
 import { serveCommand } from './commands/serve';
 
 const cli = commandGroup('paypad', 'Usage: paypad <command> [...]\n\npaypad: the open POS terminal platform (host, terminal tools, payment-crypto calculator).', {
   serve: serveCommand,
   crypto: cryptoCommand,
+  ca: caCommand,
 });
 
 try {

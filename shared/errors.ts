@@ -100,7 +100,15 @@ export type ErrorCode =
   | 'LINK_TIMEOUT'
   | 'LINK_REFUSED'
   | 'MTMS_REFUSED'
-  | 'OPERATOR_CANCELLED';
+  | 'OPERATOR_CANCELLED'
+  // PIN pad application (A1, A2, A10-A13, X2): its identity, key-loading state and KMS exchanges
+  | 'TERMINAL_NOT_INITIALIZED'
+  | 'TERMINAL_ALREADY_INITIALIZED'
+  | 'TERMINAL_STATE'
+  | 'TERMINAL_SERIAL_MISMATCH'
+  | 'KMS_REFUSED'
+  | 'KMS_RESPONSE_UNSIGNED'
+  | 'ROOT_KEY_INVALID';
 
 export class PaypadError extends Error {
   readonly code: ErrorCode;

@@ -1,0 +1,120 @@
+/**
+ * The CA role (A8): issues role certificates, records them, revokes them and publishes the CRL.
+ * The CA key signs only here; the register (certificateStore.ts) needs no key, so servers that
+ * check revocation never hold the CA key.
+ */
+import { PaypadError } from '../../shared/errors';
+import { type CaKeys, normalizeSerial, randomSerial, type RevocationReason, signCrl, signLeafCertificate, crlToPem } from './certificates';
+import type { CertificateStore, IssuedCertificate, RevocationStatus } from './certificateStore';
+import { assertCertSubject, type CertSubject, certSubjectOf, describeSubject } from './roles';
+import { EC_KEY_ALGORITHM, subtle, x509, type CryptoKey, type CryptoKeyPair, type EcKeyAlgorithm } from './x509';
+
+export interface IssueRequest {
+  readonly subject: CertSubject;
+  /** subjectAltName hosts for mtms and kms; the loopback host when omitted. */
+  readonly hosts?: readonly string[];
+  /**
+   * A PKCS#10 request (PEM) whose key the subject made itself: then the private key never
+   * passes through the CA. Only its public key is used; the subject comes from `subject`.
+   */
+  readonly csrPem?: string;
+}
+
+export interface IssuedIdentity {
+  readonly record: IssuedCertificate;
+  readonly certPem: string;
+  /** PKCS#8 PEM, present when the CA generated the key (no CSR). */
+  readonly keyPem?: string;
+  readonly caPem: string;
+}
+
+export interface CertificateAuthority {
+  readonly caCertificatePem: string;
+  readonly caCertificate: x509.X509Certificate;
+  /** @throws PaypadError BAD_ARGUMENT for a bad subject or host, CSR_INVALID for a bad CSR. */
+  issue(request: IssueRequest): Promise<IssuedIdentity>;
+  /** @throws PaypadError CERT_NOT_FOUND, CERT_ALREADY_REVOKED, BAD_ARGUMENT. */
+  revoke(serial: string, reason?: RevocationReason): Promise<IssuedCertificate>;
+  /** True only for a serial this CA recorded and revoked. */
+  isRevoked(serial: string): Promise<boolean>;
+  revocationStatus(serial: string): Promise<RevocationStatus>;
+  list(): Promise<IssuedCertificate[]>;
+  /** A freshly signed CRL (PEM, "X509 CRL") of every revoked, unexpired certificate. */
+  crlPem(): Promise<string>;
+}
+
+export function createCertificateAuthority(keys: CaKeys, store: CertificateStore, clock: () => Date = () => new Date()): CertificateAuthority {
+  const caCertificatePem = keys.certificate.toString('pem') + '\n';
+  return {
+    caCertificatePem,
+    caCertificate: keys.certificate,
+
+    async issue(request) {
+      const subject = assertCertSubject(request.subject);
+      const generated = request.csrPem === undefined ? ((await subtle.generateKey(EC_KEY_ALGORITHM, true, ['sign', 'verify'])) as CryptoKeyPair) : undefined;
+      const publicKey = generated?.publicKey ?? (await publicKeyOfCsr(request.csrPem as string));
+      const serial = randomSerial();
+      const cert = await signLeafCertificate(keys, { subject, publicKey, serial, now: clock(), hosts: request.hosts });
+      const certPem = cert.toString('pem') + '\n';
+      const record: IssuedCertificate = {
+        serial: normalizeSerial(cert.serialNumber),
+        role: subject.role,
+        subject: describeSubject(subject),
+        ...(subject.customerCode === undefined ? {} : { customerCode: subject.customerCode }),
+        notBefore: cert.notBefore,
+        notAfter: cert.notAfter,
+        certificatePem: certPem,
+      };
+      // Invariant: what we record is what the certificate says.
+      const read = certSubjectOf(cert);
+      if (read.role !== subject.role || read.name !== subject.name || read.customerCode !== subject.customerCode) {
+        throw new PaypadError('INTERNAL', 'the issued certificate does not carry the requested subject');
+      }
+      await store.record(record);
+      const keyPem = generated && x509.PemConverter.encode(await subtle.exportKey('pkcs8', generated.privateKey), 'PRIVATE KEY') + '\n';
+      return { record, certPem, caPem: caCertificatePem, ...(keyPem === undefined ? {} : { keyPem }) };
+    },
+
+    revoke(serial, reason = 'unspecified') {
+      return store.revoke(serial, reason, clock());
+    },
+
+    async isRevoked(serial) {
+      return (await store.revocationStatus(serial)) === 'revoked';
+    },
+
+    revocationStatus(serial) {
+      return store.revocationStatus(serial);
+    },
+
+    list() {
+      return store.list();
+    },
+
+    async crlPem() {
+      const now = clock();
+      return crlToPem(await signCrl(keys, await store.revoked(now), now));
+    },
+  };
+}
+
+/** RFC 2986 §4.2: the request is signed with its own key, which proves the requester holds it. */
+async function publicKeyOfCsr(pem: string): Promise<CryptoKey> {
+  let csr: x509.Pkcs10CertificateRequest;
+  try {
+    csr = new x509.Pkcs10CertificateRequest(pem);
+  } catch {
+    throw new PaypadError('CSR_INVALID', 'the certificate request is not a PEM or DER PKCS#10 request');
+  }
+  const algorithm = csr.publicKey.algorithm as EcKeyAlgorithm;
+  if (algorithm.name !== 'ECDSA' && algorithm.name !== 'ECDH') throw new PaypadError('CSR_INVALID', `the certificate request key must be EC P-256, got ${algorithm.name}`);
+  if (algorithm.namedCurve !== 'P-256') throw new PaypadError('CSR_INVALID', `the certificate request key must be on P-256, got ${algorithm.namedCurve}`);
+  let valid = false;
+  try {
+    valid = await csr.verify();
+  } catch {
+    valid = false;
+  }
+  if (!valid) throw new PaypadError('CSR_INVALID', 'the certificate request signature does not verify');
+  return csr.publicKey.export(EC_KEY_ALGORITHM, ['verify']);
+}
