@@ -1,0 +1,16 @@
+/**
+ * Every schema migration, in order. Add a migration by writing migrations/NNNN_name.ts and
+ * appending it here; never edit one that has shipped.
+ */
+import type { HostMigration } from '../migrate';
+import { auditLog } from './0001_audit_log';
+// The CA role keeps its migration beside its store (host/ca).
+import { caCertificates } from '../../ca/migration';
+// The KMS role keeps its migration beside its store (host/kms).
+import { kmsKeys } from '../../kms/migration';
+// The outbox keeps its migration beside its store (host/outbox).
+import { outbox } from '../../outbox/migration';
+// The MTMS role keeps its migration beside its store (host/mtms).
+import { mtmsTables } from '../../mtms/migration';
+
+export const MIGRATIONS: readonly HostMigration[] = [auditLog, caCertificates, kmsKeys, outbox, mtmsTables];

@@ -1,0 +1,104 @@
+/**
+ * A KMS instance's routes (docs/key-loading.md):
+ *
+ *   MTMS-facing, behind a client certificate of role mtms (A8):
+ *     GET  /kms/v1/intake-key                   -> KmsIntakeKey
+ *     POST /kms/v1/tk                           kmsTkDelivery -> kmsTkDeliveryAck    (A7, A13)
+ *   terminal-facing, authenticated by the MAC'd envelope (X2), no certificate:
+ *     POST /kms/v1/terminals/:serial/tmk        tmkRequest -> tmkResponse            (A11)
+ *     POST /kms/v1/terminals/:serial/sign-on    signOnRequest -> signOnResponse      (A12)
+ *
+ * Terminal bodies are read raw: the MAC covers the exact bytes sent, so nothing may parse or
+ * re-encode them before verification. Failures leave as {"error":{"code","message"}}.
+ */
+import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response, Router } from 'express';
+import { toHex } from '../../shared/bytes';
+import { isPaypadError } from '../../shared/errors';
+import { MAX_BODY_BYTES, parseRequest, type ReceivedRequest } from '../../shared/protocol/macEnvelope';
+import { MESSAGE_VERSION, toErrorBody, validateMessage } from '../../shared/protocol/messages';
+import { sendError } from '../http/errors';
+import { type RevocationSource, requireClientCert } from '../tls/requireClientCert';
+import { kmsHttpStatus } from './httpStatus';
+import type { KmsService } from './kmsService';
+import type { TerminalReply } from './terminalEnvelope';
+
+export const KMS_API_PREFIX = '/kms/v1';
+
+/** GET /kms/v1/intake-key: the public key MTMS wraps TK envelopes to, and who it belongs to. */
+export interface KmsIntakeKey {
+  readonly v: number;
+  readonly customerCode: string;
+  /** Uncompressed SEC 1 P-256 point, uppercase hex (130 digits). */
+  readonly publicKey: string;
+  /** Leftmost 5 bytes of SHA-256 of the public key, hex: to compare by eye or in logs. */
+  readonly kcv: string;
+}
+
+/** MTMS sends one delivery as a small JSON document. */
+const DELIVERY_BODY_LIMIT_BYTES = 4 * 1024;
+
+export interface KmsRouterOptions {
+  readonly service: KmsService;
+  /** The CA register: client certificates are checked against it per request (A8). */
+  readonly revocation: RevocationSource;
+}
+
+export function createKmsRouter(options: KmsRouterOptions): Router {
+  const { service } = options;
+  const router = Router();
+  const mtmsOnly = requireClientCert({ roles: ['mtms'], revocation: options.revocation });
+
+  router.get(`${KMS_API_PREFIX}/intake-key`, mtmsOnly, (_req, res) => {
+    const { publicKey, kcv } = service.intakePublicKey();
+    const body: KmsIntakeKey = { v: MESSAGE_VERSION, customerCode: service.customerCode, publicKey: toHex(publicKey), kcv };
+    res.set('Cache-Control', 'no-store').json(body);
+  });
+
+  router.post(`${KMS_API_PREFIX}/tk`, mtmsOnly, express.json({ limit: DELIVERY_BODY_LIMIT_BYTES }), async (req, res) => {
+    const delivery = validateMessage('kmsTkDelivery', req.body);
+    const ack = await service.receiveTk(delivery);
+    req.log.info({ deliveryId: ack.deliveryId, serial: delivery.serial, outcome: ack.outcome, peer: req.peer?.name }, 'TK delivery');
+    res.json(ack);
+  });
+
+  const rawBody = express.raw({ type: () => true, limit: MAX_BODY_BYTES });
+  router.post(`${KMS_API_PREFIX}/terminals/:serial/tmk`, rawBody, terminalRoute((request) => service.downloadTmk(request)));
+  router.post(`${KMS_API_PREFIX}/terminals/:serial/sign-on`, rawBody, terminalRoute((request) => service.signOn(request)));
+
+  router.use(kmsErrors);
+  return router;
+}
+
+function terminalRoute(handle: (request: ReceivedRequest) => Promise<TerminalReply>): RequestHandler {
+  return async (req, res) => {
+    const body = Buffer.isBuffer(req.body) ? new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.length) : new Uint8Array(0);
+    // The MAC covers the request target as sent, query included (macEnvelope RequestMacFields.path).
+    const request = parseRequest(req.method, req.originalUrl, req.headers, body);
+    if (request.serial !== req.params.serial) {
+      sendError(res, 'PROTOCOL_MALFORMED', 'the serial in the path is not the one in Paypad-Serial', 400);
+      return;
+    }
+    const reply = await handle(request);
+    if (reply.status >= 500) req.log.error({ err: reply.failure }, 'terminal request failed');
+    send(res, reply);
+  };
+}
+
+function send(res: Response, reply: TerminalReply): void {
+  res.status(reply.status).set(reply.headers).type('application/json').set('Cache-Control', 'no-store').end(Buffer.from(reply.body.buffer, reply.body.byteOffset, reply.body.length));
+}
+
+/**
+ * Unsigned error answers with the KMS's statuses; anything that is not a PaypadError or a body
+ * parser's error goes on to the app's handler (INTERNAL, logged).
+ */
+const kmsErrors: ErrorRequestHandler = (err: unknown, req: Request, res, next) => {
+  if (res.headersSent || !isPaypadError(err)) {
+    next(err);
+    return;
+  }
+  const status = kmsHttpStatus(err.code);
+  if (status >= 500) req.log.error({ err }, 'KMS request failed');
+  const { error } = toErrorBody(err);
+  sendError(res, err.code, error.message, status);
+};
