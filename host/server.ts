@@ -1,0 +1,206 @@
+/**
+ * Starting and stopping the host process: open the database, migrate, listen; on SIGINT/SIGTERM
+ * stop accepting, let requests in flight finish (bounded), then close the database.
+ * `paypad serve` (bin/commands/serve.ts) calls runServe.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import { isPaypadError, PaypadError } from '../shared/errors';
+import { createApp } from './app';
+import { describeDatabase, loadConfig, type HostConfig } from './config';
+import { createDatabase, type Database } from './db/database';
+import { migrateToLatest } from './db/migrate';
+import { createLogger, type Logger } from './log';
+import { ROLES, type RoleModule } from './roles';
+import { hostVersion } from './version';
+
+export interface RunningHost {
+  /** e.g. "http://127.0.0.1:8780", with the real port when the config asked for 0. */
+  readonly url: string;
+  readonly database: Database;
+  /**
+   * Stops accepting connections, waits up to `graceMs` for requests in flight, then drops the
+   * rest and closes the database. Calling again while closing with a smaller grace shortens it.
+   */
+  close(options?: { graceMs?: number }): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Defaults to a stdout logger at config.logLevel. */
+  logger?: Logger;
+  /** Defaults to every role in roles.ts. */
+  roles?: readonly RoleModule[];
+}
+
+export const DEFAULT_GRACE_MS = 10_000;
+
+/**
+ * @throws PaypadError DB_UNAVAILABLE, MIGRATION_FAILED or LISTEN_FAILED; nothing is left open then.
+ */
+export async function startHost(config: HostConfig, options: StartOptions = {}): Promise<RunningHost> {
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const database = createDatabase(config.database, { logger });
+  let server: Server;
+  let endKeepAlive: () => void;
+  try {
+    const applied = await migrateToLatest(database);
+    logger.info({ db: describeDatabase(config.database), applied }, applied.length ? 'database migrated' : 'database schema up to date');
+    const app = createApp({ config, database, logger, version: hostVersion(), roles: options.roles ?? ROLES });
+    const httpServer = createServer(app);
+    endKeepAlive = keepAliveEnder(httpServer);
+    server = await listen(httpServer, config);
+  } catch (e) {
+    await database.close();
+    throw e;
+  }
+  // After start-up a server error (accept failing with EMFILE...) is logged; the host keeps serving.
+  server.on('error', (err) => logger.error({ err }, 'HTTP server error'));
+  const url = `http://${formatHost((server.address() as AddressInfo).address)}:${(server.address() as AddressInfo).port}`;
+  logger.info({ url, db: database.dialect, version: hostVersion() }, `paypad host listening on ${url}`);
+
+  let closing: Promise<void> | undefined;
+  let closed = false;
+  let deadline = Infinity;
+  let forceTimer: NodeJS.Timeout | undefined;
+  const close = ({ graceMs = DEFAULT_GRACE_MS } = {}): Promise<void> => {
+    // Requests still running at the deadline are cut off; a later call may only bring it closer.
+    if (!closed && Date.now() + graceMs < deadline) {
+      deadline = Date.now() + graceMs;
+      clearTimeout(forceTimer);
+      forceTimer = setTimeout(() => server.closeAllConnections(), graceMs).unref();
+    }
+    closing ??= (async () => {
+      logger.info('paypad host stopping');
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      endKeepAlive();
+      await stopped;
+      closed = true;
+      clearTimeout(forceTimer);
+      await database.close();
+      logger.info('paypad host stopped');
+    })();
+    return closing;
+  };
+  return { url, database, close };
+}
+
+function listen(server: Server, config: HostConfig): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException) => {
+      reject(Object.assign(new PaypadError('LISTEN_FAILED', `cannot listen on ${config.host}:${config.port}: ${e.code ?? e.message}`), { cause: e }));
+    };
+    server.once('error', onError);
+    server.listen(config.port, config.host, () => {
+      server.off('error', onError);
+      resolve(server);
+    });
+  });
+}
+
+/**
+ * server.close() drops idle keep-alive connections but leaves busy ones open after their response
+ * until the client's keep-alive timer ends them (seconds later). The returned function, called when
+ * stopping, makes every response still to come close its connection, and drops connections as
+ * they turn idle.
+ */
+function keepAliveEnder(server: Server): () => void {
+  const inFlight = new Set<ServerResponse>();
+  let stopping = false;
+  const closeWhenDone = (res: ServerResponse) => {
+    if (!res.headersSent) res.setHeader('Connection', 'close');
+    res.once('close', () => setImmediate(() => server.closeIdleConnections()));
+  };
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+    if (stopping) closeWhenDone(res);
+  });
+  return () => {
+    stopping = true;
+    inFlight.forEach(closeWhenDone);
+  };
+}
+
+function formatHost(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+export const SERVE_USAGE = `Usage: paypad serve [--host ADDR] [--port N] [--data-dir DIR]
+
+Runs the paypad host until SIGINT or SIGTERM.
+  --host ADDR      address to listen on (PAYPAD_HOST, default 127.0.0.1)
+  --port N         port, 0 for any free port (PAYPAD_PORT, default 8780)
+  --data-dir DIR   where the SQLite database and key files live (PAYPAD_DATA_DIR, default ./data)
+Also read from the environment: DATABASE_URL (postgres://... for PostgreSQL; unset for SQLite)
+and LOG_LEVEL (fatal, error, warn, info, debug, trace, silent; default info).`;
+
+/**
+ * `paypad serve [flags]` (argv excludes "serve"): flags override the environment, then the host
+ * runs until the first SIGINT/SIGTERM and shuts down gracefully; a second signal cuts the grace
+ * period short. Returns the exit code: 0 stopped cleanly, 1 failed, 2 bad flags or configuration.
+ */
+export async function runServe(argv: string[]): Promise<number> {
+  let config: HostConfig;
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      options: { host: { type: 'string' }, port: { type: 'string' }, 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    });
+    if (values.help) {
+      process.stdout.write(`${SERVE_USAGE}\n`);
+      return 0;
+    }
+    config = loadConfig({
+      ...process.env,
+      PAYPAD_HOST: values.host ?? process.env.PAYPAD_HOST,
+      PAYPAD_PORT: values.port ?? process.env.PAYPAD_PORT,
+      PAYPAD_DATA_DIR: values['data-dir'] ?? process.env.PAYPAD_DATA_DIR,
+    }, process.cwd());
+  } catch (e) {
+    const message = isPaypadError(e) ? `${e.code}: ${e.message}` : `${(e as Error).message}\n\n${SERVE_USAGE}`;
+    process.stderr.write(`paypad serve: ${message}\n`);
+    return 2;
+  }
+
+  // Listen for signals before starting: one that arrives during start-up stops the host right after.
+  const stop = firstSignal();
+  const logger = createLogger({ level: config.logLevel });
+  let host: RunningHost;
+  try {
+    host = await startHost(config, { logger });
+  } catch (e) {
+    logger.fatal({ err: e }, 'paypad host failed to start');
+    process.stderr.write(`paypad serve: ${isPaypadError(e) ? `${e.code}: ${e.message}` : String(e)}\n`);
+    stop.dispose();
+    return 1;
+  }
+
+  logger.info({ signal: await stop.signal }, 'signal received; finishing requests in flight (send it again to stop now)');
+  const again = () => void host.close({ graceMs: 0 });
+  process.on('SIGINT', again).on('SIGTERM', again);
+  try {
+    await host.close();
+    return 0;
+  } catch (e) {
+    logger.error({ err: e }, 'paypad host did not stop cleanly');
+    return 1;
+  } finally {
+    process.off('SIGINT', again).off('SIGTERM', again);
+  }
+}
+
+function firstSignal(): { signal: Promise<NodeJS.Signals>; dispose(): void } {
+  let onSignal: (received: NodeJS.Signals) => void = () => {};
+  const dispose = () => void process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+  const signal = new Promise<NodeJS.Signals>((resolve) => {
+    onSignal = (received) => {
+      dispose();
+      resolve(received);
+    };
+  });
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  return { signal, dispose };
+}

@@ -1,0 +1,83 @@
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { describeDatabase, loadConfig } from '../../../host/config';
+import { isPaypadError } from '../../../shared/errors';
+
+function configError(env: Record<string, string>): Error {
+  try {
+    loadConfig(env, '/srv/paypad');
+  } catch (e) {
+    expect(isPaypadError(e, 'CONFIG_INVALID')).toBe(true);
+    return e as Error;
+  }
+  throw new Error('expected CONFIG_INVALID');
+}
+
+describe('host config', () => {
+  it('X4: works with nothing set: loopback, port 8780, SQLite under ./data, info logs', () => {
+    expect(loadConfig({}, '/srv/paypad')).toEqual({
+      host: '127.0.0.1',
+      port: 8780,
+      dataDir: '/srv/paypad/data',
+      database: { dialect: 'sqlite', file: '/srv/paypad/data/paypad.sqlite' },
+      logLevel: 'info',
+    });
+  });
+
+  it('reads every variable, and treats empty ones as unset', () => {
+    const config = loadConfig(
+      { PAYPAD_HOST: '0.0.0.0', PAYPAD_PORT: '0', PAYPAD_DATA_DIR: '/var/lib/paypad', DATABASE_URL: 'postgres://paypad:pw@db:5432/paypad', LOG_LEVEL: 'DEBUG' },
+      '/srv/paypad',
+    );
+    expect(config).toEqual({
+      host: '0.0.0.0',
+      port: 0,
+      dataDir: '/var/lib/paypad',
+      database: { dialect: 'postgres', url: 'postgres://paypad:pw@db:5432/paypad' },
+      logLevel: 'debug',
+    });
+    expect(loadConfig({ PAYPAD_HOST: '', PAYPAD_PORT: ' ', DATABASE_URL: '' }, '/srv/paypad')).toMatchObject({ host: '127.0.0.1', port: 8780, database: { dialect: 'sqlite' } });
+  });
+
+  it('accepts IPv6 literals, host names, postgresql:// and a Unix socket host', () => {
+    expect(loadConfig({ PAYPAD_HOST: '::1' }).host).toBe('::1');
+    expect(loadConfig({ PAYPAD_HOST: 'pos-host.example.com' }).host).toBe('pos-host.example.com');
+    expect(loadConfig({ DATABASE_URL: 'postgresql://db.internal/paypad' }).database.dialect).toBe('postgres');
+    expect(loadConfig({ DATABASE_URL: 'postgres:///paypad?host=/run/postgresql' }).database.dialect).toBe('postgres');
+  });
+
+  it('resolves a relative data directory against the working directory', () => {
+    const config = loadConfig({ PAYPAD_DATA_DIR: 'state' }, '/srv/paypad');
+    expect(config.dataDir).toBe(resolve('/srv/paypad', 'state'));
+    expect(config.database).toEqual({ dialect: 'sqlite', file: join('/srv/paypad/state', 'paypad.sqlite') });
+  });
+
+  it('refuses ports that are not integers from 0 to 65535', () => {
+    for (const port of ['65536', '-1', '80.5', 'http', '0x50', '1e3', '999999']) {
+      expect(configError({ PAYPAD_PORT: port }).message).toMatch(/PAYPAD_PORT .* 0 to 65535/);
+    }
+  });
+
+  it('refuses host values that are neither an IP nor a host name', () => {
+    for (const host of ['http://x', 'a b', 'host:80', '-bad', 'x'.repeat(300)]) {
+      expect(configError({ PAYPAD_HOST: host }).message).toMatch(/PAYPAD_HOST/);
+    }
+  });
+
+  it('refuses unknown log levels', () => {
+    expect(configError({ LOG_LEVEL: 'verbose' }).message).toMatch(/LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent/);
+  });
+
+  it('X1: refuses a bad DATABASE_URL without echoing it (it may hold a password)', () => {
+    for (const url of ['mysql://root:s3cr3t-pw@db/paypad', 'not a url s3cr3t-pw', 'postgres://user:s3cr3t-pw@db', 'postgres://user:s3cr3t-pw@/paypad']) {
+      const error = configError({ DATABASE_URL: url });
+      expect(error.message).toMatch(/DATABASE_URL/);
+      expect(error.message).not.toContain('s3cr3t-pw');
+    }
+  });
+
+  it('X1: describes the database for logs without credentials', () => {
+    expect(describeDatabase({ dialect: 'postgres', url: 'postgres://paypad:s3cr3t-pw@db:5432/paypad?sslmode=require' })).toBe('postgres://db:5432/paypad');
+    expect(describeDatabase({ dialect: 'sqlite', file: '/data/paypad.sqlite' })).toBe('sqlite:/data/paypad.sqlite');
+  });
+});
