@@ -1,0 +1,167 @@
+/**
+ * `paypad mtms`: the MTMS administrator's commands (A3, A7, A9): customers and their KMS address,
+ * serials, production orders and their transfer, and the outbox that forwards TKs. It uses the
+ * database the host uses (--data-dir / PAYPAD_DATA_DIR, DATABASE_URL); a running host's outbox
+ * worker sends what is queued here within its poll interval. Host modules load lazily: other
+ * commands stay fast. Operators never use this: it lists what A14 keeps from them.
+ */
+import { userInfo } from 'node:os';
+import { type Command, commandGroup, EXIT_OK, parseFlags, required, UsageError } from '../args';
+import type { MtmsStore } from '../../host/mtms/mtmsStore';
+import type { OutboxStore } from '../../host/outbox/outboxStore';
+
+const DATA_DIR_HELP = `  --data-dir DIR   the host's data directory (PAYPAD_DATA_DIR, default ./data); the database is
+                   DATABASE_URL (postgres://...) or, unset, SQLite in the data directory`;
+
+function print(text: string): number {
+  process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+  return EXIT_OK;
+}
+
+/** Who the audit log names for these changes: the account running the command. */
+function actor(): string {
+  try {
+    return `admin:${userInfo().username}`;
+  } catch {
+    return 'admin:cli';
+  }
+}
+
+/** Opens the database (migrated, as the host would), runs `fn` with the MTMS store and the outbox, closes. */
+async function withMtms<T>(dataDirFlag: string | undefined, fn: (store: MtmsStore, outbox: OutboxStore) => Promise<T>): Promise<T> {
+  const [{ loadConfig }, { createDatabase }, { migrateToLatest }, { createMtmsStore }, { createOutboxStore }] = await Promise.all([
+    import('../../host/config'),
+    import('../../host/db/database'),
+    import('../../host/db/migrate'),
+    import('../../host/mtms/mtmsStore'),
+    import('../../host/outbox/outboxStore'),
+  ]);
+  const config = loadConfig({ ...process.env, PAYPAD_DATA_DIR: dataDirFlag ?? process.env.PAYPAD_DATA_DIR }, process.cwd());
+  const database = createDatabase(config.database);
+  try {
+    await migrateToLatest(database);
+    return await fn(createMtmsStore(database.db, database.dialect), createOutboxStore(database.db, database.dialect));
+  } finally {
+    await database.close();
+  }
+}
+
+function list(value: string, flag: string): string[] {
+  const items = value.split(',').map((s) => s.trim());
+  if (items.some((s) => s === '')) throw new UsageError(`--${flag} takes a comma-separated list without empty items`);
+  return items;
+}
+
+function positiveInteger(value: string, flag: string): number {
+  if (!/^[1-9][0-9]{0,15}$/.test(value)) throw new UsageError(`--${flag} must be a positive integer, got '${value}'`);
+  return Number(value);
+}
+
+const customerAdd: Command = {
+  summary: 'add a customer (acquirer) and the address of its KMS',
+  help: `Usage: paypad mtms customer add --code CODE --name NAME --kms-url URL [--data-dir DIR]
+
+  --code CODE      2-16 of A-Z 0-9 _ -; the O= of that customer's KMS certificate
+  --name NAME      shown to operators for this customer's serials (1-80 characters)
+  --kms-url URL    https://host:port of the customer's KMS; MTMS calls it with mutual TLS
+${DATA_DIR_HELP}`,
+  async run(argv) {
+    const f = parseFlags(argv, { code: { type: 'string' }, name: { type: 'string' }, 'kms-url': { type: 'string' }, 'data-dir': { type: 'string' } });
+    const input = { code: required(f.code, 'code'), name: required(f.name, 'name'), kmsUrl: required(f['kms-url'], 'kms-url') };
+    return withMtms(f['data-dir'], async (store) => {
+      const c = await store.addCustomer(input, actor());
+      return print(`added customer ${c.code} (${c.name}), KMS ${c.kmsUrl} over ${c.kmsProtocol}`);
+    });
+  },
+};
+
+const serialAdd: Command = {
+  summary: "register serials for a customer",
+  help: `Usage: paypad mtms serial add --serial S[,S...] --customer CODE [--data-dir DIR]
+
+Registers all the serials or, if one is registered already, none.
+  --serial S,...   4-32 of A-Z 0-9 - each
+  --customer CODE  the customer the terminals are made for
+${DATA_DIR_HELP}`,
+  async run(argv) {
+    const f = parseFlags(argv, { serial: { type: 'string' }, customer: { type: 'string' }, 'data-dir': { type: 'string' } });
+    const serials = list(required(f.serial, 'serial'), 'serial');
+    const customer = required(f.customer, 'customer');
+    return withMtms(f['data-dir'], async (store) => {
+      await store.addSerials(serials, customer, actor());
+      return print(`registered ${serials.length} serial${serials.length === 1 ? '' : 's'} for customer ${customer}`);
+    });
+  },
+};
+
+const orderCreate: Command = {
+  summary: 'create a production order: a batch of serials for one customer (A9)',
+  help: `Usage: paypad mtms order create --customer CODE --serials S1,S2,... [--data-dir DIR]
+
+New serials are registered for the customer; registered ones must be that customer's and in no
+other order. Prints the order id.
+${DATA_DIR_HELP}`,
+  async run(argv) {
+    const f = parseFlags(argv, { customer: { type: 'string' }, serials: { type: 'string' }, 'data-dir': { type: 'string' } });
+    const customer = required(f.customer, 'customer');
+    const serials = list(required(f.serials, 'serials'), 'serials');
+    return withMtms(f['data-dir'], async (store) => {
+      const order = await store.createOrder(customer, serials, actor());
+      return print(`created production order ${order.id} for customer ${order.customerCode} with ${order.serials.length} serials`);
+    });
+  },
+};
+
+const orderTransfer: Command = {
+  summary: "queue the TKs of an order's serials for the customer's KMS (A9)",
+  help: `Usage: paypad mtms order transfer --id N [--data-dir DIR]
+
+Queues each serial's newest TK; one already queued or delivered is not sent twice, and a dead
+delivery is re-armed. Prints one line per serial: queued, requeued, pending, delivered,
+discarded, no-tk (none uploaded yet) or reassigned (now another customer's).
+${DATA_DIR_HELP}`,
+  async run(argv) {
+    const f = parseFlags(argv, { id: { type: 'string' }, 'data-dir': { type: 'string' } });
+    const id = positiveInteger(required(f.id, 'id'), 'id');
+    return withMtms(f['data-dir'], async (store) => {
+      const result = await store.transferOrder(id, actor());
+      const rows = result.serials.map((s) => `${s.serial.padEnd(32)}  ${s.status.padEnd(10)}  ${s.deliveryId ?? ''}`.trimEnd());
+      return print([`order ${result.orderId} for ${result.customerCode}: ${result.sent} sent`, `${'SERIAL'.padEnd(32)}  ${'STATUS'.padEnd(10)}  DELIVERY`, ...rows].join('\n'));
+    });
+  },
+};
+
+const outbox: Command = {
+  summary: 'show the outbox: messages per topic and state, and dead ones; re-arm a dead one',
+  help: `Usage: paypad mtms outbox [--retry ID] [--data-dir DIR]
+
+  --retry ID       queue the dead message ID again, from attempt 1
+${DATA_DIR_HELP}`,
+  async run(argv) {
+    const f = parseFlags(argv, { retry: { type: 'string' }, 'data-dir': { type: 'string' } });
+    const retry = f.retry === undefined ? undefined : positiveInteger(f.retry, 'retry');
+    return withMtms(f['data-dir'], async (_store, box) => {
+      if (retry !== undefined) {
+        const row = await box.requeue(retry, new Date());
+        return print(`outbox message ${row.id} (${row.topic} to ${row.destination}, key ${row.idempotencyKey}) is queued again`);
+      }
+      const status = await box.status({ deadLimit: 50 });
+      const lines = [`${'TOPIC'.padEnd(16)}  ${'STATE'.padEnd(10)}  COUNT`, ...status.counts.map((c) => `${c.topic.padEnd(16)}  ${c.state.padEnd(10)}  ${c.count}`)];
+      if (status.oldestPendingAt) lines.push(`oldest pending message due at ${status.oldestPendingAt.toISOString()}`);
+      if (status.dead.length > 0) {
+        lines.push('', 'dead messages (newest first; re-arm with --retry ID):');
+        for (const d of status.dead) {
+          lines.push(`  ${d.id}  ${d.topic} to ${d.destination}  key ${d.idempotencyKey}  ${d.attempts} attempts  ${d.finishedAt?.toISOString() ?? ''}`, `      ${d.lastError ?? ''}`);
+        }
+      }
+      return print(lines.join('\n'));
+    });
+  },
+};
+
+export const mtmsCommand: Command = commandGroup('MTMS administration: customers, serials, production orders, outbox', 'Usage: paypad mtms <command> [...]', {
+  customer: commandGroup('customers and their KMS address', 'Usage: paypad mtms customer <command> [...]', { add: customerAdd }),
+  serial: commandGroup('the serial-number table', 'Usage: paypad mtms serial <command> [...]', { add: serialAdd }),
+  order: commandGroup('production orders', 'Usage: paypad mtms order <command> [...]', { create: orderCreate, transfer: orderTransfer }),
+  outbox,
+});

@@ -1,0 +1,133 @@
+/**
+ * The outbox handler of topic kms.tk (A7, A8, A10): forwards one TK intake to its customer's KMS.
+ *
+ *   1. GET  <kms_url>/kms/v1/intake-key over mutual TLS; the peer must present a certificate of
+ *      role kms for THIS customer (mtlsRequest checks it in the handshake), and the key it sends
+ *      must be labelled with this customer too.
+ *   2. MTMS's HSM translates the terminal's envelope into one for that key, context
+ *      `paypad-tk|<serial>` in and out: the TK is in clear only inside the HSM.
+ *   3. POST <kms_url>/kms/v1/tk, kmsTkDelivery with the outbox key as delivery id; 'applied' and
+ *      'duplicate' both end the delivery (the KMS applies each id once).
+ *
+ * A delivery whose serial has since moved to another customer (A6) is discarded, not sent. Errors
+ * a retry cannot cure (the KMS refuses the delivery as such) make the row dead at once; everything
+ * else (KMS down, 5xx, timeouts, certificate trouble an administrator can fix) is retried.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { fromHex, toHex } from '../../shared/bytes';
+import { isPaypadError, PaypadError } from '../../shared/errors';
+import { customerCode as customerCodeField } from '../../shared/protocol/fields';
+import { MESSAGE_VERSION, validateMessage } from '../../shared/protocol/messages';
+import { hex, object, version } from '../../shared/protocol/validate';
+import { tkTransportContext } from '../../shared/protocol/tkTransport';
+import type { Hsm, KeyHandle } from '../hsm/hsm';
+import { KMS_API_PREFIX } from '../kms/router';
+import { type DeliveryOutcome, type OutboxDelivery, type OutboxHandler, permanentFailure } from '../outbox/outboxWorker';
+import type { TlsIdentity } from '../tls/identity';
+import { type MtlsResponse, mtlsRequest } from '../tls/mtlsRequest';
+import type { MtmsStore } from './mtmsStore';
+import { readKmsTkPayload } from './mtmsTables';
+
+/** The body of GET /kms/v1/intake-key (host/kms/router.ts KmsIntakeKey), checked field by field. */
+const kmsIntakeKey = object({ v: version(MESSAGE_VERSION), customerCode: customerCodeField, publicKey: hex(65, 65), kcv: hex(5, 5) });
+
+/** Codes with which a KMS refuses the delivery itself: sending it again cannot succeed. */
+const PERMANENT_KMS_CODES = new Set(['DELIVERY_CONFLICT', 'KMS_CUSTOMER_MISMATCH', 'PROTOCOL_MALFORMED', 'PROTOCOL_UNSUPPORTED_VERSION', 'BAD_JSON']);
+
+export interface KmsTkHandlerOptions {
+  readonly store: MtmsStore;
+  readonly hsm: Hsm;
+  /** MTMS's intake private key (the terminal's envelopes are for it). */
+  readonly intakeKey: KeyHandle;
+  /** MTMS's client certificate (role mtms) and the paypad CA. */
+  readonly identity: TlsIdentity;
+  /** Per request; two requests per attempt, so the outbox lease must exceed twice this. */
+  readonly timeoutMs?: number;
+}
+
+export function createKmsTkHandler(options: KmsTkHandlerOptions): OutboxHandler {
+  const { store, hsm } = options;
+
+  return async (delivery: OutboxDelivery): Promise<DeliveryOutcome> => {
+    const payload = permanentOnError(() => readKmsTkPayload(delivery.payload));
+    const intake = await store.intake(payload.intakeId);
+    if (intake === undefined || intake.deliveryId !== delivery.idempotencyKey || intake.serial !== payload.serial) {
+      throw permanentFailure(new PaypadError('INTERNAL', `outbox row ${delivery.id} names intake ${payload.intakeId}, which does not match it`));
+    }
+    const current = await store.serial(intake.serial);
+    if (current === undefined || current.customerCode !== intake.customerCode) {
+      return { outcome: 'discarded', reason: `serial ${intake.serial} now belongs to customer ${current?.customerCode ?? '(none)'}, not ${intake.customerCode}` };
+    }
+    const customer = await store.customer(intake.customerCode);
+    if (customer === undefined) throw permanentFailure(new PaypadError('MTMS_CUSTOMER_UNKNOWN', `there is no customer ${intake.customerCode}`));
+
+    const call = (path: string, body?: unknown) =>
+      mtlsRequest({
+        url: `${customer.kmsUrl}${KMS_API_PREFIX}${path}`,
+        identity: options.identity,
+        expectPeer: { role: 'kms', customerCode: customer.code },
+        ...(body === undefined ? {} : { body }),
+        ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      });
+
+    const keyAnswer = await call('/intake-key');
+    if (keyAnswer.status !== 200) throw refused(keyAnswer, customer.code, 'intake key');
+    const kmsKey = readKmsIntakeKey(keyAnswer.json, customer.code);
+
+    const context = tkTransportContext(intake.serial);
+    let envelope: Uint8Array;
+    try {
+      envelope = await hsm.translateTransportedKey(options.intakeKey, fromHex(intake.envelope, 'stored envelope'), context, kmsKey, context);
+    } catch (e) {
+      // The envelope opened when it was received: now it does not, so MTMS's key or LMK changed.
+      if (isPaypadError(e) && e.code !== 'HSM_UNAVAILABLE') throw permanentFailure(e);
+      throw e;
+    }
+
+    const answer = await call('/tk', validateMessage('kmsTkDelivery', { v: MESSAGE_VERSION, deliveryId: intake.deliveryId, serial: intake.serial, envelope: toHex(envelope), customerCode: customer.code }));
+    if (answer.status !== 200) throw refused(answer, customer.code, 'delivery');
+    // A garbled acknowledgement is retried: the KMS answers a resend of an applied id 'duplicate'.
+    const ack = validateMessage('kmsTkDeliveryAck', answer.json);
+    if (ack.deliveryId !== intake.deliveryId) {
+      throw new PaypadError('MTMS_DELIVERY_FAILED', `the KMS of ${customer.code} acknowledged delivery ${ack.deliveryId}, not ${intake.deliveryId}`);
+    }
+    return { outcome: 'delivered' };
+  };
+}
+
+/** The KMS's intake public key, if the body is well formed and labelled with the customer we called. */
+function readKmsIntakeKey(json: unknown, customerCode: string): Uint8Array {
+  let body;
+  try {
+    body = kmsIntakeKey(json, 'kmsIntakeKey');
+  } catch (e) {
+    throw new PaypadError('MTMS_DELIVERY_FAILED', `the KMS of ${customerCode} sent a malformed intake key: ${(e as Error).message}`);
+  }
+  if (body.customerCode !== customerCode) throw new PaypadError('MTMS_DELIVERY_FAILED', `the KMS of ${customerCode} sent the intake key of customer ${body.customerCode}`);
+  const publicKey = fromHex(body.publicKey, 'KMS intake public key');
+  if (toHex(sha256(publicKey).subarray(0, 5)) !== body.kcv) throw new PaypadError('MTMS_DELIVERY_FAILED', `the intake key of the KMS of ${customerCode} does not match its check value`);
+  return publicKey;
+}
+
+/** A KMS's error answer as our error: permanent when the KMS refuses the message itself (4xx with such a code). */
+function refused(response: MtlsResponse, customerCode: string, what: string): PaypadError {
+  let code = 'unknown';
+  let message = 'no error body';
+  try {
+    const body = validateMessage('errorBody', response.json);
+    code = body.error.code;
+    message = body.error.message;
+  } catch {
+    // Not a paypad error body (a proxy's page): the status is all there is.
+  }
+  const error = new PaypadError('MTMS_DELIVERY_FAILED', `the KMS of ${customerCode} refused the ${what} with ${response.status} ${code}: ${message}`);
+  return response.status >= 400 && response.status < 500 && PERMANENT_KMS_CODES.has(code) ? permanentFailure(error) : error;
+}
+
+function permanentOnError<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw permanentFailure(isPaypadError(e) ? e : new PaypadError('INTERNAL', (e as Error).message));
+  }
+}

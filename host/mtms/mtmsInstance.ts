@@ -1,0 +1,147 @@
+/**
+ * The running MTMS: its own HTTPS listener and certificate (role mtms, issued by the paypad CA on
+ * first start), its own software HSM holding the intake key, and the outbox worker that forwards
+ * TKs to the customers' KMSs (docs/key-loading.md "Parties").
+ *
+ * Files, under <dataDir>/mtms/:
+ *   lmk.key   the HSM's master key (host/hsm/lmkFile, mode 0600)
+ *   tls/      cert.pem, key.pem (0600), ca.pem (host/tls/identity), issued on first start
+ * Several host processes sharing one PostgreSQL share this directory's files too (the intake key
+ * row is made under this LMK), and each runs a worker: leases keep them off each other's rows.
+ */
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import express from 'express';
+import type { Kysely } from 'kysely';
+import { PaypadError } from '../../shared/errors';
+import type { CertificateAuthority } from '../ca/authority';
+import type { Dialect } from '../db/database';
+import type { Schema } from '../db/schema';
+import { errorHandler, notFound } from '../http/errors';
+import { openSoftwareHsm, systemRng } from '../hsm/index';
+import { createLogger, type Logger, requestLogger } from '../log';
+import { createOutboxWorker, DEFAULT_LEASE_MS, type OutboxWorker, type OutboxWorkerOptions } from '../outbox/outboxWorker';
+import { serverTlsOptions } from '../tls/serverOptions';
+import { createKmsTkHandler } from './kmsDelivery';
+import { createMtmsStore, type MtmsStore } from './mtmsStore';
+import { createMtmsService, loadMtmsIntakeKey, type MtmsIntakePublicKey, type MtmsService } from './mtmsService';
+import { KMS_TK_TOPIC } from './mtmsTables';
+import { createMtmsRouter } from './router';
+import { ensureServerIdentity } from './serverIdentity';
+
+export interface MtmsOptions {
+  /** The host's data directory; MTMS keeps its files in <dataDir>/mtms/. */
+  readonly dataDir: string;
+  /** Migrated (host/db/migrate): the mtms_* tables, the outbox and the CA's register. */
+  readonly db: Kysely<Schema>;
+  readonly dialect: Dialect;
+  /** Issues MTMS's certificate on first start; operator certificates are checked against its register. */
+  readonly ca: CertificateAuthority;
+  /** 0 for any free port. */
+  readonly port: number;
+  readonly host: string;
+  /** DNS names and addresses operators reach MTMS by, for the certificate. */
+  readonly serverNames?: readonly string[];
+  /** Retry policy, lease, poll interval and batch size of the outbox worker. */
+  readonly outbox?: Pick<OutboxWorkerOptions, 'retry' | 'leaseMs' | 'pollMs' | 'batchSize' | 'random'>;
+  /** Timeout of each request to a KMS (ms). */
+  readonly kmsTimeoutMs?: number;
+  readonly logger?: Logger;
+  readonly clock?: () => Date;
+}
+
+export interface RunningMtms {
+  /** e.g. "https://127.0.0.1:8785", with the real port when 0 was asked for. */
+  readonly url: string;
+  readonly intakePublicKey: MtmsIntakePublicKey;
+  readonly service: MtmsService;
+  /** The administrator's operations (customers, serials, orders) on the same database. */
+  readonly store: MtmsStore;
+  readonly outbox: OutboxWorker;
+  /** Stops the worker and the listener (requests in flight get `graceMs`), then closes the HSM. */
+  close(options?: { graceMs?: number }): Promise<void>;
+}
+
+export const MTMS_DIR_NAME = 'mtms';
+export const LMK_FILE_NAME = 'lmk.key';
+const DEFAULT_GRACE_MS = 10_000;
+/** The handler makes two requests per attempt: the lease is at least three timeouts. */
+const DEFAULT_KMS_TIMEOUT_MS = 10_000;
+
+export function mtmsDirectory(dataDir: string): string {
+  return join(dataDir, MTMS_DIR_NAME);
+}
+
+/** @throws PaypadError CONFIG_INVALID, HSM_LMK_INVALID, LISTEN_FAILED; nothing is left open then. */
+export async function startMtms(options: MtmsOptions): Promise<RunningMtms> {
+  const logger = (options.logger ?? createLogger({ level: 'info' })).child({ role: 'mtms' });
+  const clock = options.clock ?? (() => new Date());
+  const dir = mtmsDirectory(options.dataDir);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const identity = await ensureServerIdentity({ dir, subject: { role: 'mtms', name: 'mtms' }, ca: options.ca, host: options.host, serverNames: options.serverNames, clock, logger });
+  const hsm = await openSoftwareHsm({ lmkFile: join(dir, LMK_FILE_NAME), rng: systemRng });
+  const store = createMtmsStore(options.db, options.dialect, clock);
+  const kmsTimeoutMs = options.kmsTimeoutMs ?? DEFAULT_KMS_TIMEOUT_MS;
+  let server: Server;
+  let service: MtmsService;
+  let worker: OutboxWorker;
+  try {
+    const intakeKey = await loadMtmsIntakeKey(hsm, store, clock);
+    worker = createOutboxWorker({
+      db: options.db,
+      dialect: options.dialect,
+      handlers: { [KMS_TK_TOPIC]: createKmsTkHandler({ store, hsm, intakeKey: intakeKey.handle, identity, timeoutMs: kmsTimeoutMs }) },
+      ...options.outbox,
+      leaseMs: options.outbox?.leaseMs ?? Math.max(DEFAULT_LEASE_MS, 3 * kmsTimeoutMs),
+      clock,
+      logger,
+    });
+    const outbox = worker;
+    service = createMtmsService({ db: options.db, hsm, store, intakeKey, clock, onQueued: () => outbox.wake() });
+    const app = express();
+    app.disable('x-powered-by');
+    app.set('etag', false);
+    app.use(requestLogger(logger));
+    app.use(createMtmsRouter({ service, revocation: options.ca }));
+    app.use(notFound);
+    app.use(errorHandler(logger));
+    server = await listen(createServer(serverTlsOptions(identity), app), options);
+  } catch (e) {
+    await hsm.close();
+    throw e;
+  }
+  worker.start();
+  const address = server.address() as AddressInfo;
+  const url = `https://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  logger.info({ url }, `MTMS listening on ${url}`);
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    intakePublicKey: service.intakePublicKey(),
+    service,
+    store,
+    outbox: worker,
+    close({ graceMs = DEFAULT_GRACE_MS } = {}) {
+      closing ??= (async () => {
+        const force = setTimeout(() => server.closeAllConnections(), graceMs).unref();
+        await Promise.all([worker.stop(), new Promise<void>((resolve) => server.close(() => resolve()))]);
+        clearTimeout(force);
+        await hsm.close();
+        logger.info('MTMS stopped');
+      })();
+      return closing;
+    },
+  };
+}
+
+function listen(server: Server, options: MtmsOptions): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      reject(Object.assign(new PaypadError('LISTEN_FAILED', `MTMS cannot listen on ${options.host}:${options.port}: ${e.code ?? e.message}`), { cause: e }));
+    });
+    server.listen(options.port, options.host, () => resolve(server));
+  });
+}

@@ -1,0 +1,152 @@
+/**
+ * MTMS, the factory's traceability system (docs/key-loading.md; SPEC A3-A7, A9, A14): it tells an
+ * operator whose terminal is in hand, takes the terminal's TK envelope, and queues it for the
+ * customer's KMS.
+ *
+ * Decisions:
+ * - A14: an operator learns a customer name only together with a serial that exists: lookup
+ *   answers the serial's own customer, customerNameFor answers the named customer only for an
+ *   existing serial. Nothing lists customers or serials, and every name asked for another
+ *   customer is audited, so probing codes leaves a trail.
+ * - A5/A10: MTMS's HSM opens each uploaded envelope once, to prove it is for MTMS's intake key and
+ *   this serial (a wrong one is refused now, not discovered at delivery) and to record the TK's
+ *   check value; the TK itself stays inside the HSM and only the envelope is stored (X1).
+ */
+import { randomBytes } from 'node:crypto';
+import { sha256 } from '@noble/hashes/sha2.js';
+import type { Kysely } from 'kysely';
+import { fromHex, toHex } from '../../shared/bytes';
+import { PaypadError } from '../../shared/errors';
+import { type CustomerInfo, MESSAGE_VERSION, type TkIntakeReceipt, validateMessage } from '../../shared/protocol/messages';
+// The envelope context is the terminal's (firmware/core/keyVault): one definition for every end.
+import { tkTransportContext } from '../../shared/protocol/tkTransport';
+import { createAuditStore } from '../audit/auditStore';
+import type { Schema } from '../db/schema';
+import type { Hsm, KeyAttributes, KeyPair } from '../hsm/hsm';
+import type { MtmsStore } from './mtmsStore';
+import type { OperatorIdentity } from './mtmsTables';
+import type { OrderTransferResult } from './orderTransfer';
+
+/** How MTMS's HSM holds a TK for the moment it checks an envelope: never exportable, then dropped. */
+const TK_CHECK_ATTRIBUTES: KeyAttributes = { usage: 'K1', algorithm: 'A', modeOfUse: 'B', exportability: 'N' };
+
+export interface MtmsIntakePublicKey {
+  /** Uncompressed SEC 1 P-256 point (65 bytes): the terminal wraps TK for it (A10). */
+  readonly publicKey: Uint8Array;
+  /** Leftmost 5 bytes of SHA-256 of the public key, hex, as a KMS's intake key (host/hsm KeyHandle.kcv). */
+  readonly kcv: string;
+}
+
+export interface MtmsService {
+  intakePublicKey(): MtmsIntakePublicKey;
+  /** A3: the customer of a serial. @throws PaypadError MTMS_SERIAL_UNKNOWN (404), PROTOCOL_MALFORMED. */
+  lookup(serial: string): Promise<CustomerInfo>;
+  /**
+   * A6/A14: the name of `customerCode`, answered only for a serial that exists.
+   * @throws PaypadError MTMS_SERIAL_UNKNOWN, MTMS_CUSTOMER_UNKNOWN (both 404), PROTOCOL_MALFORMED.
+   */
+  customerNameFor(serial: string, customerCode: string, operator: OperatorIdentity): Promise<CustomerInfo>;
+  /**
+   * A5/A6/A7: takes a tkIntakeRequest (validated here), re-associates the serial when it names
+   * another customer (audited), stores the intake and queues its delivery in one transaction.
+   * @throws PaypadError PROTOCOL_MALFORMED, MTMS_SERIAL_UNKNOWN, MTMS_CUSTOMER_UNKNOWN,
+   * KEY_UNWRAP_FAILED / KEY_ENVELOPE_UNSUPPORTED (not an envelope for MTMS and this serial).
+   */
+  intakeTk(request: unknown, operator: OperatorIdentity): Promise<TkIntakeReceipt>;
+  /** A9: see orderTransfer.ts. */
+  transferOrder(orderId: number, actor: string): Promise<OrderTransferResult>;
+}
+
+export interface MtmsServiceOptions {
+  readonly db: Kysely<Schema>;
+  readonly hsm: Hsm;
+  readonly store: MtmsStore;
+  /** From loadMtmsIntakeKey. */
+  readonly intakeKey: KeyPair;
+  /** Called after a delivery was queued and committed: wakes the outbox worker. */
+  readonly onQueued?: () => void;
+  readonly clock?: () => Date;
+}
+
+export function createMtmsService(options: MtmsServiceOptions): MtmsService {
+  const { hsm, store, intakeKey: intake } = options;
+  const clock = options.clock ?? (() => new Date());
+  const onQueued = options.onQueued ?? (() => {});
+  const intakeKcv = toHex(sha256(intake.publicKey).subarray(0, 5));
+  const audit = createAuditStore(options.db, clock);
+
+  const serialRecord = async (serial: string) => {
+    const record = await store.serial(serial);
+    if (record === undefined) throw new PaypadError('MTMS_SERIAL_UNKNOWN', `serial ${serial} is not in the MTMS serial table`);
+    return record;
+  };
+
+  return {
+    intakePublicKey: () => ({ publicKey: intake.publicKey.slice(), kcv: intakeKcv }),
+
+    async lookup(serial) {
+      const request = validateMessage('lookupRequest', { v: MESSAGE_VERSION, serial });
+      const record = await serialRecord(request.serial);
+      return { v: MESSAGE_VERSION, serial: record.serial, customerCode: record.customerCode, customerName: record.customerName };
+    },
+
+    async customerNameFor(serial, customerCode, operator) {
+      const request = validateMessage('customerNameRequest', { v: MESSAGE_VERSION, serial, customerCode });
+      await serialRecord(request.serial);
+      const customer = await store.customer(request.customerCode);
+      await audit.append({
+        actor: `operator:${operator.name}`,
+        action: 'mtms.customer-name.asked',
+        subject: `terminal:${request.serial}`,
+        detail: { customerCode: request.customerCode, found: customer !== undefined, operatorCertSerial: operator.certSerial },
+      });
+      if (customer === undefined) throw new PaypadError('MTMS_CUSTOMER_UNKNOWN', `there is no customer ${request.customerCode}`);
+      return { v: MESSAGE_VERSION, serial: request.serial, customerCode: customer.code, customerName: customer.name };
+    },
+
+    async intakeTk(input, operator) {
+      const request = validateMessage('tkIntakeRequest', input);
+      const current = await serialRecord(request.serial);
+      const envelope = fromHex(request.tkEnvelope, 'tkEnvelope');
+      const tk = await hsm.importTransportedKey(intake.handle, envelope, tkTransportContext(request.serial), TK_CHECK_ATTRIBUTES);
+      const result = await store.recordIntake({
+        serial: request.serial,
+        customerCode: request.customerCode ?? current.customerCode,
+        envelope,
+        tkKcv: tk.kcv,
+        deliveryId: newDeliveryId(),
+        operator,
+        at: clock(),
+      });
+      if (result.created) onQueued();
+      return validateMessage('tkIntakeReceipt', { v: MESSAGE_VERSION, serial: result.intake.serial, customerCode: result.intake.customerCode, deliveryId: result.intake.deliveryId });
+    },
+
+    async transferOrder(orderId, actor) {
+      const result = await store.transferOrder(orderId, actor);
+      if (result.sent > 0) onQueued();
+      return result;
+    },
+  };
+}
+
+/** 128 random bits: unique across hosts without coordination; the KMS applies each id once (A7). */
+function newDeliveryId(): string {
+  return `tk-${randomBytes(16).toString('hex')}`;
+}
+
+/**
+ * MTMS's intake key pair: made in its HSM on first start and kept in the store (the first host to
+ * start wins). @throws PaypadError CONFIG_INVALID when the stored key does not open in `hsm`
+ * (another LMK file).
+ */
+export async function loadMtmsIntakeKey(hsm: Hsm, store: MtmsStore, clock: () => Date = () => new Date()): Promise<KeyPair> {
+  let intake = await store.intakeKey();
+  if (intake === undefined) intake = await store.keepIntakeKey(await hsm.generateKeyPair('P-256'), clock());
+  try {
+    await hsm.keyCheckValue(intake.handle);
+  } catch (e) {
+    throw Object.assign(new PaypadError('CONFIG_INVALID', "MTMS's intake key does not open in this HSM: its master key file is not the one the key was made under"), { cause: e });
+  }
+  return intake;
+}
