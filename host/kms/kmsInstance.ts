@@ -10,21 +10,18 @@
  */
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import express from 'express';
 import type { Kysely } from 'kysely';
 import { PaypadError } from '../../shared/errors';
 import { customerCode as customerCodeField } from '../../shared/protocol/fields';
 import type { CertificateAuthority } from '../ca/authority';
-import { syncDirectory } from '../ca/durableFile';
-import { certSubjectOf } from '../ca/roles';
-import { x509 } from '../ca/x509';
 import type { Schema } from '../db/schema';
 import { errorHandler, notFound } from '../http/errors';
 import { openSoftwareHsm, systemRng } from '../hsm/index';
 import { createLogger, type Logger, requestLogger } from '../log';
-import { readIdentity, type TlsIdentity, writeIdentity } from '../tls/identity';
+import { ensureServerIdentity } from '../tls/serverIdentity';
 import { serverTlsOptions } from '../tls/serverOptions';
 import { createKmsStore } from './kmsStore';
 import { type KmsService, openKmsService } from './kmsService';
@@ -61,10 +58,7 @@ export interface RunningKms {
 
 export const KMS_DIR_NAME = 'kms';
 export const LMK_FILE_NAME = 'lmk.key';
-export const TLS_DIR_NAME = 'tls';
 const DEFAULT_GRACE_MS = 10_000;
-/** Listen addresses the CA's default names (localhost, 127.0.0.1) already cover, or that name no host. */
-const DEFAULT_NAMED_ADDRESSES = ['0.0.0.0', '::', '', '127.0.0.1', 'localhost'];
 
 export function kmsDirectory(dataDir: string, customerCode: string): string {
   return join(dataDir, KMS_DIR_NAME, customerCode);
@@ -79,7 +73,15 @@ export async function startKms(options: KmsInstanceOptions): Promise<RunningKms>
   const logger = (options.logger ?? createLogger({ level: 'info' })).child({ role: 'kms', customerCode: code });
   const dir = kmsDirectory(options.dataDir, code);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const identity = await ensureIdentity(dir, code, options);
+  const identity = await ensureServerIdentity({
+    dir,
+    subject: { role: 'kms', name: `kms-${code}`, customerCode: code },
+    ca: options.ca,
+    host: options.host,
+    serverNames: options.serverNames,
+    clock: options.clock,
+    logger: options.logger,
+  });
   const hsm = await openSoftwareHsm({ lmkFile: join(dir, LMK_FILE_NAME), rng: systemRng });
   let server: Server;
   let service: KmsService;
@@ -145,55 +147,6 @@ function checkedCustomerCode(code: string): string {
   }
 }
 
-/**
- * This instance's TLS identity: read from <dir>/tls, or issued by the CA on first start. The files
- * are written into a staging directory renamed into place, so two processes starting at once end
- * up with one identity and a crash leaves none half-written.
- */
-async function ensureIdentity(dir: string, code: string, options: KmsInstanceOptions): Promise<TlsIdentity> {
-  const tlsDir = join(dir, TLS_DIR_NAME);
-  if (!(await exists(tlsDir))) {
-    const hosts = options.serverNames ?? (DEFAULT_NAMED_ADDRESSES.includes(options.host) ? undefined : [options.host]);
-    const issued = await options.ca.issue({ subject: { role: 'kms', name: `kms-${code}`, customerCode: code }, ...(hosts === undefined ? {} : { hosts }) });
-    const staging = await mkdtemp(join(dir, '.tls-staging-'));
-    try {
-      await writeIdentity(staging, { certPem: issued.certPem, caPem: issued.caPem, keyPem: issued.keyPem });
-      try {
-        await rename(staging, tlsDir);
-        await syncDirectory(dir);
-      } catch (e) {
-        const errno = (e as NodeJS.ErrnoException).code;
-        // Another process issued one first: use theirs (ours stays recorded, unused, in the register).
-        if (errno !== 'ENOTEMPTY' && errno !== 'EEXIST') throw e;
-      }
-    } finally {
-      await rm(staging, { recursive: true, force: true });
-    }
-    options.logger?.info({ customerCode: code, serial: issued.record.serial }, `issued the TLS certificate of KMS ${code}`);
-  }
-  const identity = await readIdentity(tlsDir);
-  assertOwnIdentity(identity, code, options.ca, options.clock?.() ?? new Date(), tlsDir);
-  return identity;
-}
-
-/** The stored certificate must be this customer's KMS, from this CA, and valid now. */
-function assertOwnIdentity(identity: TlsIdentity, code: string, ca: CertificateAuthority, now: Date, tlsDir: string): void {
-  let cert: x509.X509Certificate;
-  let issuer: x509.X509Certificate;
-  try {
-    cert = new x509.X509Certificate(identity.certPem);
-    issuer = new x509.X509Certificate(identity.caPem);
-  } catch {
-    throw new PaypadError('CONFIG_INVALID', `${tlsDir} does not hold PEM certificates`);
-  }
-  const subject = certSubjectOf(cert);
-  if (subject.role !== 'kms' || subject.customerCode !== code) {
-    throw new PaypadError('CONFIG_INVALID', `${tlsDir} holds a certificate for ${subject.role} ${subject.customerCode ?? ''}, not the KMS of ${code}`);
-  }
-  if (!issuer.equal(ca.caCertificate)) throw new PaypadError('CONFIG_INVALID', `${tlsDir} was issued by another CA; remove it to have this CA issue a new one`);
-  if (now > cert.notAfter) throw new PaypadError('CONFIG_INVALID', `the certificate in ${tlsDir} expired on ${cert.notAfter.toISOString()}; remove ${tlsDir} to have the CA issue a new one`);
-}
-
 function listen(server: Server, options: KmsInstanceOptions): Promise<Server> {
   return new Promise((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
@@ -201,14 +154,4 @@ function listen(server: Server, options: KmsInstanceOptions): Promise<Server> {
     });
     server.listen(options.port, options.host, () => resolve(server));
   });
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
-  }
 }

@@ -29,7 +29,7 @@ import { createMtmsStore, type MtmsStore } from './mtmsStore';
 import { createMtmsService, loadMtmsIntakeKey, type MtmsIntakePublicKey, type MtmsService } from './mtmsService';
 import { KMS_TK_TOPIC } from './mtmsTables';
 import { createMtmsRouter } from './router';
-import { ensureServerIdentity } from './serverIdentity';
+import { ensureServerIdentity } from '../tls/serverIdentity';
 
 export interface MtmsOptions {
   /** The host's data directory; MTMS keeps its files in <dataDir>/mtms/. */

@@ -14,7 +14,7 @@ import { syncDirectory } from '../ca/durableFile';
 import { type CertSubject, certSubjectOf, describeSubject } from '../ca/roles';
 import { x509 } from '../ca/x509';
 import type { Logger } from '../log';
-import { readIdentity, type TlsIdentity, writeIdentity } from '../tls/identity';
+import { readIdentity, type TlsIdentity, writeIdentity } from './identity';
 
 export const TLS_DIR_NAME = 'tls';
 
