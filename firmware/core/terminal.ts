@@ -1,0 +1,183 @@
+/**
+ * The PIN pad application of key loading (docs/key-loading.md; A1, A2, A10-A13, X2): what the
+ * terminal answers on its local link, and how it loads keys from its KMS.
+ *
+ *   local link  serial (A2) | tk: make TK on first use (A1), answer the envelope for MTMS (A10)
+ *               | repair (A13): the serial must match; zeroize, new TK, key loading starts over
+ *   KMS         downloadTmk (A11), signOn (A12)             (kmsClient.ts)
+ *   status      serial, stage, sequence, each loaded slot's attributes and KCV (never key bytes)
+ *
+ * Portable: every bit of I/O goes through the HAL handed in (Storage, Rng, Http) and the device
+ * root key the platform keeps (NVS on the ESP32, a file in the emulator), so the same code runs on
+ * the board, in the Node emulator (`paypad terminal`) and in XS under test. Nothing is cached
+ * but the identity, which never changes: every operation reads the vault and the state from
+ * Storage, so a second process on the same storage (the emulator's `load-keys` beside `run`)
+ * sees what the first wrote. Within one instance, operations run one at a time, in call order.
+ * Runs in XS: no Node APIs.
+ */
+import { type Rng, toHex } from 'shared/bytes';
+import { PaypadError, isPaypadError } from 'shared/errors';
+import { LINK_VERSION, type LinkOp, type LinkRequest, type LinkResult } from 'shared/protocol/localLink';
+import type { Http } from '../hal/http';
+import type { Storage } from '../hal/storage';
+import { KmsClient } from './kmsClient';
+import { KEY_SLOT_NAMES, type KeySlotName } from './keySlots';
+import { type KeySlotInfo, KeyVault } from './keyVault';
+import { type LinkRequestHandler, answerLinkFrame } from './localLinkService';
+import { type TerminalIdentity, loadTerminalIdentity, publicKeyCheckValue } from './terminalIdentity';
+import { FRESH_STATE, readTerminalState, writeTerminalState } from './terminalState';
+
+/** What the terminal runs on: three HAL services and the platform's device root key. */
+export interface TerminalDevice {
+  readonly storage: Storage;
+  readonly rng: Rng;
+  readonly http: Http;
+  /** The HAL secret that seals the vault's slots (keyVault.ts). */
+  readonly rootKey: Uint8Array;
+}
+
+/** Where key loading stands, read from the vault and the state. */
+export type TerminalStage = 'no-tk' | 'tk' | 'tmk' | 'signed-on';
+
+/** A loaded slot as anyone may see it: its TR-31 attributes and KCV (hex). */
+export interface LoadedSlot {
+  readonly slot: KeySlotName;
+  readonly kcv: string;
+  readonly keyUsage: string;
+  readonly algorithm: string;
+  readonly modeOfUse: string;
+  readonly keyVersionNumber: string;
+  readonly exportability: string;
+}
+
+/** A slot in status(): loaded, or occupied by a record that fails (its error code). */
+export type SlotStatus = LoadedSlot | { readonly slot: KeySlotName; readonly error: string };
+
+export interface TerminalStatus {
+  readonly serial: string;
+  readonly kmsUrl: string;
+  /** Check value of the pinned MTMS intake key (terminalIdentity.publicKeyCheckValue). */
+  readonly mtmsKeyCheck: string;
+  readonly stage: TerminalStage;
+  /** The last sequence number used towards the KMS; 0 when none since the current TK. */
+  readonly lastSequence: number;
+  /** Occupied slots only, in vault order. */
+  readonly slots: readonly SlotStatus[];
+}
+
+export function loadedSlot(info: KeySlotInfo): LoadedSlot {
+  const { slot, keyUsage, algorithm, modeOfUse, keyVersionNumber, exportability } = info;
+  return { slot, kcv: toHex(info.kcv), keyUsage, algorithm, modeOfUse, keyVersionNumber, exportability };
+}
+
+export class Terminal implements LinkRequestHandler {
+  readonly #identity: TerminalIdentity;
+  readonly #storage: Storage;
+  readonly #vault: KeyVault;
+  readonly #kms: KmsClient;
+  #tail: Promise<unknown> = Promise.resolve();
+
+  /** The manufactured terminal on `device`; TERMINAL_NOT_INITIALIZED before manufacture. */
+  static open(device: TerminalDevice): Terminal {
+    return new Terminal(device, loadTerminalIdentity(device.storage));
+  }
+
+  private constructor(device: TerminalDevice, identity: TerminalIdentity) {
+    this.#identity = identity;
+    this.#storage = device.storage;
+    this.#vault = new KeyVault({ storage: device.storage, rng: device.rng, rootKey: device.rootKey, serial: identity.serial });
+    this.#kms = new KmsClient({ identity, vault: this.#vault, storage: device.storage, http: device.http });
+  }
+
+  get serial(): string {
+    return this.#identity.serial;
+  }
+
+  status(): Promise<TerminalStatus> {
+    return this.#exclusive(() => {
+      const slots: SlotStatus[] = [];
+      for (const slot of KEY_SLOT_NAMES) {
+        try {
+          const info = this.#vault.slotInfo(slot);
+          if (info !== null) slots.push(loadedSlot(info));
+        } catch (e) {
+          // One bad record (VAULT_RECORD_INVALID) must not hide the others: status is for diagnosis.
+          slots.push({ slot, error: isPaypadError(e) ? e.code : 'INTERNAL' });
+        }
+      }
+      const loaded = (name: KeySlotName) => slots.some((s) => s.slot === name && !('error' in s));
+      let stage: TerminalStage = 'no-tk';
+      if (loaded('TK')) stage = 'tk';
+      if (stage === 'tk' && loaded('TMK')) stage = this.#kms.signOnKeyId() === 'MAK' ? 'signed-on' : 'tmk';
+      return {
+        serial: this.#identity.serial,
+        kmsUrl: this.#identity.kmsUrl,
+        mtmsKeyCheck: publicKeyCheckValue(this.#identity.mtmsPublicKey),
+        stage,
+        lastSequence: readTerminalState(this.#storage).lastSeq,
+        slots,
+      };
+    });
+  }
+
+  /** One local-link frame payload -> the answer frame (localLinkService.ts). */
+  handleLinkFrame(payload: Uint8Array): Promise<Uint8Array> {
+    return answerLinkFrame(this, payload);
+  }
+
+  handleLinkRequest(request: LinkRequest): Promise<LinkResult<LinkOp>> {
+    return this.#exclusive((): LinkResult<LinkOp> => {
+      const { serial } = this.#identity;
+      switch (request.op) {
+        case 'serial':
+          return { v: LINK_VERSION, id: request.id, ok: true, serial };
+        case 'tk': {
+          this.#ensureTransportKey();
+          const envelope = this.#vault.exportTransportKey(this.#identity.mtmsPublicKey);
+          return { v: LINK_VERSION, id: request.id, ok: true, serial, tkEnvelope: toHex(envelope) };
+        }
+        case 'repair':
+          // The request names the serial it means to wipe: one that reached the wrong device does nothing.
+          if (request.serial !== serial) {
+            throw new PaypadError('TERMINAL_SERIAL_MISMATCH', `repair names serial ${request.serial}, this terminal is ${serial}; nothing was erased`);
+          }
+          this.#vault.repair();
+          this.#restartKeyLoading();
+          return { v: LINK_VERSION, id: request.id, ok: true, serial };
+      }
+    });
+  }
+
+  /** A11: see KmsClient.downloadTmk. */
+  downloadTmk(): Promise<LoadedSlot> {
+    return this.#exclusive(async () => loadedSlot(await this.#kms.downloadTmk()));
+  }
+
+  /** A12: see KmsClient.signOn. */
+  signOn(): Promise<LoadedSlot[]> {
+    return this.#exclusive(async () => (await this.#kms.signOn()).map(loadedSlot));
+  }
+
+  /** A1: TK is made the first time it is asked for. */
+  #ensureTransportKey(): void {
+    if (this.#vault.slotInfo('TK') !== null) return;
+    this.#vault.generateTransportKey();
+    this.#restartKeyLoading();
+  }
+
+  /**
+   * A new TK means a new K_tkmac, so a new sequence (shared/protocol/sequence.ts: 0 after a new
+   * TK), and nothing signed on. Written after the vault: a power cut between the two leaves the
+   * old sequence number, which only skips numbers under the new key.
+   */
+  #restartKeyLoading(): void {
+    writeTerminalState(this.#storage, FRESH_STATE);
+  }
+
+  /** Runs `work` after every operation called before it has finished, failed or not. */
+  #exclusive<T>(work: () => T | Promise<T>): Promise<T> {
+    const run = this.#tail.then(work);
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+}
