@@ -22,6 +22,7 @@ import { fromHex, toHex } from 'shared/bytes';
 import { PaypadError, isPaypadError } from 'shared/errors';
 import { MAC_HEADERS, MAX_BODY_BYTES, type MacFunction, type MacKeyId, signRequest, verifyResponse } from 'shared/protocol/macEnvelope';
 import { MESSAGE_VERSION, type Message, type SignOnRequest, type TmkRequest, validateMessage } from 'shared/protocol/messages';
+import { kmsTerminalPath } from 'shared/protocol/kmsPaths';
 import { decodeJson, encodeJson } from 'shared/protocol/validate';
 import type { Http, HttpResponse } from '../hal/http';
 import type { Storage } from '../hal/storage';
@@ -29,8 +30,6 @@ import type { KeySlotInfo, KeyVault } from './keyVault';
 import type { TerminalIdentity } from './terminalIdentity';
 import { readTerminalState, reserveSequence, writeTerminalState } from './terminalState';
 
-/** Must equal host/kms/router.ts KMS_API_PREFIX + '/terminals/' (a test holds them together). */
-export const KMS_TERMINAL_PATH_PREFIX = '/kms/v1/terminals/';
 export type KmsRoute = 'tmk' | 'sign-on';
 
 type AnswerName = 'tmkResponse' | 'signOnResponse';
@@ -107,7 +106,7 @@ export class KmsClient {
   /** One MAC'd round trip; returns the validated answer only once its MAC verified. */
   async #exchange<N extends AnswerName>(route: KmsRoute, keyId: MacKeyId, request: object, answerName: N): Promise<Message<N>> {
     const { serial, kmsUrl, trustAnchor } = this.#identity;
-    const path = `${KMS_TERMINAL_PATH_PREFIX}${serial}/${route}`;
+    const path = kmsTerminalPath(serial, route);
     const body = encodeJson(request);
     const mac: MacFunction = (data) => this.#vault.mac(keyId, data);
     const seq = reserveSequence(this.#storage);

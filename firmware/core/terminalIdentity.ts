@@ -13,7 +13,7 @@
  * so the presence of 'identity' means manufacture finished. Nothing here is secret.
  * Runs in XS: no Node APIs.
  */
-import { p256 } from '@noble/curves/nist.js';
+import { P256_PUBLIC_KEY_BYTES, assertPublicKey } from 'shared/crypto/keyTransport';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { fromHex, toHex } from 'shared/bytes';
 import { PaypadError, isPaypadError } from 'shared/errors';
@@ -26,8 +26,6 @@ export const TERMINAL_NAMESPACE = 'terminal';
 const IDENTITY_KEY = 'identity';
 const TRUST_ANCHOR_KEY = 'ca';
 const IDENTITY_VERSION = 1;
-/** Uncompressed SEC 1 P-256 point: 0x04 || X || Y. */
-const P256_POINT_BYTES = 65;
 
 export interface TerminalIdentity {
   readonly serial: string;
@@ -54,7 +52,7 @@ const kmsUrl = string({
 const identityRecord = object({
   v: version(IDENTITY_VERSION),
   serial: serialField,
-  mtmsKey: hex(P256_POINT_BYTES, P256_POINT_BYTES),
+  mtmsKey: hex(P256_PUBLIC_KEY_BYTES, P256_PUBLIC_KEY_BYTES),
   kmsUrl,
 });
 type IdentityRecord = Infer<typeof identityRecord>;
@@ -68,10 +66,8 @@ function checkKmsUrl(url: unknown): string {
 
 /** PUBLIC_KEY_INVALID unless `key` is an uncompressed P-256 point on the curve (SP 800-56A r3 §5.6.2.3.3). */
 function checkMtmsPublicKey(key: unknown): Uint8Array {
-  if (!(key instanceof Uint8Array) || key.length !== P256_POINT_BYTES || key[0] !== 0x04 || !p256.utils.isValidPublicKey(key, false)) {
-    throw new PaypadError('PUBLIC_KEY_INVALID', 'MTMS intake public key: expected an uncompressed P-256 point (65 bytes, 0x04 || X || Y) on the curve');
-  }
-  return key.slice();
+  assertPublicKey(key as Uint8Array, 'MTMS intake public key');
+  return (key as Uint8Array).slice();
 }
 
 /** A DER SEQUENCE that fits one Storage value; the certificate itself is for TLS to check. */

@@ -15,6 +15,7 @@ import express, { type ErrorRequestHandler, type Request, type RequestHandler, t
 import { toHex } from '../../shared/bytes';
 import { isPaypadError } from '../../shared/errors';
 import { MAX_BODY_BYTES, parseRequest, type ReceivedRequest } from '../../shared/protocol/macEnvelope';
+import { KMS_API_PREFIX } from '../../shared/protocol/kmsPaths';
 import { MESSAGE_VERSION, toErrorBody, validateMessage } from '../../shared/protocol/messages';
 import { sendError } from '../http/errors';
 import { type RevocationSource, requireClientCert } from '../tls/requireClientCert';
@@ -22,7 +23,7 @@ import { kmsHttpStatus } from './httpStatus';
 import type { KmsService } from './kmsService';
 import type { TerminalReply } from './terminalEnvelope';
 
-export const KMS_API_PREFIX = '/kms/v1';
+export { KMS_API_PREFIX };
 
 /** GET /kms/v1/intake-key: the public key MTMS wraps TK envelopes to, and who it belongs to. */
 export interface KmsIntakeKey {

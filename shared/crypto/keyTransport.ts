@@ -168,7 +168,7 @@ function deriveKek(privateKey: Uint8Array, peerPublicKey: Uint8Array, partyU: Ui
   }
 }
 
-function assertPublicKey(publicKey: Uint8Array, what: string): void {
+export function assertPublicKey(publicKey: Uint8Array, what: string): void {
   // SP 800-56A r3 §5.6.2.3.3 full validation: not the point at infinity, coordinates in [0, p-1],
   // on the curve; the order check nQ = O holds for every such point as P-256 has cofactor 1.
   if (

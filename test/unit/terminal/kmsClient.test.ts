@@ -8,8 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../../shared/bytes';
 import { keyCheckValue } from '../../../shared/crypto/kcv';
 import { PaypadError, isPaypadError } from '../../../shared/errors';
-import { KMS_API_PREFIX } from '../../../host/kms/router';
-import { KMS_TERMINAL_PATH_PREFIX, KmsRefusal } from '../../../firmware/core/kmsClient';
+import { KmsRefusal } from '../../../firmware/core/kmsClient';
 import { Terminal, type TerminalStatus } from '../../../firmware/core/terminal';
 import type { Http } from '../../../firmware/hal/http';
 import { FakeKms } from './fakeKms';
@@ -49,10 +48,6 @@ async function expectRefusal(promise: Promise<unknown>, code: string): Promise<u
 }
 
 describe('A11 TMK download and A12 sign-on over MAC\'d HTTPS', () => {
-  it('the terminal\'s KMS paths are the host KMS\'s', () => {
-    expect(KMS_TERMINAL_PATH_PREFIX).toBe(`${KMS_API_PREFIX}/terminals/`);
-  });
-
   it('A11 downloads the TMK under K_tkmac and stores it; its KCV is the KMS\'s', async () => {
     const { terminal } = await onboarded();
     const tmk = await terminal.downloadTmk();
