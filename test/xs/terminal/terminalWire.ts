@@ -1,0 +1,53 @@
+/**
+ * What Node asks the terminal core in XS (xsTerminal.ts -> terminalEntry.ts, over the worker's
+ * handleCommand), and what it answers. The operations are the emulated terminal's
+ * (bin/commands/terminal.ts): manufacture, the local link byte stream, TMK download, sign-on,
+ * status. Encoded by wireCodec.ts both ways (JSON with raw byte blobs).
+ *
+ * The local link crosses as raw stream bytes, not as frames: the session that decodes frames and
+ * answers them (firmware/core/localLinkService LocalLinkSession) runs in XS, as it runs on the
+ * board behind its UART, and Node only moves TCP bytes (firmware/hal/node/localLinkServer).
+ * Runs in XS and Node: no Node APIs.
+ */
+import type { SlotStatus, TerminalStatus } from '../../../firmware/core/terminal';
+import type { TerminalIdentity } from '../../../firmware/core/terminalIdentity';
+import type { WireError } from './halWire';
+
+export type TerminalCommand =
+  /** provisionTerminal: stores the identity (TERMINAL_ALREADY_INITIALIZED if there is one). */
+  | { cmd: 'manufacture'; identity: TerminalIdentity }
+  /** Terminal.open over the bridged HAL; every command below needs it first. */
+  | { cmd: 'boot' }
+  | { cmd: 'link.open' }
+  | { cmd: 'link.data'; session: number; data: Uint8Array }
+  | { cmd: 'downloadTmk' }
+  | { cmd: 'signOn' }
+  | { cmd: 'status' }
+  /** Nothing but a garbage collection: the baseline heap count a measured command is compared with. */
+  | { cmd: 'collect' };
+
+export type TerminalCommandName = TerminalCommand['cmd'];
+
+export interface TerminalResults {
+  /** As `paypad terminal init` prints it (less the state directory, which only Node knows). */
+  manufacture: { serial: string; kmsUrl: string; mtmsKeyCheck: string };
+  boot: { serial: string };
+  'link.open': { session: number };
+  /** What the session wrote in answer, and whether it closed the stream. */
+  'link.data': { data: Uint8Array; closed: boolean };
+  downloadTmk: SlotStatus;
+  signOn: SlotStatus[];
+  status: TerminalStatus;
+  collect: null;
+}
+
+/** A PaypadError from the core; a KMS refusal (KMS_REFUSED) also carries the KMS's code and status. */
+export interface TerminalWireError extends WireError {
+  kmsCode?: string;
+  status?: number;
+}
+
+/** `collect`: run the garbage collector before the command, so the meter's heap count is its own. */
+export type TerminalRequest = TerminalCommand & { collect?: boolean };
+
+export type TerminalReply<C extends TerminalCommandName = TerminalCommandName> = { ok: TerminalResults[C] } | { error: TerminalWireError };
