@@ -28,6 +28,11 @@ export interface BenchReport {
   notes: string[];
   /** Filled in by the writer with the host, Node version and time; a benchmark may add more. */
   environment: Record<string, string>;
+  /**
+   * Why the numbers do not stand (requests that failed, a final state that is wrong). The report
+   * is still written, with these on top, and `npm run bench` exits non-zero.
+   */
+  failures?: string[];
 }
 
 export interface Benchmark {
@@ -58,7 +63,8 @@ export function renderMarkdown(report: BenchReport): string {
   const rule = `|${report.columns.map((c, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`;
   const rows = report.rows.map((r) => `| ${report.columns.map((c) => formatCell(r[c.key] ?? null, c.digits)).join(' | ')} |`);
   const env = Object.entries(report.environment).map(([k, v]) => `${k}: ${v}`).join('; ');
-  return [`# ${report.title}`, '', header, rule, ...rows, '', ...report.notes.map((n) => `- ${n}`), '', `_${env}_`, ''].join('\n');
+  const failures = report.failures?.length ? ['**NOT VALID: the run had failures:**', '', ...report.failures.map((f) => `- ${f}`), ''] : [];
+  return [`# ${report.title}`, '', ...failures, header, rule, ...rows, '', ...report.notes.map((n) => `- ${n}`), '', `_${env}_`, ''].join('\n');
 }
 
 /** Writes both files and returns the markdown. */

@@ -4,9 +4,11 @@
  * and .json and this prints the markdown. Add a benchmark by adding its module to the list.
  */
 import { type Benchmark, writeReport } from './report';
+import { kmsThroughputBenchmark } from './kms-throughput';
 import { xsCryptoBenchmark } from './xs-crypto';
+import { xsOnboardingBenchmark } from './xs-onboarding';
 
-const benchmarks: Benchmark[] = [xsCryptoBenchmark];
+const benchmarks: Benchmark[] = [xsCryptoBenchmark, kmsThroughputBenchmark, xsOnboardingBenchmark];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((n) => !benchmarks.some((b) => b.name === n));
@@ -18,4 +20,8 @@ if (unknown.length > 0) {
 for (const benchmark of benchmarks.filter((b) => wanted.length === 0 || wanted.includes(b.name))) {
   const report = await benchmark.run();
   console.log(writeReport(report));
+  if (report.failures?.length) {
+    console.error(`${benchmark.name}: the run had failures; its numbers do not stand`);
+    process.exitCode = 1;
+  }
 }
