@@ -108,7 +108,9 @@ export type ErrorCode =
   | 'TERMINAL_SERIAL_MISMATCH'
   | 'KMS_REFUSED'
   | 'KMS_RESPONSE_UNSIGNED'
-  | 'ROOT_KEY_INVALID';
+  | 'ROOT_KEY_INVALID'
+  // demos (bin/demo): a step of a scripted walk-through failed or its results disagree
+  | 'DEMO_STEP_FAILED';
 
 export class PaypadError extends Error {
   readonly code: ErrorCode;

@@ -59,10 +59,12 @@ export interface KmsService {
   readonly customerCode: string;
   intakePublicKey(): IntakePublicKey;
   /**
-   * A7/A13: imports the TK envelope for this KMS's intake key. 'duplicate' for a delivery id
-   * applied before (nothing changes). @throws DELIVERY_CONFLICT when that id came with another
-   * serial or envelope, KMS_CUSTOMER_MISMATCH for another customer's delivery, KEY_UNWRAP_FAILED
-   * when the envelope is not for this KMS or this serial.
+   * A7/A13: imports the TK envelope for this KMS's intake key and installs it unless the serial
+   * holds the TK of a newer intake ('superseded': nothing changes). 'duplicate' for a delivery id
+   * applied before, 'superseded' again for one found superseded before (nothing changes).
+   * @throws DELIVERY_CONFLICT when that id came with another serial, envelope or intake sequence,
+   * KMS_CUSTOMER_MISMATCH for another customer's delivery, KEY_UNWRAP_FAILED when the envelope
+   * is not for this KMS or this serial.
    */
   receiveTk(delivery: KmsTkDelivery): Promise<KmsTkDeliveryAck>;
   /** A11: a parsed terminal request (shared/protocol parseRequest). Throws while unauthenticated. */
@@ -115,18 +117,29 @@ export async function openKmsService(options: KmsServiceOptions): Promise<KmsSer
       const envelope = fromHex(delivery.envelope, 'envelope');
       const envelopeSha256 = toHex(sha256(envelope));
       const ack = (outcome: KmsTkDeliveryAck['outcome']): KmsTkDeliveryAck => ({ v: MESSAGE_VERSION, deliveryId: delivery.deliveryId, outcome });
+      // A resend gets the answer the first copy got; 'superseded' stays 'superseded'. An inbox row
+      // from before deliveries carried a sequence (0) has none to compare.
       const duplicate = (first: DeliveryRecord): KmsTkDeliveryAck => {
-        if (first.serial !== delivery.serial || first.envelopeSha256 !== envelopeSha256) {
-          throw new PaypadError('DELIVERY_CONFLICT', `delivery ${delivery.deliveryId} was applied before with another serial or envelope`);
+        const sequenceDiffers = first.intakeSequence !== 0 && first.intakeSequence !== delivery.intakeSequence;
+        if (first.serial !== delivery.serial || first.envelopeSha256 !== envelopeSha256 || sequenceDiffers) {
+          throw new PaypadError('DELIVERY_CONFLICT', `delivery ${delivery.deliveryId} was received before with another serial, envelope or intake sequence`);
         }
-        return ack('duplicate');
+        return ack(first.outcome === 'superseded' ? 'superseded' : 'duplicate');
       };
       // A retry of an applied delivery is answered without opening the envelope again.
       const seen = await store.delivery(customerCode, delivery.deliveryId);
       if (seen !== undefined) return duplicate(seen);
       const tk = await hsm.importTransportedKey(intake.handle, envelope, tkTransportContext(delivery.serial), TK_ATTRIBUTES);
-      const result = await store.applyTkDelivery({ customerCode, deliveryId: delivery.deliveryId, serial: delivery.serial, envelopeSha256, tk, at: clock() });
-      return result.outcome === 'duplicate' ? duplicate(result.delivery) : ack('applied');
+      const result = await store.applyTkDelivery({
+        customerCode,
+        deliveryId: delivery.deliveryId,
+        serial: delivery.serial,
+        envelopeSha256,
+        intakeSequence: delivery.intakeSequence,
+        tk,
+        at: clock(),
+      });
+      return result.outcome === 'duplicate' ? duplicate(result.delivery) : ack(result.outcome);
     },
 
     async downloadTmk(request) {

@@ -1,12 +1,12 @@
 /**
- * What a KMS instance remembers (tables of migration.ts), keyed by its customer code: its intake
+ * What a KMS instance remembers (tables of migration.ts and intakeSequenceMigration.ts), keyed by its customer code: its intake
  * key, each terminal's keys and message sequence, and the deliveries it applied.
  *
  * Invariants kept here:
  * - X1: keys are KeyHandles (TR-31 blocks under the instance's LMK plus a check value); no clear
  *   key is ever passed in or written.
- * - A7: a delivery id is applied once. The inbox insert and the key change commit together, and
- *   the primary key decides a race between two hosts.
+ * - A7: a delivery id is applied once, and a TK only over one of an older intake (A13): see
+ *   tkDeliveries.ts, which applies deliveries to these tables.
  * - X2: a terminal's sequence only grows, and only together with the key change it authorised:
  *   each update is one conditional statement (last_seq < seq, and the TK generation that
  *   verified the request still current), so two hosts cannot both accept one number and a
@@ -17,9 +17,11 @@ import type { ColumnType, Kysely, Selectable } from 'kysely';
 import { fromHex, toHex } from '../../shared/bytes';
 import { PaypadError } from '../../shared/errors';
 import { WORKING_KEY_NAMES, type WorkingKeyName } from '../../shared/protocol/messages';
-import { createAuditStore } from '../audit/auditStore';
 import { isoTimestamp, type IsoTimestamp, type Schema } from '../db/schema';
 import type { KeyHandle } from '../hsm/hsm';
+import { type ApplyResult, applyTkDelivery, type DeliveryOutcome, type DeliveryRecord, findDelivery, NO_WORKING_KEYS, type TkDelivery } from './tkDeliveries';
+
+export type { ApplyResult, DeliveryOutcome, DeliveryRecord, TkChange, TkDelivery } from './tkDeliveries';
 
 type KeyColumns<P extends string> = { [K in `${P}_block` | `${P}_kcv`]: string | null };
 
@@ -29,6 +31,8 @@ export type KmsTerminalsTable = {
   generation: number;
   last_seq: number;
   tk_delivery_id: string;
+  /** Migration 0006 (intakeSequenceMigration.ts). */
+  tk_intake_sequence: number;
   tk_block: string;
   tk_kcv: string;
   updated_at: IsoTimestamp;
@@ -49,6 +53,8 @@ export type KmsTables = {
     delivery_id: ColumnType<string, string, never>;
     serial: ColumnType<string, string, never>;
     envelope_sha256: ColumnType<string, string, never>;
+    intake_sequence: ColumnType<number, number, never>;
+    outcome: ColumnType<DeliveryOutcome, DeliveryOutcome, never>;
     applied_at: ColumnType<IsoTimestamp, IsoTimestamp, never>;
   };
 };
@@ -70,6 +76,11 @@ export interface TerminalRecord {
   /** The highest sequence number accepted since this TK arrived; 0 when none (X2). */
   readonly lastSeq: number;
   readonly tkDeliveryId: string;
+  /**
+   * MTMS's intake sequence of the newest delivery applied for this TK (A7, A13): only a delivery
+   * of a newer intake can replace it. 0 for a TK installed before deliveries carried one.
+   */
+  readonly intakeSequence: number;
   readonly tk: KeyHandle;
   /** Present once the terminal downloaded a TMK (A11). */
   readonly tmk?: KeyHandle;
@@ -77,35 +88,6 @@ export interface TerminalRecord {
   readonly workingKeys?: WorkingKeys;
   readonly updatedAt: Date;
 }
-
-export interface DeliveryRecord {
-  readonly deliveryId: string;
-  readonly serial: string;
-  readonly envelopeSha256: string;
-  readonly appliedAt: Date;
-}
-
-export interface TkDelivery {
-  readonly customerCode: string;
-  readonly deliveryId: string;
-  readonly serial: string;
-  readonly envelopeSha256: string;
-  /** The TK as the instance's HSM imported it. */
-  readonly tk: KeyHandle;
-  readonly at: Date;
-}
-
-/**
- * 'installed': the serial's first TK. 'replaced': a new TK for a known serial (A13): keys and
- * sequence reset. 'unchanged': the serial already holds this very TK (same check value; an
- * envelope re-uploaded under a new delivery id): nothing is reset, since restarting the sequence
- * under an unchanged MAC key would let old messages be replayed.
- */
-export type TkChange = 'installed' | 'replaced' | 'unchanged';
-
-export type ApplyResult =
-  | { readonly outcome: 'applied'; readonly change: TkChange; readonly generation: number }
-  | { readonly outcome: 'duplicate'; readonly delivery: DeliveryRecord };
 
 /** Names the terminal, the TK generation and the sequence number a key update is conditional on. */
 export interface SequencedUpdate {
@@ -121,7 +103,11 @@ export interface KmsStore {
   /** Keeps `key` as the instance's intake key unless it has one already (another host won); returns the one kept. */
   keepIntakeKey(customerCode: string, key: IntakeKey, at: Date): Promise<IntakeKey>;
   delivery(customerCode: string, deliveryId: string): Promise<DeliveryRecord | undefined>;
-  /** A7/A13: records the delivery and installs its TK, in one transaction; 'duplicate' changes nothing. */
+  /**
+   * A7/A13: records the delivery and installs its TK, in one transaction; 'duplicate' (id seen
+   * before) and 'superseded' (the TK held is of a newer intake) change nothing else.
+   * @throws PaypadError BAD_ARGUMENT, DB_UNAVAILABLE (raced another delivery: retry), see tkDeliveries.ts.
+   */
   applyTkDelivery(delivery: TkDelivery): Promise<ApplyResult>;
   terminal(customerCode: string, serial: string): Promise<TerminalRecord | undefined>;
   /**
@@ -137,20 +123,10 @@ export interface KmsStore {
   storeWorkingKeys(update: SequencedUpdate & { readonly tmkBlock: string; readonly keys: WorkingKeys }): Promise<boolean>;
 }
 
-const NO_WORKING_KEYS = { pik_block: null, pik_kcv: null, mak_block: null, mak_kcv: null, tdk_block: null, tdk_kcv: null, dmk_block: null, dmk_kcv: null };
-
 export function createKmsStore(schemaDb: Kysely<Schema>): KmsStore {
   const db = schemaDb.withTables<KmsTables>();
 
-  const delivery = async (customerCode: string, deliveryId: string): Promise<DeliveryRecord | undefined> => {
-    const row = await db
-      .selectFrom('kms_deliveries')
-      .selectAll()
-      .where('customer_code', '=', customerCode)
-      .where('delivery_id', '=', deliveryId)
-      .executeTakeFirst();
-    return row && { deliveryId: row.delivery_id, serial: row.serial, envelopeSha256: row.envelope_sha256, appliedAt: new Date(row.applied_at) };
-  };
+  const delivery = (customerCode: string, deliveryId: string): Promise<DeliveryRecord | undefined> => findDelivery(schemaDb, customerCode, deliveryId);
 
   const intakeKey = async (customerCode: string): Promise<IntakeKey | undefined> => {
     const row = await db.selectFrom('kms_intake_keys').selectAll().where('customer_code', '=', customerCode).executeTakeFirst();
@@ -173,77 +149,7 @@ export function createKmsStore(schemaDb: Kysely<Schema>): KmsStore {
 
     delivery,
 
-    applyTkDelivery(d) {
-      return schemaDb.transaction().execute(async (base): Promise<ApplyResult> => {
-        const trx = base.withTables<KmsTables>();
-        const inserted = await trx
-          .insertInto('kms_deliveries')
-          .values({ customer_code: d.customerCode, delivery_id: d.deliveryId, serial: d.serial, envelope_sha256: d.envelopeSha256, applied_at: isoTimestamp(d.at) })
-          .onConflict((oc) => oc.columns(['customer_code', 'delivery_id']).doNothing())
-          .executeTakeFirst();
-        if (inserted.numInsertedOrUpdatedRows === 0n) {
-          const first = await trx
-            .selectFrom('kms_deliveries')
-            .selectAll()
-            .where('customer_code', '=', d.customerCode)
-            .where('delivery_id', '=', d.deliveryId)
-            .executeTakeFirstOrThrow();
-          return { outcome: 'duplicate', delivery: { deliveryId: first.delivery_id, serial: first.serial, envelopeSha256: first.envelope_sha256, appliedAt: new Date(first.applied_at) } };
-        }
-        const updatedAt = isoTimestamp(d.at);
-        const current = await trx
-          .selectFrom('kms_terminals')
-          .select(['generation', 'tk_kcv'])
-          .where('customer_code', '=', d.customerCode)
-          .where('serial', '=', d.serial)
-          .executeTakeFirst();
-        let change: TkChange;
-        let generation: number;
-        if (current === undefined) {
-          change = 'installed';
-          generation = 1;
-          const created = await trx
-            .insertInto('kms_terminals')
-            .values({
-              customer_code: d.customerCode,
-              serial: d.serial,
-              generation,
-              last_seq: 0,
-              tk_delivery_id: d.deliveryId,
-              tk_block: d.tk.block,
-              tk_kcv: d.tk.kcv,
-              tmk_block: null,
-              tmk_kcv: null,
-              ...NO_WORKING_KEYS,
-              updated_at: updatedAt,
-            })
-            .onConflict((oc) => oc.columns(['customer_code', 'serial']).doNothing())
-            .executeTakeFirst();
-          if (created.numInsertedOrUpdatedRows !== 1n) throw raced(d.serial);
-        } else if (current.tk_kcv === d.tk.kcv) {
-          change = 'unchanged';
-          generation = current.generation;
-        } else {
-          change = 'replaced';
-          generation = current.generation + 1;
-          const result = await trx
-            .updateTable('kms_terminals')
-            .set({ generation, last_seq: 0, tk_delivery_id: d.deliveryId, tk_block: d.tk.block, tk_kcv: d.tk.kcv, tmk_block: null, tmk_kcv: null, ...NO_WORKING_KEYS, updated_at: updatedAt })
-            .where('customer_code', '=', d.customerCode)
-            .where('serial', '=', d.serial)
-            .where('generation', '=', current.generation)
-            .executeTakeFirst();
-          if (result.numUpdatedRows !== 1n) throw raced(d.serial);
-        }
-        await createAuditStore(base).append({
-          actor: `kms:${d.customerCode}`,
-          action: `kms.tk.${change}`,
-          subject: `terminal:${d.serial}`,
-          detail: { deliveryId: d.deliveryId, generation, tkKcv: d.tk.kcv },
-        });
-        return { outcome: 'applied', change, generation };
-      });
-    },
+    applyTkDelivery: (d) => applyTkDelivery(schemaDb, d),
 
     async terminal(customerCode, serial) {
       const row = await db.selectFrom('kms_terminals').selectAll().where('customer_code', '=', customerCode).where('serial', '=', serial).executeTakeFirst();
@@ -282,15 +188,6 @@ export function createKmsStore(schemaDb: Kysely<Schema>): KmsStore {
   };
 }
 
-/**
- * Another delivery for the same serial committed between our read and our write (two hosts). The
- * transaction rolls back whole, inbox row included, and the sender's retry applies it cleanly:
- * DB_UNAVAILABLE is the code MTMS's outbox treats as "try again later".
- */
-function raced(serial: string): PaypadError {
-  return new PaypadError('DB_UNAVAILABLE', `terminal ${serial} changed while its TK was being installed; retry the delivery`);
-}
-
 function handleOf(row: Selectable<KmsTerminalsTable>, prefix: 'tmk' | 'pik' | 'mak' | 'tdk' | 'dmk'): KeyHandle | undefined {
   const block = row[`${prefix}_block`];
   const kcv = row[`${prefix}_kcv`];
@@ -309,6 +206,7 @@ function fromRow(row: Selectable<KmsTerminalsTable>): TerminalRecord {
     generation: row.generation,
     lastSeq: row.last_seq,
     tkDeliveryId: row.tk_delivery_id,
+    intakeSequence: row.tk_intake_sequence,
     tk: { block: row.tk_block, kcv: row.tk_kcv },
     ...(tmk === undefined ? {} : { tmk }),
     // The table's check constraint keeps the four together.

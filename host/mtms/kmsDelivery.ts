@@ -6,12 +6,17 @@
  *      must be labelled with this customer too.
  *   2. MTMS's HSM translates the terminal's envelope into one for that key, context
  *      `paypad-tk|<serial>` in and out: the TK is in clear only inside the HSM.
- *   3. POST <kms_url>/kms/v1/tk, kmsTkDelivery with the outbox key as delivery id; 'applied' and
- *      'duplicate' both end the delivery (the KMS applies each id once).
+ *   3. POST <kms_url>/kms/v1/tk, kmsTkDelivery with the outbox key as delivery id and the intake
+ *      id as intake sequence; 'applied', 'duplicate' and 'superseded' all end the delivery (the
+ *      KMS applies each id once, and a TK only over one of an older intake).
  *
- * A delivery whose serial has since moved to another customer (A6) is discarded, not sent. Errors
- * a retry cannot cure (the KMS refuses the delivery as such) make the row dead at once; everything
- * else (KMS down, 5xx, timeouts, certificate trouble an administrator can fix) is retried.
+ * A delivery whose serial has since moved to another customer (A6), or whose intake is no longer
+ * the serial's newest (a repair uploaded a new TK, A13), is discarded, not sent: the outbox
+ * retries with backoff, so an old intake's retry could otherwise land after the newer TK. The
+ * check here saves the send; the KMS's sequence check decides when the newer intake arrives while
+ * this one is on its way. Errors a retry cannot cure (the KMS refuses the delivery as such) make
+ * the row dead at once; everything else (KMS down, 5xx, timeouts, certificate trouble an
+ * administrator can fix) is retried.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { fromHex, toHex } from '../../shared/bytes';
@@ -26,7 +31,7 @@ import { type DeliveryOutcome, type OutboxDelivery, type OutboxHandler, permanen
 import type { TlsIdentity } from '../tls/identity';
 import { type MtlsResponse, mtlsRequest } from '../tls/mtlsRequest';
 import type { MtmsStore } from './mtmsStore';
-import { readKmsTkPayload } from './mtmsTables';
+import { type Customer, readKmsTkPayload } from './mtmsTables';
 
 /** The body of GET /kms/v1/intake-key (host/kms/router.ts KmsIntakeKey), checked field by field. */
 const kmsIntakeKey = object({ v: version(MESSAGE_VERSION), customerCode: customerCodeField, publicKey: hex(65, 65), kcv: hex(5, 5) });
@@ -43,6 +48,12 @@ export interface KmsTkHandlerOptions {
   readonly identity: TlsIdentity;
   /** Per request; two requests per attempt, so the outbox lease must exceed twice this. */
   readonly timeoutMs?: number;
+  /**
+   * Where the customer's KMS answers now; default its recorded URL (A7). The host passes the
+   * bound URL of a KMS it runs itself, whose port may be ephemeral (host/kmsFleet.ts). The peer
+   * check (role kms, this customer) applies whatever the URL.
+   */
+  readonly kmsUrlOf?: (customer: Customer) => string;
 }
 
 export function createKmsTkHandler(options: KmsTkHandlerOptions): OutboxHandler {
@@ -58,12 +69,17 @@ export function createKmsTkHandler(options: KmsTkHandlerOptions): OutboxHandler 
     if (current === undefined || current.customerCode !== intake.customerCode) {
       return { outcome: 'discarded', reason: `serial ${intake.serial} now belongs to customer ${current?.customerCode ?? '(none)'}, not ${intake.customerCode}` };
     }
+    const newest = await store.latestIntake(intake.serial);
+    if (newest !== undefined && newest.id !== intake.id) {
+      return { outcome: 'discarded', reason: `intake ${intake.id} of serial ${intake.serial} was superseded by intake ${newest.id} (a newer TK, sent as delivery ${newest.deliveryId})` };
+    }
     const customer = await store.customer(intake.customerCode);
     if (customer === undefined) throw permanentFailure(new PaypadError('MTMS_CUSTOMER_UNKNOWN', `there is no customer ${intake.customerCode}`));
 
+    const kmsUrl = options.kmsUrlOf?.(customer) ?? customer.kmsUrl;
     const call = (path: string, body?: unknown) =>
       mtlsRequest({
-        url: `${customer.kmsUrl}${KMS_API_PREFIX}${path}`,
+        url: `${kmsUrl}${KMS_API_PREFIX}${path}`,
         identity: options.identity,
         expectPeer: { role: 'kms', customerCode: customer.code },
         ...(body === undefined ? {} : { body }),
@@ -84,13 +100,18 @@ export function createKmsTkHandler(options: KmsTkHandlerOptions): OutboxHandler 
       throw e;
     }
 
-    const answer = await call('/tk', validateMessage('kmsTkDelivery', { v: MESSAGE_VERSION, deliveryId: intake.deliveryId, serial: intake.serial, envelope: toHex(envelope), customerCode: customer.code }));
+    const answer = await call(
+      '/tk',
+      validateMessage('kmsTkDelivery', { v: MESSAGE_VERSION, deliveryId: intake.deliveryId, serial: intake.serial, envelope: toHex(envelope), customerCode: customer.code, intakeSequence: intake.id }),
+    );
     if (answer.status !== 200) throw refused(answer, customer.code, 'delivery');
     // A garbled acknowledgement is retried: the KMS answers a resend of an applied id 'duplicate'.
     const ack = validateMessage('kmsTkDeliveryAck', answer.json);
     if (ack.deliveryId !== intake.deliveryId) {
       throw new PaypadError('MTMS_DELIVERY_FAILED', `the KMS of ${customer.code} acknowledged delivery ${ack.deliveryId}, not ${intake.deliveryId}`);
     }
+    // 'superseded': the KMS holds a newer intake's TK and keeps it. The KMS has the message and
+    // answered for good, so the delivery is over (sending it again gets the same answer).
     return { outcome: 'delivered' };
   };
 }

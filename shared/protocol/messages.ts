@@ -6,7 +6,7 @@
  *   operator -> MTMS   lookupRequest -> customerInfo                       (A2, A3)
  *                      customerNameRequest -> customerInfo                 (A6, A14: one serial, one name)
  *                      tkIntakeRequest -> tkIntakeReceipt                  (A5, A6, A10)
- *   MTMS -> KMS        kmsTkDelivery -> kmsTkDeliveryAck                   (A7, A9)
+ *   MTMS -> KMS        kmsTkDelivery -> kmsTkDeliveryAck                   (A7, A9, A13)
  *   terminal -> KMS    tmkRequest -> tmkResponse     MAC'd under K_tkmac   (A11, X2)
  *                      signOnRequest -> signOnResponse  MAC'd under K_tkmac (A12, X2)
  *   any failure        errorBody {error: {code, message}}
@@ -26,10 +26,16 @@ import {
   serial,
   tr31Block,
 } from './fields';
-import { type Infer, array, fail, isControlOrSurrogate, object, oneOf, optional, version } from './validate';
+import { type Infer, array, fail, integer, isControlOrSurrogate, object, oneOf, optional, version } from './validate';
 
 export const MESSAGE_VERSION = 1;
 const v = version(MESSAGE_VERSION);
+
+/** MTMS's intake id (A7, A13): a positive safe integer, so JSON numbers carry it exactly on both ends. */
+const intakeSequence = integer(1, Number.MAX_SAFE_INTEGER);
+
+/** How a KMS answers a TK delivery (kmsTkDeliveryAck); every one ends MTMS's retries. */
+export const KMS_TK_DELIVERY_OUTCOMES = ['applied', 'duplicate', 'superseded'] as const;
 
 /** The working keys sign-on delivers under TMK (A12) and the TR-31 usage each must carry. */
 export const WORKING_KEY_NAMES = ['PIK', 'MAK', 'TDK', 'DMK'] as const;
@@ -64,10 +70,18 @@ export const messages = {
   tkIntakeRequest: object({ v, serial, tkEnvelope: keyEnvelopeHex, customerCode: optional(customerCode), confirmed: oneOf(true) }),
   /** MTMS -> operator: accepted and queued for the customer's KMS under this delivery id (A7). */
   tkIntakeReceipt: object({ v, serial, customerCode, deliveryId }),
-  /** MTMS -> KMS (A7, A9): the TK as an envelope for the KMS's intake key; applied once per id. */
-  kmsTkDelivery: object({ v, deliveryId, serial, envelope: keyEnvelopeHex, customerCode }),
-  /** KMS -> MTMS: 'applied' now, or 'duplicate' when this id was applied before; both end the retries. */
-  kmsTkDeliveryAck: object({ v, deliveryId, outcome: oneOf('applied', 'duplicate') }),
+  /**
+   * MTMS -> KMS (A7, A9, A13): the TK as an envelope for the KMS's intake key; applied once per id.
+   * `intakeSequence` is MTMS's intake id, strictly increasing for every intake: the KMS installs a
+   * TK only over one of an older intake, so an old delivery retried after a repair's newer one
+   * cannot bring the replaced TK back.
+   */
+  kmsTkDelivery: object({ v, deliveryId, serial, envelope: keyEnvelopeHex, customerCode, intakeSequence }),
+  /**
+   * KMS -> MTMS: 'applied' now, 'duplicate' when this id was applied before, 'superseded' when the
+   * KMS holds the TK of a newer intake for the serial (nothing changed). All three end the retries.
+   */
+  kmsTkDeliveryAck: object({ v, deliveryId, outcome: oneOf(...KMS_TK_DELIVERY_OUTCOMES) }),
   /** Terminal -> KMS (A11): the serial, sequence and key id travel in the MAC'd envelope headers. */
   tmkRequest: object({ v }),
   /** KMS -> terminal: TMK as a TR-31 block under TK, and its CMAC KCV to check after unwrapping. */

@@ -12,5 +12,6 @@ import { kmsKeys } from '../../kms/migration';
 import { outbox } from '../../outbox/migration';
 // The MTMS role keeps its migration beside its store (host/mtms).
 import { mtmsTables } from '../../mtms/migration';
+import { kmsIntakeSequence } from '../../kms/intakeSequenceMigration';
 
-export const MIGRATIONS: readonly HostMigration[] = [auditLog, caCertificates, kmsKeys, outbox, mtmsTables];
+export const MIGRATIONS: readonly HostMigration[] = [auditLog, caCertificates, kmsKeys, outbox, mtmsTables, kmsIntakeSequence];

@@ -17,7 +17,7 @@ import { validateMessage } from '../../../shared/protocol/messages';
 import { SERIAL, makeVault } from '../../support/keyVaultFixture';
 import { DIALECTS } from '../../store/helpers/testDatabase';
 import { expectNoClearKeys, openTestHsm, snapshot, useKms } from './kmsTestKit';
-import { type Reply, SimulatedTerminal, errorCodeOf, rng } from './terminalSim';
+import { type Reply, SimulatedTerminal, errorCodeOf, nextIntakeSequence, rng } from './terminalSim';
 
 let serials = 0;
 const newSerial = () => `PP-SVC-${String(++serials).padStart(4, '0')}`;
@@ -251,11 +251,54 @@ describe.each(DIALECTS)('KMS service on %s', (dialect) => {
     const first = await terminal.sign('tmk');
     expect((await kms().service.downloadTmk(first.parsed)).status).toBe(200);
     const before = await kms().store.terminal('ACME', terminal.serial);
-    const again = await kms().service.receiveTk(terminal.delivery(kms().service.intakePublicKey().publicKey, 'ACME', `again-${terminal.serial}`));
+    const intakeSequence = nextIntakeSequence();
+    const again = await kms().service.receiveTk(terminal.delivery(kms().service.intakePublicKey().publicKey, 'ACME', `again-${terminal.serial}`, terminal.serial, intakeSequence));
     expect(again.outcome).toBe('applied');
     const after = await kms().store.terminal('ACME', terminal.serial);
-    expect(after).toEqual(before);
+    // Keys and sequence as they were; only the newer intake is recorded (an older one cannot replace the TK).
+    expect(after).toEqual({ ...before, intakeSequence, updatedAt: expect.any(Date) });
     expect(errorCodeOf(await kms().service.downloadTmk(first.parsed))).toBe('PROTOCOL_REPLAY');
+  });
+
+  it('A7 A13: after a repair, the old intake\'s delivery arriving late is superseded: the terminal keeps loading keys under its new TK', async () => {
+    const publicKey = kms().service.intakePublicKey().publicKey;
+    const serial = newSerial();
+    const original = new SimulatedTerminal(serial);
+    const oldDelivery = original.delivery(publicKey, 'ACME', `old-${serial}`);
+    // Repair (A13): the terminal makes a new TK and its newer intake is delivered first.
+    const repaired = new SimulatedTerminal(serial);
+    const newDelivery = repaired.delivery(publicKey, 'ACME', `new-${serial}`);
+    expect(newDelivery.intakeSequence).toBeGreaterThan(oldDelivery.intakeSequence);
+    expect(await kms().service.receiveTk(newDelivery)).toEqual({ v: 1, deliveryId: newDelivery.deliveryId, outcome: 'applied' });
+    await downloadTmk(repaired);
+    const before = await snapshot(kms().db);
+    const held = await kms().store.terminal('ACME', serial);
+
+    // The old intake's retry lands now: acknowledged as superseded, the TK (KCV) and keys unchanged.
+    expect(await kms().service.receiveTk(oldDelivery)).toEqual({ v: 1, deliveryId: oldDelivery.deliveryId, outcome: 'superseded' });
+    expect(await kms().store.terminal('ACME', serial)).toEqual(held);
+    expect(held?.tk.kcv).toBe(toHex(keyCheckValue(repaired.tk)));
+    // Another resend of it gets the same answer without opening anything again; nothing changes.
+    const recorded = await snapshot(kms().db);
+    expect(await kms().service.receiveTk(oldDelivery)).toEqual({ v: 1, deliveryId: oldDelivery.deliveryId, outcome: 'superseded' });
+    expect(await snapshot(kms().db)).toEqual(recorded);
+    // Only the inbox row and its audit entry were added by the late delivery.
+    expect(recorded.kms_terminals).toEqual(before.kms_terminals);
+    expect(recorded.kms_deliveries.length - before.kms_deliveries.length).toBe(1);
+
+    // The repaired terminal goes on under its new TK; the old TK authenticates nothing.
+    await signOn(repaired);
+    await expectRefusedUnchanged(async () => kms().service.downloadTmk((await original.sign('tmk', { seq: 50 })).parsed), 'MAC_MISMATCH');
+    await expectNoClearKeys(kms().db, [...original.secrets(), ...repaired.secrets()]);
+  });
+
+  it('A7: a delivery id resent with another intake sequence is a conflict and changes nothing', async () => {
+    const terminal = new SimulatedTerminal(newSerial());
+    const publicKey = kms().service.intakePublicKey().publicKey;
+    const delivery = terminal.delivery(publicKey, 'ACME', `seq-${terminal.serial}`);
+    expect((await kms().service.receiveTk(delivery)).outcome).toBe('applied');
+    await expectRefusedUnchanged(() => kms().service.receiveTk({ ...delivery, intakeSequence: delivery.intakeSequence + 1 }), 'DELIVERY_CONFLICT');
+    await expectRefusedUnchanged(() => kms().service.receiveTk({ ...delivery, intakeSequence: 0 }), 'PROTOCOL_MALFORMED');
   });
 
   it('keeps one intake key per KMS across restarts, and refuses an HSM with another master key', async () => {
@@ -277,7 +320,7 @@ describe.each(DIALECTS)('KMS service on %s', (dialect) => {
     const { vault } = makeVault(`kms-${dialect}`);
     vault.generateTransportKey();
     const publicKey = kms().service.intakePublicKey().publicKey;
-    const delivery = { v: 1 as const, deliveryId: `vault-${dialect}`, serial: SERIAL, envelope: toHex(vault.exportTransportKey(publicKey)), customerCode: 'ACME' };
+    const delivery = { v: 1 as const, deliveryId: `vault-${dialect}`, serial: SERIAL, envelope: toHex(vault.exportTransportKey(publicKey)), customerCode: 'ACME', intakeSequence: nextIntakeSequence() };
     expect((await kms().service.receiveTk(delivery)).outcome).toBe('applied');
     let seq = 0;
     const call = async (route: 'tmk' | 'sign-on', keyId: 'TK' | 'MAK'): Promise<unknown> => {

@@ -17,6 +17,10 @@ import { type KmsTkDelivery, type SignOnResponse, type TmkResponse, type Working
 
 export const rng: Rng = (n) => new Uint8Array(randomBytes(n));
 
+let intakeSequences = 0;
+/** The next intake sequence, as MTMS numbers its intakes: strictly increasing (A7, A13). */
+export const nextIntakeSequence = (): number => ++intakeSequences;
+
 /** What the terminal's vault would accept for each key (firmware/core/keySlots, docs/key-loading.md). */
 export const POLICIES: Readonly<Record<'TMK' | WorkingKeyName, Tr31KeyPolicy>> = {
   TMK: { usage: 'K1', modesOfUse: ['B'], algorithm: 'A' },
@@ -73,10 +77,13 @@ export class SimulatedTerminal {
     return mak;
   }
 
-  /** MTMS's delivery of this terminal's TK to the KMS whose intake public key is given (A7, A10). */
-  delivery(intakePublicKey: Uint8Array, customerCode: string, deliveryId: string, contextSerial = this.serial): KmsTkDelivery {
+  /**
+   * MTMS's delivery of this terminal's TK to the KMS whose intake public key is given (A7, A10),
+   * as a new intake (the next sequence) unless `intakeSequence` is given.
+   */
+  delivery(intakePublicKey: Uint8Array, customerCode: string, deliveryId: string, contextSerial = this.serial, intakeSequence = nextIntakeSequence()): KmsTkDelivery {
     const envelope = encodeKeyEnvelope(wrapKeyForRecipient(intakePublicKey, this.tk, asciiToBytes(`paypad-tk|${contextSerial}`), rng));
-    return { v: 1, deliveryId, serial: this.serial, envelope: toHex(envelope), customerCode };
+    return { v: 1, deliveryId, serial: this.serial, envelope: toHex(envelope), customerCode, intakeSequence };
   }
 
   path(route: TerminalRoute): string {

@@ -26,7 +26,7 @@ const VALID: { [N in MessageName]: unknown } = {
   customerInfo: { v: 1, serial: 'PP-000123', customerCode: 'ACQ_01', customerName: '中国银联 Acquirer Ltd.' },
   tkIntakeRequest: { v: 1, serial: 'PP-000123', tkEnvelope: ENVELOPE, confirmed: true },
   tkIntakeReceipt: { v: 1, serial: 'PP-000123', customerCode: 'ACQ_01', deliveryId: '0f8e2a4c-1b7d-4e9a-a2f1-3c5d7e9b1a2c' },
-  kmsTkDelivery: { v: 1, deliveryId: 'd-42', serial: 'PP-000123', envelope: ENVELOPE, customerCode: 'ACQ_01' },
+  kmsTkDelivery: { v: 1, deliveryId: 'd-42', serial: 'PP-000123', envelope: ENVELOPE, customerCode: 'ACQ_01', intakeSequence: 17 },
   kmsTkDeliveryAck: { v: 1, deliveryId: 'd-42', outcome: 'duplicate' },
   tmkRequest: { v: 1 },
   tmkResponse: { v: 1, tmkBlock: TR31_BLOCK, kcv: KCV },
@@ -131,12 +131,32 @@ describe('TK intake and delivery (A5, A6, A7, A10)', () => {
     );
   });
 
-  it('A7 delivery ids are bounded identifiers and the ack says applied or duplicate, nothing else', () => {
+  it('A7 A13 delivery ids are bounded identifiers and the ack says applied, duplicate or superseded, nothing else', () => {
     for (const deliveryId of ['', 'x'.repeat(65), 'a/b', 'a b']) {
       expect(() => validateMessage('kmsTkDelivery', withField('kmsTkDelivery', 'deliveryId', deliveryId))).toThrow(malformed(/deliveryId: /));
     }
-    expect(validateMessage('kmsTkDeliveryAck', { v: 1, deliveryId: 'd-42', outcome: 'applied' }).outcome).toBe('applied');
-    expect(() => validateMessage('kmsTkDeliveryAck', { v: 1, deliveryId: 'd-42', outcome: 'failed' })).toThrow(malformed(/outcome: /));
+    for (const outcome of ['applied', 'duplicate', 'superseded']) {
+      expect(validateMessage('kmsTkDeliveryAck', { v: 1, deliveryId: 'd-42', outcome }).outcome).toBe(outcome);
+    }
+    for (const outcome of ['failed', 'Superseded', '', null, 1]) {
+      expect(() => validateMessage('kmsTkDeliveryAck', { v: 1, deliveryId: 'd-42', outcome })).toThrow(malformed(/^kmsTkDeliveryAck\.outcome: expected one of /));
+    }
+  });
+
+  it('A7 A13 a delivery carries its intake sequence: a positive safe integer, exactly', () => {
+    for (const intakeSequence of [1, 2 ** 31, Number.MAX_SAFE_INTEGER]) {
+      expect(validateMessage('kmsTkDelivery', withField('kmsTkDelivery', 'intakeSequence', intakeSequence)).intakeSequence).toBe(intakeSequence);
+    }
+    // Zero, negatives, fractions, numbers past 2^53 - 1 (no longer exact in JSON), and numbers as text.
+    for (const intakeSequence of [0, -1, 1.5, Number.MAX_SAFE_INTEGER + 1, 1e300, Number.NaN, '17', null, true]) {
+      expect(() => validateMessage('kmsTkDelivery', withField('kmsTkDelivery', 'intakeSequence', intakeSequence))).toThrow(
+        malformed(/^kmsTkDelivery\.intakeSequence: expected an integer from 1 to 9007199254740991$/),
+      );
+    }
+    expect(() => validateMessage('kmsTkDelivery', withField('kmsTkDelivery', 'intakeSequence', undefined))).toThrow(malformed(/^kmsTkDelivery\.intakeSequence: missing$/));
+    // A sequence too large for a safe integer cannot sneak in as JSON text either: it parses inexactly.
+    const bytes = new TextEncoder().encode(JSON.stringify(VALID.kmsTkDelivery).replace('"intakeSequence":17', '"intakeSequence":9007199254740993'));
+    expect(() => decodeJson(bytes, 16384, (value) => validateMessage('kmsTkDelivery', value), 'kmsTkDelivery')).toThrow(malformed(/intakeSequence/));
   });
 });
 

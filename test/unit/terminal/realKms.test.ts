@@ -40,7 +40,8 @@ async function deliverTk(terminal: Terminal): Promise<void> {
   const tk = openTkEnvelope(mtms, answer.tkEnvelope);
   const context = asciiToBytes(`paypad-tk|${SERIAL}`);
   const envelope = encodeKeyEnvelope(wrapKeyForRecipient(kms.service.intakePublicKey().publicKey, tk, context, rng));
-  const ack = await kms.service.receiveTk({ v: 1, deliveryId: `d-${++deliveries}`, serial: SERIAL, envelope: toHex(envelope), customerCode: 'ACME' });
+  // Each upload is a new MTMS intake: its sequence grows with the delivery number (A7, A13).
+  const ack = await kms.service.receiveTk({ v: 1, deliveryId: `d-${++deliveries}`, serial: SERIAL, envelope: toHex(envelope), customerCode: 'ACME', intakeSequence: deliveries });
   expect(ack.outcome).toBe('applied');
 }
 
