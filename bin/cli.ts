@@ -5,12 +5,18 @@
 import { commandGroup, EXIT_FAILED, reportError } from './args';
 import { caCommand } from './commands/ca';
 import { cryptoCommand } from './commands/crypto';
+import { mtmsCommand } from './commands/mtms';
+import { operatorCommand } from './commands/operator';
 import { serveCommand } from './commands/serve';
+import { terminalCommand } from './commands/terminal';
 
 const cli = commandGroup('paypad', 'Usage: paypad <command> [...]\n\npaypad: the open POS terminal platform (host, terminal tools, payment-crypto calculator).', {
   serve: serveCommand,
-  crypto: cryptoCommand,
+  mtms: mtmsCommand,
   ca: caCommand,
+  operator: operatorCommand,
+  terminal: terminalCommand,
+  crypto: cryptoCommand,
 });
 
 try {

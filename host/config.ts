@@ -17,13 +17,23 @@ export type DatabaseConfig =
   | { readonly dialect: 'postgres'; readonly url: string };
 
 export interface HostConfig {
+  /** Every listener's address: the HTTP app, MTMS and the KMSs this process runs. */
   readonly host: string;
-  /** 0 asks the OS for a free port (tests, several hosts on one machine). */
+  /** The HTTP app (/healthz, the roles' routers). 0 asks the OS for a free port (tests, several hosts on one machine). */
   readonly port: number;
-  /** Absolute path; holds the SQLite file and, later, key material files of roles. */
+  /** MTMS's mutual-TLS listener; 0 = any free port. */
+  readonly mtmsPort: number;
+  /**
+   * Where the demo customers' KMSs are recorded to listen (base, base + 1 ...). 0 = every KMS this
+   * process runs takes any free port, whatever its customer record says (tests): host/kmsFleet.ts.
+   */
+  readonly kmsBasePort: number;
+  /** Absolute path; holds the SQLite file and the roles' key and certificate files. */
   readonly dataDir: string;
   readonly database: DatabaseConfig;
   readonly logLevel: LogLevel;
+  /** Add the demo customers, serials and operator certificate to an empty database (host/demoData.ts). */
+  readonly demoData: boolean;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -31,6 +41,8 @@ export type Env = Readonly<Record<string, string | undefined>>;
 export const DEFAULTS = {
   host: '127.0.0.1',
   port: 8780,
+  mtmsPort: 8781,
+  kmsBasePort: 8790,
   dataDir: './data',
   logLevel: 'info',
 } as const;
@@ -38,18 +50,26 @@ export const DEFAULTS = {
 export const SQLITE_FILE_NAME = 'paypad.sqlite';
 
 /**
- * Reads PAYPAD_HOST, PAYPAD_PORT, PAYPAD_DATA_DIR, DATABASE_URL and LOG_LEVEL. Empty values count
- * as unset. Relative data directories resolve against `cwd`.
+ * Reads PAYPAD_HOST, PAYPAD_PORT, PAYPAD_MTMS_PORT, PAYPAD_KMS_BASE_PORT, PAYPAD_DATA_DIR,
+ * DATABASE_URL, LOG_LEVEL and PAYPAD_DEMO_DATA. Empty values count as unset. Relative data
+ * directories resolve against `cwd`.
  * @throws PaypadError CONFIG_INVALID naming the variable and what was expected.
  */
 export function loadConfig(env: Env, cwd = '.'): HostConfig {
   const dataDir = resolve(cwd, value(env, 'PAYPAD_DATA_DIR') ?? DEFAULTS.dataDir);
+  const database = parseDatabase(value(env, 'DATABASE_URL'), dataDir);
+  const port = parsePort(value(env, 'PAYPAD_PORT'), 'PAYPAD_PORT (--port)', DEFAULTS.port);
+  const mtmsPort = parsePort(value(env, 'PAYPAD_MTMS_PORT'), 'PAYPAD_MTMS_PORT', DEFAULTS.mtmsPort);
+  if (mtmsPort !== 0 && mtmsPort === port) throw invalid(`PAYPAD_MTMS_PORT must differ from PAYPAD_PORT (--port); both are ${port}`);
   return {
     host: parseHost(value(env, 'PAYPAD_HOST') ?? DEFAULTS.host),
-    port: parsePort(value(env, 'PAYPAD_PORT')),
+    port,
+    mtmsPort,
+    kmsBasePort: parsePort(value(env, 'PAYPAD_KMS_BASE_PORT'), 'PAYPAD_KMS_BASE_PORT', DEFAULTS.kmsBasePort),
     dataDir,
-    database: parseDatabase(value(env, 'DATABASE_URL'), dataDir),
+    database,
     logLevel: parseLogLevel(value(env, 'LOG_LEVEL') ?? DEFAULTS.logLevel),
+    demoData: parseDemoData(value(env, 'PAYPAD_DEMO_DATA'), database),
   };
 }
 
@@ -77,13 +97,24 @@ function parseHost(host: string): string {
   throw invalid(`PAYPAD_HOST (--host) must be an IP address or a host name, got ${JSON.stringify(host.slice(0, 64))}`);
 }
 
-function parsePort(raw: string | undefined): number {
-  if (raw === undefined) return DEFAULTS.port;
+function parsePort(raw: string | undefined, name: string, fallback: number): number {
+  if (raw === undefined) return fallback;
   const port = /^\d{1,5}$/.test(raw) ? Number(raw) : NaN;
   if (!(port >= 0 && port <= 65535)) {
-    throw invalid(`PAYPAD_PORT (--port) must be an integer from 0 to 65535 (0 = any free port), got ${JSON.stringify(raw.slice(0, 16))}`);
+    throw invalid(`${name} must be an integer from 0 to 65535 (0 = any free port), got ${JSON.stringify(raw.slice(0, 16))}`);
   }
   return port;
+}
+
+/**
+ * On by default only on the embedded database: a fresh SQLite data directory is somebody trying
+ * paypad out, while a PostgreSQL database is a deployment, where invented customers do not belong.
+ */
+function parseDemoData(raw: string | undefined, database: DatabaseConfig): boolean {
+  if (raw === undefined) return database.dialect === 'sqlite';
+  if (raw === '1') return true;
+  if (raw === '0') return false;
+  throw invalid(`PAYPAD_DEMO_DATA must be 1 (add the demo data to an empty database) or 0 (never), got ${JSON.stringify(raw.slice(0, 16))}`);
 }
 
 function parseDatabase(url: string | undefined, dataDir: string): DatabaseConfig {

@@ -1,6 +1,8 @@
 /**
- * Starting and stopping the host process: open the database, migrate, listen; on SIGINT/SIGTERM
- * stop accepting, let requests in flight finish (bounded), then close the database.
+ * Starting and stopping the host process (SPEC X4: every role of System A in one process): open
+ * the database and migrate, load or make the CA, add the demo data, start a KMS per local
+ * customer, MTMS on its own mutual-TLS listener, then the HTTP app. On SIGINT/SIGTERM stop
+ * accepting, let requests in flight finish (bounded), then close the database.
  * `paypad serve` (bin/commands/serve.ts) calls runServe.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -8,20 +10,37 @@ import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { isPaypadError, PaypadError } from '../shared/errors';
 import { createApp } from './app';
+import type { CertificateAuthority } from './ca/authority';
+import { ensureCa } from './ca/caStorage';
 import { describeDatabase, loadConfig, type HostConfig } from './config';
 import { createDatabase, type Database } from './db/database';
 import { migrateToLatest } from './db/migrate';
+import { type DemoDataState, ensureDemoData } from './demoData';
+import { createKmsFleet, type KmsFleet } from './kmsFleet';
 import { createLogger, type Logger } from './log';
+import { type RunningMtms, startMtms } from './mtms/mtmsInstance';
+import { readyBanner } from './readyBanner';
 import { ROLES, type RoleModule } from './roles';
+import { SERVE_USAGE } from './serveUsage';
 import { hostVersion } from './version';
 
 export interface RunningHost {
-  /** e.g. "http://127.0.0.1:8780", with the real port when the config asked for 0. */
+  /** The HTTP app, e.g. "http://127.0.0.1:8780", with the real port when the config asked for 0. */
   readonly url: string;
+  readonly config: HostConfig;
   readonly database: Database;
+  /** The CA of the data directory (made on first start): issues and checks every certificate (A8). */
+  readonly ca: CertificateAuthority;
+  /** MTMS on its own mutual-TLS listener, with its outbox worker. */
+  readonly mtms: RunningMtms;
+  /** The customers' KMSs this process runs, each on its own listener. */
+  readonly kms: KmsFleet;
+  /** What happened to the demo data on this start; 'off' when config.demoData is false. */
+  readonly demoData: DemoDataState | 'off';
   /**
-   * Stops accepting connections, waits up to `graceMs` for requests in flight, then drops the
-   * rest and closes the database. Calling again while closing with a smaller grace shortens it.
+   * Stops accepting connections on every listener, waits up to `graceMs` for requests in flight,
+   * then drops the rest and closes the database. Calling again while closing with a smaller grace
+   * shortens the wait of the HTTP app (MTMS and the KMSs keep the first call's).
    */
   close(options?: { graceMs?: number }): Promise<void>;
 }
@@ -36,28 +55,49 @@ export interface StartOptions {
 export const DEFAULT_GRACE_MS = 10_000;
 
 /**
- * @throws PaypadError DB_UNAVAILABLE, MIGRATION_FAILED or LISTEN_FAILED; nothing is left open then.
+ * @throws PaypadError DB_UNAVAILABLE, MIGRATION_FAILED, CA_INVALID, CONFIG_INVALID,
+ * HSM_LMK_INVALID or LISTEN_FAILED; nothing is left open then. A customer's KMS that cannot start
+ * does not fail the start (host/kmsFleet.ts).
  */
 export async function startHost(config: HostConfig, options: StartOptions = {}): Promise<RunningHost> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const database = createDatabase(config.database, { logger });
+  let fleet: KmsFleet | undefined;
+  let mtms: RunningMtms | undefined;
+  let ca: CertificateAuthority;
+  let demoData: DemoDataState | 'off' = 'off';
   let server: Server;
   let endKeepAlive: () => void;
   try {
     const applied = await migrateToLatest(database);
     logger.info({ db: describeDatabase(config.database), applied }, applied.length ? 'database migrated' : 'database schema up to date');
+    ca = await ensureCa({ dataDir: config.dataDir, db: database.db, logger });
+    fleet = createKmsFleet({ dataDir: config.dataDir, db: database.db, ca, host: config.host, basePort: config.kmsBasePort, logger });
+    if (config.demoData) {
+      demoData = await ensureDemoData({ dataDir: config.dataDir, db: database.db, dialect: database.dialect, ca, fleet, host: config.host, kmsBasePort: config.kmsBasePort, logger });
+    }
+    // The KMSs first, so MTMS's outbox finds them at its first round.
+    await fleet.sync();
+    fleet.watch();
+    mtms = await startMtms({ dataDir: config.dataDir, db: database.db, dialect: database.dialect, ca, host: config.host, port: config.mtmsPort, logger, kmsUrlOf: fleet.urlOf });
     const app = createApp({ config, database, logger, version: hostVersion(), roles: options.roles ?? ROLES });
     const httpServer = createServer(app);
     endKeepAlive = keepAliveEnder(httpServer);
     server = await listen(httpServer, config);
   } catch (e) {
+    await mtms?.close({ graceMs: 0 });
+    await fleet?.close({ graceMs: 0 });
     await database.close();
     throw e;
   }
   // After start-up a server error (accept failing with EMFILE...) is logged; the host keeps serving.
   server.on('error', (err) => logger.error({ err }, 'HTTP server error'));
   const url = `http://${formatHost((server.address() as AddressInfo).address)}:${(server.address() as AddressInfo).port}`;
+  // Constants for the closures below (a `let` loses its narrowing there).
+  const kms = fleet;
+  const mtmsRole = mtms;
   logger.info({ url, db: database.dialect, version: hostVersion() }, `paypad host listening on ${url}`);
+  logger.info({ listeners: { http: url, mtms: mtmsRole.url, kms: Object.fromEntries(kms.running().map((k) => [k.customerCode, k.url])) }, demoData }, 'paypad host ready');
 
   let closing: Promise<void> | undefined;
   let closed = false;
@@ -74,15 +114,18 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
       logger.info('paypad host stopping');
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       endKeepAlive();
-      await stopped;
+      // Every listener stops, and the database closes, even if one of them fails to.
+      const results = await Promise.allSettled([stopped, mtmsRole.close({ graceMs }), kms.close({ graceMs })]);
       closed = true;
       clearTimeout(forceTimer);
       await database.close();
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
       logger.info('paypad host stopped');
     })();
     return closing;
   };
-  return { url, database, close };
+  return { url, config, database, ca, mtms: mtmsRole, kms, demoData, close };
 }
 
 function listen(server: Server, config: HostConfig): Promise<Server> {
@@ -126,15 +169,6 @@ function formatHost(address: string): string {
   return address.includes(':') ? `[${address}]` : address;
 }
 
-export const SERVE_USAGE = `Usage: paypad serve [--host ADDR] [--port N] [--data-dir DIR]
-
-Runs the paypad host until SIGINT or SIGTERM.
-  --host ADDR      address to listen on (PAYPAD_HOST, default 127.0.0.1)
-  --port N         port, 0 for any free port (PAYPAD_PORT, default 8780)
-  --data-dir DIR   where the SQLite database and key files live (PAYPAD_DATA_DIR, default ./data)
-Also read from the environment: DATABASE_URL (postgres://... for PostgreSQL; unset for SQLite)
-and LOG_LEVEL (fatal, error, warn, info, debug, trace, silent; default info).`;
-
 /**
  * `paypad serve [flags]` (argv excludes "serve"): flags override the environment, then the host
  * runs until the first SIGINT/SIGTERM and shuts down gracefully; a second signal cuts the grace
@@ -177,6 +211,7 @@ export async function runServe(argv: string[]): Promise<number> {
     stop.dispose();
     return 1;
   }
+  process.stderr.write(await readyBanner(host).catch((e) => `paypad host ready (the summary failed: ${String(e)})\n`));
 
   logger.info({ signal: await stop.signal }, 'signal received; finishing requests in flight (send it again to stop now)');
   const again = () => void host.close({ graceMs: 0 });

@@ -13,6 +13,11 @@ export interface ErrorBody {
 
 /** HTTP status for codes that are not a plain 400. Roles add their codes here (409 for replays...). */
 export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  // RFC 9110 §15.5.2 / §15.5.4: no usable client certificate, or one for another role (A8).
+  CLIENT_CERT_REQUIRED: 401,
+  CLIENT_CERT_UNTRUSTED: 401,
+  CLIENT_CERT_REVOKED: 401,
+  CLIENT_CERT_ROLE: 403,
   NOT_FOUND: 404,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
@@ -20,7 +25,9 @@ export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   CONFIG_INVALID: 500,
   MIGRATION_FAILED: 500,
   LISTEN_FAILED: 500,
+  HSM_LMK_INVALID: 500,
   DB_UNAVAILABLE: 503,
+  HSM_UNAVAILABLE: 503,
 };
 
 export function httpStatusOf(code: ErrorCode): number {

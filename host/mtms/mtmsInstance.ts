@@ -27,7 +27,7 @@ import { serverTlsOptions } from '../tls/serverOptions';
 import { createKmsTkHandler } from './kmsDelivery';
 import { createMtmsStore, type MtmsStore } from './mtmsStore';
 import { createMtmsService, loadMtmsIntakeKey, type MtmsIntakePublicKey, type MtmsService } from './mtmsService';
-import { KMS_TK_TOPIC } from './mtmsTables';
+import { type Customer, KMS_TK_TOPIC } from './mtmsTables';
 import { createMtmsRouter } from './router';
 import { ensureServerIdentity } from '../tls/serverIdentity';
 
@@ -48,6 +48,8 @@ export interface MtmsOptions {
   readonly outbox?: Pick<OutboxWorkerOptions, 'retry' | 'leaseMs' | 'pollMs' | 'batchSize' | 'random'>;
   /** Timeout of each request to a KMS (ms). */
   readonly kmsTimeoutMs?: number;
+  /** Where a customer's KMS answers now, when not at its recorded URL (kmsDelivery.ts). */
+  readonly kmsUrlOf?: (customer: Customer) => string;
   readonly logger?: Logger;
   readonly clock?: () => Date;
 }
@@ -92,7 +94,7 @@ export async function startMtms(options: MtmsOptions): Promise<RunningMtms> {
     worker = createOutboxWorker({
       db: options.db,
       dialect: options.dialect,
-      handlers: { [KMS_TK_TOPIC]: createKmsTkHandler({ store, hsm, intakeKey: intakeKey.handle, identity, timeoutMs: kmsTimeoutMs }) },
+      handlers: { [KMS_TK_TOPIC]: createKmsTkHandler({ store, hsm, intakeKey: intakeKey.handle, identity, timeoutMs: kmsTimeoutMs, kmsUrlOf: options.kmsUrlOf }) },
       ...options.outbox,
       leaseMs: options.outbox?.leaseMs ?? Math.max(DEFAULT_LEASE_MS, 3 * kmsTimeoutMs),
       clock,

@@ -14,27 +14,42 @@ function configError(env: Record<string, string>): Error {
 }
 
 describe('host config', () => {
-  it('X4: works with nothing set: loopback, port 8780, SQLite under ./data, info logs', () => {
+  it('X4: works with nothing set: loopback, ports 8780 / MTMS 8781 / KMSs from 8790, SQLite under ./data with demo data, info logs', () => {
     expect(loadConfig({}, '/srv/paypad')).toEqual({
       host: '127.0.0.1',
       port: 8780,
+      mtmsPort: 8781,
+      kmsBasePort: 8790,
       dataDir: '/srv/paypad/data',
       database: { dialect: 'sqlite', file: '/srv/paypad/data/paypad.sqlite' },
       logLevel: 'info',
+      demoData: true,
     });
   });
 
   it('reads every variable, and treats empty ones as unset', () => {
     const config = loadConfig(
-      { PAYPAD_HOST: '0.0.0.0', PAYPAD_PORT: '0', PAYPAD_DATA_DIR: '/var/lib/paypad', DATABASE_URL: 'postgres://paypad:pw@db:5432/paypad', LOG_LEVEL: 'DEBUG' },
+      {
+        PAYPAD_HOST: '0.0.0.0',
+        PAYPAD_PORT: '0',
+        PAYPAD_MTMS_PORT: '0',
+        PAYPAD_KMS_BASE_PORT: '9100',
+        PAYPAD_DATA_DIR: '/var/lib/paypad',
+        DATABASE_URL: 'postgres://paypad:pw@db:5432/paypad',
+        LOG_LEVEL: 'DEBUG',
+        PAYPAD_DEMO_DATA: '1',
+      },
       '/srv/paypad',
     );
     expect(config).toEqual({
       host: '0.0.0.0',
       port: 0,
+      mtmsPort: 0,
+      kmsBasePort: 9100,
       dataDir: '/var/lib/paypad',
       database: { dialect: 'postgres', url: 'postgres://paypad:pw@db:5432/paypad' },
       logLevel: 'debug',
+      demoData: true,
     });
     expect(loadConfig({ PAYPAD_HOST: '', PAYPAD_PORT: ' ', DATABASE_URL: '' }, '/srv/paypad')).toMatchObject({ host: '127.0.0.1', port: 8780, database: { dialect: 'sqlite' } });
   });
@@ -52,10 +67,28 @@ describe('host config', () => {
     expect(config.database).toEqual({ dialect: 'sqlite', file: join('/srv/paypad/state', 'paypad.sqlite') });
   });
 
-  it('refuses ports that are not integers from 0 to 65535', () => {
+  it('refuses ports that are not integers from 0 to 65535, naming the variable', () => {
     for (const port of ['65536', '-1', '80.5', 'http', '0x50', '1e3', '999999']) {
-      expect(configError({ PAYPAD_PORT: port }).message).toMatch(/PAYPAD_PORT .* 0 to 65535/);
+      expect(configError({ PAYPAD_PORT: port }).message).toMatch(/PAYPAD_PORT \(--port\) .* 0 to 65535/);
+      expect(configError({ PAYPAD_MTMS_PORT: port }).message).toMatch(/^PAYPAD_MTMS_PORT .* 0 to 65535/);
+      expect(configError({ PAYPAD_KMS_BASE_PORT: port }).message).toMatch(/^PAYPAD_KMS_BASE_PORT .* 0 to 65535/);
     }
+  });
+
+  it('refuses MTMS on the HTTP port, unless both are 0 (any free port)', () => {
+    expect(configError({ PAYPAD_PORT: '9000', PAYPAD_MTMS_PORT: '9000' }).message).toMatch(/PAYPAD_MTMS_PORT must differ from PAYPAD_PORT/);
+    expect(configError({ PAYPAD_MTMS_PORT: '8780' }).message).toMatch(/both are 8780/);
+    expect(loadConfig({ PAYPAD_PORT: '0', PAYPAD_MTMS_PORT: '0' })).toMatchObject({ port: 0, mtmsPort: 0 });
+  });
+
+  it('demo data: on by default on SQLite only, PAYPAD_DEMO_DATA=0/1 overrides, anything else is refused', () => {
+    const pg = 'postgres://paypad@db/paypad';
+    expect(loadConfig({}).demoData).toBe(true);
+    expect(loadConfig({ DATABASE_URL: pg }).demoData).toBe(false);
+    expect(loadConfig({ PAYPAD_DEMO_DATA: '0' }).demoData).toBe(false);
+    expect(loadConfig({ DATABASE_URL: pg, PAYPAD_DEMO_DATA: '1' }).demoData).toBe(true);
+    expect(loadConfig({ PAYPAD_DEMO_DATA: ' ' }).demoData).toBe(true);
+    for (const bad of ['yes', 'true', 'off', '2']) expect(configError({ PAYPAD_DEMO_DATA: bad }).message).toMatch(/PAYPAD_DEMO_DATA must be 1 .* or 0/);
   });
 
   it('refuses host values that are neither an IP nor a host name', () => {

@@ -20,7 +20,8 @@ interface Run {
 function serve(args: string[], env: Record<string, string> = {}): Run {
   const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env },
+    // MTMS and the KMSs on free ports too: test files run at once, and a developer's host may hold the defaults.
+    env: { PATH: process.env.PATH ?? '', PAYPAD_MTMS_PORT: '0', PAYPAD_KMS_BASE_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -39,7 +39,8 @@ describe('startHost', () => {
   const hosts: RunningHost[] = [];
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'paypad-host-'));
-    config = loadConfig({ PAYPAD_DATA_DIR: dir, PAYPAD_PORT: '0' });
+    // Every listener on a free port, so test files running at once never collide.
+    config = loadConfig({ PAYPAD_DATA_DIR: dir, PAYPAD_PORT: '0', PAYPAD_MTMS_PORT: '0', PAYPAD_KMS_BASE_PORT: '0', PAYPAD_DEMO_DATA: '0' });
   });
   afterEach(async () => {
     await Promise.all(hosts.splice(0).map((h) => h.close({ graceMs: 0 })));
@@ -84,6 +85,23 @@ describe('startHost', () => {
     } finally {
       blocker.close();
     }
+  });
+
+  it('a taken MTMS port fails with LISTEN_FAILED after the KMSs started and closes them; the next start on the data directory runs', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const base = config;
+    try {
+      config = { ...base, demoData: true, mtmsPort: (blocker.address() as AddressInfo).port };
+      await expect(start()).rejects.toMatchObject({ code: 'LISTEN_FAILED', message: expect.stringMatching(/^MTMS cannot listen/) });
+    } finally {
+      blocker.close();
+    }
+    config = { ...base, demoData: true };
+    const host = await start();
+    expect(host.kms.running().map((k) => k.customerCode)).toEqual(['C001', 'C002']);
+    expect(host.demoData).toBe('present');
+    expect((await fetch(`${host.url}/healthz`)).status).toBe(200);
   });
 
   it('graceful close lets a request in flight finish, then refuses new ones', async () => {

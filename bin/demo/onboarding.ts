@@ -1,0 +1,111 @@
+/**
+ * `npm run demo:onboarding`: System A unattended (onboardingScenario.ts). Starts a host of its own
+ * (a temporary data directory, every listener on a free loopback port, the demo customers C001
+ * and C002 each with a KMS), onboards two terminals through the real CLIs, and prints each key's
+ * check value as the terminal, MTMS and the KMS see it. Exit 0 when every party agrees, 1 when
+ * not or when a step failed.
+ *
+ * SQLite unless DATABASE_URL is set; then the demo works in a fresh schema of that database
+ * (paypad_demo_<random>, reached through search_path) and drops it at the end, so it never meets
+ * another deployment's customers. Progress and the host's warnings go to stderr, the report to stdout.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import pino from 'pino';
+import { isPaypadError } from '../../shared/errors';
+import { loadConfig } from '../../host/config';
+import { createLogger } from '../../host/log';
+import { startHost } from '../../host/server';
+import { KEY_NAMES, type OnboardingScenarioResult, runOnboardingScenario } from './onboardingScenario';
+
+const USAGE = `Usage: npm run demo:onboarding
+
+Starts a paypad host of its own, onboards two emulated terminals with the real CLIs (terminal 1
+confirmed for C001, terminal 2 moved to C002 by the operator), loads their keys and prints every
+key check value as the terminal, MTMS and the KMS see it. Exit 0 when they all agree.
+Environment: DATABASE_URL (PostgreSQL; the demo uses a schema of its own and drops it),
+LOG_LEVEL (the host's log on stderr, default error).`;
+
+function formatReport(result: OnboardingScenarioResult): string {
+  const lines = [`paypad onboarding demo: ${result.terminals.length} terminals (${result.terminalDriver})`];
+  for (const c of result.customers) lines.push(`  customer ${c.code} ${c.name}, KMS ${c.kmsUrl}`);
+  for (const t of result.terminals) {
+    const how = t.reassociatedFrom === undefined ? `confirmed as MTMS showed it (A4, A5)` : `MTMS showed ${t.shownCustomer}; the operator entered ${t.customerCode}: re-associated (A6)`;
+    lines.push('', `terminal ${t.serial}  customer ${t.customerCode} ${t.customerName}  ${how}`, `  delivery ${t.deliveryId}`);
+    lines.push(`  ${'key'.padEnd(4)} ${'terminal'.padEnd(11)} ${'KMS'.padEnd(11)} MTMS`);
+    for (const name of KEY_NAMES) {
+      const k = t.keys[name];
+      lines.push(`  ${name.padEnd(4)} ${(k.terminal ?? '-').padEnd(11)} ${(k.kms ?? '-').padEnd(11)} ${(name === 'TK' ? (k.mtms ?? '-') : '').padEnd(11)} ${k.agree ? 'match' : 'MISMATCH'}`);
+    }
+    for (const p of t.problems) lines.push(`  PROBLEM: ${p}`);
+  }
+  lines.push('', result.ok ? 'Every party holds the same keys: onboarding, TMK download and sign-on worked.' : 'Some check values disagree: see PROBLEM lines.');
+  return lines.join('\n') + '\n';
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (argv.length > 0) {
+    process.stderr.write(`demo:onboarding: takes no arguments\n\n${USAGE}\n`);
+    return 2;
+  }
+  const root = await mkdtemp(join(tmpdir(), 'paypad-demo-'));
+  const schema = process.env.DATABASE_URL ? await freshSchema(process.env.DATABASE_URL) : undefined;
+  const say = (line: string) => void process.stderr.write(`- ${line}\n`);
+  try {
+    const config = loadConfig({
+      ...process.env,
+      PAYPAD_HOST: '127.0.0.1',
+      PAYPAD_PORT: '0',
+      PAYPAD_MTMS_PORT: '0',
+      PAYPAD_KMS_BASE_PORT: '0',
+      PAYPAD_DATA_DIR: join(root, 'data'),
+      PAYPAD_DEMO_DATA: '1',
+      DATABASE_URL: schema?.url ?? '',
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
+    });
+    const logger = createLogger({ level: config.logLevel, destination: pino.destination({ dest: 2, sync: true }) });
+    say(`starting a host in ${root} on ${config.database.dialect}${schema ? ` (schema ${schema.name})` : ''}`);
+    const host = await startHost(config, { logger });
+    try {
+      say(`host ${host.url}, MTMS ${host.mtms.url}, KMS ${host.kms.running().map((k) => `${k.customerCode} ${k.url}`).join(', ')}`);
+      const result = await runOnboardingScenario({ host, workDir: join(root, 'terminals'), progress: say });
+      process.stdout.write(formatReport(result));
+      return result.ok ? 0 : 1;
+    } finally {
+      await host.close({ graceMs: 1_000 });
+    }
+  } catch (e) {
+    process.stderr.write(`demo:onboarding: ${isPaypadError(e) ? `${e.code}: ${e.message}` : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return 1;
+  } finally {
+    await rm(root, { recursive: true, force: true });
+    await schema?.drop();
+  }
+}
+
+/** A schema of the demo's own in the DATABASE_URL database, dropped afterwards (as test/store/helpers does). */
+async function freshSchema(adminUrl: string): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+  const name = `paypad_demo_${randomBytes(6).toString('hex')}`;
+  const run = async (statement: string) => {
+    const client = new pg.Client({ connectionString: adminUrl });
+    await client.connect();
+    try {
+      await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  };
+  await run(`create schema ${name}`);
+  const url = new URL(adminUrl);
+  url.searchParams.set('options', `-c search_path=${name}`);
+  return { name, url: url.toString(), drop: () => run(`drop schema if exists ${name} cascade`) };
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,124 @@
+/**
+ * Runs `bin/paypad` as a child process, as a person at a shell would: the demo drives the real
+ * CLIs, not their modules. A command that fails is a DEMO_STEP_FAILED naming the command line and
+ * carrying the end of its stderr (the CLIs print codes and messages there, never key material).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { PaypadError } from '../../shared/errors';
+
+export const PAYPAD_BIN = fileURLToPath(new URL('../paypad', import.meta.url));
+const DEFAULT_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 5_000;
+/** Enough of a failed command's stderr to see its error line. */
+const STDERR_TAIL = 2_000;
+
+export interface PaypadRunOptions {
+  /** Added to this process's environment. */
+  readonly env?: Readonly<Record<string, string>>;
+  readonly timeoutMs?: number;
+}
+
+export interface PaypadOutput {
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** `paypad <args>` to completion. @throws PaypadError DEMO_STEP_FAILED on a non-zero exit or a timeout. */
+export async function runPaypad(args: readonly string[], options: PaypadRunOptions = {}): Promise<PaypadOutput> {
+  const child = spawnPaypad(args, options);
+  const output = collect(child);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  try {
+    const [code, signal] = await exited(child);
+    if (code !== 0) {
+      const how = signal === 'SIGKILL' ? `did not finish within ${timeoutMs} ms` : `exited with ${code ?? signal}`;
+      throw failed(args, how, output.stderr);
+    }
+    return { stdout: output.stdout, stderr: output.stderr };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `paypad <args> --json`-style commands: stdout parsed as one JSON document. */
+export async function runPaypadJson<T>(args: readonly string[], options: PaypadRunOptions = {}): Promise<T> {
+  const { stdout, stderr } = await runPaypad(args, options);
+  try {
+    return JSON.parse(stdout) as T;
+  } catch {
+    throw failed(args, 'printed no JSON on stdout', stderr);
+  }
+}
+
+export interface RunningPaypad {
+  /** What `ready` matched on stdout. */
+  readonly ready: RegExpMatchArray;
+  /** SIGTERM, then SIGKILL if it has not exited within 5 s. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A long-running `paypad <args>` (a terminal's local link): resolves once stdout matches `ready`.
+ * @throws PaypadError DEMO_STEP_FAILED when it exits first or is not ready in time (it is killed then).
+ */
+export async function startPaypad(args: readonly string[], ready: RegExp, options: PaypadRunOptions = {}): Promise<RunningPaypad> {
+  const child = spawnPaypad(args, options);
+  const output = collect(child);
+  const done = exited(child);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+      await done;
+      clearTimeout(killer);
+    })());
+  const match = await new Promise<RegExpMatchArray | undefined>((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), timeoutMs);
+    const check = () => {
+      const m = output.stdout.match(ready);
+      if (m) {
+        clearTimeout(timer);
+        child.stdout?.off('data', check);
+        resolve(m);
+      }
+    };
+    child.stdout?.on('data', check);
+    void done.then(() => {
+      clearTimeout(timer);
+      resolve(output.stdout.match(ready) ?? undefined);
+    });
+  });
+  if (match === undefined) {
+    await stop();
+    throw failed(args, `did not print ${ready} (exit ${child.exitCode ?? child.signalCode ?? 'none within ' + timeoutMs + ' ms'})`, output.stderr);
+  }
+  return { ready: match, stop };
+}
+
+function spawnPaypad(args: readonly string[], options: PaypadRunOptions): ChildProcess {
+  return spawn(PAYPAD_BIN, [...args], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function collect(child: ChildProcess): PaypadOutput {
+  const output = { stdout: '', stderr: '' };
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (output.stdout += d));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (output.stderr += d));
+  return output;
+}
+
+function exited(child: ChildProcess): Promise<[number | null, NodeJS.Signals | null]> {
+  return new Promise((resolve, reject) => {
+    child.once('error', (e) => reject(new PaypadError('DEMO_STEP_FAILED', `cannot run ${PAYPAD_BIN}: ${(e as NodeJS.ErrnoException).code ?? e.message}`)));
+    child.once('close', (code, signal) => resolve([code, signal]));
+  });
+}
+
+function failed(args: readonly string[], how: string, stderr: string): PaypadError {
+  const tail = stderr.trim().slice(-STDERR_TAIL);
+  return new PaypadError('DEMO_STEP_FAILED', `\`paypad ${args.join(' ')}\` ${how}${tail ? `:\n${tail}` : ''}`);
+}
