@@ -12,14 +12,14 @@
  * - The operator certificate's key is written beside it (mode 0600) because this is a demo: in
  *   production an operator station makes its own key and sends a CSR (`paypad ca issue --csr`).
  */
-import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import { isPaypadError } from '../shared/errors';
 import { createAuditStore } from './audit/auditStore';
 import type { CertificateAuthority } from './ca/authority';
-import { syncDirectory } from './ca/durableFile';
+import { pathExists, syncDirectory } from './files';
 import type { Dialect } from './db/database';
 import type { Schema } from './db/schema';
 import type { KmsFleet } from './kmsFleet';
@@ -122,7 +122,7 @@ async function boundKmsUrl(options: DemoDataOptions, code: string): Promise<stri
 /** Issues the demo operator's certificate into <dataDir>/operator unless it exists; its serial when issued. */
 async function ensureOperatorIdentity(options: DemoDataOptions): Promise<string | undefined> {
   const dir = operatorDirectory(options.dataDir);
-  if (await exists(dir)) return undefined;
+  if (await pathExists(dir)) return undefined;
   const issued = await options.ca.issue({ subject: { role: 'operator', name: DEMO_OPERATOR_NAME } });
   await mkdir(options.dataDir, { recursive: true });
   // Written into a staging directory renamed into place: the directory holds all three files or does not exist.
@@ -151,12 +151,3 @@ async function ignoring(code: 'MTMS_CUSTOMER_EXISTS' | 'MTMS_SERIAL_EXISTS', fn:
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
-  }
-}

@@ -18,7 +18,7 @@ import { type CertificateAuthority, createCertificateAuthority } from './authori
 import { type CaKeys, createCaCertificate } from './certificates';
 import { createCertificateStore } from './certificateStore';
 import { isCertName } from './roles';
-import { PUBLIC_FILE_MODE, SECRET_FILE_MODE, syncDirectory, writeNewFile } from './durableFile';
+import { PUBLIC_FILE_MODE, SECRET_FILE_MODE, syncDirectory, writeNewFile } from '../files';
 import { EC_KEY_ALGORITHM, EC_SIGNING_ALGORITHM, subtle, x509, type CryptoKey, type CryptoKeyPair } from './x509';
 
 export const CA_DIR_NAME = 'ca';

@@ -3,10 +3,10 @@
  * On disk it is a directory with cert.pem, key.pem (mode 0600) and ca.pem, as `paypad ca issue`
  * writes it.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PaypadError } from '../../shared/errors';
-import { PUBLIC_FILE_MODE, SECRET_FILE_MODE, writeNewFile } from '../ca/durableFile';
+import { PUBLIC_FILE_MODE, pathExists, SECRET_FILE_MODE, writeNewFile } from '../files';
 
 export interface TlsIdentity {
   readonly certPem: string;
@@ -25,7 +25,7 @@ export const IDENTITY_FILES = { cert: 'cert.pem', key: 'key.pem', ca: 'ca.pem' }
 export async function assertIdentityTarget(dir: string, withKey: boolean): Promise<void> {
   for (const name of [IDENTITY_FILES.cert, IDENTITY_FILES.ca, ...(withKey ? [IDENTITY_FILES.key] : [])]) {
     const path = join(dir, name);
-    if (await exists(path)) throw new PaypadError('FILE_EXISTS', `${path} already exists; write the identity to an empty directory`);
+    if (await pathExists(path)) throw new PaypadError('FILE_EXISTS', `${path} already exists; write the identity to an empty directory`);
   }
 }
 
@@ -57,12 +57,3 @@ export async function readIdentity(dir: string): Promise<TlsIdentity> {
   return { certPem: await read(IDENTITY_FILES.cert), keyPem: await read(IDENTITY_FILES.key), caPem: await read(IDENTITY_FILES.ca) };
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
-  }
-}

@@ -6,11 +6,11 @@
  *
  * Generic over the subject: host/kms/kmsInstance.ts does the same for a KMS and could use this.
  */
-import { mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PaypadError } from '../../shared/errors';
 import type { CertificateAuthority } from '../ca/authority';
-import { syncDirectory } from '../ca/durableFile';
+import { pathExists, syncDirectory } from '../files';
 import { type CertSubject, certSubjectOf, describeSubject } from '../ca/roles';
 import { x509 } from '../ca/x509';
 import type { Logger } from '../log';
@@ -38,7 +38,7 @@ export interface ServerIdentityOptions {
 export async function ensureServerIdentity(options: ServerIdentityOptions): Promise<TlsIdentity> {
   const { dir, subject, ca } = options;
   const tlsDir = join(dir, TLS_DIR_NAME);
-  if (!(await exists(tlsDir))) {
+  if (!(await pathExists(tlsDir))) {
     const hosts = options.serverNames ?? (DEFAULT_NAMED_ADDRESSES.includes(options.host) ? undefined : [options.host]);
     const issued = await ca.issue({ subject, ...(hosts === undefined ? {} : { hosts }) });
     const staging = await mkdtemp(join(dir, '.tls-staging-'));
@@ -79,12 +79,3 @@ function assertIdentity(identity: TlsIdentity, expected: CertSubject, ca: Certif
   if (now > cert.notAfter) throw new PaypadError('CONFIG_INVALID', `the certificate in ${tlsDir} expired on ${cert.notAfter.toISOString()}; remove ${tlsDir} to have the CA issue a new one`);
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
-  }
-}

@@ -3,9 +3,9 @@
  * existing file is never replaced: exclusive create, fsync of the file, then of its directory
  * (a rename or create is durable only once the directory entry is on disk, see fsync(2)).
  */
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { PaypadError } from '../../shared/errors';
+import { PaypadError } from '../shared/errors';
 
 /** Private keys: owner read/write only. */
 export const SECRET_FILE_MODE = 0o600;
@@ -38,5 +38,16 @@ export async function syncDirectory(dir: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/** True when `path` exists; any error other than "not found" is thrown, not taken for absence. */
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
   }
 }
