@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Database } from '../../host/db/database';
 import { migrateToLatest, type HostMigration } from '../../host/db/migrate';
 import { MIGRATIONS } from '../../host/db/migrations/index';
 import { isPaypadError } from '../../shared/errors';
@@ -15,11 +16,18 @@ describe.each(DIALECTS)('migrations on %s', (dialect) => {
   afterEach(async () => {
     await Promise.all(stores.splice(0).map((s) => s.destroy()));
   });
+  /** Tables of this store only: Kysely's introspection lists every schema of a shared PostgreSQL database. */
+  const tablesOf = async (database: Database) => {
+    const all = await database.db.introspection.getTables();
+    if (dialect !== 'postgres') return all.map((t) => t.name);
+    const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(database.db);
+    return all.filter((t) => t.schema === rows[0].schema).map((t) => t.name);
+  };
 
   it('applies every migration in order on a fresh store and creates audit_log', async () => {
     const database = (await freshStore()).open();
     expect(await migrateToLatest(database)).toEqual(MIGRATIONS.map((m) => m.name));
-    const tables = (await database.db.introspection.getTables()).map((t) => t.name);
+    const tables = await tablesOf(database);
     expect(tables).toContain('audit_log');
   });
 
@@ -43,7 +51,7 @@ describe.each(DIALECTS)('migrations on %s', (dialect) => {
     const error = await migrateToLatest(database, [...MIGRATIONS, broken, after]).catch((e: unknown) => e);
     expect(isPaypadError(error, 'MIGRATION_FAILED')).toBe(true);
     expect((error as Error).message).toContain('9000_broken');
-    const tables = (await database.db.introspection.getTables()).map((t) => t.name);
+    const tables = await tablesOf(database);
     expect(tables).not.toContain('after_broken');
     if (dialect === 'postgres') {
       // Transactional DDL: the whole run rolls back, including the migrations before the broken one.
