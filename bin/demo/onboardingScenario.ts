@@ -25,7 +25,7 @@ import { createKmsStore } from '../../host/kms/kmsStore';
 import { createOutboxStore } from '../../host/outbox/outboxStore';
 import type { RunningHost } from '../../host/server';
 import { IDENTITY_FILES } from '../../host/tls/identity';
-import { runPaypad, runPaypadJson } from './paypadProcess';
+import { type PaypadRunOptions, type PaypadTranscript, runPaypad, runPaypadJson } from './paypadProcess';
 import { cliTerminalDriver, type RunningTerminal, type TerminalDriver } from './terminalDriver';
 
 export const KEY_NAMES = ['TK', 'TMK', 'PIK', 'MAK', 'TDK', 'DMK'] as const;
@@ -48,6 +48,11 @@ export interface OnboardingScenarioOptions {
   readonly deliveryTimeoutMs?: number;
   /** One line per step, for a person watching. */
   readonly progress?: (line: string) => void;
+  /**
+   * Hears of every `paypad` process the scenario runs once it exited, with what it printed (the
+   * default terminal driver's too; another driver reports its own). Tests scan these for keys (X1).
+   */
+  readonly onPaypadExit?: (transcript: PaypadTranscript) => void;
 }
 
 /** One key as each party sees it; `agree` when every party that holds it has it and all match. */
@@ -61,6 +66,8 @@ export interface KeyView {
 
 export interface TerminalOutcome {
   readonly serial: string;
+  /** Where everything the terminal knows is kept (its root key and vault included). */
+  readonly stateDir: string;
   /** The customer MTMS showed the operator first (A3/A4). */
   readonly shownCustomer: string;
   readonly customerCode: string;
@@ -101,7 +108,8 @@ const POLL_MS = 100;
 export async function runOnboardingScenario(options: OnboardingScenarioOptions): Promise<OnboardingScenarioResult> {
   const { host } = options;
   const say = options.progress ?? (() => {});
-  const driver = options.terminals ?? cliTerminalDriver();
+  const commands: PaypadRunOptions = { onExit: options.onPaypadExit };
+  const driver = options.terminals ?? cliTerminalDriver(commands);
   const [first, second] = options.customers ?? ['C001', 'C002'];
   const customers = await Promise.all([first, second].map(async (code) => {
     const record = await host.mtms.store.customer(code);
@@ -111,7 +119,7 @@ export async function runOnboardingScenario(options: OnboardingScenarioOptions):
   }));
 
   await mkdir(options.workDir, { recursive: true, mode: 0o700 });
-  const serials = options.serials ?? (await registerSerials(host, first, say));
+  const serials = options.serials ?? (await registerSerials(host, first, commands, say));
   const caFile = join(caDirectory(host.config.dataDir), CA_CERT_FILE);
   const mtmsPublicKeyHex = toHex(host.mtms.intakePublicKey.publicKey);
   const mtmsKeyFile = join(options.workDir, 'mtms-intake-key.hex');
@@ -127,9 +135,10 @@ export async function runOnboardingScenario(options: OnboardingScenarioOptions):
   const outcomes: TerminalOutcome[] = [];
   for (const plan of plans) {
     say(`terminal ${plan.serial}: manufactured for ${plan.builtFor.code}'s KMS ${plan.builtFor.kmsUrl}`);
-    const terminal = await driver.start({ ...shared, stateDir: join(options.workDir, `terminal-${plan.serial}`), serial: plan.serial, kmsUrl: plan.builtFor.kmsUrl });
+    const stateDir = join(options.workDir, `terminal-${plan.serial}`);
+    const terminal = await driver.start({ ...shared, stateDir, serial: plan.serial, kmsUrl: plan.builtFor.kmsUrl });
     try {
-      outcomes.push(await onboardOne(options, terminal, plan, customers, operatorFlags, say));
+      outcomes.push({ ...(await onboardOne(options, terminal, plan, customers, operatorFlags, commands, say)), stateDir });
     } finally {
       await terminal.stop();
     }
@@ -143,8 +152,9 @@ async function onboardOne(
   plan: { serial: string; builtFor: { code: string; name: string }; operatorAnswer: string[] },
   customers: readonly { code: string; name: string }[],
   operatorFlags: readonly string[],
+  commands: PaypadRunOptions,
   say: (line: string) => void,
-): Promise<TerminalOutcome> {
+): Promise<Omit<TerminalOutcome, 'stateDir'>> {
   const { host } = options;
   const problems: string[] = [];
   const expect = (ok: boolean, problem: string) => void (ok || problems.push(problem));
@@ -152,7 +162,7 @@ async function onboardOne(
   expect(shownCustomer === customers[0].code, `serial ${plan.serial} is registered for ${shownCustomer}, not customer 1 (${customers[0].code}): the scenario needs it there`);
 
   say(`terminal ${plan.serial}: local link on ${terminal.link}; paypad operator onboard ${plan.operatorAnswer.join(' ')}`);
-  const onboarded = await runPaypadJson<OperatorResult>(['operator', 'onboard', '--link', terminal.link, ...operatorFlags, ...plan.operatorAnswer]);
+  const onboarded = await runPaypadJson<OperatorResult>(['operator', 'onboard', '--link', terminal.link, ...operatorFlags, ...plan.operatorAnswer], commands);
   expect(onboarded.serial === plan.serial, `the operator onboarded serial ${onboarded.serial}, not ${plan.serial}`);
   expect(onboarded.customerCode === plan.builtFor.code, `MTMS took the TK for ${onboarded.customerCode}, not ${plan.builtFor.code}`);
   const reassociated = shownCustomer !== plan.builtFor.code;
@@ -208,10 +218,10 @@ function compareKeys(views: Record<KeyName, Omit<KeyView, 'agree'>>): Record<Key
 }
 
 /** The MTMS administrator registers two new serials for `customer` (A3), as a person would. */
-async function registerSerials(host: RunningHost, customer: string, say: (line: string) => void): Promise<[string, string]> {
+async function registerSerials(host: RunningHost, customer: string, commands: PaypadRunOptions, say: (line: string) => void): Promise<[string, string]> {
   const serials: [string, string] = [newSerial(), newSerial()];
   say(`paypad mtms serial add --serial ${serials.join(',')} --customer ${customer}`);
-  await runPaypad(['mtms', 'serial', 'add', '--serial', serials.join(','), '--customer', customer], { env: databaseEnv(host) });
+  await runPaypad(['mtms', 'serial', 'add', '--serial', serials.join(','), '--customer', customer], { ...commands, env: databaseEnv(host) });
   return serials;
 }
 

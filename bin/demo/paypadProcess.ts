@@ -17,6 +17,8 @@ export interface PaypadRunOptions {
   /** Added to this process's environment. */
   readonly env?: Readonly<Record<string, string>>;
   readonly timeoutMs?: number;
+  /** Called once the process has exited, with all it printed: a caller can keep every command's output (test/e2e scans it for keys, X1). */
+  readonly onExit?: (transcript: PaypadTranscript) => void;
 }
 
 export interface PaypadOutput {
@@ -24,10 +26,16 @@ export interface PaypadOutput {
   readonly stderr: string;
 }
 
+/** One finished `paypad` process. */
+export interface PaypadTranscript extends PaypadOutput {
+  readonly args: readonly string[];
+  /** The exit code, or the signal that ended it. */
+  readonly exit: number | NodeJS.Signals | null;
+}
+
 /** `paypad <args>` to completion. @throws PaypadError DEMO_STEP_FAILED on a non-zero exit or a timeout. */
 export async function runPaypad(args: readonly string[], options: PaypadRunOptions = {}): Promise<PaypadOutput> {
-  const child = spawnPaypad(args, options);
-  const output = collect(child);
+  const { child, output } = spawnPaypad(args, options);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   try {
@@ -64,8 +72,7 @@ export interface RunningPaypad {
  * @throws PaypadError DEMO_STEP_FAILED when it exits first or is not ready in time (it is killed then).
  */
 export async function startPaypad(args: readonly string[], ready: RegExp, options: PaypadRunOptions = {}): Promise<RunningPaypad> {
-  const child = spawnPaypad(args, options);
-  const output = collect(child);
+  const { child, output } = spawnPaypad(args, options);
   const done = exited(child);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   let stopping: Promise<void> | undefined;
@@ -100,8 +107,13 @@ export async function startPaypad(args: readonly string[], ready: RegExp, option
   return { ready: match, stop };
 }
 
-function spawnPaypad(args: readonly string[], options: PaypadRunOptions): ChildProcess {
-  return spawn(PAYPAD_BIN, [...args], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** The child and what it prints so far; onExit hears of it before anyone awaiting its exit does. */
+function spawnPaypad(args: readonly string[], options: PaypadRunOptions): { child: ChildProcess; output: PaypadOutput } {
+  const child = spawn(PAYPAD_BIN, [...args], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = collect(child);
+  const { onExit } = options;
+  if (onExit) child.once('close', (code, signal) => onExit({ args, stdout: output.stdout, stderr: output.stderr, exit: code ?? signal }));
+  return { child, output };
 }
 
 function collect(child: ChildProcess): PaypadOutput {

@@ -6,7 +6,7 @@
  * the scenario only needs a local link address, the key check values and the status.
  */
 import type { TerminalStatus } from '../../firmware/core/terminal';
-import { runPaypad, runPaypadJson, startPaypad } from './paypadProcess';
+import { type PaypadRunOptions, runPaypad, runPaypadJson, startPaypad } from './paypadProcess';
 
 /** What a terminal is manufactured with (`paypad terminal init`): everything pinned for life. */
 export interface TerminalManufacture {
@@ -40,19 +40,22 @@ export interface TerminalDriver {
   start(terminal: TerminalManufacture): Promise<RunningTerminal>;
 }
 
-/** The emulated terminal through `bin/paypad terminal`, one child process per command. */
-export function cliTerminalDriver(): TerminalDriver {
+/**
+ * The emulated terminal through `bin/paypad terminal`, one child process per command; `onExit`
+ * hears of each of them (paypadProcess.ts).
+ */
+export function cliTerminalDriver(options: Pick<PaypadRunOptions, 'onExit'> = {}): TerminalDriver {
   return {
     name: 'emulated terminal (bin/paypad terminal, Node HAL)',
     async start(t) {
       const stateDir = ['--state-dir', t.stateDir];
-      await runPaypad(['terminal', 'init', ...stateDir, '--serial', t.serial, '--mtms-key-file', t.mtmsKeyFile, '--kms-url', t.kmsUrl, '--ca-file', t.caFile]);
-      const run = await startPaypad(['terminal', 'run', ...stateDir], /local link on (\S+:\d+)/);
+      await runPaypad(['terminal', 'init', ...stateDir, '--serial', t.serial, '--mtms-key-file', t.mtmsKeyFile, '--kms-url', t.kmsUrl, '--ca-file', t.caFile], options);
+      const run = await startPaypad(['terminal', 'run', ...stateDir], /local link on (\S+:\d+)/, options);
       return {
         serial: t.serial,
         link: run.ready[1],
-        loadKeys: async () => (await runPaypadJson<{ kcv: Record<string, string> }>(['terminal', 'load-keys', ...stateDir])).kcv,
-        status: () => runPaypadJson<TerminalStatus>(['terminal', 'status', ...stateDir]),
+        loadKeys: async () => (await runPaypadJson<{ kcv: Record<string, string> }>(['terminal', 'load-keys', ...stateDir], options)).kcv,
+        status: () => runPaypadJson<TerminalStatus>(['terminal', 'status', ...stateDir], options),
         stop: run.stop,
       };
     },

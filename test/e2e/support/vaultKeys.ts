@@ -1,0 +1,48 @@
+/**
+ * TEST ONLY: the clear keys an emulated terminal holds, read from its state directory the way an
+ * attacker with the device's flash and its root key would: each vault slot's record
+ * (storage/vault.ns/<slot>.val, firmware/core/slotRecord.ts) opened with <stateDir>/root.key.
+ * This is the one place the X1 scan (onboarding.test.ts) sees clear keys: it needs them to search
+ * every output of the run for them. Nothing in the product reads keys this way; the vault never
+ * returns a key (firmware/core/keyVault.ts).
+ *
+ * Besides the six slots it derives K_tkmac, the key the terminal MACs its requests under before
+ * sign-on (SP 800-108 counter-mode KDF from TK, shared/protocol/macEnvelope tkMacKdfParams): it is
+ * as secret as TK and goes to the scan too.
+ */
+import { toHex } from '../../../shared/bytes';
+import { keyCheckValue } from '../../../shared/crypto/kcv';
+import { deriveKeyCounterCmac } from '../../../shared/crypto/kdf';
+import { tkMacKdfParams } from '../../../shared/protocol/macEnvelope';
+import { KEY_SLOT_NAMES, type KeySlotName, VAULT_NAMESPACE } from '../../../firmware/core/keySlots';
+import { openSlotRecord } from '../../../firmware/core/slotRecord';
+import { createFileStorage } from '../../../firmware/hal/node/fileStorage';
+import { readRootKey } from '../../../firmware/hal/node/rootKey';
+
+export interface RecoveredKey {
+  readonly serial: string;
+  /** A slot name, or K_tkmac. */
+  readonly name: KeySlotName | 'K_tkmac';
+  readonly key: Uint8Array;
+  /** CMAC KCV (hex) of the key: equal to what the terminal and the KMS report for the slot. */
+  readonly kcv: string;
+}
+
+/** Every occupied slot of the terminal in `stateDir`, in vault order, then K_tkmac. Throws if TK is missing. */
+export function recoverTerminalKeys(stateDir: string, serial: string): RecoveredKey[] {
+  const storage = createFileStorage(stateDir);
+  const rootKey = readRootKey(stateDir);
+  const keys: RecoveredKey[] = [];
+  for (const name of KEY_SLOT_NAMES) {
+    const record = storage.get(VAULT_NAMESPACE, name);
+    if (record === undefined) continue;
+    const { key } = openSlotRecord(rootKey, name, record);
+    keys.push({ serial, name, key, kcv: toHex(keyCheckValue(key, 'cmac')) });
+  }
+  const tk = keys.find((k) => k.name === 'TK');
+  if (tk === undefined) throw new Error(`terminal ${serial} in ${stateDir} has no TK in its vault`);
+  const tkMac = deriveKeyCounterCmac(tk.key, tkMacKdfParams(serial));
+  keys.push({ serial, name: 'K_tkmac', key: tkMac, kcv: toHex(keyCheckValue(tkMac, 'cmac')) });
+  rootKey.fill(0);
+  return keys;
+}
