@@ -1,33 +1,88 @@
 /**
  * The Moddable entry point (manifest.json "creation.main": "firmware/main"). Runs after the
- * SDK's setup modules, so Wi-Fi is up when it starts (manifest_net: `ssid=` and `password=` on
- * the mcconfig line).
+ * SDK's setup modules, so Wi-Fi is up and, with `sntp=` in the config, the clock is set when it
+ * starts (manifest_net: `ssid=` and `password=` on the mcconfig line).
  *
- * For now it checks the configuration, builds the Hal, proves the RNG binding works and says
- * which firmware runs on what; the key vault and onboarding start from here next.
+ * Builds the Hal, manufactures the terminal on its first boot (device root key, then identity,
+ * from the manifest config), opens the terminal core over the board's Storage, Rng and Http,
+ * and starts the local link UART and the key-loading application (hal/moddable/terminalApp).
+ * Whatever fails stops the terminal with its error code on the console and the display.
  */
 import config from 'mc/config';
-import { constantTimeEqual } from '../shared/bytes';
-import { isPaypadError, PaypadError } from '../shared/errors';
-import { createHal } from './hal/moddable/hal';
-import { parseFirmwareConfig } from './hal/moddable/config';
+import { constantTimeEqual, wipe } from 'shared/bytes';
+import { setP256PrecomputeWindow } from 'shared/crypto/keyTransport';
+import { isPaypadError, PaypadError } from 'shared/errors';
+import { LocalLinkSession } from './core/localLinkService';
+import { Terminal } from './core/terminal';
+import { loadTerminalIdentity, provisionTerminal } from './core/terminalIdentity';
+import type { Display } from './hal/display';
+import type { Hal } from './hal/hal';
 import type { Rng } from './hal/rng';
+import type { Storage } from './hal/storage';
+import { MANUFACTURE_KEYS, type ManufactureConfig, parseFirmwareConfig } from './hal/moddable/config';
+import { createHal } from './hal/moddable/hal';
+import { ensureDeviceRootKey, readDeviceRootKey } from './hal/moddable/rootKey';
+import { TerminalApp } from './hal/moddable/terminalApp';
+import { errorScreen } from './hal/moddable/terminalScreens';
+import { openUartLink } from './hal/moddable/uartLink';
 
 export default function main(): void {
+  let display: Display | undefined;
+  const stop = (e: unknown): void => {
+    // A terminal that cannot run says why, by code, and stays inert.
+    trace(`paypad firmware stopped: ${isPaypadError(e) ? `${e.code}: ${e.message}` : String(e)}\n`);
+    display?.show(errorScreen('paypad', e));
+  };
   try {
     const parsed = parseFirmwareConfig(config);
     if (typeof parsed === 'string') throw new PaypadError('CONFIG_INVALID', `manifest config: ${parsed}`);
+    // noble's default P-256 tables stay on the heap after first use (~360 KB): more than all of it.
+    setP256PrecomputeWindow(1);
     const hal = createHal(parsed);
+    display = hal.display;
     selfTestRng(hal.rng);
     trace(
-      `paypad firmware ${hal.updater.currentVersion}: host ${parsed.hostUrl}, ` +
-        `keypad ${hal.keypad ? 'yes' : 'none'}, card reader ${hal.cardReader ? 'yes' : 'none'}, ` +
-        `clock ${hal.clock.isSet() ? 'set' : 'not set'}\n`,
+      `paypad firmware ${hal.updater.currentVersion}: keypad ${hal.keypad ? 'yes' : 'none'}, ` +
+        `local link ${parsed.localLink ? `UART${parsed.localLink.port}` : 'none'}, clock ${hal.clock.isSet() ? 'set' : 'not set'}\n`,
     );
-    hal.display.show({ title: `paypad ${hal.updater.currentVersion}`, lines: ['Starting...'] });
+    const terminal = openTerminal(hal, parsed.manufacture);
+    const app = new TerminalApp({ terminal, display: hal.display, keypad: hal.keypad, clock: hal.clock, link: parsed.localLink !== null, log: (line) => trace(`${line}\n`) });
+    if (parsed.localLink) openUartLink(parsed.localLink, (stream) => new LocalLinkSession(app, stream));
+    app.start().catch(stop);
   } catch (e) {
-    // A terminal that cannot start says why on its console, by code, and stays inert.
-    trace(`paypad firmware failed to start: ${isPaypadError(e) ? `${e.code}: ${e.message}` : String(e)}\n`);
+    stop(e);
+  }
+}
+
+/**
+ * Manufacture happens on the first boot, from the manifest config: the device root key first,
+ * then the identity (a power cut between them leaves a first boot to redo). Afterwards both are
+ * only read; the config's identity is then ignored, as a serial never changes in the field.
+ */
+function openTerminal(hal: Hal, manufacture: ManufactureConfig | null): Terminal {
+  if (!hasIdentity(hal.storage)) {
+    if (!manufacture) {
+      throw new PaypadError('TERMINAL_NOT_INITIALIZED', `no identity stored and none configured: build with ${MANUFACTURE_KEYS.join(', ')} set`);
+    }
+    wipe(ensureDeviceRootKey(hal.storage, hal.rng));
+    const identity = provisionTerminal(hal.storage, manufacture);
+    trace(`paypad: manufactured as ${identity.serial}, KMS ${identity.kmsUrl}\n`);
+  }
+  const rootKey = readDeviceRootKey(hal.storage);
+  try {
+    return Terminal.open({ storage: hal.storage, rng: hal.rng, http: hal.http, rootKey });
+  } finally {
+    wipe(rootKey); // the vault keeps its own copy
+  }
+}
+
+function hasIdentity(storage: Storage): boolean {
+  try {
+    loadTerminalIdentity(storage);
+    return true;
+  } catch (e) {
+    if (isPaypadError(e, 'TERMINAL_NOT_INITIALIZED')) return false;
+    throw e; // a stored identity that does not read back is not a blank terminal
   }
 }
 

@@ -110,7 +110,9 @@ export type ErrorCode =
   | 'KMS_RESPONSE_UNSIGNED'
   | 'ROOT_KEY_INVALID'
   // demos (bin/demo): a step of a scripted walk-through failed or its results disagree
-  | 'DEMO_STEP_FAILED';
+  | 'DEMO_STEP_FAILED'
+  // local link over a board's UART (firmware/hal/moddable): more answer bytes queued than the line can carry
+  | 'LINK_OVERRUN';
 
 export class PaypadError extends Error {
   readonly code: ErrorCode;

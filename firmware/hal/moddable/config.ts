@@ -4,9 +4,13 @@
  *
  * Values given on the mcconfig command line (`mcconfig ... hostUrl=https://10.0.0.5:8443`)
  * arrive as strings, so numbers are accepted as decimal strings too. Board wiring (keypad,
- * card reader) is nested JSON in a board's "platforms" block of the manifest; a board without
- * it has no such device. Pure, so the Node tests check the manifest with the same rules.
+ * card reader, local link UART) is nested JSON in a board's "platforms" block of the manifest;
+ * a board without it has no such device. The identity a terminal is manufactured with is four
+ * flat keys, so each unit's serial can be given on the mcconfig line. Pure, so the Node tests
+ * check the manifest with the same rules.
  */
+import { fromHex } from 'shared/bytes';
+import { STORAGE_VALUE_MAX } from '../storage';
 import { KEYS, type Key } from '../keypad';
 import { isIpv4, parseHttpUrl } from './httpRequest';
 
@@ -27,6 +31,31 @@ export interface SerialCardReaderConfig {
   baud: number;
 }
 
+/** The UART the operating terminal's cable plugs into (shared/protocol/localLink). */
+export interface UartLinkConfig {
+  /** UART number; not 0, which carries the console and xsbug. */
+  port: number;
+  /** GPIO receiving from the operating terminal. */
+  receive: number;
+  /** GPIO transmitting to it. */
+  transmit: number;
+  baud: number;
+}
+
+/**
+ * What the terminal is manufactured with at first boot (firmware/core/terminalIdentity:
+ * provisionTerminal, which checks the serial's form, the point and the URL). Ignored once the
+ * terminal holds an identity: a serial and pinned keys never change in the field.
+ */
+export interface ManufactureConfig {
+  serial: string;
+  /** MTMS's intake public key, uncompressed P-256 (65 bytes). */
+  mtmsPublicKey: Uint8Array;
+  kmsUrl: string;
+  /** The paypad CA certificate, DER. */
+  trustAnchor: Uint8Array;
+}
+
 export interface FirmwareConfig {
   version: string;
   hostUrl: string;
@@ -36,12 +65,17 @@ export interface FirmwareConfig {
   display: { columns: number; rows: number };
   keypad: MatrixKeypadConfig | null;
   cardReader: SerialCardReaderConfig | null;
+  localLink: UartLinkConfig | null;
+  manufacture: ManufactureConfig | null;
 }
 
 const VERSION = /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/; // semver 2.0.0 §2 and §9
 const BAUD_RATES = [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200];
 /** Keys without which no PIN can be entered. */
 const REQUIRED_KEYS: readonly Key[] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'confirm', 'cancel'];
+/** Config keys of the identity, given all together or not at all. */
+export const MANUFACTURE_KEYS = ['terminalSerial', 'mtmsKey', 'kmsUrl', 'caCertificate'] as const;
+const P256_POINT_BYTES = 65;
 
 class ConfigProblem {
   constructor(readonly message: string) {}
@@ -56,6 +90,10 @@ export function parseFirmwareConfig(raw: Readonly<Record<string, unknown>>): Fir
     if (typeof hostUrl !== 'string') fail('hostUrl: expected a URL');
     const target = parseHttpUrl(hostUrl);
     if (typeof target === 'string') fail(`hostUrl: ${target}`);
+    const pad = raw.keypad === undefined ? null : keypad(raw.keypad);
+    const reader = raw.cardReader === undefined ? null : cardReader(raw.cardReader);
+    const link = raw.localLink === undefined ? null : localLink(raw.localLink);
+    if (link) checkLinkWiring(link, pad, reader);
     return {
       version,
       hostUrl,
@@ -65,8 +103,10 @@ export function parseFirmwareConfig(raw: Readonly<Record<string, unknown>>): Fir
         columns: integer(raw.displayColumns, 'displayColumns', 8, 64),
         rows: integer(raw.displayRows, 'displayRows', 1, 16),
       },
-      keypad: raw.keypad === undefined ? null : keypad(raw.keypad),
-      cardReader: raw.cardReader === undefined ? null : cardReader(raw.cardReader),
+      keypad: pad,
+      cardReader: reader,
+      localLink: link,
+      manufacture: manufacture(raw),
     };
   } catch (e) {
     if (e instanceof ConfigProblem) return e.message;
@@ -122,4 +162,50 @@ function cardReader(value: unknown): SerialCardReaderConfig {
   const baud = integer(raw.baud, 'cardReader.baud', 1200, 115200);
   if (!BAUD_RATES.includes(baud)) fail(`cardReader.baud: expected one of ${BAUD_RATES.join(' ')}`);
   return { port: integer(raw.port, 'cardReader.port', 0, 7), receive: integer(raw.receive, 'cardReader.receive', 0, 63), baud };
+}
+
+function localLink(value: unknown): UartLinkConfig {
+  if (typeof value !== 'object' || value === null) fail('localLink: expected { port, receive, transmit, baud }');
+  const raw = value as Record<string, unknown>;
+  const baud = integer(raw.baud, 'localLink.baud', 1200, 115200);
+  if (!BAUD_RATES.includes(baud)) fail(`localLink.baud: expected one of ${BAUD_RATES.join(' ')}`);
+  // UART0 is the boot console and, in debug builds, xsbug's connection: link frames there would be read as both.
+  const port = integer(raw.port, 'localLink.port', 1, 7);
+  const receive = integer(raw.receive, 'localLink.receive', 0, 63);
+  const transmit = integer(raw.transmit, 'localLink.transmit', 0, 63);
+  if (receive === transmit) fail('localLink: receive and transmit are the same GPIO');
+  return { port, receive, transmit, baud };
+}
+
+/** One GPIO, one UART, one job: a pin driven by two peripherals works for neither. */
+function checkLinkWiring(link: UartLinkConfig, pad: MatrixKeypadConfig | null, reader: SerialCardReaderConfig | null): void {
+  const taken = [...(pad ? [...pad.rows, ...pad.columns] : []), ...(reader ? [reader.receive] : [])];
+  if (taken.includes(link.receive) || taken.includes(link.transmit)) fail('localLink: a GPIO is also wired to the keypad or the card reader');
+  if (reader && reader.port === link.port) fail(`localLink.port: UART ${link.port} is the card reader's`);
+}
+
+function manufacture(raw: Readonly<Record<string, unknown>>): ManufactureConfig | null {
+  const missing = MANUFACTURE_KEYS.filter((key) => raw[key] === undefined);
+  if (missing.length === MANUFACTURE_KEYS.length) return null;
+  if (missing.length > 0) fail(`${missing.join(', ')}: missing; ${MANUFACTURE_KEYS.join(', ')} go together`);
+  return {
+    serial: text(raw.terminalSerial, 'terminalSerial'),
+    mtmsPublicKey: hexBytes(raw.mtmsKey, 'mtmsKey', P256_POINT_BYTES, P256_POINT_BYTES),
+    kmsUrl: text(raw.kmsUrl, 'kmsUrl'),
+    trustAnchor: hexBytes(raw.caCertificate, 'caCertificate', 2, STORAGE_VALUE_MAX),
+  };
+}
+
+function text(value: unknown, name: string): string {
+  if (typeof value !== 'string' || value.length === 0) fail(`${name}: expected a non-empty string`);
+  return value;
+}
+
+function hexBytes(value: unknown, name: string, min: number, max: number): Uint8Array {
+  const hex = text(value, name);
+  const length = hex.length / 2;
+  if (!/^(?:[0-9A-Fa-f]{2})+$/.test(hex) || length < min || length > max) {
+    fail(min === max ? `${name}: expected ${min} bytes as hex` : `${name}: expected ${min} to ${max} bytes as hex`);
+  }
+  return fromHex(hex, name);
 }

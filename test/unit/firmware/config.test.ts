@@ -1,9 +1,13 @@
 /**
  * The startup check of the manifest "config" block, including values given on the mcconfig
- * command line (strings) and board wiring for keypad and card reader.
+ * command line (strings), board wiring for keypad, card reader and local link UART, and the
+ * identity a terminal is manufactured with at first boot.
  */
 import { describe, expect, it } from 'vitest';
+import { toHex } from '../../../shared/bytes';
+import { generateP256KeyPair } from '../../../shared/crypto/keyTransport';
 import { parseFirmwareConfig, type FirmwareConfig } from '../../../firmware/hal/moddable/config';
+import { seededRng } from '../../support/opsRng';
 
 const BASE = { version: '1.2.3', hostUrl: 'https://paypad-host.local:8443', httpTimeoutMs: 30000, displayColumns: 20, displayRows: 4 };
 const PAD_4X3 = ['1', '2', '3', '4', '5', '6', '7', '8', '9', 'cancel', '0', 'confirm'];
@@ -24,6 +28,8 @@ describe('firmware config', () => {
       display: { columns: 20, rows: 4 },
       keypad: null,
       cardReader: null,
+      localLink: null,
+      manufacture: null,
     });
   });
 
@@ -62,5 +68,53 @@ describe('firmware config', () => {
     expect(parsed({ ...BASE, cardReader: { port: 1, receive: 16, baud: 9600 } }).cardReader).toEqual({ port: 1, receive: 16, baud: 9600 });
     expect(parseFirmwareConfig({ ...BASE, cardReader: { port: 1, receive: 16, baud: 10000 } })).toMatch(/baud/);
     expect(parseFirmwareConfig({ ...BASE, cardReader: { port: 9, receive: 16, baud: 9600 } })).toMatch(/port/);
+  });
+
+  it('A2: reads the local link UART, from the manifest or as mcconfig strings', () => {
+    expect(parsed({ ...BASE, localLink: { port: 2, receive: 16, transmit: 17, baud: 115200 } }).localLink).toEqual({ port: 2, receive: 16, transmit: 17, baud: 115200 });
+    expect(parsed({ ...BASE, localLink: { port: '1', receive: '9', transmit: '10', baud: '9600' } }).localLink).toEqual({ port: 1, receive: 9, transmit: 10, baud: 9600 });
+  });
+
+  it('A2: rejects a local link on the console UART, on one pin, at an odd baud rate, or malformed', () => {
+    const link = { port: 2, receive: 16, transmit: 17, baud: 115200 };
+    expect(parseFirmwareConfig({ ...BASE, localLink: { ...link, port: 0 } })).toMatch(/^localLink\.port/);
+    expect(parseFirmwareConfig({ ...BASE, localLink: { ...link, transmit: 16 } })).toMatch(/same GPIO/);
+    expect(parseFirmwareConfig({ ...BASE, localLink: { ...link, baud: 100000 } })).toMatch(/^localLink\.baud/);
+    expect(parseFirmwareConfig({ ...BASE, localLink: { ...link, receive: undefined } })).toMatch(/^localLink\.receive/);
+    expect(parseFirmwareConfig({ ...BASE, localLink: 'uart2' })).toMatch(/^localLink: expected/);
+  });
+
+  it('A2: refuses a local link sharing a UART or a GPIO with the card reader or the keypad', () => {
+    const link = { port: 2, receive: 16, transmit: 17, baud: 115200 };
+    const keypad = { rows: [13, 12, 14, 27], columns: [26, 25, 33], keys: PAD_4X3 };
+    expect(parseFirmwareConfig({ ...BASE, localLink: link, cardReader: { port: 2, receive: 4, baud: 9600 } })).toMatch(/UART 2 is the card reader's/);
+    expect(parseFirmwareConfig({ ...BASE, localLink: link, cardReader: { port: 1, receive: 16, baud: 9600 } })).toMatch(/GPIO is also wired/);
+    expect(parseFirmwareConfig({ ...BASE, localLink: { ...link, transmit: 27 }, keypad })).toMatch(/GPIO is also wired/);
+    expect(parsed({ ...BASE, localLink: link, keypad, cardReader: { port: 1, receive: 4, baud: 9600 } }).localLink).toEqual(link);
+  });
+
+  describe('manufacture identity (A2, A10: serial and pinned MTMS key)', () => {
+    const mtms = generateP256KeyPair(seededRng(new TextEncoder().encode('config mtms')));
+    // Opaque DER-shaped bytes: the config only carries them; provisionTerminal and TLS judge them.
+    const caDer = new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x05]);
+    const IDENTITY = { terminalSerial: 'PP-0001-0042', mtmsKey: toHex(mtms.publicKey), kmsUrl: 'https://kms.acme.example:8443', caCertificate: toHex(caDer) };
+
+    it('A2: the four keys give the identity as bytes, hex in either case', () => {
+      const c = parsed({ ...BASE, ...IDENTITY, mtmsKey: IDENTITY.mtmsKey.toLowerCase() });
+      expect(c.manufacture).toEqual({ serial: 'PP-0001-0042', mtmsPublicKey: mtms.publicKey, kmsUrl: 'https://kms.acme.example:8443', trustAnchor: caDer });
+    });
+
+    it('A2: some but not all of the keys is a mistake, named by the missing ones', () => {
+      expect(parseFirmwareConfig({ ...BASE, terminalSerial: 'PP-1' })).toMatch(/^mtmsKey, kmsUrl, caCertificate: missing/);
+      expect(parseFirmwareConfig({ ...BASE, ...IDENTITY, caCertificate: undefined })).toMatch(/^caCertificate: missing/);
+    });
+
+    it('A10: refuses an MTMS key that is not 65 bytes of hex and a CA that is not hex or too large', () => {
+      expect(parseFirmwareConfig({ ...BASE, ...IDENTITY, mtmsKey: IDENTITY.mtmsKey.slice(2) })).toMatch(/^mtmsKey: expected 65 bytes/);
+      expect(parseFirmwareConfig({ ...BASE, ...IDENTITY, mtmsKey: `${IDENTITY.mtmsKey.slice(0, -1)}G` })).toMatch(/^mtmsKey/);
+      expect(parseFirmwareConfig({ ...BASE, ...IDENTITY, caCertificate: '308' })).toMatch(/^caCertificate/);
+      expect(parseFirmwareConfig({ ...BASE, ...IDENTITY, caCertificate: '30'.repeat(4001) })).toMatch(/^caCertificate: expected 2 to 4000 bytes/);
+      expect(parseFirmwareConfig({ ...BASE, ...IDENTITY, terminalSerial: '' })).toMatch(/^terminalSerial/);
+    });
   });
 });

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { parseFirmwareConfig } from '../../../firmware/hal/moddable/config';
+import { type FirmwareConfig, parseFirmwareConfig } from '../../../firmware/hal/moddable/config';
 import { importsOf, moduleFiles, platformBlock, readManifest, ROOT, sourceFileOf, xsModuleName } from './moddableModules';
 
 const manifest = readManifest();
@@ -122,6 +122,18 @@ describe('manifest.json: creation, config, typescript', () => {
     expect(typeof parsed, String(parsed)).toBe('object');
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     expect(manifest.config.version).toBe(pkg.version);
+  });
+
+  it('A2: the esp32 board config (the local link UART) passes the startup check merged over the common config', () => {
+    const esp32 = parseFirmwareConfig({ ...manifest.config, ...platformBlock(manifest, 'esp32').config });
+    expect(typeof esp32, String(esp32)).toBe('object');
+    expect((esp32 as FirmwareConfig).localLink).toEqual({ port: 2, receive: 16, transmit: 17, baud: 115200 });
+    // The simulator has no UART wiring: no local link there.
+    expect((parseFirmwareConfig({ ...manifest.config, ...platformBlock(manifest, 'lin').config }) as FirmwareConfig).localLink).toBeNull();
+  });
+
+  it('A11: SNTP sets the clock before main (Moddable setup/network reads config.sntp), so key loading can check certificates at boot', () => {
+    expect(manifest.config.sntp).toMatch(/^[a-z0-9.-]+\.[a-z]{2,}$/);
   });
 
   it('typescript block: tsc, and none of the options mcconfig sets itself (outDir, paths, baseUrl, types)', () => {

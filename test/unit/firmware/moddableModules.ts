@@ -18,22 +18,31 @@ import ts from 'typescript';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
+/** What a "platforms" entry may add: includes, modules, config (merged over the common one), build variables. */
+export interface PlatformBlock {
+  include?: string[];
+  modules?: Record<string, string>;
+  config?: Record<string, unknown>;
+  build?: Record<string, string>;
+  error?: string;
+}
+
 export interface Manifest {
   include?: string[];
   modules?: Record<string, string>;
-  platforms?: Record<string, { include?: string[]; modules?: Record<string, string> }>;
+  platforms?: Record<string, PlatformBlock>;
   creation: { main: string; chunk: { initial: number }; heap: { initial: number }; stack: number };
   config: Record<string, unknown>;
   ffi: { sources: string[]; functions: Record<string, { arguments: string[]; returns: string }> };
   typescript: { compiler: string; tsconfig: { compilerOptions: Record<string, unknown> } };
 }
 
-export function readManifest(): Manifest {
-  return JSON.parse(readFileSync(join(ROOT, 'manifest.json'), 'utf8')) as Manifest;
+export function readManifest(path = join(ROOT, 'manifest.json')): Manifest {
+  return JSON.parse(readFileSync(path, 'utf8')) as Manifest;
 }
 
 /** The platform block that applies: the named one, else "...". */
-export function platformBlock(manifest: Manifest, platform: string): { include?: string[]; modules?: Record<string, string> } {
+export function platformBlock(manifest: Manifest, platform: string): PlatformBlock {
   return manifest.platforms?.[platform] ?? manifest.platforms?.['...'] ?? {};
 }
 
