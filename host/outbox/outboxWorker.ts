@@ -93,7 +93,9 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   }
 
   const deliver = async (row: ClaimedRow): Promise<void> => {
-    const log = logger?.child({ outboxId: row.id, topic: row.topic, destination: row.destination, key: row.idempotencyKey, attempt: row.attempts });
+    // Not `key`: the log censors fields of that name as key material (host/redact.ts), and the
+    // idempotency key (a delivery id) is what an operator searches the log for.
+    const log = logger?.child({ outboxId: row.id, topic: row.topic, destination: row.destination, idempotencyKey: row.idempotencyKey, attempt: row.attempts });
     // Every attempt was used and the last one never reported back (its worker died): give up
     // rather than try beyond the limit.
     if (row.attempts > policy.maxAttempts) {

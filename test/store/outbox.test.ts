@@ -12,6 +12,7 @@ import { enqueue, createOutboxStore, MAX_PAYLOAD_BYTES } from '../../host/outbox
 import { createOutboxWorker, type OutboxDelivery, type OutboxHandler, permanentFailure } from '../../host/outbox/outboxWorker';
 import { retryDelayMs, retryPolicy } from '../../host/outbox/retryPolicy';
 import { PaypadError } from '../../shared/errors';
+import { captureLogger } from '../unit/host/helpers/captureLogger';
 import { createTestStore, DIALECTS, type TestStore } from './helpers/testDatabase';
 
 let topicCounter = 0;
@@ -282,6 +283,16 @@ describe.each(DIALECTS)('outbox on %s', (dialect) => {
     await worker.runOnce();
     const row = await store().byKey('x1-1');
     expect(row?.lastError).toBe('INTERNAL: unexpected TypeError (see the host log)');
+  });
+
+  it('logs each outcome with the idempotency key readable (not censored as a secret-named field)', async () => {
+    const topic = freshTopic();
+    const log = captureLogger('info');
+    const worker = createOutboxWorker({ db: db(), dialect, handlers: { [topic]: async () => ({ outcome: 'delivered' }) }, logger: log.logger });
+    const row = await queue(topic, 'tk-logged-1');
+    await worker.runOnce();
+    expect(log.entries().filter((e) => e.msg === 'outbox message delivered')).toEqual([expect.objectContaining({ outboxId: row.id, idempotencyKey: 'tk-logged-1', destination: 'ACME' })]);
+    expect(log.lines.join('\n')).not.toContain('[REDACTED]');
   });
 
   it('a worker claims only the topics it has handlers for', async () => {

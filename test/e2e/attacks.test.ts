@@ -1,0 +1,297 @@
+/**
+ * Attacks on System A over loopback with real TLS (SPEC A8, X2; issue 3). The real host runs in
+ * this process (startHost: CA, MTMS with its outbox, a KMS per local customer); emulated terminals
+ * (bin/paypad terminal), the operating terminal and the admin CLIs run as child processes.
+ *
+ *   A8  MTMS sends a TK only to a server whose certificate is the paypad CA's, role kms, for that
+ *       customer. An impostor holding the customer's recorded KMS address (it took the port
+ *       before the host could start that KMS) fails the handshake whether its certificate comes
+ *       from another CA or is our CA's certificate of another customer's KMS: it never gets a
+ *       request, and the outbox keeps the TK and retries.
+ *   A8  MTMS refuses operator certificates that were revoked or that another CA issued, at the
+ *       lookup and at the upload: no intake is recorded.
+ *   X2  A terminal request recorded on the wire and sent again, or sent with one bit or one header
+ *       changed, is refused with its typed code and changes no KMS row; the terminal still works.
+ *
+ * PostgreSQL when DATABASE_URL is set (a schema of its own), SQLite otherwise.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runPaypad } from '../../bin/demo/paypadProcess';
+import { cliTerminalDriver, type RunningTerminal } from '../../bin/demo/terminalDriver';
+import { toHex } from '../../shared/bytes';
+import { CA_CERT_FILE, caDirectory } from '../../host/ca/caStorage';
+import type { CertSubject } from '../../host/ca/roles';
+import { loadConfig } from '../../host/config';
+import type { MtmsTables } from '../../host/mtms/mtmsTables';
+import { connectTcpLink, parseLinkAddress } from '../../host/operator/tcpLink';
+import { createOutboxStore, type OutboxStore } from '../../host/outbox/outboxStore';
+import { type RunningHost, startHost } from '../../host/server';
+import { readIdentity, type TlsIdentity, writeIdentity } from '../../host/tls/identity';
+import { mtlsRequest } from '../../host/tls/mtlsRequest';
+import { captureLogger } from '../unit/host/helpers/captureLogger';
+import { e2eDatabase, type E2eDatabase } from './support/e2eDatabase';
+import { type ImpostorKms, startImpostorKms } from './support/impostorKms';
+import { deliveriesWithId, kmsRowsOf } from './support/kmsRows';
+import { freeLoopbackPorts, httpsGetJson, LOOPBACK } from './support/loopback';
+import { onboard, type OnboardingReceipt, outboxRowWhen, runOnboard, stationFiles } from './support/operatorStation';
+import { hostEnv, issuedSerial } from './support/paypadCli';
+import { hexWithLastBitFlipped, type RecordingProxy, sendWireRequest, startRecordingProxy, type WireRequest, wireHeader, withBodyBitFlipped, withHeader } from './support/recordingProxy';
+
+/** Customers: C100's KMS runs in the host; C200's and C300's addresses are held by impostors. */
+const REAL = { code: 'C100', name: 'Real Acquiring' };
+const FOREIGN_CA = { code: 'C200', name: 'Squatted Bank', serial: 'PP-A8-0200' };
+const OTHER_CUSTOMER = { code: 'C300', name: 'Borrowed Bank', serial: 'PP-A8-0300' };
+const ADMIN = 'admin:attacks-test';
+const SERIALS = { revoked: 'PP-A8-0101', foreign: 'PP-A8-0102', recorded: 'PP-X2-0001', neighbour: 'PP-X2-0002' };
+
+describe('attacks on System A over loopback (A8, X2)', () => {
+  const root = mkdtempSync(join(tmpdir(), 'paypad-e2e-attacks-'));
+  const dataDir = join(root, 'data');
+  const foreignDir = join(root, 'foreign-ca');
+  const log = captureLogger('info');
+  const terminals: RunningTerminal[] = [];
+  const closers: (() => Promise<void>)[] = [];
+  let database: E2eDatabase;
+  let env: Record<string, string>;
+  let host: RunningHost;
+  let outbox: OutboxStore;
+  let caPem: string;
+  let caFile: string;
+  let mtmsKeyFile: string;
+  let foreignImpostor: ImpostorKms;
+  let otherCustomerImpostor: ImpostorKms;
+
+  /** `paypad <args>` on the host's data directory and database; must succeed. */
+  const admin = (args: string[]) => runPaypad(args, { env });
+  /** The same against the other CA, with its own SQLite register. */
+  const foreignAdmin = (args: string[]) => runPaypad([...args, '--data-dir', foreignDir], { env: { DATABASE_URL: '' } });
+
+  /** Our CA issues `subject` (no hosts: a client certificate) into `dir`, as `paypad ca issue --out` does. */
+  const issueInto = async (dir: string, subject: CertSubject): Promise<void> => {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    await writeIdentity(dir, await host.ca.issue({ subject }));
+  };
+  const manufacture = async (serial: string, kmsUrl: string): Promise<RunningTerminal> => {
+    const terminal = await cliTerminalDriver().start({ stateDir: join(root, 'terminals', serial), serial, kmsUrl, mtmsKeyFile, mtmsPublicKeyHex: toHex(host.mtms.intakePublicKey.publicKey), caFile, caPem });
+    terminals.push(terminal);
+    return terminal;
+  };
+  const lineOne = () => stationFiles(join(root, 'stations', 'line-1'));
+  const intakesOf = (column: 'serial' | 'operator_cert_serial', value: string) =>
+    host.database.db.withTables<MtmsTables>().selectFrom('mtms_tk_intakes').selectAll().where(column, '=', value).execute();
+
+  beforeAll(async () => {
+    database = await e2eDatabase();
+    env = hostEnv(dataDir, database.databaseUrl);
+    const [kmsPort, foreignCaPort, otherCustomerPort] = await freeLoopbackPorts(3);
+    // A base port other than 0: every KMS the host runs listens where its customer record says,
+    // so an address someone else holds stays theirs (host/kmsFleet.ts).
+    const config = loadConfig({ ...env, PAYPAD_HOST: LOOPBACK, PAYPAD_PORT: '0', PAYPAD_MTMS_PORT: '0', PAYPAD_KMS_BASE_PORT: String(kmsPort), PAYPAD_DEMO_DATA: '0' });
+    host = await startHost(config, { logger: log.logger });
+    outbox = createOutboxStore(host.database.db, host.database.dialect);
+    caFile = join(caDirectory(dataDir), CA_CERT_FILE);
+    caPem = readFileSync(caFile, 'utf8');
+    mtmsKeyFile = join(root, 'mtms-intake-key.hex');
+    writeFileSync(mtmsKeyFile, `${toHex(host.mtms.intakePublicKey.publicKey)}\n`);
+
+    // Another CA, with the same name as ours, made and used with the CLI as its owner would.
+    const foreign = (async () => {
+      await foreignAdmin(['ca', 'init']);
+      await foreignAdmin(['ca', 'issue', '--role', 'kms', '--name', `kms-${FOREIGN_CA.code}`, '--customer', FOREIGN_CA.code, '--san', LOOPBACK, '--out', join(root, 'foreign-kms')]);
+      await foreignAdmin(['ca', 'issue', '--role', 'operator', '--name', 'line 1 station', '--out', join(root, 'stations', 'foreign')]);
+    })();
+    // Our CA's certificates for a station and for C100's KMS (the one an impostor borrows).
+    await issueInto(join(root, 'stations', 'line-1'), { role: 'operator', name: 'line 1 station' });
+    const borrowed = await host.ca.issue({ subject: { role: 'kms', name: `kms-${REAL.code}`, customerCode: REAL.code }, hosts: [LOOPBACK] });
+    await foreign;
+
+    // The impostors take their ports before the customers exist, so the host never gets them.
+    foreignImpostor = await startImpostorKms({ identity: await readIdentity(join(root, 'foreign-kms')), customerCode: FOREIGN_CA.code, port: foreignCaPort });
+    closers.push(() => foreignImpostor.close());
+    otherCustomerImpostor = await startImpostorKms({ identity: { certPem: borrowed.certPem, keyPem: borrowed.keyPem! }, customerCode: OTHER_CUSTOMER.code, port: otherCustomerPort });
+    closers.push(() => otherCustomerImpostor.close());
+
+    // The registry as `paypad mtms customer add` / `serial add` write it (their own tests run the CLI).
+    const registry = host.mtms.store;
+    await registry.addCustomer({ code: REAL.code, name: REAL.name, kmsUrl: `https://${LOOPBACK}:${kmsPort}` }, ADMIN);
+    await registry.addCustomer({ code: FOREIGN_CA.code, name: FOREIGN_CA.name, kmsUrl: foreignImpostor.url }, ADMIN);
+    await registry.addCustomer({ code: OTHER_CUSTOMER.code, name: OTHER_CUSTOMER.name, kmsUrl: otherCustomerImpostor.url }, ADMIN);
+    await registry.addSerials(Object.values(SERIALS), REAL.code, ADMIN);
+    await registry.addSerials([FOREIGN_CA.serial], FOREIGN_CA.code, ADMIN);
+    await registry.addSerials([OTHER_CUSTOMER.serial], OTHER_CUSTOMER.code, ADMIN);
+    // The host's fleet would pick the customers up within seconds; a sync now saves the wait.
+    await host.kms.sync();
+    expect(host.kms.get(REAL.code)?.url).toBe(`https://${LOOPBACK}:${kmsPort}`);
+    expect(host.kms.get(FOREIGN_CA.code)).toBeUndefined();
+    expect(host.kms.failures().get(FOREIGN_CA.code)).toMatch(/^LISTEN_FAILED: .*EADDRINUSE/);
+    expect(host.kms.failures().get(OTHER_CUSTOMER.code)).toMatch(/^LISTEN_FAILED: .*EADDRINUSE/);
+  });
+
+  afterAll(async () => {
+    await Promise.allSettled(terminals.map((t) => t.stop()));
+    await host?.close({ graceMs: 0 });
+    await Promise.allSettled(closers.map((close) => close()));
+    await database?.destroy();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  /**
+   * The TK of a terminal built for an impostor's customer is queued, tried at least twice and
+   * still pending with `error`; the impostor was connected to and never received a request.
+   */
+  async function expectTkWithheldFrom(impostor: ImpostorKms, customer: { code: string; serial: string }, error: RegExp): Promise<OnboardingReceipt> {
+    const terminal = await manufacture(customer.serial, impostor.url);
+    const receipt = await onboard(terminal.link, host.mtms.url, lineOne());
+    expect(receipt).toMatchObject({ serial: customer.serial, customerCode: customer.code });
+    // Waiting ends early if the row leaves 'pending' (delivered to the impostor, or dead): the assertions below say which.
+    const row = await outboxRowWhen(outbox, receipt.deliveryId, (r) => r.state !== 'pending' || (r.attempts >= 2 && r.leaseUntil === undefined), 'two attempts recorded');
+    expect(row).toMatchObject({ state: 'pending', destination: customer.code });
+    expect(row.lastError).toMatch(error);
+    expect(row.nextAttemptAt.getTime()).toBeGreaterThan(row.updatedAt.getTime());
+    // MTMS reached the impostor on every attempt and gave it nothing: not a request line, not a byte of TK.
+    expect(impostor.connections).toBeGreaterThanOrEqual(2);
+    expect(impostor.requests, `${impostor.connections} connections, ${impostor.handshakes} handshakes completed`).toEqual([]);
+    expect(await deliveriesWithId(host.database.db, receipt.deliveryId)).toEqual([]);
+    expect((await kmsRowsOf(host.database.db, customer.serial)).terminals).toEqual([]);
+    return receipt;
+  }
+
+  it('A8: an impostor at the customer\'s KMS address with a certificate from another CA (role kms, that customer\'s code) never receives a request; the TK stays queued and is retried', async () => {
+    await expectTkWithheldFrom(foreignImpostor, FOREIGN_CA, /^PEER_CERT_UNTRUSTED: /);
+    // The impostor is a working KMS look-alike: a client that trusts its CA is served at once.
+    const served = await httpsGetJson(`${foreignImpostor.url}/kms/v1/intake-key`, readFileSync(join(foreignDir, 'ca', CA_CERT_FILE), 'utf8'));
+    expect(served).toMatchObject({ status: 200, json: { customerCode: FOREIGN_CA.code } });
+    expect(foreignImpostor.requests).toHaveLength(1);
+  }, 90_000);
+
+  it('A8: an impostor presenting our CA\'s KMS certificate of another customer (C100) at C300\'s address never receives a request', async () => {
+    // expectTkWithheldFrom also checks that no KMS, C100's real one included, holds the terminal.
+    await expectTkWithheldFrom(otherCustomerImpostor, OTHER_CUSTOMER, /^PEER_CERT_MISMATCH: .*KMS of customer C100, not C300/);
+  }, 90_000);
+
+  it('A8: a revoked operator certificate is refused by MTMS at the lookup (CLIENT_CERT_REVOKED, exit 1) and at the upload; no intake is recorded', async () => {
+    const dir = join(root, 'stations', 'revoked');
+    const issued = await admin(['ca', 'issue', '--role', 'operator', '--name', 'line 2 station', '--out', dir]);
+    const certSerial = issuedSerial(issued.stdout);
+    await admin(['ca', 'revoke', '--serial', certSerial, '--reason', 'keyCompromise']);
+    const terminal = await manufacture(SERIALS.revoked, host.kms.get(REAL.code)!.url);
+
+    const refused = await runOnboard(terminal.link, host.mtms.url, stationFiles(dir));
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toContain(`paypad: MTMS_REFUSED: MTMS refused (HTTP 401): CLIENT_CERT_REVOKED: the client certificate ${certSerial} has been revoked`);
+
+    // A client that skips the lookup and uploads the terminal's genuine envelope is refused too.
+    const upload = await uploadEnvelope(host.mtms.url, terminal, await readIdentity(dir));
+    expect(upload).toMatchObject({ status: 401, json: { error: { code: 'CLIENT_CERT_REVOKED' } } });
+    expect(await intakesOf('serial', SERIALS.revoked)).toEqual([]);
+    expect(await intakesOf('operator_cert_serial', certSerial)).toEqual([]);
+
+    // Only the certificate was at fault: a valid station onboards the same terminal.
+    const receipt = await onboard(terminal.link, host.mtms.url, lineOne());
+    expect(receipt).toMatchObject({ serial: SERIALS.revoked, customerCode: REAL.code });
+    expect(await intakesOf('serial', SERIALS.revoked)).toHaveLength(1);
+  }, 90_000);
+
+  it('A8: an operator certificate from another CA (same CA name, same station name) is refused by MTMS (CLIENT_CERT_UNTRUSTED); the CLI will not even use it; no intake', async () => {
+    const foreignStation = join(root, 'stations', 'foreign');
+    const terminal = await manufacture(SERIALS.foreign, host.kms.get(REAL.code)!.url);
+
+    // The operating terminal checks its certificate against the CA it trusts MTMS by: exit 1.
+    const refused = await runOnboard(terminal.link, host.mtms.url, stationFiles(foreignStation, caFile));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/paypad: CONFIG_INVALID: the certificate in \S+cert\.pem was not issued by the CA in \S+ca\.pem/);
+
+    // A client without that check reaches MTMS, which refuses the certificate on every route.
+    const identity: TlsIdentity = { ...(await readIdentity(foreignStation)), caPem };
+    const lookup = await mtlsRequest({ url: `${host.mtms.url}/mtms/v1/lookup`, identity, expectPeer: { role: 'mtms' }, body: { v: 1, serial: SERIALS.foreign } });
+    expect(lookup).toMatchObject({ status: 401, json: { error: { code: 'CLIENT_CERT_UNTRUSTED' } } });
+    const upload = await uploadEnvelope(host.mtms.url, terminal, identity);
+    expect(upload).toMatchObject({ status: 401, json: { error: { code: 'CLIENT_CERT_UNTRUSTED' } } });
+    expect(await intakesOf('serial', SERIALS.foreign)).toEqual([]);
+  }, 90_000);
+
+  it('X2: a recorded terminal request sent again, or with one bit of body or MAC, its sequence, key, path or serial changed, is refused with its code and changes nothing at the KMS; the terminal then signs on again', async () => {
+    const kms = host.kms.get(REAL.code)!;
+    const proxyIdentity = await host.ca.issue({ subject: { role: 'kms', name: 'recording proxy', customerCode: REAL.code }, hosts: [LOOPBACK] });
+    const proxy: RecordingProxy = await startRecordingProxy({ identity: { certPem: proxyIdentity.certPem, keyPem: proxyIdentity.keyPem!, caPem }, targetUrl: kms.url });
+    closers.push(() => proxy.close());
+    const [terminal, neighbour] = await Promise.all([manufacture(SERIALS.recorded, proxy.url), manufacture(SERIALS.neighbour, kms.url)]);
+    for (const t of [terminal, neighbour]) {
+      const receipt = await onboard(t.link, host.mtms.url, lineOne());
+      const row = await outboxRowWhen(outbox, receipt.deliveryId, (r) => r.state !== 'pending', 'delivered');
+      expect(row.state).toBe('delivered');
+    }
+
+    await terminal.loadKeys();
+    const path = (route: string) => `/kms/v1/terminals/${SERIALS.recorded}/${route}`;
+    expect(proxy.exchanges.map((x) => [x.request.method, x.request.path, x.response.status])).toEqual([
+      ['POST', path('tmk'), 200],
+      ['POST', path('sign-on'), 200],
+    ]);
+    const [tmk, signOn] = proxy.exchanges.map((x) => x.request);
+    const seq = Number(wireHeader(signOn, 'Paypad-Seq'));
+    expect(wireHeader(signOn, 'Paypad-Key')).toBe('TK');
+    expect((await kmsRowsOf(host.database.db, SERIALS.recorded)).terminals[0]).toMatchObject({ last_seq: seq });
+
+    const attacks: { what: string; wire: WireRequest; status: number; code: string }[] = [
+      { what: 'the sign-on again, byte for byte', wire: signOn, status: 409, code: 'PROTOCOL_REPLAY' },
+      { what: 'the TMK request again, byte for byte', wire: tmk, status: 409, code: 'PROTOCOL_REPLAY' },
+      { what: 'one body bit flipped', wire: withBodyBitFlipped(signOn, Math.floor(signOn.body.length / 2)), status: 401, code: 'MAC_MISMATCH' },
+      { what: 'one MAC bit flipped', wire: withHeader(signOn, 'Paypad-Mac', hexWithLastBitFlipped(wireHeader(signOn, 'Paypad-Mac'))), status: 401, code: 'MAC_MISMATCH' },
+      { what: 'the next sequence number', wire: withHeader(signOn, 'Paypad-Seq', String(seq + 1)), status: 401, code: 'MAC_MISMATCH' },
+      { what: 'a sequence far ahead', wire: withHeader(signOn, 'Paypad-Seq', String(seq + 1_000_000)), status: 401, code: 'MAC_MISMATCH' },
+      { what: 'MAK named as the key', wire: withHeader(signOn, 'Paypad-Key', 'MAK'), status: 401, code: 'MAC_MISMATCH' },
+      { what: 'the sign-on sent to the TMK route', wire: { ...signOn, path: path('tmk') }, status: 401, code: 'MAC_MISMATCH' },
+      { what: 'Paypad-Serial naming another terminal', wire: withHeader(signOn, 'Paypad-Serial', SERIALS.neighbour), status: 400, code: 'PROTOCOL_MALFORMED' },
+      {
+        what: 'serial and path naming another terminal of this KMS',
+        wire: withHeader({ ...signOn, path: signOn.path.replace(SERIALS.recorded, SERIALS.neighbour) }, 'Paypad-Serial', SERIALS.neighbour),
+        status: 401,
+        code: 'MAC_MISMATCH',
+      },
+    ];
+    for (const attack of attacks) {
+      const before = await Promise.all([kmsRowsOf(host.database.db, SERIALS.recorded), kmsRowsOf(host.database.db, SERIALS.neighbour)]);
+      const answer = await sendWireRequest(kms.url, caPem, attack.wire);
+      expect({ what: attack.what, status: answer.status, code: errorCodeOf(answer.body) }).toEqual({ what: attack.what, status: attack.status, code: attack.code });
+      // Only an authentic request (a replay) gets a signed refusal; a forged one cannot be answered under its key.
+      expect({ what: attack.what, signed: typeof answer.headers['paypad-mac'] === 'string' }).toEqual({ what: attack.what, signed: attack.code === 'PROTOCOL_REPLAY' });
+      const after = await Promise.all([kmsRowsOf(host.database.db, SERIALS.recorded), kmsRowsOf(host.database.db, SERIALS.neighbour)]);
+      expect(after, attack.what).toEqual(before);
+    }
+
+    // The terminal still works: a new TMK and sign-on, numbered after the recorded ones.
+    const again = await terminal.loadKeys();
+    const held = (await kmsRowsOf(host.database.db, SERIALS.recorded)).terminals[0];
+    expect(held).toMatchObject({ last_seq: seq + 2, tmk_kcv: again.TMK, pik_kcv: again.PIK, mak_kcv: again.MAK, tdk_kcv: again.TDK, dmk_kcv: again.DMK });
+    expect(proxy.exchanges.slice(2).map((x) => [x.response.status, Number(wireHeader(x.request, 'Paypad-Seq'))])).toEqual([
+      [200, seq + 1],
+      [200, seq + 2],
+    ]);
+    expect((await terminal.status()).stage).toBe('signed-on');
+  }, 120_000);
+});
+
+/** The terminal's TK envelope read over its local link, uploaded straight to MTMS with `identity`. */
+async function uploadEnvelope(mtmsUrl: string, terminal: RunningTerminal, identity: TlsIdentity) {
+  const link = await connectTcpLink(parseLinkAddress(terminal.link));
+  let envelope: { serial: string; tkEnvelope: string };
+  try {
+    envelope = await link.readTkEnvelope();
+  } finally {
+    await link.close();
+  }
+  return mtlsRequest({ url: `${mtmsUrl}/mtms/v1/tk`, identity, expectPeer: { role: 'mtms' }, body: { v: 1, ...envelope, confirmed: true } });
+}
+
+function errorCodeOf(body: Buffer): string | undefined {
+  try {
+    return (JSON.parse(body.toString('utf8')) as { error?: { code?: string } }).error?.code;
+  } catch {
+    return undefined;
+  }
+}
