@@ -1,6 +1,6 @@
 /**
  * Byte helpers. Inside paypad bytes are Uint8Array; hex and base64 exist only at the edges
- * (JSON, CLI, logs of non-secret values). Runs in XS and Node: no Node APIs, no Buffer.
+ * (JSON, CLI, logs of non-secret values). Runs in XS and Node: no Node APIs and no Node Buffer type.
  */
 import { PaypadError } from './errors';
 

@@ -4,10 +4,11 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caCommand } from '../../../bin/commands/ca';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, reportError } from '../../../bin/args';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../../../bin/args';
 import { openssl, tempDirs } from './fixtures';
+import { runCommand } from '../../support/runCommand';
 
 const dirs = tempDirs();
 let savedDatabaseUrl: string | undefined;
@@ -21,25 +22,7 @@ afterAll(() => {
   dirs.cleanup();
 });
 
-/** Runs `paypad ca ...argv` as bin/cli.ts does: exit code, stdout, stderr. */
-async function ca(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((out += String(chunk)), true));
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((err += String(chunk)), true));
-  try {
-    let code: number;
-    try {
-      code = await caCommand.run(argv);
-    } catch (e) {
-      code = reportError(e);
-    }
-    return { code, out, err };
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-}
+const ca = (...argv: string[]) => runCommand(caCommand, argv);
 
 describe('A8 paypad ca', () => {
   const dataDir = dirs.make();

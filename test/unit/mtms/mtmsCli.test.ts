@@ -4,9 +4,9 @@
  * typed failures (exit 1).
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { reportError } from '../../../bin/args';
 import { mtmsCommand } from '../../../bin/commands/mtms';
 import { tempDir } from './mtmsTestKit';
+import { runCommand } from '../../support/runCommand';
 
 interface Run {
   code: number;
@@ -29,18 +29,8 @@ describe('paypad mtms', () => {
   });
 
   async function run(...argv: string[]): Promise<Run> {
-    let stdout = '';
-    let stderr = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
-    let code: number;
-    try {
-      code = await mtmsCommand.run([...argv, ...(argv.includes('--help') ? [] : ['--data-dir', dataDir])]);
-    } catch (e) {
-      code = reportError(e);
-    }
-    vi.restoreAllMocks();
-    return { code, stdout, stderr };
+    const { code, out, err } = await runCommand(mtmsCommand, [...argv, ...(argv.includes('--help') ? [] : ['--data-dir', dataDir])]);
+    return { code, stdout: out, stderr: err };
   }
 
   it('A7/A3/A9 adds a customer, serials and an order, then transfers it and shows the outbox', async () => {

@@ -6,13 +6,14 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../../shared/bytes';
 import { keyCheckValue } from '../../../shared/crypto/kcv';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, reportError } from '../../../bin/args';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../../../bin/args';
 import { terminalCommand } from '../../../bin/commands/terminal';
 import { FakeKms } from './fakeKms';
 import { LinkClient, SERIAL, type TestPki, makeMtmsKey, makePki, openTkEnvelope, tempDirs } from './support';
+import { runCommand } from '../../support/runCommand';
 
 const ROOT = join(import.meta.dirname, '../../..');
 const ENTRY = join(import.meta.dirname, 'fixtures/terminalMain.ts');
@@ -32,25 +33,7 @@ afterAll(async () => {
   dirs.cleanup();
 });
 
-/** Runs `paypad terminal ...argv` in this process, as bin/cli.ts does: exit code, stdout, stderr. */
-async function terminal(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((out += String(chunk)), true));
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((err += String(chunk)), true));
-  try {
-    let code: number;
-    try {
-      code = await terminalCommand.run(argv);
-    } catch (e) {
-      code = reportError(e);
-    }
-    return { code, out, err };
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-}
+const terminal = (...argv: string[]) => runCommand(terminalCommand, argv);
 
 /** `paypad terminal run ...` in its own process, until it prints its local link address. */
 async function runTerminal(stateDir: string): Promise<{ port: number; stop(): Promise<number | null>; stderr(): string }> {
