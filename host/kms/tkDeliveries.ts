@@ -139,6 +139,19 @@ export function applyTkDelivery(schemaDb: Kysely<Schema>, d: TkDelivery): Promis
     }
 
     const updatedAt = isoTimestamp(d.at);
+    // A new TK starts the terminal over: new MAC key, so the sequence restarts (X2); no TMK or
+    // working keys until the terminal asks for them under this TK (A11, A12, A13).
+    const newTk = {
+      last_seq: 0,
+      tk_delivery_id: d.deliveryId,
+      tk_intake_sequence: d.intakeSequence,
+      tk_block: d.tk.block,
+      tk_kcv: d.tk.kcv,
+      tmk_block: null,
+      tmk_kcv: null,
+      ...NO_WORKING_KEYS,
+      updated_at: updatedAt,
+    };
     let change: TkChange;
     let generation: number;
     if (current === undefined) {
@@ -146,20 +159,7 @@ export function applyTkDelivery(schemaDb: Kysely<Schema>, d: TkDelivery): Promis
       generation = 1;
       const created = await trx
         .insertInto('kms_terminals')
-        .values({
-          customer_code: d.customerCode,
-          serial: d.serial,
-          generation,
-          last_seq: 0,
-          tk_delivery_id: d.deliveryId,
-          tk_intake_sequence: d.intakeSequence,
-          tk_block: d.tk.block,
-          tk_kcv: d.tk.kcv,
-          tmk_block: null,
-          tmk_kcv: null,
-          ...NO_WORKING_KEYS,
-          updated_at: updatedAt,
-        })
+        .values({ customer_code: d.customerCode, serial: d.serial, generation, ...newTk })
         .onConflict((oc) => oc.columns(['customer_code', 'serial']).doNothing())
         .executeTakeFirst();
       if (created.numInsertedOrUpdatedRows !== 1n) throw raced(d.serial);
@@ -172,18 +172,7 @@ export function applyTkDelivery(schemaDb: Kysely<Schema>, d: TkDelivery): Promis
         .set(
           unchanged
             ? { tk_intake_sequence: d.intakeSequence, updated_at: updatedAt }
-            : {
-                generation,
-                last_seq: 0,
-                tk_delivery_id: d.deliveryId,
-                tk_intake_sequence: d.intakeSequence,
-                tk_block: d.tk.block,
-                tk_kcv: d.tk.kcv,
-                tmk_block: null,
-                tmk_kcv: null,
-                ...NO_WORKING_KEYS,
-                updated_at: updatedAt,
-              },
+            : { generation, ...newTk },
         )
         .where('customer_code', '=', d.customerCode)
         .where('serial', '=', d.serial)
