@@ -6,9 +6,9 @@
  * `paypad serve` (bin/commands/serve.ts) calls runServe.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { isPaypadError, PaypadError } from '../shared/errors';
+import { isPaypadError } from '../shared/errors';
+import { listen, listenerUrl } from './http/listener';
 import { createApp } from './app';
 import type { CertificateAuthority } from './ca/authority';
 import { ensureCa } from './ca/caStorage';
@@ -83,7 +83,7 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
     const app = createApp({ config, database, logger, version: hostVersion(), roles: options.roles ?? ROLES });
     const httpServer = createServer(app);
     endKeepAlive = keepAliveEnder(httpServer);
-    server = await listen(httpServer, config);
+    server = await listen(httpServer, config.host, config.port, 'the host');
   } catch (e) {
     await mtms?.close({ graceMs: 0 });
     await fleet?.close({ graceMs: 0 });
@@ -92,7 +92,7 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
   }
   // After start-up a server error (accept failing with EMFILE...) is logged; the host keeps serving.
   server.on('error', (err) => logger.error({ err }, 'HTTP server error'));
-  const url = `http://${formatHost((server.address() as AddressInfo).address)}:${(server.address() as AddressInfo).port}`;
+  const url = listenerUrl(server, 'http');
   // Constants for the closures below (a `let` loses its narrowing there).
   const kms = fleet;
   const mtmsRole = mtms;
@@ -128,19 +128,6 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
   return { url, config, database, ca, mtms: mtmsRole, kms, demoData, close };
 }
 
-function listen(server: Server, config: HostConfig): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const onError = (e: NodeJS.ErrnoException) => {
-      reject(Object.assign(new PaypadError('LISTEN_FAILED', `cannot listen on ${config.host}:${config.port}: ${e.code ?? e.message}`), { cause: e }));
-    };
-    server.once('error', onError);
-    server.listen(config.port, config.host, () => {
-      server.off('error', onError);
-      resolve(server);
-    });
-  });
-}
-
 /**
  * server.close() drops idle keep-alive connections but leaves busy ones open after their response
  * until the client's keep-alive timer ends them (seconds later). The returned function, called when
@@ -163,10 +150,6 @@ function keepAliveEnder(server: Server): () => void {
     stopping = true;
     inFlight.forEach(closeWhenDone);
   };
-}
-
-function formatHost(address: string): string {
-  return address.includes(':') ? `[${address}]` : address;
 }
 
 /**

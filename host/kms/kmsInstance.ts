@@ -9,7 +9,6 @@
  *   tls/      cert.pem, key.pem (0600), ca.pem (host/tls/identity), issued on first start
  */
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import express from 'express';
@@ -19,6 +18,7 @@ import { customerCode as customerCodeField } from '../../shared/protocol/fields'
 import type { CertificateAuthority } from '../ca/authority';
 import type { Schema } from '../db/schema';
 import { errorHandler, notFound } from '../http/errors';
+import { closeWithin, listen, listenerUrl } from '../http/listener';
 import { openSoftwareHsm, systemRng } from '../hsm/index';
 import { createLogger, type Logger, requestLogger } from '../log';
 import { ensureServerIdentity } from '../tls/serverIdentity';
@@ -94,13 +94,12 @@ export async function startKms(options: KmsInstanceOptions): Promise<RunningKms>
     app.use(createKmsRouter({ service, revocation: options.ca }));
     app.use(notFound);
     app.use(errorHandler(logger));
-    server = await listen(createServer(serverTlsOptions(identity), app), options);
+    server = await listen(createServer(serverTlsOptions(identity), app), options.host, options.port, `KMS ${code}`);
   } catch (e) {
     await hsm.close();
     throw e;
   }
-  const address = server.address() as AddressInfo;
-  const url = `https://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const url = listenerUrl(server, 'https');
   logger.info({ url }, `KMS ${code} listening on ${url}`);
 
   let closing: Promise<void> | undefined;
@@ -110,9 +109,7 @@ export async function startKms(options: KmsInstanceOptions): Promise<RunningKms>
     service,
     close({ graceMs = DEFAULT_GRACE_MS } = {}) {
       closing ??= (async () => {
-        const force = setTimeout(() => server.closeAllConnections(), graceMs).unref();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-        clearTimeout(force);
+        await closeWithin(server, graceMs);
         await hsm.close();
         logger.info(`KMS ${code} stopped`);
       })();
@@ -145,13 +142,4 @@ function checkedCustomerCode(code: string): string {
   } catch (e) {
     throw new PaypadError('CONFIG_INVALID', `KMS ${(e as Error).message}`);
   }
-}
-
-function listen(server: Server, options: KmsInstanceOptions): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => {
-      reject(Object.assign(new PaypadError('LISTEN_FAILED', `KMS ${options.customerCode} cannot listen on ${options.host}:${options.port}: ${e.code ?? e.message}`), { cause: e }));
-    });
-    server.listen(options.port, options.host, () => resolve(server));
-  });
 }

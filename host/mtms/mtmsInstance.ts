@@ -10,16 +10,15 @@
  * row is made under this LMK), and each runs a worker: leases keep them off each other's rows.
  */
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import express from 'express';
 import type { Kysely } from 'kysely';
-import { PaypadError } from '../../shared/errors';
 import type { CertificateAuthority } from '../ca/authority';
 import type { Dialect } from '../db/database';
 import type { Schema } from '../db/schema';
 import { errorHandler, notFound } from '../http/errors';
+import { closeWithin, listen, listenerUrl } from '../http/listener';
 import { openSoftwareHsm, systemRng } from '../hsm/index';
 import { createLogger, type Logger, requestLogger } from '../log';
 import { createOutboxWorker, DEFAULT_LEASE_MS, type OutboxWorker, type OutboxWorkerOptions } from '../outbox/outboxWorker';
@@ -109,14 +108,13 @@ export async function startMtms(options: MtmsOptions): Promise<RunningMtms> {
     app.use(createMtmsRouter({ service, revocation: options.ca }));
     app.use(notFound);
     app.use(errorHandler(logger));
-    server = await listen(createServer(serverTlsOptions(identity), app), options);
+    server = await listen(createServer(serverTlsOptions(identity), app), options.host, options.port, 'MTMS');
   } catch (e) {
     await hsm.close();
     throw e;
   }
   worker.start();
-  const address = server.address() as AddressInfo;
-  const url = `https://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const url = listenerUrl(server, 'https');
   logger.info({ url }, `MTMS listening on ${url}`);
 
   let closing: Promise<void> | undefined;
@@ -128,22 +126,11 @@ export async function startMtms(options: MtmsOptions): Promise<RunningMtms> {
     outbox: worker,
     close({ graceMs = DEFAULT_GRACE_MS } = {}) {
       closing ??= (async () => {
-        const force = setTimeout(() => server.closeAllConnections(), graceMs).unref();
-        await Promise.all([worker.stop(), new Promise<void>((resolve) => server.close(() => resolve()))]);
-        clearTimeout(force);
+        await Promise.all([worker.stop(), closeWithin(server, graceMs)]);
         await hsm.close();
         logger.info('MTMS stopped');
       })();
       return closing;
     },
   };
-}
-
-function listen(server: Server, options: MtmsOptions): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => {
-      reject(Object.assign(new PaypadError('LISTEN_FAILED', `MTMS cannot listen on ${options.host}:${options.port}: ${e.code ?? e.message}`), { cause: e }));
-    });
-    server.listen(options.port, options.host, () => resolve(server));
-  });
 }
