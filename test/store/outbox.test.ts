@@ -5,15 +5,13 @@
  * twice, and a message that keeps failing ends dead and visible.
  */
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database, Dialect } from '../../host/db/database';
-import { migrateToLatest } from '../../host/db/migrate';
+import { describe, expect, it } from 'vitest';
 import { enqueue, createOutboxStore, MAX_PAYLOAD_BYTES } from '../../host/outbox/outboxStore';
 import { createOutboxWorker, type OutboxDelivery, type OutboxHandler, permanentFailure } from '../../host/outbox/outboxWorker';
 import { retryDelayMs, retryPolicy } from '../../host/outbox/retryPolicy';
 import { PaypadError } from '../../shared/errors';
 import { captureLogger } from '../unit/host/helpers/captureLogger';
-import { createTestStore, DIALECTS, type TestStore } from './helpers/testDatabase';
+import { DIALECTS, useMigratedDatabase } from './helpers/testDatabase';
 
 let topicCounter = 0;
 /** Each test queues under its own topic, so workers of one test never see another's rows. */
@@ -26,27 +24,9 @@ function manualClock(start = Date.UTC(2025, 0, 1, 12, 0, 0)) {
 
 const failure = () => new PaypadError('HTTP_FAILED', 'receiver unreachable');
 
-/** A migrated store for the block, and more connections to it as other host processes would open. */
-function useStore(dialect: Dialect) {
-  let store: TestStore | undefined;
-  let database: Database | undefined;
-  beforeAll(async () => {
-    store = await createTestStore(dialect);
-    database = store.open();
-    await migrateToLatest(database);
-  });
-  afterAll(async () => {
-    await store?.destroy();
-  });
-  return {
-    database: () => database as Database,
-    /** Closed with the store. */
-    connect: () => (store as TestStore).open(),
-  };
-}
-
 describe.each(DIALECTS)('outbox on %s', (dialect) => {
-  const { database, connect } = useStore(dialect);
+  const database = useMigratedDatabase(dialect);
+  const connect = database.connect;
   const db = () => database().db;
   const store = () => createOutboxStore(db(), dialect);
 

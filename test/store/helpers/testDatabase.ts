@@ -73,8 +73,11 @@ async function admin(url: string, statement: string): Promise<void> {
   }
 }
 
-/** A migrated database for the enclosing describe block: created before its tests, removed after. */
-export function useMigratedDatabase(dialect: Dialect): () => Database {
+/**
+ * A migrated database for the enclosing describe block: created before its tests, removed after.
+ * `connect()` opens another connection to it, as another host process would (closed with it).
+ */
+export function useMigratedDatabase(dialect: Dialect): (() => Database) & { connect(): Database } {
   let store: TestStore | undefined;
   let database: Database | undefined;
   beforeAll(async () => {
@@ -85,8 +88,14 @@ export function useMigratedDatabase(dialect: Dialect): () => Database {
   afterAll(async () => {
     await store?.destroy();
   });
-  return () => {
+  const current = () => {
     if (!database) throw new Error('the test database is created in beforeAll');
     return database;
   };
+  return Object.assign(current, {
+    connect: () => {
+      if (!store) throw new Error('the test database is created in beforeAll');
+      return store.open();
+    },
+  });
 }
