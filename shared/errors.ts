@@ -34,6 +34,8 @@ export type ErrorCode =
   | 'BAD_JSON'
   | 'BAD_REQUEST'
   | 'PAYLOAD_TOO_LARGE'
+  | 'HEADERS_TOO_LARGE'
+  | 'REQUEST_TIMEOUT'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'NOT_FOUND'
   | 'LISTEN_FAILED'
@@ -118,7 +120,9 @@ export class PaypadError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string) {
     super(message);
-    this.name = 'PaypadError';
+    // Defined, not assigned: the Moddable runtime freezes Error.prototype, and assigning to an
+    // inherited read-only property throws ("set name: not writable").
+    Object.defineProperty(this, 'name', { value: 'PaypadError', writable: true, configurable: true });
     this.code = code;
   }
 }

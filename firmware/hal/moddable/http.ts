@@ -7,6 +7,9 @@
  * resolver; IPv4 literals are answered here without a DNS query, since that resolver would
  * send one for them.
  */
+// mcconfig type-checks each module alone and maps @moddable/typings by file name, which puts this
+// module's declaration under 'embedded:io/socket/tls': reference it so the import below resolves.
+/// <reference path="../../../node_modules/@moddable/typings/embedded_io/socket/tls.d.ts" />
 import HTTPClient from 'embedded:network/http/client';
 import TCP from 'embedded:io/socket/tcp';
 import TLSSocket from 'embedded:io/socket/tcp/tls';
