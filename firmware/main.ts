@@ -10,7 +10,6 @@
  */
 import config from 'mc/config';
 import { constantTimeEqual, wipe } from 'shared/bytes';
-import { setP256PrecomputeWindow } from 'shared/crypto/keyTransport';
 import { isPaypadError, PaypadError } from 'shared/errors';
 import { LocalLinkSession } from './core/localLinkService';
 import { Terminal } from './core/terminal';
@@ -36,8 +35,6 @@ export default function main(): void {
   try {
     const parsed = parseFirmwareConfig(config);
     if (typeof parsed === 'string') throw new PaypadError('CONFIG_INVALID', `manifest config: ${parsed}`);
-    // noble's default P-256 tables stay on the heap after first use (~360 KB): more than all of it.
-    setP256PrecomputeWindow(1);
     const hal = createHal(parsed);
     display = hal.display;
     selfTestRng(hal.rng);

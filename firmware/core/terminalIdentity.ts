@@ -14,7 +14,7 @@
  * Runs in XS: no Node APIs.
  */
 import { P256_PUBLIC_KEY_BYTES, assertPublicKey } from 'shared/crypto/keyTransport';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from 'shared/crypto/primitives';
 import { fromHex, toHex } from 'shared/bytes';
 import { PaypadError, isPaypadError } from 'shared/errors';
 import { serial as serialField } from 'shared/protocol/fields';

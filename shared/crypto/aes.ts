@@ -1,9 +1,9 @@
 /**
- * AES building blocks (FIPS 197) over @noble/ciphers, with paypad's typed errors.
+ * AES building blocks (FIPS 197) with paypad's typed errors, over the crypto-primitive seam.
  * Unpadded only: every payment standard paypad follows pads on its own terms.
  */
-import { cbc, ecb } from '@noble/ciphers/aes.js';
 import { PaypadError } from '../errors';
+import * as primitives from './primitives';
 
 export const AES_BLOCK = 16;
 
@@ -31,25 +31,25 @@ function assertBlocks(data: Uint8Array, what: string): void {
 export function aesEcbEncrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
   assertAesKey(key);
   assertBlocks(data, 'AES-ECB input');
-  return ecb(key, { disablePadding: true }).encrypt(data);
+  return primitives.aesEncryptEcb(key, data);
 }
 
 export function aesEcbDecrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
   assertAesKey(key);
   assertBlocks(data, 'AES-ECB input');
-  return ecb(key, { disablePadding: true }).decrypt(data);
+  return primitives.aesDecryptEcb(key, data);
 }
 
 export function aesCbcEncrypt(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
   assertAesKey(key);
   assertIv(iv);
   assertBlocks(data, 'AES-CBC input');
-  return cbc(key, iv, { disablePadding: true }).encrypt(data);
+  return primitives.aesEncryptCbc(key, iv, data);
 }
 
 export function aesCbcDecrypt(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
   assertAesKey(key);
   assertIv(iv);
   assertBlocks(data, 'AES-CBC input');
-  return cbc(key, iv, { disablePadding: true }).decrypt(data);
+  return primitives.aesDecryptCbc(key, iv, data);
 }

@@ -1,15 +1,37 @@
 /**
  * AES-CMAC, NIST SP 800-38B (RFC 4493 for AES-128). Vectors: test/vectors/cmac.json.
  */
-import { cmac } from '@noble/ciphers/aes.js';
-import { constantTimeEqual } from '../bytes';
+import { constantTimeEqual, wipe } from '../bytes';
 import { PaypadError } from '../errors';
-import { assertAesKey } from './aes';
+import { AES_BLOCK, aesCbcEncrypt, aesEcbEncrypt, assertAesKey } from './aes';
+
+/** SP 800-38B §6.1: doubling in GF(2^128), R_128 = 0^120 || 10000111. */
+function doubleSubkey(block: Uint8Array): Uint8Array {
+  const out = new Uint8Array(AES_BLOCK);
+  for (let i = 0; i < AES_BLOCK; i++) out[i] = ((block[i] << 1) | (i + 1 < AES_BLOCK ? block[i + 1] >> 7 : 0)) & 0xff;
+  if (block[0] & 0x80) out[AES_BLOCK - 1] ^= 0x87;
+  return out;
+}
 
 /** The full 16-byte CMAC of `data` under `key`. */
 export function aesCmac(key: Uint8Array, data: Uint8Array): Uint8Array {
   assertAesKey(key, 'CMAC key');
-  return cmac(data, key);
+  if (!(data instanceof Uint8Array)) throw new PaypadError('BAD_ARGUMENT', 'CMAC: expected bytes to MAC');
+  const l = aesEcbEncrypt(key, new Uint8Array(AES_BLOCK));
+  const k1 = doubleSubkey(l);
+  const k2 = doubleSubkey(k1);
+  // §6.2: a complete last block is XORed with K1; a partial (or empty) one is padded 10* and XORed with K2.
+  const complete = data.length > 0 && data.length % AES_BLOCK === 0;
+  const message = new Uint8Array(complete ? data.length : data.length + AES_BLOCK - (data.length % AES_BLOCK));
+  message.set(data);
+  if (!complete) message[data.length] = 0x80;
+  const last = message.length - AES_BLOCK;
+  const subkey = complete ? k1 : k2;
+  for (let i = 0; i < AES_BLOCK; i++) message[last + i] ^= subkey[i];
+  const chain = aesCbcEncrypt(key, new Uint8Array(AES_BLOCK), message);
+  const mac = chain.slice(last);
+  wipe(l, k1, k2, message, chain);
+  return mac;
 }
 
 /**

@@ -24,18 +24,17 @@
  * anyone with the public key can make an envelope. Who sent it is for the channel to prove
  * (mutual TLS with CA-issued certificates, SPEC A8), and the context binds it to one serial.
  */
-import { p256 } from '@noble/curves/nist.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { type Rng, asciiToBytes, randomBytes, concatBytes, wipe } from '../bytes';
 import { PaypadError } from '../errors';
 import { assertAesKey } from './aes';
 import { aesKeyUnwrapPadded, aesKeyWrapPadded } from './keyWrap';
+import { decodeP256Point, isValidP256PrivateKey, P256_PRIVATE_KEY_BYTES, P256_PUBLIC_KEY_BYTES, p256PrivateKeyFromSeed } from './p256';
+import { p256PublicKey, p256SharedSecretX, sha256 } from './primitives';
 
 export const KEY_TRANSPORT_ALGORITHM_ID = 'paypad-kt1/P256-CDH/SHA256/KWP128';
 export const KEY_ENVELOPE_VERSION = 0x01;
-export const P256_PUBLIC_KEY_BYTES = 65;
-export const P256_PRIVATE_KEY_BYTES = 32;
-/** FIPS 186-5 §A.2.1 needs at least 64 bits beyond the 256 (40 bytes); noble reduces 48 (n + n/2). */
+export { P256_PRIVATE_KEY_BYTES, P256_PUBLIC_KEY_BYTES };
+/** FIPS 186-5 §A.2.1 needs at least 64 bits beyond the 256 (40 bytes); 48 gives 128 extra bits. */
 const P256_KEYGEN_SEED_BYTES = 48;
 const KEK_BYTES = 16;
 const CONTEXT_MAX_BYTES = 255;
@@ -53,25 +52,12 @@ export interface KeyEnvelope {
   wrappedKey: Uint8Array;
 }
 
-/**
- * Sets how much P-256 base-point precomputation to keep (noble's wNAF window, 1 = no tables).
- * noble's default window of 6 keeps about 360 KB of XS heap alive after the first key generation,
- * more than a plain ESP32's whole JS heap; the firmware calls this with 1 at start-up and pays in
- * compute instead (see bench/results/crypto.md). The host keeps the default.
- */
-export function setP256PrecomputeWindow(windowSize: number): void {
-  if (!Number.isInteger(windowSize) || windowSize < 1 || windowSize > 8) {
-    throw new PaypadError('BAD_ARGUMENT', `P-256 precompute window: expected 1 to 8, got ${windowSize}`);
-  }
-  p256.Point.BASE.precompute(windowSize, true);
-}
-
 /** A P-256 key pair whose private scalar comes from `rng` (FIPS 186-5 §A.2.1). */
 export function generateP256KeyPair(rng: Rng): P256KeyPair {
   const seed = randomBytes(rng, P256_KEYGEN_SEED_BYTES, 'a P-256 key');
   try {
-    const privateKey = p256.utils.randomSecretKey(seed);
-    return { privateKey, publicKey: p256.getPublicKey(privateKey, false) };
+    const privateKey = p256PrivateKeyFromSeed(seed);
+    return { privateKey, publicKey: p256PublicKey(privateKey) };
   } finally {
     wipe(seed);
   }
@@ -99,7 +85,7 @@ export function unwrapKeyAsRecipient(recipientPrivateKey: Uint8Array, envelope: 
   assertPrivateKey(recipientPrivateKey);
   assertEnvelope(envelope);
   assertContext(context);
-  const recipientPublicKey = p256.getPublicKey(recipientPrivateKey, false);
+  const recipientPublicKey = p256PublicKey(recipientPrivateKey);
   const kek = deriveKek(recipientPrivateKey, envelope.ephemeralPublicKey, envelope.ephemeralPublicKey, recipientPublicKey, context);
   let key: Uint8Array;
   try {
@@ -141,14 +127,13 @@ export function decodeKeyEnvelope(bytes: Uint8Array): KeyEnvelope {
 
 /** Steps 2 and 3 of the scheme above; `partyU`/`partyV` are the sender's and recipient's public keys. */
 function deriveKek(privateKey: Uint8Array, peerPublicKey: Uint8Array, partyU: Uint8Array, partyV: Uint8Array, context: Uint8Array): Uint8Array {
-  let shared: Uint8Array;
+  let z: Uint8Array;
   try {
-    shared = p256.getSharedSecret(privateKey, peerPublicKey, true);
+    z = p256SharedSecretX(privateKey, peerPublicKey);
   } catch {
-    // Unreachable with validated inputs on a prime-order curve; kept so no raw noble error escapes.
+    // Unreachable with validated inputs on a prime-order curve; kept so no primitive's error escapes.
     throw new PaypadError('PUBLIC_KEY_INVALID', 'ECDH: the shared point is invalid');
   }
-  const z = shared.subarray(1); // drop the SEC 1 prefix: Z is the x-coordinate alone
   const counter = new Uint8Array([0, 0, 0, 1]);
   const kekBits = new Uint8Array([0, 0, (KEK_BYTES * 8) >> 8, (KEK_BYTES * 8) & 0xff]);
   const fixedInfo = concatBytes(
@@ -164,19 +149,13 @@ function deriveKek(privateKey: Uint8Array, peerPublicKey: Uint8Array, partyU: Ui
   try {
     return digest.slice(0, KEK_BYTES);
   } finally {
-    wipe(shared, input, digest);
+    wipe(z, input, digest);
   }
 }
 
 export function assertPublicKey(publicKey: Uint8Array, what: string): void {
-  // SP 800-56A r3 §5.6.2.3.3 full validation: not the point at infinity, coordinates in [0, p-1],
-  // on the curve; the order check nQ = O holds for every such point as P-256 has cofactor 1.
-  if (
-    !(publicKey instanceof Uint8Array) ||
-    publicKey.length !== P256_PUBLIC_KEY_BYTES ||
-    publicKey[0] !== 0x04 ||
-    !p256.utils.isValidPublicKey(publicKey, false)
-  ) {
+  // SP 800-56A r3 §5.6.2.3.3 full validation (shared/crypto/p256).
+  if (!decodeP256Point(publicKey)) {
     throw new PaypadError('PUBLIC_KEY_INVALID', `${what}: expected an uncompressed P-256 point (65 bytes, 0x04 || X || Y) on the curve`);
   }
 }
@@ -185,7 +164,7 @@ function assertPrivateKey(privateKey: Uint8Array): void {
   if (!(privateKey instanceof Uint8Array) || privateKey.length !== P256_PRIVATE_KEY_BYTES) {
     throw new PaypadError('KEY_LENGTH', `P-256 private key: expected ${P256_PRIVATE_KEY_BYTES} bytes`);
   }
-  if (!p256.utils.isValidSecretKey(privateKey)) {
+  if (!isValidP256PrivateKey(privateKey)) {
     throw new PaypadError('BAD_ARGUMENT', 'P-256 private key: not a scalar in [1, n-1]');
   }
 }

@@ -4,7 +4,9 @@
  *
  * - mcconfig's "modules" rule: `"a/b/*": "./dir/*"` makes every .ts/.js file in dir a module
  *   named a/b/<file name>; `"a/b": "./dir/file"` makes one (tools/mcmanifest.js, ModulesRule);
- *   a "platforms" entry adds modules for that platform, "..." for platforms not listed.
+ *   a "platforms" entry adds modules for that platform, "..." for platforms not listed. The files
+ *   under "~" are excluded, and a source file becomes one module only, under the first name that
+ *   claims it (ModulesRule.process handles "~" first; appendFile skips a source already taken).
  * - XS's module lookup on microcontrollers (xs/platforms/mc/xsHosts.c, fxFindModule): a ".js"
  *   or ".mjs" suffix is dropped; a specifier starting with "./" or "../" is joined to the
  *   importing module's NAME (not its file), handling that one leading segment only; anything
@@ -21,15 +23,18 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
 /** What a "platforms" entry may add: includes, modules, config (merged over the common one), build variables. */
 export interface PlatformBlock {
   include?: string[];
-  modules?: Record<string, string>;
+  modules?: ModuleEntries;
   config?: Record<string, unknown>;
   build?: Record<string, string>;
   error?: string;
 }
 
+/** Module name -> source, plus "~": sources to exclude. */
+export type ModuleEntries = Record<string, string | string[]>;
+
 export interface Manifest {
   include?: string[];
-  modules?: Record<string, string>;
+  modules?: ModuleEntries;
   platforms?: Record<string, PlatformBlock>;
   creation: { main: string; chunk: { initial: number }; heap: { initial: number }; stack: number };
   config: Record<string, unknown>;
@@ -50,25 +55,38 @@ export function platformBlock(manifest: Manifest, platform: string): PlatformBlo
 export function moduleFiles(manifest: Manifest, platform: string): Map<string, string> {
   const out = new Map<string, string>();
   const entries = { ...manifest.modules, ...platformBlock(manifest, platform).modules };
+  const taken = new Set<string>();
+  const excluded = ([] as string[]).concat(entries['~'] ?? []);
+  for (const source of excluded) for (const [, file] of sourceFiles(source, '~')) taken.add(file);
   for (const [name, source] of Object.entries(entries)) {
+    if (name === '~') continue;
+    if (typeof source !== 'string') throw new Error(`manifest module ${name}: one source expected`);
     if (source.startsWith('$(')) continue;
     if (name.endsWith('/*') !== source.endsWith('/*')) throw new Error(`manifest module ${name}: wildcard on one side only`);
-    if (name.endsWith('/*')) {
-      const dir = join(ROOT, source.slice(0, -2));
-      if (!existsSync(dir)) throw new Error(`manifest module ${name}: directory ${source} not found`);
-      for (const file of readdirSync(dir, { withFileTypes: true })) {
-        if (!file.isFile() || file.name.endsWith('.d.ts')) continue;
-        const m = /^(.+)\.(ts|js)$/.exec(file.name);
-        if (m) out.set(name.slice(0, -1) + m[1], join(dir, file.name));
-      }
-    } else {
-      const base = join(ROOT, source);
-      const file = ['.ts', '.js'].map((ext) => base + ext).find((f) => existsSync(f));
-      if (!file) throw new Error(`manifest module ${name}: ${source}.ts/.js not found`);
-      out.set(name, file);
+    for (const [suffix, file] of sourceFiles(source, name)) {
+      if (taken.has(file)) continue;
+      taken.add(file);
+      out.set(name.endsWith('/*') ? name.slice(0, -1) + suffix : name, file);
     }
   }
   return out;
+}
+
+/** [file name without extension, path] for a manifest source: a "dir/*" wildcard or one file. */
+function sourceFiles(source: string, name: string): [string, string][] {
+  if (source.endsWith('/*')) {
+    const dir = join(ROOT, source.slice(0, -2));
+    if (!existsSync(dir)) throw new Error(`manifest module ${name}: directory ${source} not found`);
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((file) => file.isFile() && !file.name.endsWith('.d.ts'))
+      .map((file) => /^(.+)\.(ts|js)$/.exec(file.name))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => [m[1], join(dir, m[0])]);
+  }
+  const base = join(ROOT, source);
+  const file = ['.ts', '.js'].map((ext) => base + ext).find((f) => existsSync(f));
+  if (!file) throw new Error(`manifest module ${name}: ${source}.ts/.js not found`);
+  return [['', file]];
 }
 
 /** What fxFindModule looks up for `specifier` imported by module `from`, or undefined. */
@@ -148,7 +166,8 @@ export function sourceFileOf(specifier: string, file: string, platformDir = 'fir
 
 /**
  * Why the imports of a portable file (shared/, firmware/core) would break a runtime, or [] when
- * none would. Portable code imports @noble/* and relative paths only, extensionless; a runtime
+ * none would. Portable code imports relative paths only, extensionless (no npm package: @noble's
+ * tables alone are bigger than a plain ESP32's heap); a runtime
  * (not type-only) relative import must resolve under XS's lookup to the module of the same
  * file. firmware/ code may also name shared modules by their device module name, "shared/x"
  * (firmware/tsconfig.json "paths"), since "../../shared/x" does not resolve on the device.
@@ -162,8 +181,6 @@ export function portableImportProblems(file: string, root = ROOT): string[] {
     const spec = ref.specifier;
     if (ref.dynamic) {
       problems.push(`${at}: dynamic import; portable code imports statically`);
-    } else if (spec.startsWith('@noble/')) {
-      continue;
     } else if (spec.startsWith('.') || (spec.startsWith('shared/') && name.startsWith('firmware/'))) {
       if (/\.(ts|js|mjs|cjs)$/.test(spec)) {
         problems.push(`${at}: write it without an extension (Moddable resolves module names)`);
@@ -176,7 +193,7 @@ export function portableImportProblems(file: string, root = ROOT): string[] {
         problems.push(`${at}: on the device XS looks up "${xsModuleName(spec, name) ?? '(nothing)'}", not "${moduleNameOf(target, root)}"; import shared modules from firmware/ as 'shared/...'`);
       }
     } else {
-      problems.push(`${at}: portable code imports only relative modules and @noble/* (no Node or Moddable modules)`);
+      problems.push(`${at}: portable code imports only relative modules (no npm, Node or Moddable modules)`);
     }
   }
   return problems;

@@ -3,14 +3,12 @@
  * key-loading application (firmware/core/terminal) on a HAL whose every call is a round trip to
  * the Node HAL (bridgedDevice.ts), answering terminalWire's commands through handleCommand.
  *
- * Start-up does what the device firmware does before its first key operation: P-256 base-point
- * precomputation down to window 1 (shared/crypto/keyTransport), so the ECDH of the TK export fits
- * a ~150 KB heap (docs/firmware.md "Memory"). Replies are `{ result: ArrayBuffer }` filled in by
+ * The crypto primitives are shared/crypto/primitives' compact ones: no tables at import, so the
+ * TK export's ECDH fits a ~150 KB heap (docs/firmware.md "Device budget"). Replies are `{ result: ArrayBuffer }` filled in by
  * a promise job; xsnap-worker runs every job before it reads `result` (test/xs/entry.ts).
  * Runs in XS: no Node APIs.
  */
 import { concatBytes } from '../../../shared/bytes';
-import { setP256PrecomputeWindow } from '../../../shared/crypto/keyTransport';
 import { PaypadError, isPaypadError } from '../../../shared/errors';
 import { KmsRefusal } from '../../../firmware/core/kmsClient';
 import { LocalLinkSession } from '../../../firmware/core/localLinkService';
@@ -33,8 +31,6 @@ interface LinkConnection {
   readonly written: Uint8Array[];
   closed: boolean;
 }
-
-setP256PrecomputeWindow(1);
 
 let device: TerminalDevice | undefined;
 let terminal: Terminal | undefined;
