@@ -5,8 +5,7 @@
 import express, { type Express } from 'express';
 import { PaypadError } from '../shared/errors';
 import { pingDatabase } from './db/database';
-import { errorHandler, notFound } from './http/errors';
-import { requestLogger } from './log';
+import { createListenerApp } from './http/errors';
 import type { RoleContext, RoleModule } from './roles';
 
 /**
@@ -27,26 +26,21 @@ export interface HealthBody {
 }
 
 export function createApp(deps: AppDeps): Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.use(requestLogger(deps.logger));
-  app.use(express.json({ limit: JSON_BODY_LIMIT_BYTES }));
+  return createListenerApp(deps.logger, (app) => {
+    app.use(express.json({ limit: JSON_BODY_LIMIT_BYTES }));
 
-  // Healthy means able to serve: the process is up and the database answers a real query.
-  app.get('/healthz', async (_req, res) => {
-    await pingDatabase(deps.database);
-    const body: HealthBody = { status: 'ok', db: deps.database.dialect, version: deps.version };
-    res.set('Cache-Control', 'no-store').json(body);
+    // Healthy means able to serve: the process is up and the database answers a real query.
+    app.get('/healthz', async (_req, res) => {
+      await pingDatabase(deps.database);
+      const body: HealthBody = { status: 'ok', db: deps.database.dialect, version: deps.version };
+      res.set('Cache-Control', 'no-store').json(body);
+    });
+
+    const mounted = new Set<string>();
+    for (const role of deps.roles) {
+      if (mounted.has(role.mountPath)) throw new PaypadError('CONFIG_INVALID', `two roles mount at ${role.mountPath}`);
+      mounted.add(role.mountPath);
+      app.use(role.mountPath, role.createRouter(deps));
+    }
   });
-
-  const mounted = new Set<string>();
-  for (const role of deps.roles) {
-    if (mounted.has(role.mountPath)) throw new PaypadError('CONFIG_INVALID', `two roles mount at ${role.mountPath}`);
-    mounted.add(role.mountPath);
-    app.use(role.mountPath, role.createRouter(deps));
-  }
-
-  app.use(notFound);
-  app.use(errorHandler(deps.logger));
-  return app;
 }

@@ -8,6 +8,7 @@
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { PaypadError } from '../shared/errors';
+import { DEFAULT_LISTENER_LIMITS, type ListenerLimits } from './http/limits';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -34,6 +35,8 @@ export interface HostConfig {
   readonly logLevel: LogLevel;
   /** Add the demo customers, serials and operator certificate to an empty database (host/demoData.ts). */
   readonly demoData: boolean;
+  /** Timeouts and connection cap of every listener (host/http/listener.ts). */
+  readonly listeners: ListenerLimits;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -51,8 +54,9 @@ export const SQLITE_FILE_NAME = 'paypad.sqlite';
 
 /**
  * Reads PAYPAD_HOST, PAYPAD_PORT, PAYPAD_MTMS_PORT, PAYPAD_KMS_BASE_PORT, PAYPAD_DATA_DIR,
- * DATABASE_URL, LOG_LEVEL and PAYPAD_DEMO_DATA. Empty values count as unset. Relative data
- * directories resolve against `cwd`.
+ * DATABASE_URL, LOG_LEVEL, PAYPAD_DEMO_DATA and the listener limits (PAYPAD_HEADERS_TIMEOUT_MS,
+ * PAYPAD_REQUEST_TIMEOUT_MS, PAYPAD_IDLE_TIMEOUT_MS, PAYPAD_MAX_CONNECTIONS). Empty values count
+ * as unset. Relative data directories resolve against `cwd`.
  * @throws PaypadError CONFIG_INVALID naming the variable and what was expected.
  */
 export function loadConfig(env: Env, cwd = '.'): HostConfig {
@@ -70,6 +74,7 @@ export function loadConfig(env: Env, cwd = '.'): HostConfig {
     database,
     logLevel: parseLogLevel(value(env, 'LOG_LEVEL') ?? DEFAULTS.logLevel),
     demoData: parseDemoData(value(env, 'PAYPAD_DEMO_DATA'), database),
+    listeners: parseListenerLimits(env),
   };
 }
 
@@ -134,6 +139,32 @@ function parseDatabase(url: string | undefined, dataDir: string): DatabaseConfig
     throw invalid('DATABASE_URL must name a host and a database: postgres://user[:password]@host[:port]/database');
   }
   return { dialect: 'postgres', url };
+}
+
+/** Upper bound of the timeouts: a day, far above any sensible value, well inside a 32-bit timer. */
+const MAX_TIMEOUT_MS = 86_400_000;
+const MAX_CONNECTIONS = 1_000_000;
+
+function parseBounded(raw: string | undefined, name: string, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const n = /^\d{1,10}$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= min && n <= max)) throw invalid(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw.slice(0, 16))}`);
+  return n;
+}
+
+function parseListenerLimits(env: Env): ListenerLimits {
+  const d = DEFAULT_LISTENER_LIMITS;
+  const limits: ListenerLimits = {
+    headersTimeoutMs: parseBounded(value(env, 'PAYPAD_HEADERS_TIMEOUT_MS'), 'PAYPAD_HEADERS_TIMEOUT_MS', d.headersTimeoutMs, 1, MAX_TIMEOUT_MS),
+    requestTimeoutMs: parseBounded(value(env, 'PAYPAD_REQUEST_TIMEOUT_MS'), 'PAYPAD_REQUEST_TIMEOUT_MS', d.requestTimeoutMs, 1, MAX_TIMEOUT_MS),
+    idleTimeoutMs: parseBounded(value(env, 'PAYPAD_IDLE_TIMEOUT_MS'), 'PAYPAD_IDLE_TIMEOUT_MS', d.idleTimeoutMs, 1, MAX_TIMEOUT_MS),
+    maxConnections: parseBounded(value(env, 'PAYPAD_MAX_CONNECTIONS'), 'PAYPAD_MAX_CONNECTIONS', d.maxConnections, 1, MAX_CONNECTIONS),
+  };
+  // The headers are part of the request: Node refuses a headers timeout above the request timeout.
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    throw invalid(`PAYPAD_HEADERS_TIMEOUT_MS (${limits.headersTimeoutMs}) must not exceed PAYPAD_REQUEST_TIMEOUT_MS (${limits.requestTimeoutMs})`);
+  }
+  return limits;
 }
 
 function parseLogLevel(level: string): LogLevel {

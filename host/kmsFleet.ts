@@ -21,6 +21,7 @@ import type { Kysely } from 'kysely';
 import { PaypadError } from '../shared/errors';
 import type { CertificateAuthority } from './ca/authority';
 import type { Schema } from './db/schema';
+import type { ListenerLimits } from './http/limits';
 import { type RunningKms, startKms } from './kms/kmsInstance';
 import type { Logger } from './log';
 import { type Customer, customerFromRow, type MtmsTables } from './mtms/mtmsTables';
@@ -39,6 +40,8 @@ export interface KmsFleetOptions {
   readonly host: string;
   /** 0: every KMS on any free port (see above). */
   readonly basePort: number;
+  /** Timeouts and connection cap of every KMS listener. */
+  readonly limits?: ListenerLimits;
   readonly logger: Logger;
   readonly clock?: () => Date;
 }
@@ -101,7 +104,7 @@ export function createKmsFleet(options: KmsFleetOptions): KmsFleet {
     if (existing) return Promise.resolve(existing);
     let pending = starting.get(customerCode);
     if (pending === undefined) {
-      pending = startKms({ customerCode, dataDir: options.dataDir, db: options.db, ca: options.ca, host: options.host, port, logger, clock: options.clock })
+      pending = startKms({ customerCode, dataDir: options.dataDir, db: options.db, ca: options.ca, host: options.host, port, limits: options.limits, logger, clock: options.clock })
         .then(async (running) => {
           // Closed while it started: nobody will close it later.
           if (closed) {

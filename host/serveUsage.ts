@@ -16,4 +16,8 @@ Also read from the environment:
   PAYPAD_DEMO_DATA      1 adds two demo customers, serials and an operator certificate to an empty
                         database, 0 never (default 1 on SQLite, 0 on PostgreSQL)
   DATABASE_URL          postgres://... for PostgreSQL; unset for SQLite
-  LOG_LEVEL             fatal, error, warn, info, debug, trace, silent (default info)`;
+  LOG_LEVEL             fatal, error, warn, info, debug, trace, silent (default info)
+  PAYPAD_HEADERS_TIMEOUT_MS  every listener: TLS handshake, then request line and headers (default 10000)
+  PAYPAD_REQUEST_TIMEOUT_MS  every listener: the whole request, body included (default 30000)
+  PAYPAD_IDLE_TIMEOUT_MS     every listener: an idle keep-alive connection (default 5000)
+  PAYPAD_MAX_CONNECTIONS     every listener: open connections at most (default 512)`;

@@ -5,10 +5,10 @@
  * accepting, let requests in flight finish (bounded), then close the database.
  * `paypad serve` (bin/commands/serve.ts) calls runServe.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';
 import { isPaypadError } from '../shared/errors';
-import { listen, listenerUrl } from './http/listener';
+import { createHttpListener, listen, listenerUrl } from './http/listener';
 import { createApp } from './app';
 import type { CertificateAuthority } from './ca/authority';
 import { ensureCa } from './ca/caStorage';
@@ -72,16 +72,16 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
     const applied = await migrateToLatest(database);
     logger.info({ db: describeDatabase(config.database), applied }, applied.length ? 'database migrated' : 'database schema up to date');
     ca = await ensureCa({ dataDir: config.dataDir, db: database.db, logger });
-    fleet = createKmsFleet({ dataDir: config.dataDir, db: database.db, ca, host: config.host, basePort: config.kmsBasePort, logger });
+    fleet = createKmsFleet({ dataDir: config.dataDir, db: database.db, ca, host: config.host, basePort: config.kmsBasePort, limits: config.listeners, logger });
     if (config.demoData) {
       demoData = await ensureDemoData({ dataDir: config.dataDir, db: database.db, dialect: database.dialect, ca, fleet, host: config.host, kmsBasePort: config.kmsBasePort, logger });
     }
     // The KMSs first, so MTMS's outbox finds them at its first round.
     await fleet.sync();
     fleet.watch();
-    mtms = await startMtms({ dataDir: config.dataDir, db: database.db, dialect: database.dialect, ca, host: config.host, port: config.mtmsPort, logger, kmsUrlOf: fleet.urlOf });
+    mtms = await startMtms({ dataDir: config.dataDir, db: database.db, dialect: database.dialect, ca, host: config.host, port: config.mtmsPort, limits: config.listeners, logger, kmsUrlOf: fleet.urlOf });
     const app = createApp({ config, database, logger, version: hostVersion(), roles: options.roles ?? ROLES });
-    const httpServer = createServer(app);
+    const httpServer = createHttpListener(app, { limits: config.listeners, logger, who: 'the host' });
     endKeepAlive = keepAliveEnder(httpServer);
     server = await listen(httpServer, config.host, config.port, 'the host');
   } catch (e) {

@@ -3,29 +3,55 @@
  * response). Every failure leaves as `{"error":{"code","message"}}` with a stable code; stack
  * traces and the messages of unexpected errors stay in the log.
  */
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { STATUS_CODES } from 'node:http';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import { isPaypadError, type ErrorCode } from '../../shared/errors';
-import type { Logger } from '../log';
+import { toErrorBody } from '../../shared/protocol/messages';
+import { type Logger, requestLogger } from '../log';
 
 export interface ErrorBody {
   error: { code: ErrorCode; message: string };
 }
 
-/** HTTP status for codes that are not a plain 400. Roles add their codes here (409 for replays...). */
+/**
+ * HTTP status of every code that is not a plain 400, for every listener (the HTTP app, MTMS, each
+ * KMS): the one map. A KMS decides a terminal response's status before it MACs the response
+ * (host/kms/terminalEnvelope), from this same map.
+ */
 export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   // RFC 9110 §15.5.2 / §15.5.4: no usable client certificate, or one for another role (A8).
   CLIENT_CERT_REQUIRED: 401,
   CLIENT_CERT_UNTRUSTED: 401,
   CLIENT_CERT_REVOKED: 401,
   CLIENT_CERT_ROLE: 403,
+  // RFC 9110 §15.5.2: the request's credentials (a terminal's MAC) do not verify.
+  MAC_MISMATCH: 401,
+  KMS_CUSTOMER_MISMATCH: 403,
   NOT_FOUND: 404,
+  KMS_TERMINAL_UNKNOWN: 404,
+  MTMS_SERIAL_UNKNOWN: 404,
+  MTMS_CUSTOMER_UNKNOWN: 404,
+  // RFC 9110 §15.5.9: the client did not send its request within the listener's time limits.
+  REQUEST_TIMEOUT: 408,
+  // RFC 9110 §15.5.10: authentic, but in conflict with the stored state.
+  PROTOCOL_REPLAY: 409,
+  KMS_KEY_STATE: 409,
+  DELIVERY_CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  // RFC 9110 §15.5.21: well-formed, but the envelope is not one the HSM can open for this serial.
+  KEY_UNWRAP_FAILED: 422,
+  KEY_ENVELOPE_UNSUPPORTED: 422,
+  PUBLIC_KEY_INVALID: 422,
+  // RFC 6585 §5.
+  HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
   CONFIG_INVALID: 500,
   MIGRATION_FAILED: 500,
   LISTEN_FAILED: 500,
+  // The HSM's master key or a stored handle is unusable: the host is at fault, not the caller.
   HSM_LMK_INVALID: 500,
+  HSM_HANDLE_INVALID: 500,
   DB_UNAVAILABLE: 503,
   HSM_UNAVAILABLE: 503,
 };
@@ -39,7 +65,7 @@ export const notFound: RequestHandler = (req, res) => {
   sendError(res, 'NOT_FOUND', `no route for ${req.method} ${req.path.slice(0, 200)}`);
 };
 
-/** Errors raised by Express's body parsers (http-errors with a `type`). */
+/** Errors raised by Express's body parsers and router (http-errors with a `type`, URIError with a `status`). */
 interface HttpLikeError {
   type?: string;
   status?: number;
@@ -47,6 +73,11 @@ interface HttpLikeError {
   limit?: number;
 }
 
+/**
+ * The error handler of every listener: a PaypadError leaves with its code and the status of
+ * HTTP_STATUS, a client error raised by Express or a body parser with a typed 4xx, and anything
+ * else as 500 INTERNAL with the details only in the log.
+ */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, next) => {
     // A response already under way cannot change status: let Express drop the connection.
@@ -57,7 +88,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     if (isPaypadError(err)) {
       if (httpStatusOf(err.code) >= 500) (req.log ?? logger).error({ err }, 'request failed');
-      sendError(res, err.code, err.message);
+      sendError(res, err.code, toErrorBody(err).error.message);
       return;
     }
     const known = fromHttpError(err);
@@ -75,7 +106,14 @@ export function sendError(res: Parameters<RequestHandler>[1], code: ErrorCode, m
   res.status(status).json(body);
 }
 
-// Our own messages: body-parser's would quote parts of the body, which may hold card data.
+/** The code a client error of this status is reported with when nothing more specific is known. */
+function codeOfStatus(status: number): ErrorCode {
+  const code = (['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'HEADERS_TOO_LARGE', 'REQUEST_TIMEOUT'] as const).find((c) => HTTP_STATUS[c] === status);
+  return code ?? 'BAD_REQUEST';
+}
+
+// Our own messages: body-parser's would quote parts of the body, which may hold card data, and
+// the router's would quote the path.
 function fromHttpError(err: unknown): { code: ErrorCode; message: string; status: number } | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
   const e = err as HttpLikeError;
@@ -91,9 +129,54 @@ function fromHttpError(err: unknown): { code: ErrorCode; message: string; status
     case 'request.size.invalid':
       return { code: 'BAD_REQUEST', message: 'the request body was incomplete', status: 400 };
   }
-  // Other client errors raised by Express itself (http-errors with expose=true) carry safe messages.
-  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500 && e.expose === true) {
-    return { code: 'BAD_REQUEST', message: (err as Error).message.slice(0, 200), status: e.status };
+  // The router decodes path parameters with decodeURIComponent and marks a failure 400.
+  if (err instanceof URIError) return { code: 'BAD_REQUEST', message: 'the request path is not valid percent-encoded UTF-8 (RFC 3986 §2.1)', status: 400 };
+  // Any other 4xx raised by Express itself is the client's doing, never a 500.
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    const message = e.expose === true ? (err as Error).message.slice(0, 200) : `the request was refused (HTTP ${e.status})`;
+    return { code: codeOfStatus(e.status), message, status: e.status };
   }
   return undefined;
+}
+
+/**
+ * The answer to a request Node's HTTP parser refused before Express saw it (the 'clientError'
+ * event): the same {"error":{"code","message"}} as every other refusal, as raw HTTP/1.1 bytes,
+ * with Connection: close.
+ */
+export function clientErrorResponse(err: NodeJS.ErrnoException): { status: number; raw: string } {
+  const [code, message]: [ErrorCode, string] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? ['REQUEST_TIMEOUT', 'the request was not received within the time limit']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? ['HEADERS_TOO_LARGE', 'the request line and headers exceed the size limit']
+        : err.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
+          ? ['PAYLOAD_TOO_LARGE', 'the chunk extensions exceed the size limit']
+          : ['BAD_REQUEST', 'the request is not well-formed HTTP/1.1'];
+  const status = httpStatusOf(code);
+  const body: ErrorBody = { error: { code, message } };
+  const json = JSON.stringify(body);
+  const head = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(json)}`,
+    'Cache-Control: no-store',
+    'Connection: close',
+  ];
+  return { status, raw: `${head.join('\r\n')}\r\n\r\n${json}` };
+}
+
+/**
+ * The Express app of one listener: request logging, then `routes`, then the not-found handler
+ * and the one error handler. The HTTP app, MTMS and every KMS are built with it.
+ */
+export function createListenerApp(logger: Logger, routes: (app: Express) => void): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(requestLogger(logger));
+  routes(app);
+  app.use(notFound);
+  app.use(errorHandler(logger));
+  return app;
 }

@@ -8,19 +8,19 @@
  *   lmk.key   the HSM's master key (host/hsm/lmkFile, mode 0600)
  *   tls/      cert.pem, key.pem (0600), ca.pem (host/tls/identity), issued on first start
  */
-import { createServer, type Server } from 'node:https';
+import type { Server } from 'node:http';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import express from 'express';
 import type { Kysely } from 'kysely';
 import { PaypadError } from '../../shared/errors';
 import { customerCode as customerCodeField } from '../../shared/protocol/fields';
 import type { CertificateAuthority } from '../ca/authority';
 import type { Schema } from '../db/schema';
-import { errorHandler, notFound } from '../http/errors';
-import { closeWithin, listen, listenerUrl } from '../http/listener';
+import { createListenerApp } from '../http/errors';
+import { DEFAULT_LISTENER_LIMITS, type ListenerLimits } from '../http/limits';
+import { closeWithin, createHttpsListener, listen, listenerUrl } from '../http/listener';
 import { openSoftwareHsm, systemRng } from '../hsm/index';
-import { createLogger, type Logger, requestLogger } from '../log';
+import { createLogger, type Logger } from '../log';
 import { ensureServerIdentity } from '../tls/serverIdentity';
 import { serverTlsOptions } from '../tls/serverOptions';
 import { createKmsStore } from './kmsStore';
@@ -43,6 +43,8 @@ export interface KmsInstanceOptions {
    * listen address, or localhost and 127.0.0.1 for a loopback or wildcard one.
    */
   readonly serverNames?: readonly string[];
+  /** Timeouts and connection cap of its listener (default DEFAULT_LISTENER_LIMITS). */
+  readonly limits?: ListenerLimits;
   readonly logger?: Logger;
   readonly clock?: () => Date;
 }
@@ -87,14 +89,10 @@ export async function startKms(options: KmsInstanceOptions): Promise<RunningKms>
   let service: KmsService;
   try {
     service = await openKmsService({ customerCode: code, hsm, store: createKmsStore(options.db), clock: options.clock });
-    const app = express();
-    app.disable('x-powered-by');
-    app.set('etag', false);
-    app.use(requestLogger(logger));
-    app.use(createKmsRouter({ service, revocation: options.ca }));
-    app.use(notFound);
-    app.use(errorHandler(logger));
-    server = await listen(createServer(serverTlsOptions(identity), app), options.host, options.port, `KMS ${code}`);
+    const router = createKmsRouter({ service, revocation: options.ca });
+    const app = createListenerApp(logger, (a) => a.use(router));
+    const listener = createHttpsListener(app, serverTlsOptions(identity), { limits: options.limits ?? DEFAULT_LISTENER_LIMITS, logger, who: `KMS ${code}` });
+    server = await listen(listener, options.host, options.port, `KMS ${code}`);
   } catch (e) {
     await hsm.close();
     throw e;

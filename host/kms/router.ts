@@ -9,17 +9,16 @@
  *     POST /kms/v1/terminals/:serial/sign-on    signOnRequest -> signOnResponse      (A12)
  *
  * Terminal bodies are read raw: the MAC covers the exact bytes sent, so nothing may parse or
- * re-encode them before verification. Failures leave as {"error":{"code","message"}}.
+ * re-encode them before verification. Failures the MAC'd envelope does not answer leave through the
+ * listener's one error handler (host/http/errors) as {"error":{"code","message"}}.
  */
-import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response, Router } from 'express';
+import express, { type RequestHandler, type Response, Router } from 'express';
 import { toHex } from '../../shared/bytes';
-import { isPaypadError } from '../../shared/errors';
 import { MAX_BODY_BYTES, parseRequest, type ReceivedRequest } from '../../shared/protocol/macEnvelope';
 import { KMS_API_PREFIX } from '../../shared/protocol/kmsPaths';
-import { MESSAGE_VERSION, toErrorBody, validateMessage } from '../../shared/protocol/messages';
+import { MESSAGE_VERSION, validateMessage } from '../../shared/protocol/messages';
 import { sendError } from '../http/errors';
 import { type RevocationSource, requireClientCert } from '../tls/requireClientCert';
-import { kmsHttpStatus } from './httpStatus';
 import type { KmsService } from './kmsService';
 import type { TerminalReply } from './terminalEnvelope';
 
@@ -66,7 +65,6 @@ export function createKmsRouter(options: KmsRouterOptions): Router {
   router.post(`${KMS_API_PREFIX}/terminals/:serial/tmk`, rawBody, terminalRoute((request) => service.downloadTmk(request)));
   router.post(`${KMS_API_PREFIX}/terminals/:serial/sign-on`, rawBody, terminalRoute((request) => service.signOn(request)));
 
-  router.use(kmsErrors);
   return router;
 }
 
@@ -88,18 +86,3 @@ function terminalRoute(handle: (request: ReceivedRequest) => Promise<TerminalRep
 function send(res: Response, reply: TerminalReply): void {
   res.status(reply.status).set(reply.headers).type('application/json').set('Cache-Control', 'no-store').end(Buffer.from(reply.body.buffer, reply.body.byteOffset, reply.body.length));
 }
-
-/**
- * Unsigned error answers with the KMS's statuses; anything that is not a PaypadError or a body
- * parser's error goes on to the app's handler (INTERNAL, logged).
- */
-const kmsErrors: ErrorRequestHandler = (err: unknown, req: Request, res, next) => {
-  if (res.headersSent || !isPaypadError(err)) {
-    next(err);
-    return;
-  }
-  const status = kmsHttpStatus(err.code);
-  if (status >= 500) req.log.error({ err }, 'KMS request failed');
-  const { error } = toErrorBody(err);
-  sendError(res, err.code, error.message, status);
-};

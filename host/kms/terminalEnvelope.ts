@@ -13,7 +13,7 @@ import { PaypadError, isPaypadError } from '../../shared/errors';
 import { type MacFunction, type MacKeyId, type ReceivedRequest, MAC_HEADERS, signResponse, tkMacKdfParams, verifyRequest } from '../../shared/protocol/macEnvelope';
 import { type MessageName, type Message, toErrorBody, validateMessage } from '../../shared/protocol/messages';
 import type { Hsm } from '../hsm/hsm';
-import { kmsHttpStatus } from './httpStatus';
+import { httpStatusOf } from '../http/errors';
 import type { TerminalRecord } from './kmsStore';
 
 /** A terminal response: the status, its headers (Paypad-Mac) and the exact JSON bytes they MAC. */
@@ -77,14 +77,14 @@ export async function exchange<R extends object>(hsm: Hsm, x: TerminalExchange<R
   } catch (e) {
     // A replay carries a valid MAC: it is authentic, so its refusal is signed like any answer.
     if (!isPaypadError(e, 'PROTOCOL_REPLAY')) throw e;
-    return reply(request, mac, kmsHttpStatus(e.code), toErrorBody(e), e);
+    return reply(request, mac, httpStatusOf(e.code), toErrorBody(e), e);
   }
   let result: R;
   try {
     result = await x.act();
   } catch (e) {
     const body = toErrorBody(e);
-    return reply(request, mac, isPaypadError(e) ? kmsHttpStatus(e.code) : 500, body, e);
+    return reply(request, mac, isPaypadError(e) ? httpStatusOf(e.code) : 500, body, e);
   }
   return reply(request, mac, 200, result);
 }

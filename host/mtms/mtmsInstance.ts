@@ -9,18 +9,18 @@
  * Several host processes sharing one PostgreSQL share this directory's files too (the intake key
  * row is made under this LMK), and each runs a worker: leases keep them off each other's rows.
  */
-import { createServer, type Server } from 'node:https';
+import type { Server } from 'node:http';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import express from 'express';
 import type { Kysely } from 'kysely';
 import type { CertificateAuthority } from '../ca/authority';
 import type { Dialect } from '../db/database';
 import type { Schema } from '../db/schema';
-import { errorHandler, notFound } from '../http/errors';
-import { closeWithin, listen, listenerUrl } from '../http/listener';
+import { createListenerApp } from '../http/errors';
+import { DEFAULT_LISTENER_LIMITS, type ListenerLimits } from '../http/limits';
+import { closeWithin, createHttpsListener, listen, listenerUrl } from '../http/listener';
 import { openSoftwareHsm, systemRng } from '../hsm/index';
-import { createLogger, type Logger, requestLogger } from '../log';
+import { createLogger, type Logger } from '../log';
 import { createOutboxWorker, DEFAULT_LEASE_MS, type OutboxWorker, type OutboxWorkerOptions } from '../outbox/outboxWorker';
 import { serverTlsOptions } from '../tls/serverOptions';
 import { createKmsTkHandler } from './kmsDelivery';
@@ -49,6 +49,8 @@ export interface MtmsOptions {
   readonly kmsTimeoutMs?: number;
   /** Where a customer's KMS answers now, when not at its recorded URL (kmsDelivery.ts). */
   readonly kmsUrlOf?: (customer: Customer) => string;
+  /** Timeouts and connection cap of its listener (default DEFAULT_LISTENER_LIMITS). */
+  readonly limits?: ListenerLimits;
   readonly logger?: Logger;
   readonly clock?: () => Date;
 }
@@ -101,14 +103,9 @@ export async function startMtms(options: MtmsOptions): Promise<RunningMtms> {
     });
     const outbox = worker;
     service = createMtmsService({ db: options.db, hsm, store, intakeKey, clock, onQueued: () => outbox.wake() });
-    const app = express();
-    app.disable('x-powered-by');
-    app.set('etag', false);
-    app.use(requestLogger(logger));
-    app.use(createMtmsRouter({ service, revocation: options.ca }));
-    app.use(notFound);
-    app.use(errorHandler(logger));
-    server = await listen(createServer(serverTlsOptions(identity), app), options.host, options.port, 'MTMS');
+    const router = createMtmsRouter({ service, revocation: options.ca });
+    const app = createListenerApp(logger, (a) => a.use(router));
+    server = await listen(createHttpsListener(app, serverTlsOptions(identity), { limits: options.limits ?? DEFAULT_LISTENER_LIMITS, logger, who: 'MTMS' }), options.host, options.port, 'MTMS');
   } catch (e) {
     await hsm.close();
     throw e;

@@ -8,13 +8,13 @@
  *     POST /mtms/v1/customer-name  customerNameRequest -> customerInfo    (A6, A14)
  *     POST /mtms/v1/tk             tkIntakeRequest -> tkIntakeReceipt     (A5, A6, A7)
  *
- * Failures leave as {"error":{"code","message"}} with the statuses of mtmsHttpStatus.
+ * Failures leave through the listener's one error handler (host/http/errors) as
+ * {"error":{"code","message"}}.
  */
-import express, { type ErrorRequestHandler, type Request, Router } from 'express';
+import express, { type Request, Router } from 'express';
 import { toHex } from '../../shared/bytes';
-import { type ErrorCode, isPaypadError, PaypadError } from '../../shared/errors';
-import { MESSAGE_VERSION, toErrorBody, validateMessage } from '../../shared/protocol/messages';
-import { httpStatusOf, sendError } from '../http/errors';
+import { PaypadError } from '../../shared/errors';
+import { MESSAGE_VERSION, validateMessage } from '../../shared/protocol/messages';
 import { type RevocationSource, requireClientCert } from '../tls/requireClientCert';
 import type { MtmsService } from './mtmsService';
 import type { OperatorIdentity } from './mtmsTables';
@@ -32,22 +32,6 @@ export interface MtmsIntakeKey {
 
 /** Operator messages are small JSON documents; an envelope is at most 512 hex digits. */
 const OPERATOR_BODY_LIMIT_BYTES = 4 * 1024;
-
-const MTMS_STATUS: Partial<Record<ErrorCode, number>> = {
-  MTMS_SERIAL_UNKNOWN: 404,
-  MTMS_CUSTOMER_UNKNOWN: 404,
-  // RFC 9110 §15.5.21: well-formed, but the envelope is not one MTMS can open for this serial.
-  KEY_UNWRAP_FAILED: 422,
-  KEY_ENVELOPE_UNSUPPORTED: 422,
-  PUBLIC_KEY_INVALID: 422,
-  HSM_UNAVAILABLE: 503,
-  HSM_HANDLE_INVALID: 500,
-  HSM_LMK_INVALID: 500,
-};
-
-export function mtmsHttpStatus(code: ErrorCode): number {
-  return MTMS_STATUS[code] ?? httpStatusOf(code);
-}
 
 export interface MtmsRouterOptions {
   readonly service: MtmsService;
@@ -82,7 +66,6 @@ export function createMtmsRouter(options: MtmsRouterOptions): Router {
     res.set('Cache-Control', 'no-store').json(receipt);
   });
 
-  router.use(mtmsErrors);
   return router;
 }
 
@@ -91,15 +74,3 @@ function operatorOf(req: Request): OperatorIdentity {
   if (req.peer === undefined) throw new PaypadError('INTERNAL', 'operator route reached without a verified client certificate');
   return { name: req.peer.name, certSerial: req.peer.serial };
 }
-
-/** Typed error answers with MTMS's statuses; anything else goes on to the app's handler (INTERNAL, logged). */
-const mtmsErrors: ErrorRequestHandler = (err: unknown, req: Request, res, next) => {
-  if (res.headersSent || !isPaypadError(err)) {
-    next(err);
-    return;
-  }
-  const status = mtmsHttpStatus(err.code);
-  if (status >= 500) req.log?.error({ err }, 'MTMS request failed');
-  const { error } = toErrorBody(err);
-  sendError(res, err.code, error.message, status);
-};

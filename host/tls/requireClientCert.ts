@@ -51,13 +51,6 @@ export const DEFAULT_REVOCATION_CACHE_MS = 5_000;
 /** Bounds the cache: past this many serials the oldest entries are dropped. */
 const MAX_CACHED_SERIALS = 10_000;
 
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  CLIENT_CERT_REQUIRED: 401,
-  CLIENT_CERT_UNTRUSTED: 401,
-  CLIENT_CERT_REVOKED: 401,
-  CLIENT_CERT_ROLE: 403,
-};
-
 export function requireClientCert(options: ClientCertOptions): RequestHandler {
   if (options.roles.length === 0) throw new PaypadError('BAD_ARGUMENT', 'requireClientCert needs at least one role');
   const cacheMs = options.cacheMs ?? DEFAULT_REVOCATION_CACHE_MS;
@@ -79,7 +72,7 @@ export function requireClientCert(options: ClientCertOptions): RequestHandler {
   };
 
   return async (req, res, next) => {
-    const refuse = (code: ErrorCode, message: string) => sendError(res, code, message, STATUS[code]);
+    const refuse = (code: ErrorCode, message: string) => sendError(res, code, message);
     const socket = req.socket;
     if (!(socket instanceof TLSSocket)) return refuse('CLIENT_CERT_REQUIRED', 'this route needs HTTPS with a client certificate from the paypad CA');
     const der = presentedCertificate(socket.getPeerCertificate());

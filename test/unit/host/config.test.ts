@@ -24,6 +24,7 @@ describe('host config', () => {
       database: { dialect: 'sqlite', file: '/srv/paypad/data/paypad.sqlite' },
       logLevel: 'info',
       demoData: true,
+      listeners: { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, idleTimeoutMs: 5_000, maxConnections: 512 },
     });
   });
 
@@ -38,6 +39,10 @@ describe('host config', () => {
         DATABASE_URL: 'postgres://paypad:pw@db:5432/paypad',
         LOG_LEVEL: 'DEBUG',
         PAYPAD_DEMO_DATA: '1',
+        PAYPAD_HEADERS_TIMEOUT_MS: '2000',
+        PAYPAD_REQUEST_TIMEOUT_MS: '4000',
+        PAYPAD_IDLE_TIMEOUT_MS: '1000',
+        PAYPAD_MAX_CONNECTIONS: '64',
       },
       '/srv/paypad',
     );
@@ -50,8 +55,16 @@ describe('host config', () => {
       database: { dialect: 'postgres', url: 'postgres://paypad:pw@db:5432/paypad' },
       logLevel: 'debug',
       demoData: true,
+      listeners: { headersTimeoutMs: 2_000, requestTimeoutMs: 4_000, idleTimeoutMs: 1_000, maxConnections: 64 },
     });
     expect(loadConfig({ PAYPAD_HOST: '', PAYPAD_PORT: ' ', DATABASE_URL: '' }, '/srv/paypad')).toMatchObject({ host: '127.0.0.1', port: 8780, database: { dialect: 'sqlite' } });
+  });
+
+  it('refuses listener limits that are not positive integers, or a headers timeout above the request timeout', () => {
+    for (const name of ['PAYPAD_HEADERS_TIMEOUT_MS', 'PAYPAD_REQUEST_TIMEOUT_MS', 'PAYPAD_IDLE_TIMEOUT_MS', 'PAYPAD_MAX_CONNECTIONS']) {
+      for (const bad of ['0', '-5', '1.5', 'ten', '99999999999']) expect(configError({ [name]: bad }).message).toMatch(new RegExp(`^${name} must be an integer from 1 to`));
+    }
+    expect(configError({ PAYPAD_HEADERS_TIMEOUT_MS: '40000' }).message).toMatch(/PAYPAD_HEADERS_TIMEOUT_MS \(40000\) must not exceed PAYPAD_REQUEST_TIMEOUT_MS \(30000\)/);
   });
 
   it('accepts IPv6 literals, host names, postgresql:// and a Unix socket host', () => {
