@@ -10,6 +10,7 @@
  */
 import config from 'mc/config';
 import { constantTimeEqual, wipe } from 'shared/bytes';
+import { selfTestPrimitives } from 'shared/crypto/selfTest';
 import { isPaypadError, PaypadError } from 'shared/errors';
 import { LocalLinkSession } from './core/localLinkService';
 import { Terminal } from './core/terminal';
@@ -38,6 +39,7 @@ export default function main(): void {
     const hal = createHal(parsed);
     display = hal.display;
     selfTestRng(hal.rng);
+    selfTestPrimitives(); // native AES, SHA-256 and P-256 give the published answers before any key is touched
     trace(
       `paypad firmware ${hal.updater.currentVersion}: keypad ${hal.keypad ? 'yes' : 'none'}, ` +
         `local link ${parsed.localLink ? `UART${parsed.localLink.port}` : 'none'}, clock ${hal.clock.isSet() ? 'set' : 'not set'}\n`,

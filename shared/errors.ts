@@ -27,8 +27,11 @@ export type ErrorCode =
   // ECDH key transport
   | 'PUBLIC_KEY_INVALID'
   | 'KEY_ENVELOPE_UNSUPPORTED'
+  // power-up known-answer tests of the crypto primitives
+  | 'CRYPTO_SELF_TEST_FAILED'
   // host: configuration, storage and HTTP edge
   | 'CONFIG_INVALID'
+  | 'DATA_DIR_LOCKED'
   | 'DB_UNAVAILABLE'
   | 'MIGRATION_FAILED'
   | 'BAD_JSON'
