@@ -12,6 +12,9 @@
  * While a command runs, the script may call issueCommand(ArrayBuffer): the worker writes ?<bytes>
  * to fd 4 and blocks until it reads /<bytes> on fd 3. That synchronous call is the seam for the
  * firmware HAL (RNG, storage, clock, HTTP answered by Node), handled here by `onCommand`.
+ *
+ * `engine` swaps the binary for another that speaks the same protocol: test/xs/budget's xs-budget,
+ * which runs the script in a plain ESP32's fixed memory and adds `memory` to every meter.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -22,6 +25,30 @@ export const XSNAP_WORKER_PATH = fileURLToPath(
   new URL('../../node_modules/@agoric/xsnap/xsnap-native/xsnap/build/bin/lin/release/xsnap-worker', import.meta.url),
 );
 
+/**
+ * What xs-budget (test/xs/budget) adds to a meter: the app's memory, not counting what the device
+ * keeps in flash (built-ins, byte code, the code's names). Peaks are the command's own.
+ */
+export interface XsMemory {
+  /** Chunk bytes in use now, and the live high-water mark during the command. */
+  chunks: number;
+  chunksPeak: number;
+  /** Heap slots in use now, and the live high-water mark during the command. */
+  slots: number;
+  slotsPeak: number;
+  /** Stack depth in slots now, and the deepest during the command (XS's own roots included). */
+  stack: number;
+  stackPeak: number;
+  /** Garbage collections the host ran to find the peaks, since the start. */
+  collections: number;
+  /** The flash part: chunk bytes, slots and keys of the built-ins and the loaded code. */
+  romChunks: number;
+  romSlots: number;
+  romKeys: number;
+  /** Keys the app has created at run time. */
+  keys: number;
+}
+
 /** What the worker reports after every successful command (xsnap-worker.c fxWriteOkay). */
 export interface XsMeter {
   /** Deterministic count of XS work done by the command (the same run after run). */
@@ -30,6 +57,25 @@ export interface XsMeter {
   allocate: number;
   /** Slots in use: live slots after the last GC plus every slot allocated since. */
   currentHeapCount: number;
+  /** Only from xs-budget. */
+  memory?: XsMemory;
+}
+
+/** A binary that speaks xsnap-worker's protocol, and the arguments it needs after the name. */
+export interface XsEngine {
+  readonly path: string;
+  readonly args: readonly string[];
+}
+
+const XSNAP_ENGINE: XsEngine = { path: XSNAP_WORKER_PATH, args: [] };
+
+/** What made xs-budget stop (its stderr line `xs-budget: <reason> (<resource>): <detail>`). */
+export interface XsAbort {
+  /** "memory full", "stack overflow", "not enough keys", "too much computation". */
+  readonly reason: string;
+  /** "chunks", "slots", "stack", "keys", "compute" (or "loading" before the app runs). */
+  readonly resource: string;
+  readonly detail: string;
 }
 
 export interface XsReply {
@@ -49,20 +95,34 @@ export interface XsWorkerOptions {
   meteringLimit?: number;
   /** Shown in error messages; letters, digits, '_', '.', ':' and '-' (not first). */
   name?: string;
+  /** Default: xsnap-worker. */
+  engine?: XsEngine;
 }
 
 /** The worker died, timed out, broke the protocol, or a script threw. */
 export class XsWorkerError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** Set when xs-budget stopped because a resource ran out. */
+    readonly abort?: XsAbort,
+  ) {
     super(message);
     this.name = 'XsWorkerError';
   }
 }
 
-/** xsnap exit codes (@agoric/xsnap api.js ExitCode). */
+const ABORT_LINE = /^xs-budget: ([a-z ]+) \((\w+)\): (.*)$/m;
+
+function parseAbort(stderr: string): XsAbort | undefined {
+  const match = ABORT_LINE.exec(stderr);
+  return match ? { reason: match[1], resource: match[2], detail: match[3] } : undefined;
+}
+
+/** xsnap exit codes (@agoric/xsnap api.js ExitCode); xs-budget uses the same, and 3. */
 const EXIT_REASONS: Record<number, string> = {
   1: 'bad argument usage',
   2: 'I/O error',
+  3: 'xs-budget could not set up the machine',
   11: 'not enough memory',
   12: 'stack overflow',
   15: 'unhandled exception',
@@ -86,6 +146,8 @@ export class XsWorker {
   private readonly pending: Pending[] = [];
   private queue: Promise<unknown> = Promise.resolve();
   private failure: XsWorkerError | undefined;
+  /** The meter of the script's evaluation in start(): what loading it cost. */
+  startMeter: XsMeter = { compute: 0, allocate: 0, currentHeapCount: 0 };
   private stderrTail = '';
   private stdoutTail = '';
   /** Settles once the process has exited and its pipes are closed. */
@@ -101,7 +163,7 @@ export class XsWorker {
     fromWorker.on('data', (chunk: Buffer) => this.onData(chunk));
     // Writes to a dead worker fail with EPIPE; the exit handler reports why it died.
     (child.stdio[3] as NodeJS.WritableStream).on('error', () => {});
-    child.on('error', (e) => this.fail(`could not run ${XSNAP_WORKER_PATH}: ${e.message}`));
+    child.on('error', (e) => this.fail(`could not run ${options.engine.path}: ${e.message}`));
     // 'close' rather than 'exit': by then stderr has been read, so the failure can quote it.
     this.ended = new Promise((resolve) =>
       child.on('close', (code, signal) => {
@@ -114,20 +176,22 @@ export class XsWorker {
 
   /** Spawns a worker and evaluates `script` (e.g. an esbuild iife bundle) in it. */
   static async start(script: string, options: XsWorkerOptions = {}): Promise<XsWorker> {
-    if (!existsSync(XSNAP_WORKER_PATH)) {
-      throw new XsWorkerError(`xsnap-worker not found at ${XSNAP_WORKER_PATH}: @agoric/xsnap builds it on npm install`);
+    const resolved = { timeoutMs: 60_000, meteringLimit: 2_000_000_000, name: 'xs', engine: XSNAP_ENGINE, ...options };
+    if (!existsSync(resolved.engine.path)) {
+      throw new XsWorkerError(
+        resolved.engine === XSNAP_ENGINE ? `xsnap-worker not found at ${XSNAP_WORKER_PATH}: @agoric/xsnap builds it on npm install` : `XS engine not found at ${resolved.engine.path}`,
+      );
     }
-    const resolved = { timeoutMs: 60_000, meteringLimit: 2_000_000_000, name: 'xs', ...options };
     // The name is argv[1]; xsnap would read a leading '-' as a flag.
     if (!/^[\w.:-]+$/.test(resolved.name) || resolved.name.startsWith('-')) throw new XsWorkerError(`bad worker name ${resolved.name}`);
-    const child = spawn(XSNAP_WORKER_PATH, [resolved.name, '-l', String(resolved.meteringLimit)], {
+    const child = spawn(resolved.engine.path, [resolved.name, '-l', String(resolved.meteringLimit), ...resolved.engine.args], {
       // 0 stdin, 1 stdout (print), 2 stderr, 3 commands in, 4 replies out; 5-8 (debugger, profiler,
       // snapshots) are not opened.
       stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
     });
     const worker = new XsWorker(child, resolved);
     try {
-      await worker.evaluate(script);
+      worker.startMeter = (await worker.evaluate(script)).meter;
     } catch (e) {
       await worker.close();
       throw e;
@@ -230,7 +294,8 @@ export class XsWorker {
       // `.{meter json}\x01<bytes>`; the meter JSON is ASCII and never contains 0x01.
       const sep = message.indexOf(METER_SEPARATOR);
       const raw = sep < 0 ? {} : (JSON.parse(new TextDecoder().decode(message.subarray(1, sep))) as Partial<XsMeter>);
-      const meter = { compute: raw.compute ?? 0, allocate: raw.allocate ?? 0, currentHeapCount: raw.currentHeapCount ?? 0 };
+      const meter: XsMeter = { compute: raw.compute ?? 0, allocate: raw.allocate ?? 0, currentHeapCount: raw.currentHeapCount ?? 0 };
+      if (raw.memory) meter.memory = raw.memory;
       waiter.resolve({ bytes: message.slice(sep < 0 ? 1 : sep + 1), meter });
     } else if (message[0] === ERROR) {
       // A script exception: the worker stays usable.
@@ -263,6 +328,7 @@ export class XsWorker {
       const stderr = this.stderrTail.trim();
       this.failure = new XsWorkerError(
         `${this.options.name}: ${reason}${printed ? `\nprinted: ${printed}` : ''}${stderr ? `\nstderr: ${stderr}` : ''}`,
+        parseAbort(stderr),
       );
     }
     for (const p of this.pending.splice(0)) p.reject(this.failure);

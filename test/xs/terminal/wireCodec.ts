@@ -8,8 +8,10 @@
  *
  * In the JSON a byte array is the object {"$bytes": i}, i its index in the blob list; decoding
  * turns it back into a Uint8Array (a copy, owned by the receiver). The key "$bytes" is reserved.
- * Runs in XS and Node: no Node APIs.
+ * Runs in XS and Node: no Node APIs, and no TextEncoder/TextDecoder (the device has none; the
+ * device-budget harness models that), so UTF-8 goes through shared/bytes as in the core.
  */
+import { bytesToUtf8, utf8ToBytes } from '../../../shared/bytes';
 import { PaypadError } from '../../../shared/errors';
 
 const BYTES_KEY = '$bytes';
@@ -18,7 +20,7 @@ const LENGTH_BYTES = 4;
 export function encodeWire(value: unknown): Uint8Array {
   const blobs: Uint8Array[] = [];
   // JSON.stringify hands the replacer each Uint8Array before it would become {"0":..,"1":..}.
-  const json = new TextEncoder().encode(JSON.stringify(value, (_key, v: unknown) => (v instanceof Uint8Array ? { [BYTES_KEY]: blobs.push(v) - 1 } : v)));
+  const json = utf8ToBytes(JSON.stringify(value, (_key, v: unknown) => (v instanceof Uint8Array ? { [BYTES_KEY]: blobs.push(v) - 1 } : v)));
   let length = LENGTH_BYTES + json.length;
   for (const blob of blobs) length += LENGTH_BYTES + blob.length;
   const out = new Uint8Array(length);
@@ -55,7 +57,7 @@ export function decodeWire(bytes: Uint8Array): unknown {
   }
   let json: string;
   try {
-    json = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(LENGTH_BYTES, jsonEnd));
+    json = bytesToUtf8(bytes.subarray(LENGTH_BYTES, jsonEnd));
   } catch {
     throw malformed('JSON part is not UTF-8');
   }

@@ -25,7 +25,13 @@ import { decodeWire, encodeWire } from './wireCodec';
 export const XS_TERMINAL_ENTRY = fileURLToPath(new URL('./terminalEntry.ts', import.meta.url));
 
 export interface XsTerminalOptions extends EmulatedTerminalOptions {
-  readonly worker?: Pick<XsWorkerOptions, 'timeoutMs' | 'meteringLimit'>;
+  /** `engine`: xs-budget (test/xs/budget) to run the core in the ESP32's fixed memory. */
+  readonly worker?: Pick<XsWorkerOptions, 'timeoutMs' | 'meteringLimit' | 'engine'>;
+}
+
+export interface XsTerminalCoreOptions extends Pick<XsTerminalOptions, 'hal' | 'worker'> {
+  /** Another script entry wrapping terminalEntry.ts (a test that plants something in it). */
+  readonly entry?: string;
 }
 
 /** A KMS refusal keeps the KMS's code and status across the engine boundary, as KmsRefusal has them. */
@@ -48,10 +54,10 @@ export class XsTerminalCore {
   ) {}
 
   /** A worker with the core loaded, not booted; `manufacture` makes the root key first (as init does). */
-  static async start(stateDir: string, options: Pick<XsTerminalOptions, 'hal' | 'worker'> = {}, manufacture = false): Promise<XsTerminalCore> {
+  static async start(stateDir: string, options: XsTerminalCoreOptions = {}, manufacture = false): Promise<XsTerminalCore> {
     const device = { ...openNodeDevice(stateDir, { manufacture }), ...options.hal };
     const dispatcher = createHalDispatcher(device);
-    const worker = await XsWorker.start(await bundleForXs(XS_TERMINAL_ENTRY), { name: 'xs-terminal', ...options.worker, onCommand: dispatcher.onCommand });
+    const worker = await XsWorker.start(await bundleForXs(options.entry ?? XS_TERMINAL_ENTRY), { name: 'xs-terminal', ...options.worker, onCommand: dispatcher.onCommand });
     return new XsTerminalCore(worker, dispatcher);
   }
 

@@ -1,0 +1,104 @@
+/**
+ * xs-budget, the XS host of the device-budget tests (xsBudget.c), built on demand with make and
+ * the C compiler from the XS sources @agoric/xsnap ships on npm, into
+ * node_modules/.cache/paypad-xs-budget/<hash of the inputs>/ (outside git; nothing built is
+ * committed). The first test file that needs it builds it (about 15-30 s on two cores); others
+ * wait for that build and later runs reuse it.
+ *
+ * `budgetEngine(creation)` is the XsWorker engine (test/xs/xsWorker.ts) that runs a script in that
+ * creation, fixed, as a plain ESP32 gives it.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { XsEngine } from '../xsWorker';
+import { type Creation, ESP32_CREATION, MANIFEST_PRELOADS } from './deviceBudget';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const XSNAP_PACKAGE = join(ROOT, 'node_modules', '@agoric', 'xsnap');
+const CACHE = join(ROOT, 'node_modules', '.cache', 'paypad-xs-budget');
+const BUILD_TIMEOUT_MS = 5 * 60_000;
+/** A lock older than this was left by a build that died. */
+const STALE_LOCK_MS = 10 * 60_000;
+
+const run = promisify(execFile);
+
+/** Where the binary for the current sources lives (whether or not it is built yet). */
+function binaryPath(): string {
+  const hash = createHash('sha256');
+  for (const file of [join(HERE, 'xsBudget.c'), join(HERE, 'Makefile'), join(XSNAP_PACKAGE, 'package.json')]) hash.update(readFileSync(file));
+  return join(CACHE, hash.digest('hex').slice(0, 16), 'xs-budget');
+}
+
+let building: Promise<string> | undefined;
+
+/** The path of a built xs-budget, building it first if needed. */
+export function buildXsBudget(): Promise<string> {
+  building ??= ensureBuilt();
+  return building;
+}
+
+async function ensureBuilt(): Promise<string> {
+  const binary = binaryPath();
+  const dir = join(binary, '..');
+  if (existsSync(binary)) return binary;
+  mkdirSync(CACHE, { recursive: true });
+  const lock = `${dir}.lock`;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      // Another test file is building it: wait for the binary, or take over a dead build's lock.
+      if (existsSync(binary)) return binary;
+      if (Date.now() - statSync(lock, { throwIfNoEntry: false })!.mtimeMs > STALE_LOCK_MS) rmSync(lock, { recursive: true, force: true });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+  try {
+    if (existsSync(binary)) return binary;
+    const work = `${dir}.tmp-${process.pid}`;
+    rmSync(work, { recursive: true, force: true });
+    try {
+      await run('make', ['-j2', '-f', join(HERE, 'Makefile'), `XSNAP=${XSNAP_PACKAGE}`, `OUT=${work}`], { timeout: BUILD_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 });
+    } catch (e) {
+      const { stderr, message } = e as { stderr?: string; message: string };
+      throw new Error(`building xs-budget failed (it needs make and a C compiler, and @agoric/xsnap installed): ${message}\n${stderr ?? ''}`);
+    }
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(work, dir);
+    return binary;
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+export interface BudgetEngineOptions {
+  /** Default: the manifest's ESP32 creation. */
+  readonly creation?: Creation;
+  /**
+   * Count what the first script creates while it loads as flash, as if every module were
+   * preloaded (Moddable `preload`). Default: whether the manifest preloads anything.
+   */
+  readonly preload?: boolean;
+}
+
+/** The engine that runs scripts in the creation, fixed, as a plain ESP32 gives it. */
+export async function budgetEngine({ creation = ESP32_CREATION, preload = MANIFEST_PRELOADS }: BudgetEngineOptions = {}): Promise<XsEngine> {
+  return {
+    path: await buildXsBudget(),
+    args: [
+      ...(preload ? ['--preload'] : []),
+      '--chunk', String(creation.chunk),
+      '--heap', String(creation.heap),
+      '--stack', String(creation.stack),
+      '--keys', String(creation.keys),
+      '--name-modulo', String(creation.nameModulo),
+      '--symbol-modulo', String(creation.symbolModulo),
+    ],
+  };
+}
