@@ -47,6 +47,8 @@ export interface XsMemory {
   romKeys: number;
   /** Keys the app has created at run time. */
   keys: number;
+  /** The call chain (function names, innermost first) where the stack peaked during the command. */
+  deepest: string;
 }
 
 /** What the worker reports after every successful command (xsnap-worker.c fxWriteOkay). */
