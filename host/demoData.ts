@@ -124,7 +124,7 @@ async function ensureOperatorIdentity(options: DemoDataOptions): Promise<string 
   const dir = operatorDirectory(options.dataDir);
   if (await pathExists(dir)) return undefined;
   const issued = await options.ca.issue({ subject: { role: 'operator', name: DEMO_OPERATOR_NAME } });
-  await mkdir(options.dataDir, { recursive: true });
+  await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   // Written into a staging directory renamed into place: the directory holds all three files or does not exist.
   const staging = await mkdtemp(join(options.dataDir, '.operator-staging-'));
   try {

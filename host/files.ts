@@ -7,9 +7,11 @@ import { open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PaypadError } from '../shared/errors';
 
-/** Private keys: owner read/write only. */
+/**
+ * Every file the host writes, certificates included: owner read/write only. A certificate is not
+ * secret, but the data directory as a whole says who is who, and nobody else needs to read it.
+ */
 export const SECRET_FILE_MODE = 0o600;
-export const PUBLIC_FILE_MODE = 0o644;
 
 /**
  * Creates `path` with `mode` (the umask can only narrow it, so a key is never wider than 0600).

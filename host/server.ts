@@ -13,6 +13,7 @@ import { createApp } from './app';
 import type { CertificateAuthority } from './ca/authority';
 import { ensureCa } from './ca/caStorage';
 import { describeDatabase, loadConfig, type HostConfig } from './config';
+import { lockDataDir } from './dataDir';
 import { createDatabase, type Database } from './db/database';
 import { migrateToLatest } from './db/migrate';
 import { type DemoDataState, ensureDemoData } from './demoData';
@@ -55,13 +56,21 @@ export interface StartOptions {
 export const DEFAULT_GRACE_MS = 10_000;
 
 /**
- * @throws PaypadError DB_UNAVAILABLE, MIGRATION_FAILED, CA_INVALID, CONFIG_INVALID,
- * HSM_LMK_INVALID or LISTEN_FAILED; nothing is left open then. A customer's KMS that cannot start
- * does not fail the start (host/kmsFleet.ts).
+ * @throws PaypadError DATA_DIR_LOCKED (another host runs on the data directory), DB_UNAVAILABLE,
+ * MIGRATION_FAILED, CA_INVALID, CONFIG_INVALID, HSM_LMK_INVALID or LISTEN_FAILED; nothing is left
+ * open then. A customer's KMS that cannot start does not fail the start (host/kmsFleet.ts).
  */
 export async function startHost(config: HostConfig, options: StartOptions = {}): Promise<RunningHost> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
-  const database = createDatabase(config.database, { logger });
+  // First of all: a second host on this data directory stops here, before it touches anything.
+  const lock = await lockDataDir(config.dataDir, logger);
+  let database: Database;
+  try {
+    database = createDatabase(config.database, { logger });
+  } catch (e) {
+    await lock.release();
+    throw e;
+  }
   let fleet: KmsFleet | undefined;
   let mtms: RunningMtms | undefined;
   let ca: CertificateAuthority;
@@ -88,6 +97,7 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
     await mtms?.close({ graceMs: 0 });
     await fleet?.close({ graceMs: 0 });
     await database.close();
+    await lock.release();
     throw e;
   }
   // After start-up a server error (accept failing with EMFILE...) is logged; the host keeps serving.
@@ -119,6 +129,7 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
       closed = true;
       clearTimeout(forceTimer);
       await database.close();
+      await lock.release();
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
       logger.info('paypad host stopped');

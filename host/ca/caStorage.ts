@@ -18,7 +18,7 @@ import { type CertificateAuthority, createCertificateAuthority } from './authori
 import { type CaKeys, createCaCertificate } from './certificates';
 import { createCertificateStore } from './certificateStore';
 import { isCertName } from './roles';
-import { PUBLIC_FILE_MODE, SECRET_FILE_MODE, syncDirectory, writeNewFile } from '../files';
+import { SECRET_FILE_MODE, syncDirectory, writeNewFile } from '../files';
 import { EC_KEY_ALGORITHM, EC_SIGNING_ALGORITHM, subtle, x509, type CryptoKey, type CryptoKeyPair } from './x509';
 
 export const CA_DIR_NAME = 'ca';
@@ -39,11 +39,11 @@ export async function initCa(dataDir: string, commonName = DEFAULT_CA_NAME, now 
   const keys = (await subtle.generateKey(EC_KEY_ALGORITHM, true, ['sign', 'verify'])) as CryptoKeyPair;
   const certificate = await createCaCertificate(keys, commonName, now);
   const keyPem = x509.PemConverter.encode(await subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY') + '\n';
-  await mkdir(dataDir, { recursive: true });
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const staging = await mkdtemp(join(dataDir, '.ca-staging-')); // mode 0700
   try {
     await writeNewFile(join(staging, CA_KEY_FILE), keyPem, SECRET_FILE_MODE);
-    await writeNewFile(join(staging, CA_CERT_FILE), certificate.toString('pem') + '\n', PUBLIC_FILE_MODE);
+    await writeNewFile(join(staging, CA_CERT_FILE), certificate.toString('pem') + '\n', SECRET_FILE_MODE);
     try {
       await rename(staging, caDirectory(dataDir));
     } catch (e) {

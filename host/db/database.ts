@@ -2,7 +2,7 @@
  * Opens the host database: SQLite (better-sqlite3) by default, PostgreSQL (pg Pool) when
  * DATABASE_URL is set. Everything above this module sees one Kysely<Schema> and a dialect name.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
@@ -53,10 +53,27 @@ export async function pingDatabase(database: Database, timeoutMs = 2_000): Promi
   }
 }
 
+/** The database file and SQLite's journal files: owner only (SQLite gives -wal and -shm the mode of the database file). */
+const SQLITE_FILE_MODE = 0o600;
+const SQLITE_COMPANION_SUFFIXES = ['', '-wal', '-shm', '-journal'];
+
+/** Creates `file` with mode 0600 before SQLite does (SQLite would use 0644), and narrows an existing one and its journals. */
+function ownerOnlySqliteFiles(file: string): void {
+  closeSync(openSync(file, 'a', SQLITE_FILE_MODE));
+  for (const suffix of SQLITE_COMPANION_SUFFIXES) {
+    try {
+      if ((statSync(file + suffix).mode & 0o777) !== SQLITE_FILE_MODE) chmodSync(file + suffix, SQLITE_FILE_MODE);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+}
+
 function openSqlite(file: string): Database {
   let handle: SqliteDatabase.Database;
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    ownerOnlySqliteFiles(file);
     handle = new SqliteDatabase(file);
     // WAL: readers never block the writer and a crash mid-write leaves the last commit intact.
     handle.pragma('journal_mode = WAL');

@@ -6,8 +6,9 @@
  * Files, under <dataDir>/mtms/:
  *   lmk.key   the HSM's master key (host/hsm/lmkFile, mode 0600)
  *   tls/      cert.pem, key.pem (0600), ca.pem (host/tls/identity), issued on first start
- * Several host processes sharing one PostgreSQL share this directory's files too (the intake key
- * row is made under this LMK), and each runs a worker: leases keep them off each other's rows.
+ * Several host processes sharing one PostgreSQL need copies of this directory's files (the intake
+ * key row is made under this LMK) in their own data directories (one host per data directory,
+ * host/dataDir.ts), and each runs a worker: leases keep them off each other's rows.
  */
 import type { Server } from 'node:http';
 import { mkdir } from 'node:fs/promises';
@@ -24,6 +25,8 @@ import { createLogger, type Logger } from '../log';
 import { createOutboxWorker, DEFAULT_LEASE_MS, type OutboxWorker, type OutboxWorkerOptions } from '../outbox/outboxWorker';
 import { serverTlsOptions } from '../tls/serverOptions';
 import { createKmsTkHandler } from './kmsDelivery';
+import { createKmsKeyPins } from './kmsKeyPins';
+import type { LookupLimits } from './lookupLimits';
 import { createMtmsStore, type MtmsStore } from './mtmsStore';
 import { createMtmsService, loadMtmsIntakeKey, type MtmsIntakePublicKey, type MtmsService } from './mtmsService';
 import { type Customer, KMS_TK_TOPIC } from './mtmsTables';
@@ -51,6 +54,8 @@ export interface MtmsOptions {
   readonly kmsUrlOf?: (customer: Customer) => string;
   /** Timeouts and connection cap of its listener (default DEFAULT_LISTENER_LIMITS). */
   readonly limits?: ListenerLimits;
+  /** Operators' lookup buckets (default DEFAULT_LOOKUP_LIMITS). */
+  readonly lookupLimits?: LookupLimits;
   readonly logger?: Logger;
   readonly clock?: () => Date;
 }
@@ -95,14 +100,14 @@ export async function startMtms(options: MtmsOptions): Promise<RunningMtms> {
     worker = createOutboxWorker({
       db: options.db,
       dialect: options.dialect,
-      handlers: { [KMS_TK_TOPIC]: createKmsTkHandler({ store, hsm, intakeKey: intakeKey.handle, identity, timeoutMs: kmsTimeoutMs, kmsUrlOf: options.kmsUrlOf }) },
+      handlers: { [KMS_TK_TOPIC]: createKmsTkHandler({ store, hsm, intakeKey: intakeKey.handle, identity, revocation: options.ca, kmsKeys: createKmsKeyPins(options.db, clock), timeoutMs: kmsTimeoutMs, kmsUrlOf: options.kmsUrlOf }) },
       ...options.outbox,
       leaseMs: options.outbox?.leaseMs ?? Math.max(DEFAULT_LEASE_MS, 3 * kmsTimeoutMs),
       clock,
       logger,
     });
     const outbox = worker;
-    service = createMtmsService({ db: options.db, hsm, store, intakeKey, clock, onQueued: () => outbox.wake() });
+    service = createMtmsService({ db: options.db, hsm, store, intakeKey, lookupLimits: options.lookupLimits, clock, onQueued: () => outbox.wake() });
     const router = createMtmsRouter({ service, revocation: options.ca });
     const app = createListenerApp(logger, (a) => a.use(router));
     server = await listen(createHttpsListener(app, serverTlsOptions(identity), { limits: options.limits ?? DEFAULT_LISTENER_LIMITS, logger, who: 'MTMS' }), options.host, options.port, 'MTMS');

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PaypadError } from '../../shared/errors';
-import { PUBLIC_FILE_MODE, pathExists, SECRET_FILE_MODE, writeNewFile } from '../files';
+import { pathExists, SECRET_FILE_MODE, writeNewFile } from '../files';
 
 export interface TlsIdentity {
   readonly certPem: string;
@@ -37,8 +37,8 @@ export async function assertIdentityTarget(dir: string, withKey: boolean): Promi
 export async function writeIdentity(dir: string, files: { certPem: string; caPem: string; keyPem?: string }): Promise<string[]> {
   await assertIdentityTarget(dir, files.keyPem !== undefined);
   const planned: [string, string, number][] = [
-    [join(dir, IDENTITY_FILES.cert), files.certPem, PUBLIC_FILE_MODE],
-    [join(dir, IDENTITY_FILES.ca), files.caPem, PUBLIC_FILE_MODE],
+    [join(dir, IDENTITY_FILES.cert), files.certPem, SECRET_FILE_MODE],
+    [join(dir, IDENTITY_FILES.ca), files.caPem, SECRET_FILE_MODE],
   ];
   if (files.keyPem !== undefined) planned.push([join(dir, IDENTITY_FILES.key), files.keyPem, SECRET_FILE_MODE]);
   for (const [path, data, mode] of planned) await writeNewFile(path, data, mode);
