@@ -92,6 +92,7 @@ export type ErrorCode =
   | 'DELIVERY_CONFLICT'
   // MTMS role (A2-A9, A14): serial table, customers, production orders, forwarding to KMSs
   | 'MTMS_SERIAL_UNKNOWN'
+  | 'MTMS_REPAIR_NOT_AUTHORISED'
   | 'MTMS_SERIAL_EXISTS'
   | 'MTMS_CUSTOMER_UNKNOWN'
   | 'MTMS_CUSTOMER_EXISTS'

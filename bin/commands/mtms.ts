@@ -9,6 +9,7 @@ import { userInfo } from 'node:os';
 import { type Command, commandGroup, EXIT_OK, parseFlags, required, UsageError } from '../args';
 import type { MtmsStore } from '../../host/mtms/mtmsStore';
 import type { OutboxStore } from '../../host/outbox/outboxStore';
+import { REPAIR_WINDOW_DEFAULT_MINUTES, REPAIR_WINDOW_MAX_MINUTES } from '../../host/mtms/repairAuthorisations';
 
 const DATA_DIR_HELP = `  --data-dir DIR   the host's data directory (PAYPAD_DATA_DIR, default ./data); the database is
                    DATABASE_URL (postgres://...) or, unset, SQLite in the data directory`;
@@ -131,6 +132,56 @@ ${DATA_DIR_HELP}`,
   },
 };
 
+const repairAuthorize: Command = {
+  summary: 'authorise one repair (a new TK) of a terminal that already has keys at its KMS (A13)',
+  help: `Usage: paypad mtms repair authorize --serial S [--minutes N] [--data-dir DIR]
+
+MTMS accepts a new TK for a serial whose KMS already holds one only against an authorisation:
+one intake, within the window. Without it the upload is refused (MTMS_REPAIR_NOT_AUTHORISED)
+and audited, so neither a device claiming the serial nor a replayed envelope can re-key it.
+  --serial S       the terminal to be repaired
+  --minutes N      how long the authorisation stays open (default ${REPAIR_WINDOW_DEFAULT_MINUTES}, at most ${REPAIR_WINDOW_MAX_MINUTES})
+${DATA_DIR_HELP}`,
+  async run(argv) {
+    const f = parseFlags(argv, { serial: { type: 'string' }, minutes: { type: 'string' }, 'data-dir': { type: 'string' } });
+    const serial = required(f.serial, 'serial');
+    const minutes = f.minutes === undefined ? REPAIR_WINDOW_DEFAULT_MINUTES : positiveInteger(f.minutes, 'minutes');
+    return withMtms(f['data-dir'], async (store) => {
+      const opened = await store.openRepair(serial, minutes, actor());
+      return print(`repair of ${opened.serial} authorised until ${opened.expiresAt.toISOString()} (authorisation ${opened.id}): one new TK will be accepted`);
+    });
+  },
+};
+
+const repairWithdraw: Command = {
+  summary: "withdraw a terminal's open repair authorisations",
+  help: `Usage: paypad mtms repair withdraw --serial S [--data-dir DIR]
+${DATA_DIR_HELP}`,
+  async run(argv) {
+    const f = parseFlags(argv, { serial: { type: 'string' }, 'data-dir': { type: 'string' } });
+    const serial = required(f.serial, 'serial');
+    return withMtms(f['data-dir'], async (store) => print(`withdrew ${await store.withdrawRepair(serial, actor())} open repair authorisation(s) of ${serial}`));
+  },
+};
+
+const repairList: Command = {
+  summary: "list a terminal's repair authorisations, newest first",
+  help: `Usage: paypad mtms repair list --serial S [--data-dir DIR]
+${DATA_DIR_HELP}`,
+  async run(argv) {
+    const f = parseFlags(argv, { serial: { type: 'string' }, 'data-dir': { type: 'string' } });
+    const serial = required(f.serial, 'serial');
+    return withMtms(f['data-dir'], async (store) => {
+      const now = Date.now();
+      const rows = (await store.repairAuthorisations(serial)).map((a) => {
+        const state = a.closedAt ? `closed ${a.closedAt.toISOString()} by ${a.closedBy}` : a.expiresAt.getTime() > now ? 'open' : 'expired';
+        return `${String(a.id).padEnd(6)}  ${a.openedAt.toISOString()}  ${a.expiresAt.toISOString()}  ${a.openedBy}  ${state}`;
+      });
+      return print([`${'ID'.padEnd(6)}  ${'OPENED'.padEnd(24)}  ${'EXPIRES'.padEnd(24)}  BY  STATE`, ...rows].join('\n'));
+    });
+  },
+};
+
 const outbox: Command = {
   summary: 'show the outbox: messages per topic and state, and dead ones; re-arm a dead one',
   help: `Usage: paypad mtms outbox [--retry ID] [--data-dir DIR]
@@ -159,9 +210,14 @@ ${DATA_DIR_HELP}`,
   },
 };
 
-export const mtmsCommand: Command = commandGroup('MTMS administration: customers, serials, production orders, outbox', 'Usage: paypad mtms <command> [...]', {
+export const mtmsCommand: Command = commandGroup('MTMS administration: customers, serials, production orders, repair authorisations, outbox', 'Usage: paypad mtms <command> [...]', {
   customer: commandGroup('customers and their KMS address', 'Usage: paypad mtms customer <command> [...]', { add: customerAdd }),
   serial: commandGroup('the serial-number table', 'Usage: paypad mtms serial <command> [...]', { add: serialAdd }),
   order: commandGroup('production orders', 'Usage: paypad mtms order <command> [...]', { create: orderCreate, transfer: orderTransfer }),
+  repair: commandGroup('repair authorisations: a new TK for a terminal that has keys', 'Usage: paypad mtms repair <command> [...]', {
+    authorize: repairAuthorize,
+    withdraw: repairWithdraw,
+    list: repairList,
+  }),
   outbox,
 });

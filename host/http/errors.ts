@@ -24,12 +24,13 @@ export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   CLIENT_CERT_UNTRUSTED: 401,
   CLIENT_CERT_REVOKED: 401,
   CLIENT_CERT_ROLE: 403,
-  // RFC 9110 §15.5.2: the request's credentials (a terminal's MAC) do not verify.
+  // RFC 9110 §15.5.2: the request's credentials (a terminal's MAC) do not verify; a KMS gives
+  // the same answer for a serial it does not hold (host/kms/terminalEnvelope: no serial oracle).
   MAC_MISMATCH: 401,
   KMS_CUSTOMER_MISMATCH: 403,
   NOT_FOUND: 404,
-  KMS_TERMINAL_UNKNOWN: 404,
   MTMS_SERIAL_UNKNOWN: 404,
+  MTMS_REPAIR_NOT_AUTHORISED: 403,
   MTMS_CUSTOMER_UNKNOWN: 404,
   // RFC 9110 §15.5.9: the client did not send its request within the listener's time limits.
   REQUEST_TIMEOUT: 408,
@@ -43,6 +44,8 @@ export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   KEY_UNWRAP_FAILED: 422,
   KEY_ENVELOPE_UNSUPPORTED: 422,
   PUBLIC_KEY_INVALID: 422,
+  // RFC 6585 §4: the operator's lookup bucket is empty; Retry-After says when a lookup is possible.
+  MTMS_LOOKUP_RATE_LIMITED: 429,
   // RFC 6585 §5.
   HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,

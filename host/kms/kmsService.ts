@@ -22,7 +22,7 @@ import { type KmsTkDelivery, type KmsTkDeliveryAck, type SignOnResponse, type Tm
 import { tkTransportContext } from '../../shared/protocol/tkTransport';
 import type { GenerateKeyRequest, Hsm, KeyAttributes, KeyHandle } from '../hsm/hsm';
 import type { DeliveryRecord, IntakeKey, KmsStore, TerminalRecord, WorkingKeys } from './kmsStore';
-import { type TerminalReply, exchange, readBody } from './terminalEnvelope';
+import { type DecoyKeys, type TerminalReply, exchange, readBody } from './terminalEnvelope';
 
 /** TK as the KMS keeps it: wraps the TMK, derives K_tkmac, never leaves the HSM (exportability N). */
 export const TK_ATTRIBUTES: KeyAttributes = { usage: 'K1', algorithm: 'A', modeOfUse: 'B', exportability: 'N' };
@@ -67,7 +67,10 @@ export interface KmsService {
    * is not for this KMS or this serial.
    */
   receiveTk(delivery: KmsTkDelivery): Promise<KmsTkDeliveryAck>;
-  /** A11: a parsed terminal request (shared/protocol parseRequest). Throws while unauthenticated. */
+  /**
+   * A11: a parsed terminal request (shared/protocol parseRequest). Throws while unauthenticated:
+   * MAC_MISMATCH alike for a wrong MAC, an unknown serial and a MAK the terminal does not have.
+   */
   downloadTmk(request: ReceivedRequest): Promise<TerminalReply>;
   /** A12: as downloadTmk. */
   signOn(request: ReceivedRequest): Promise<TerminalReply>;
@@ -88,12 +91,21 @@ export async function openKmsService(options: KmsServiceOptions): Promise<KmsSer
   const { customerCode, hsm, store } = options;
   const clock = options.clock ?? (() => new Date());
   const intake = await loadIntakeKey(options, clock);
+  // Made fresh at each start, never stored or sent: no MAC under them can verify (terminalEnvelope).
+  const decoy: DecoyKeys = { tk: await hsm.generateKey({ ...TK_ATTRIBUTES, lengthBytes: 16 }), mak: await hsm.generateKey(KEY_SPECS.MAK) };
 
-  const terminalOf = async (request: ReceivedRequest): Promise<TerminalRecord> => {
-    const terminal = await store.terminal(customerCode, request.serial);
-    if (terminal === undefined) throw new PaypadError('KMS_TERMINAL_UNKNOWN', `KMS ${customerCode} holds no TK for terminal ${request.serial} yet`);
-    return terminal;
-  };
+  // A serial this KMS holds no TK for is answered as a wrong MAC, after the same work (no oracle).
+  const terminalOf = async (request: ReceivedRequest): Promise<TerminalRecord> =>
+    (await store.terminal(customerCode, request.serial)) ?? {
+      customerCode,
+      serial: request.serial,
+      generation: 0,
+      lastSeq: 0,
+      tkDeliveryId: '',
+      intakeSequence: 0,
+      tk: decoy.tk,
+      updatedAt: clock(),
+    };
 
   const issue = async (name: 'TMK' | WorkingKeyName, kbpk: KeyHandle): Promise<{ handle: KeyHandle; block: string }> => {
     const spec = KEY_SPECS[name];
@@ -147,6 +159,7 @@ export async function openKmsService(options: KmsServiceOptions): Promise<KmsSer
       return exchange(hsm, {
         request,
         terminal,
+        decoy,
         allowedKeys: ['TK'],
         act: async (): Promise<TmkResponse> => {
           readBody('tmkRequest', request.body);
@@ -163,6 +176,7 @@ export async function openKmsService(options: KmsServiceOptions): Promise<KmsSer
       return exchange(hsm, {
         request,
         terminal,
+        decoy,
         allowedKeys: ['TK', 'MAK'],
         act: async (): Promise<SignOnResponse> => {
           readBody('signOnRequest', request.body);

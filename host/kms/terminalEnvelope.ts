@@ -5,14 +5,20 @@
  *
  * What gets a Paypad-Mac: every answer to a request whose MAC verified, failures included
  * (a replay, a malformed body, a key the terminal has not loaded yet), so the terminal can act on
- * them. A request that did not authenticate (unknown serial, bad MAC, bad headers) gets an
- * unsigned error: shared/protocol's verifyResponse refuses it, and the terminal may only show it.
+ * them. A request that did not authenticate (bad MAC, bad headers) gets an unsigned error:
+ * shared/protocol's verifyResponse refuses it, and the terminal may only show it.
+ *
+ * No serial oracle: an unauthenticated sender must not learn whether the KMS holds a serial, or
+ * how far that terminal got. A serial the KMS does not know is verified under a decoy TK, and a
+ * MAC under MAK for a terminal without one under a decoy MAK: keys made in the HSM when the KMS
+ * starts and never given to anyone. Such a request does the same work as a wrong MAC and gets the
+ * same answer, 401 MAC_MISMATCH "request MAC does not verify".
  */
 import { utf8ToBytes } from '../../shared/bytes';
 import { PaypadError, isPaypadError } from '../../shared/errors';
 import { type MacFunction, type MacKeyId, type ReceivedRequest, MAC_HEADERS, signResponse, tkMacKdfParams, verifyRequest } from '../../shared/protocol/macEnvelope';
 import { type MessageName, type Message, toErrorBody, validateMessage } from '../../shared/protocol/messages';
-import type { Hsm } from '../hsm/hsm';
+import type { Hsm, KeyHandle } from '../hsm/hsm';
 import { httpStatusOf } from '../http/errors';
 import type { TerminalRecord } from './kmsStore';
 
@@ -27,17 +33,25 @@ export interface TerminalReply {
 
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 
+/** Keys nobody holds, for requests that name a serial or a key the KMS does not have (see above). */
+export interface DecoyKeys {
+  /** K1, mode B, like a TK: K_tkmac is derived from it. */
+  readonly tk: KeyHandle;
+  /** M6, like a MAK. */
+  readonly mak: KeyHandle;
+}
+
 /**
  * The MAC function of `keyId` for this terminal: K_tkmac derived from TK inside the HSM, or the
- * MAK issued at sign-on. KMS_KEY_STATE when the terminal has no MAK yet.
+ * MAK issued at sign-on; the decoy MAK when the terminal has none, so no request MAC'd under MAK
+ * verifies then.
  */
-export function terminalMac(hsm: Hsm, terminal: TerminalRecord, keyId: MacKeyId): MacFunction {
+export function terminalMac(hsm: Hsm, terminal: TerminalRecord, keyId: MacKeyId, decoy: DecoyKeys): MacFunction {
   if (keyId === 'TK') {
     const derivation = tkMacKdfParams(terminal.serial);
     return (data) => hsm.macWithDerivedKey(terminal.tk, derivation, data);
   }
-  const mak = terminal.workingKeys?.MAK;
-  if (mak === undefined) throw new PaypadError('KMS_KEY_STATE', `terminal ${terminal.serial} has no MAK: sign on under TK first`);
+  const mak = terminal.workingKeys?.MAK ?? decoy.mak;
   return (data) => hsm.mac(mak, data);
 }
 
@@ -54,8 +68,9 @@ export function readBody<N extends MessageName>(name: N, body: Uint8Array): Mess
 
 export interface TerminalExchange<R> {
   readonly request: ReceivedRequest;
-  /** The stored terminal the request names (request.serial). */
+  /** The stored terminal the request names (request.serial), or one holding the decoy TK for an unknown serial. */
   readonly terminal: TerminalRecord;
+  readonly decoy: DecoyKeys;
   /** The keys this message may be MAC'd under. */
   readonly allowedKeys: readonly MacKeyId[];
   /** Runs once the request authenticated and is fresh; returns the response message. */
@@ -71,7 +86,7 @@ export async function exchange<R extends object>(hsm: Hsm, x: TerminalExchange<R
   if (!x.allowedKeys.includes(request.keyId)) {
     throw new PaypadError('PROTOCOL_MALFORMED', `${MAC_HEADERS.keyId}: this message is MAC'd under ${x.allowedKeys.join(' or ')}, not ${request.keyId}`);
   }
-  const mac = terminalMac(hsm, terminal, request.keyId);
+  const mac = terminalMac(hsm, terminal, request.keyId, x.decoy);
   try {
     await verifyRequest(request, mac, terminal.lastSeq);
   } catch (e) {

@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { Kysely } from 'kysely';
 import { fromHex, toHex } from '../../shared/bytes';
-import { PaypadError } from '../../shared/errors';
+import { isPaypadError, PaypadError } from '../../shared/errors';
 import { type CustomerInfo, MESSAGE_VERSION, type TkIntakeReceipt, validateMessage } from '../../shared/protocol/messages';
 // The envelope context is the terminal's (firmware/core/keyVault): one definition for every end.
 import { tkTransportContext } from '../../shared/protocol/tkTransport';
@@ -109,15 +109,22 @@ export function createMtmsService(options: MtmsServiceOptions): MtmsService {
       const current = await serialRecord(request.serial);
       const envelope = fromHex(request.tkEnvelope, 'tkEnvelope');
       const tk = await hsm.importTransportedKey(intake.handle, envelope, tkTransportContext(request.serial), TK_CHECK_ATTRIBUTES);
-      const result = await store.recordIntake({
-        serial: request.serial,
-        customerCode: request.customerCode ?? current.customerCode,
-        envelope,
-        tkKcv: tk.kcv,
-        deliveryId: newDeliveryId(),
-        operator,
-        at: clock(),
-      });
+      const customerCode = request.customerCode ?? current.customerCode;
+      let result;
+      try {
+        result = await store.recordIntake({ serial: request.serial, customerCode, envelope, tkKcv: tk.kcv, deliveryId: newDeliveryId(), operator, at: clock() });
+      } catch (e) {
+        // The refused takeover or replay leaves a trace of who tried (the intake itself rolled back).
+        if (isPaypadError(e, 'MTMS_REPAIR_NOT_AUTHORISED')) {
+          await audit.append({
+            actor: `operator:${operator.name}`,
+            action: 'mtms.tk.refused',
+            subject: `terminal:${request.serial}`,
+            detail: { reason: e.code, customerCode, tkKcv: tk.kcv, operatorCertSerial: operator.certSerial },
+          });
+        }
+        throw e;
+      }
       if (result.created) onQueued();
       return validateMessage('tkIntakeReceipt', { v: MESSAGE_VERSION, serial: result.intake.serial, customerCode: result.intake.customerCode, deliveryId: result.intake.deliveryId });
     },

@@ -22,6 +22,7 @@ import { enqueue } from '../outbox/outboxStore';
 import { type Customer, customerFromRow, intakeFromRow, kmsTkMessage, type MtmsTables, type OperatorIdentity, type SerialRecord, type TkIntake } from './mtmsTables';
 import { createOrderTransfer, type OrderTransfer } from './orderTransfer';
 import { createRegistry, type Registry } from './registry';
+import { createRepairAuthorisations, type RepairAuthorisations, useRepairAuthorisation } from './repairAuthorisations';
 
 export interface IntakeInput {
   readonly serial: string;
@@ -45,7 +46,7 @@ export interface IntakeResult {
   readonly reassociatedFrom?: string;
 }
 
-export interface MtmsStore extends Registry, OrderTransfer {
+export interface MtmsStore extends Registry, OrderTransfer, RepairAuthorisations {
   intakeKey(): Promise<KeyPair | undefined>;
   /** Keeps `key` unless MTMS has one already (another host won the race); returns the one kept. */
   keepIntakeKey(key: KeyPair, at: Date): Promise<KeyPair>;
@@ -73,6 +74,7 @@ export function createMtmsStore(schemaDb: Kysely<Schema>, dialect: Dialect, cloc
   return {
     ...createRegistry(schemaDb, clock),
     ...createOrderTransfer(schemaDb, dialect, clock),
+    ...createRepairAuthorisations(schemaDb, clock),
 
     intakeKey,
 
@@ -121,12 +123,16 @@ export function createMtmsStore(schemaDb: Kysely<Schema>, dialect: Dialect, cloc
         const target = await trx.selectFrom('mtms_customers').select('code').where('code', '=', input.customerCode).executeTakeFirst();
         if (target === undefined) throw new PaypadError('MTMS_CUSTOMER_UNKNOWN', `there is no customer ${input.customerCode}`);
 
-        // An operator's retry of an upload that committed (same envelope bytes: each envelope has
-        // its own ephemeral key) gets the same receipt instead of a second delivery.
+        // The same TK for the same customer again (an operator's retry, or the terminal's TK
+        // exported anew: each envelope has its own ephemeral key) gets the first receipt, not a
+        // second delivery.
         const latestRow = await trx.selectFrom('mtms_tk_intakes').selectAll().where('serial', '=', input.serial).orderBy('id', 'desc').limit(1).executeTakeFirst();
-        if (latestRow !== undefined && latestRow.envelope === envelope && latestRow.customer_code === input.customerCode && current.customer_code === input.customerCode) {
+        if (latestRow !== undefined && latestRow.tk_kcv === input.tkKcv && latestRow.customer_code === input.customerCode && current.customer_code === input.customerCode) {
           return { intake: intakeFromRow(latestRow), created: false };
         }
+        // Another TK for a serial whose KMS already got one: a repair, which an administrator
+        // must have authorised (A13; repairAuthorisations.ts). Refused otherwise, whoever asks.
+        const repairAuthorisation = latestRow !== undefined && latestRow.tk_kcv !== input.tkKcv ? await useRepairAuthorisation(base, input.serial, input.deliveryId, input.at) : undefined;
 
         const at = isoTimestamp(input.at);
         const audit = createAuditStore(base, () => input.at);
@@ -168,7 +174,13 @@ export function createMtmsStore(schemaDb: Kysely<Schema>, dialect: Dialect, cloc
           actor,
           action: 'mtms.tk.received',
           subject,
-          detail: { customerCode: intake.customerCode, deliveryId: intake.deliveryId, tkKcv: intake.tkKcv, operatorCertSerial: input.operator.certSerial },
+          detail: {
+            customerCode: intake.customerCode,
+            deliveryId: intake.deliveryId,
+            tkKcv: intake.tkKcv,
+            operatorCertSerial: input.operator.certSerial,
+            ...(repairAuthorisation === undefined ? {} : { repairAuthorisation }),
+          },
         });
         await enqueue(base, kmsTkMessage(intake), input.at);
         return { intake, created: true, ...(reassociatedFrom === undefined ? {} : { reassociatedFrom }) };

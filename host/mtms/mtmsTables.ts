@@ -39,6 +39,15 @@ export type MtmsTables = {
     operator_cert_serial: ColumnType<string, string, never>;
     received_at: ColumnType<IsoTimestamp, IsoTimestamp, never>;
   };
+  mtms_repair_authorisations: {
+    id: ColumnType<number, never, never>;
+    serial: ColumnType<string, string, never>;
+    opened_by: ColumnType<string, string, never>;
+    opened_at: ColumnType<IsoTimestamp, IsoTimestamp, never>;
+    expires_at: ColumnType<IsoTimestamp, IsoTimestamp, never>;
+    closed_at: IsoTimestamp | null;
+    closed_by: string | null;
+  };
   mtms_intake_keys: {
     id: ColumnType<number, number, never>;
     key_block: ColumnType<string, string, never>;

@@ -12,6 +12,9 @@
  *       lookup and at the upload: no intake is recorded.
  *   X2  A terminal request recorded on the wire and sent again, or sent with one bit or one header
  *       changed, is refused with its typed code and changes no KMS row; the terminal still works.
+ *   A13 A fake PIN pad claiming a live terminal's serial, and an old TK envelope replayed after a
+ *       repair, are refused by MTMS (MTMS_REPAIR_NOT_AUTHORISED, audited): the KMS keeps the real
+ *       terminal's keys. A repair goes through once an MTMS administrator authorised it.
  *
  * PostgreSQL when DATABASE_URL is set (a schema of its own), SQLite otherwise.
  */
@@ -37,7 +40,7 @@ import { type ImpostorKms, startImpostorKms } from './support/impostorKms';
 import { deliveriesWithId, kmsRowsOf } from './support/kmsRows';
 import { freeLoopbackPorts, httpsGetJson, LOOPBACK } from './support/loopback';
 import { onboard, type OnboardingReceipt, outboxRowWhen, runOnboard, stationFiles } from './support/operatorStation';
-import { hostEnv, issuedSerial } from './support/paypadCli';
+import { hostEnv, issuedSerial, paypadResult } from './support/paypadCli';
 import { hexWithLastBitFlipped, type RecordingProxy, sendWireRequest, startRecordingProxy, type WireRequest, wireHeader, withBodyBitFlipped, withHeader } from './support/recordingProxy';
 
 /** Customers: C100's KMS runs in the host; C200's and C300's addresses are held by impostors. */
@@ -45,7 +48,7 @@ const REAL = { code: 'C100', name: 'Real Acquiring' };
 const FOREIGN_CA = { code: 'C200', name: 'Squatted Bank', serial: 'PP-A8-0200' };
 const OTHER_CUSTOMER = { code: 'C300', name: 'Borrowed Bank', serial: 'PP-A8-0300' };
 const ADMIN = 'admin:attacks-test';
-const SERIALS = { revoked: 'PP-A8-0101', foreign: 'PP-A8-0102', recorded: 'PP-X2-0001', neighbour: 'PP-X2-0002' };
+const SERIALS = { revoked: 'PP-A8-0101', foreign: 'PP-A8-0102', recorded: 'PP-X2-0001', neighbour: 'PP-X2-0002', live: 'PP-A13-0001' };
 
 describe('attacks on System A over loopback (A8, X2)', () => {
   const root = mkdtempSync(join(tmpdir(), 'paypad-e2e-attacks-'));
@@ -74,8 +77,8 @@ describe('attacks on System A over loopback (A8, X2)', () => {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     await writeIdentity(dir, await host.ca.issue({ subject }));
   };
-  const manufacture = async (serial: string, kmsUrl: string): Promise<RunningTerminal> => {
-    const terminal = await cliTerminalDriver().start({ stateDir: join(root, 'terminals', serial), serial, kmsUrl, mtmsKeyFile, mtmsPublicKeyHex: toHex(host.mtms.intakePublicKey.publicKey), caFile, caPem });
+  const manufacture = async (serial: string, kmsUrl: string, stateDir = join(root, 'terminals', serial)): Promise<RunningTerminal> => {
+    const terminal = await cliTerminalDriver().start({ stateDir, serial, kmsUrl, mtmsKeyFile, mtmsPublicKeyHex: toHex(host.mtms.intakePublicKey.publicKey), caFile, caPem });
     terminals.push(terminal);
     return terminal;
   };
@@ -273,6 +276,52 @@ describe('attacks on System A over loopback (A8, X2)', () => {
       [200, seq + 2],
     ]);
     expect((await terminal.status()).stage).toBe('signed-on');
+  }, 120_000);
+  it('A13 A8: a fake PIN pad claiming a live serial, and an old envelope replayed after a repair, are refused and audited; the KMS keeps the real keys; an authorised repair goes through once', async () => {
+    const kms = host.kms.get(REAL.code)!;
+    const real = await manufacture(SERIALS.live, kms.url);
+    const first = await onboard(real.link, host.mtms.url, lineOne());
+    expect((await outboxRowWhen(outbox, first.deliveryId, (r) => r.state !== 'pending', 'delivered')).state).toBe('delivered');
+    const keys = await real.loadKeys();
+    const [firstIntake] = await intakesOf('serial', SERIALS.live);
+    const held = async () => (await kmsRowsOf(host.database.db, SERIALS.live)).terminals;
+    const before = await held();
+    expect(before[0]).toMatchObject({ tmk_kcv: keys.TMK, mak_kcv: keys.MAK });
+
+    // A device made with the live serial and the public intake key, onboarded by a valid station.
+    const clone = await manufacture(SERIALS.live, kms.url, join(root, 'terminals', 'clone'));
+    const refused = await runOnboard(clone.link, host.mtms.url, lineOne());
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('MTMS_REPAIR_NOT_AUTHORISED');
+    expect(refused.stderr).toContain(`paypad mtms repair authorize --serial ${SERIALS.live}`);
+    expect(await intakesOf('serial', SERIALS.live)).toHaveLength(1);
+    expect(await held()).toEqual(before);
+    const audit = () => host.database.db.selectFrom('audit_log').selectAll().where('subject', '=', `terminal:${SERIALS.live}`).execute();
+    expect((await audit()).filter((e) => e.action === 'mtms.tk.refused')).toHaveLength(1);
+
+    // The administrator authorises a repair; the real terminal is repaired and keyed again.
+    await admin(['mtms', 'repair', 'authorize', '--serial', SERIALS.live, '--minutes', '10']);
+    const repair = await paypadResult(['operator', 'repair', '--link', real.link, '--mtms', host.mtms.url, '--cert', lineOne().cert, '--key', lineOne().key, '--ca', lineOne().ca, '--json', '--yes']);
+    expect(repair.code, repair.stderr).toBe(0);
+    const repaired = JSON.parse(repair.stdout) as OnboardingReceipt;
+    expect((await outboxRowWhen(outbox, repaired.deliveryId, (r) => r.state !== 'pending', 'delivered')).state).toBe('delivered');
+    const newKeys = await real.loadKeys();
+    const after = await held();
+    expect(after[0]).toMatchObject({ tmk_kcv: newKeys.TMK, mak_kcv: newKeys.MAK });
+
+    // The first TK's envelope, as stored at MTMS, sent again by a valid station: refused, nothing moves.
+    const replay = await mtlsRequest({
+      url: `${host.mtms.url}/mtms/v1/tk`,
+      identity: await readIdentity(join(root, 'stations', 'line-1')),
+      expectPeer: { role: 'mtms' },
+      body: { v: 1, serial: SERIALS.live, tkEnvelope: firstIntake.envelope, confirmed: true },
+    });
+    expect(replay).toMatchObject({ status: 403, json: { error: { code: 'MTMS_REPAIR_NOT_AUTHORISED' } } });
+    expect(await intakesOf('serial', SERIALS.live)).toHaveLength(2);
+    expect(await held()).toEqual(after);
+    expect((await audit()).filter((e) => e.action === 'mtms.tk.refused')).toHaveLength(2);
+    expect((await audit()).map((e) => e.action).filter((a) => a.startsWith('mtms.repair.'))).toEqual(['mtms.repair.authorised']);
+    expect((await real.status()).stage).toBe('signed-on');
   }, 120_000);
 });
 

@@ -134,9 +134,82 @@ describe.each(DIALECTS)('MTMS store on %s', (dialect) => {
     const serial = unique('SN-');
     await store().addSerials([serial], code, 'admin:test');
     const first = await store().recordIntake(intake(serial, code));
-    const again = await store().recordIntake(intake(serial, code, { envelope: Buffer.from(first.intake.envelope, 'hex'), deliveryId: 'tk-would-be-new' }));
+    const again = await store().recordIntake(intake(serial, code, { envelope: Buffer.from(first.intake.envelope, 'hex'), tkKcv: first.intake.tkKcv, deliveryId: 'tk-would-be-new' }));
     expect(again).toEqual({ intake: first.intake, created: false });
     expect(await outbox().byKey('tk-would-be-new')).toBeUndefined();
+    // The same TK exported anew (another ephemeral key, so other envelope bytes) is the same TK.
+    const reexported = await store().recordIntake(intake(serial, code, { tkKcv: first.intake.tkKcv, deliveryId: 'tk-would-be-new-2' }));
+    expect(reexported).toEqual({ intake: first.intake, created: false });
+    expect(await outbox().byKey('tk-would-be-new-2')).toBeUndefined();
+  });
+
+  describe('A13 repair authorisations', () => {
+    const onboarded = async () => {
+      const code = await customer();
+      const serial = unique('SN-');
+      await store().addSerials([serial], code, 'admin:test');
+      const first = await store().recordIntake(intake(serial, code));
+      return { code, serial, first };
+    };
+    const untouched = async (serial: string, first: { intake: { id: number } }, refused: IntakeInput) => {
+      expect((await store().latestIntake(serial))?.id).toBe(first.intake.id);
+      expect(await outbox().byKey(refused.deliveryId)).toBeUndefined();
+    };
+
+    it('A13 another TK for a serial that has one (a fake PIN pad, a replayed envelope) is refused without an authorisation, storing nothing', async () => {
+      const { code, serial, first } = await onboarded();
+      const takeover = intake(serial, code);
+      await expect(store().recordIntake(takeover)).rejects.toMatchObject({ code: 'MTMS_REPAIR_NOT_AUTHORISED' });
+      await untouched(serial, first, takeover);
+      // ... also when it names another customer: re-association does not open a way around it.
+      const other = await customer();
+      const elsewhere = intake(serial, other);
+      await expect(store().recordIntake(elsewhere)).rejects.toMatchObject({ code: 'MTMS_REPAIR_NOT_AUTHORISED' });
+      await untouched(serial, first, elsewhere);
+      expect((await store().serial(serial))?.customerCode).toBe(code);
+    });
+
+    it('A13 an authorisation lets exactly one new TK in, names the intake that used it, and an old envelope cannot come back', async () => {
+      const { code, serial, first } = await onboarded();
+      const opened = await store().openRepair(serial, 30, 'admin:carol');
+      expect(opened).toMatchObject({ serial, openedBy: 'admin:carol' });
+      expect(opened.expiresAt.getTime() - opened.openedAt.getTime()).toBe(30 * 60_000);
+      const repair = intake(serial, code);
+      const repaired = await store().recordIntake(repair);
+      expect(repaired.created).toBe(true);
+      const [used] = await store().repairAuthorisations(serial);
+      expect(used).toMatchObject({ id: opened.id, closedBy: `intake:${repair.deliveryId}` });
+      const received = (await audit().listBySubject(`terminal:${serial}`)).filter((e) => e.action === 'mtms.tk.received');
+      expect(received.at(-1)?.detail).toMatchObject({ deliveryId: repair.deliveryId, repairAuthorisation: opened.id });
+
+      // The old TK's envelope replayed, or yet another TK: refused, the repaired TK stays.
+      for (const attempt of [intake(serial, code, { envelope: Buffer.from(first.intake.envelope, 'hex'), tkKcv: first.intake.tkKcv }), intake(serial, code)]) {
+        await expect(store().recordIntake(attempt)).rejects.toMatchObject({ code: 'MTMS_REPAIR_NOT_AUTHORISED' });
+        await untouched(serial, repaired, attempt);
+      }
+    });
+
+    it('A13 an expired or withdrawn authorisation lets nothing in; opening one is checked and audited', async () => {
+      const { code, serial, first } = await onboarded();
+      await store().openRepair(serial, 1, 'admin:carol');
+      const late = intake(serial, code, { at: new Date(Date.now() + 61_000) });
+      await expect(store().recordIntake(late)).rejects.toMatchObject({ code: 'MTMS_REPAIR_NOT_AUTHORISED' });
+      await untouched(serial, first, late);
+
+      await store().openRepair(serial, 60, 'admin:carol');
+      expect(await store().withdrawRepair(serial, 'admin:dave')).toBe(2);
+      const withdrawn = intake(serial, code);
+      await expect(store().recordIntake(withdrawn)).rejects.toMatchObject({ code: 'MTMS_REPAIR_NOT_AUTHORISED' });
+      await untouched(serial, first, withdrawn);
+      expect((await store().repairAuthorisations(serial)).every((a) => a.closedBy === 'admin:dave')).toBe(true);
+
+      await expect(store().openRepair(unique('SN-'), 60, 'admin:carol')).rejects.toMatchObject({ code: 'MTMS_SERIAL_UNKNOWN' });
+      for (const minutes of [0, -5, 1.5, 24 * 60 + 1]) {
+        await expect(store().openRepair(serial, minutes, 'admin:carol')).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+      }
+      const actions = (await audit().listBySubject(`terminal:${serial}`)).map((e) => e.action);
+      expect(actions.filter((a) => a.startsWith('mtms.repair.'))).toEqual(['mtms.repair.authorised', 'mtms.repair.authorised', 'mtms.repair.withdrawn']);
+    });
   });
 
   it('A5/A7 when the delivery cannot be queued, the intake is not stored and the serial does not move', async () => {
@@ -187,6 +260,7 @@ describe.each(DIALECTS)('MTMS store on %s', (dialect) => {
     const ids: Record<string, string> = {};
     for (const serial of [pending, delivered, dead, purged]) {
       await store().recordIntake(intake(serial, code, { envelope: randomBytes(90) }));
+      await store().openRepair(serial, 60, 'admin:test'); // a second TK is a repair (A13)
       const newest = intake(serial, code);
       await store().recordIntake(newest);
       ids[serial] = newest.deliveryId;

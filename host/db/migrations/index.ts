@@ -13,5 +13,6 @@ import { outbox } from '../../outbox/migration';
 // The MTMS role keeps its migration beside its store (host/mtms).
 import { mtmsTables } from '../../mtms/migration';
 import { kmsIntakeSequence } from '../../kms/intakeSequenceMigration';
+import { mtmsRepairAuthorisations } from '../../mtms/repairAuthorisationMigration';
 
-export const MIGRATIONS: readonly HostMigration[] = [auditLog, caCertificates, kmsKeys, outbox, mtmsTables, kmsIntakeSequence];
+export const MIGRATIONS: readonly HostMigration[] = [auditLog, caCertificates, kmsKeys, outbox, mtmsTables, kmsIntakeSequence, mtmsRepairAuthorisations];

@@ -127,6 +127,20 @@ describe('KMS instance over HTTPS', () => {
     await terminal.verified(signOn, replay, terminal.macKey('TK'));
   });
 
+  it('A8 X2: a serial the KMS does not hold and a known serial with a wrong MAC get the same answer, byte for byte (no serial oracle)', async () => {
+    const known = new SimulatedTerminal('PP-HTTPS-0010');
+    await deliver(await deliveryFor(known, 'https-10'));
+    const stranger = new SimulatedTerminal('PP-HTTPS-0011');
+    // The same request shape: sequence 1, TK key id; one serial unknown, the other with a MAC under a key nobody has.
+    const answers = await Promise.all([terminalCall(await stranger.sign('tmk')), terminalCall(await known.sign('tmk', { macKey: new Uint8Array(16) }))]);
+    const comparable = (r: Reply) => ({ status: r.status, body: new TextDecoder().decode(r.body), mac: r.headers['paypad-mac'], type: r.headers['content-type'] });
+    expect(comparable(answers[0])).toEqual(comparable(answers[1]));
+    expect([answers[0].status, errorCodeOf(answers[0]), answers[0].headers['paypad-mac']]).toEqual([401, 'MAC_MISMATCH', undefined]);
+    // Under MAK too: a terminal that never signed on and a serial the KMS does not hold look alike.
+    const underMak = await Promise.all([terminalCall(await stranger.sign('sign-on', { keyId: 'MAK', macKey: new Uint8Array(16) })), terminalCall(await known.sign('sign-on', { keyId: 'MAK', macKey: new Uint8Array(16) }))]);
+    expect(comparable(underMak[0])).toEqual(comparable(underMak[1]));
+  });
+
   it('X2: tampered, mislabelled, oversized or header-less terminal requests get unsigned typed errors', async () => {
     const terminal = new SimulatedTerminal('PP-HTTPS-0003');
     await kms.service.receiveTk(terminal.delivery(kms.service.intakePublicKey().publicKey, 'ACME', 'https-3'));
@@ -177,7 +191,7 @@ describe('KMS instance over HTTPS', () => {
       const terminal = new SimulatedTerminal('PP-HTTPS-0005');
       await beta.service.receiveTk(terminal.delivery(beta.service.intakePublicKey().publicKey, 'BETA', 'https-5'));
       const reply = await terminalCall(await terminal.sign('tmk'), gamma.url);
-      expect([reply.status, errorCodeOf(reply)]).toEqual([404, 'KMS_TERMINAL_UNKNOWN']);
+      expect([reply.status, errorCodeOf(reply)]).toEqual([401, 'MAC_MISMATCH']);
       await expect(startKmsInstances(['BETA', 'BETA'], { dataDir, db: database().db, ca, basePort: 0, host: '127.0.0.1', logger })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
       await expect(startKms({ customerCode: 'acme lower', dataDir, db: database().db, ca, port: 0, host: '127.0.0.1', logger })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
     } finally {

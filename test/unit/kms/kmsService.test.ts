@@ -133,19 +133,24 @@ describe.each(DIALECTS)('KMS service on %s', (dialect) => {
     expect((await kms().store.terminal('ACME', terminal.serial))?.tmk?.kcv).toBe(toHex(keyCheckValue(terminal.tmk as Uint8Array)));
   });
 
-  it('X2: wrong key ids: MAK before sign-on, MAK for a TMK request', async () => {
+  it('X2: wrong key ids: MAK before sign-on (a MAC that cannot verify), MAK for a TMK request', async () => {
     const terminal = await onboarded();
     const noMak = await terminal.sign('sign-on', { keyId: 'MAK', macKey: new Uint8Array(16) });
-    await expectRefusedUnchanged(() => kms().service.signOn(noMak.parsed), 'KMS_KEY_STATE');
+    await expectRefusedUnchanged(() => kms().service.signOn(noMak.parsed), 'MAC_MISMATCH');
     await downloadTmk(terminal);
     await signOn(terminal);
     const tmkUnderMak = await terminal.sign('tmk', { keyId: 'MAK' });
     await expectRefusedUnchanged(() => kms().service.downloadTmk(tmkUnderMak.parsed), 'PROTOCOL_MALFORMED');
   });
 
-  it('X2: an unknown serial is refused unsigned', async () => {
+  it('X2 A8: an unknown serial is refused unsigned, exactly as a wrong MAC is (no serial oracle)', async () => {
     const stranger = new SimulatedTerminal(newSerial());
-    await expectRefusedUnchanged(async () => kms().service.downloadTmk((await stranger.sign('tmk')).parsed), 'KMS_TERMINAL_UNKNOWN');
+    await expectRefusedUnchanged(async () => kms().service.downloadTmk((await stranger.sign('tmk')).parsed), 'MAC_MISMATCH');
+    await expectRefusedUnchanged(async () => kms().service.signOn((await stranger.sign('sign-on', { keyId: 'MAK', macKey: new Uint8Array(16) })).parsed), 'MAC_MISMATCH');
+    const known = await onboarded();
+    const forged = await known.sign('tmk', { macKey: new Uint8Array(16) });
+    const answers = await Promise.all([kms().service.downloadTmk((await stranger.sign('tmk')).parsed), kms().service.downloadTmk(forged.parsed)].map((p) => p.then(() => undefined, (e: Error & { code?: string }) => [e.code, e.message])));
+    expect(answers[0]).toEqual(answers[1]);
   });
 
   it('X2: an authentic but malformed body gets a signed PROTOCOL_MALFORMED, changes nothing, and the number stays usable', async () => {
@@ -186,7 +191,7 @@ describe.each(DIALECTS)('KMS service on %s', (dialect) => {
     expect(stored?.workingKeys).toBeUndefined();
     // The old MAK no longer authenticates anything; sign-on under TK delivers keys under the new TMK.
     const stale = await terminal.sign('sign-on', { keyId: 'MAK', macKey: oldMak });
-    await expectRefusedUnchanged(() => kms().service.signOn(stale.parsed), 'KMS_KEY_STATE');
+    await expectRefusedUnchanged(() => kms().service.signOn(stale.parsed), 'MAC_MISMATCH');
     await signOn(terminal);
   });
 
@@ -238,7 +243,7 @@ describe.each(DIALECTS)('KMS service on %s', (dialect) => {
 
     // The old TK's messages, even with fresh numbers, and the old MAK, are refused.
     await expectRefusedUnchanged(async () => kms().service.downloadTmk((await terminal.sign('tmk', { seq: 100 })).parsed), 'MAC_MISMATCH');
-    await expectRefusedUnchanged(async () => kms().service.signOn((await terminal.sign('sign-on', { keyId: 'MAK', macKey: oldMak, seq: 101 })).parsed), 'KMS_KEY_STATE');
+    await expectRefusedUnchanged(async () => kms().service.signOn((await terminal.sign('sign-on', { keyId: 'MAK', macKey: oldMak, seq: 101 })).parsed), 'MAC_MISMATCH');
     // The repaired terminal starts again at sequence 1.
     await downloadTmk(repaired);
     await signOn(repaired);
@@ -312,7 +317,7 @@ describe.each(DIALECTS)('KMS service on %s', (dialect) => {
     const beta = await openKmsService({ customerCode: 'BETA', hsm: stranger, store: kms().store });
     expect(toHex(beta.intakePublicKey().publicKey)).not.toBe(toHex(kms().service.intakePublicKey().publicKey));
     const terminal = await onboarded();
-    await expect(beta.downloadTmk((await terminal.sign('tmk')).parsed)).rejects.toMatchObject({ code: 'KMS_TERMINAL_UNKNOWN' });
+    await expect(beta.downloadTmk((await terminal.sign('tmk')).parsed)).rejects.toMatchObject({ code: 'MAC_MISMATCH' });
     await stranger.close();
   });
 

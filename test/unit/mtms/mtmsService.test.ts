@@ -93,6 +93,7 @@ describe('MTMS service', () => {
     const [moved] = (await createAuditStore(database().db).listBySubject(`terminal:${terminal.serial}`)).filter((e) => e.action === 'mtms.serial.reassociated');
     expect(moved).toMatchObject({ actor: 'operator:alice', detail: { from: 'ACME', to: 'BETA', operatorCertSerial: operator.certSerial, deliveryId: receipt.deliveryId } });
     // Naming the customer it already has is no re-association.
+    await store.openRepair(terminal.serial, 60, 'admin:test'); // a new TK for a serial that has one is a repair (A13)
     const again = new TerminalWithTk(terminal.serial);
     await upload(again, { customerCode: 'BETA' });
     expect((await createAuditStore(database().db).listBySubject(`terminal:${terminal.serial}`)).filter((e) => e.action === 'mtms.serial.reassociated')).toHaveLength(1);

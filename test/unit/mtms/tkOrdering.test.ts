@@ -123,6 +123,7 @@ describe.each(DIALECTS)('A7 A13 TK delivery order across a repair on %s', (diale
     expect(await kmsTerminal(original.serial)).toBeUndefined();
 
     // Repair (A13): the terminal makes a new TK; its intake is delivered while the first waits to retry.
+    await createMtmsStore(database().db, dialect, clock).openRepair(original.serial, 60, 'admin:test'); // A13: an authorised repair
     const repaired = new TerminalWithTk(original.serial);
     const second = await upload(repaired);
     expect(await worker.runOnce()).toBe(1);
@@ -164,6 +165,7 @@ describe.each(DIALECTS)('A7 A13 TK delivery order across a repair on %s', (diale
     const firstRound = worker.runOnce();
     await Promise.race([atGate, firstRound.then(() => Promise.reject(new Error('the first delivery ended before it reached the KMS call')))]);
 
+    await createMtmsStore(database().db, dialect, clock).openRepair(original.serial, 60, 'admin:test'); // A13: an authorised repair
     const repaired = new TerminalWithTk(original.serial);
     const second = await upload(repaired);
     // The stalled row is leased: this round takes only the second delivery.

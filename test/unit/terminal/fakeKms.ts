@@ -123,9 +123,10 @@ export class FakeKms {
       return unsigned(400, isPaypadError(e) ? e.code : 'INTERNAL');
     }
     const route = /^\/kms\/v1\/terminals\/([A-Z0-9-]+)\/(tmk|sign-on)$/.exec(request.path);
-    if (!route || route[1] !== this.serial || request.serial !== this.serial) return unsigned(404, 'KMS_TERMINAL_UNKNOWN');
-    const key = this.#macKey(request.keyId);
-    if (!key) return unsigned(409, 'KMS_KEY_STATE');
+    if (!route) return unsigned(404, 'NOT_FOUND');
+    // As the real KMS: a serial it does not hold, or a key the terminal has not loaded, is answered as a wrong MAC.
+    const key = route[1] === this.serial && request.serial === this.serial ? this.#macKey(request.keyId) : undefined;
+    if (!key) return unsigned(401, 'MAC_MISMATCH');
     const mac: MacFunction = (data) => aesCmac(key, data);
     try {
       await verifyRequest(request, mac, this.lastSeq);
