@@ -9,6 +9,7 @@
  * Whatever fails stops the terminal with its error code on the console and the display.
  */
 import config from 'mc/config';
+import { openLocalLink } from 'platform/localLink';
 import { constantTimeEqual, wipe } from 'shared/bytes';
 import { selfTestPrimitives } from 'shared/crypto/selfTest';
 import { isPaypadError, PaypadError } from 'shared/errors';
@@ -24,7 +25,6 @@ import { createHal } from './hal/moddable/hal';
 import { ensureDeviceRootKey, readDeviceRootKey } from './hal/moddable/rootKey';
 import { TerminalApp } from './hal/moddable/terminalApp';
 import { errorScreen } from './hal/moddable/terminalScreens';
-import { openUartLink } from './hal/moddable/uartLink';
 
 export default function main(): void {
   let display: Display | undefined;
@@ -42,11 +42,13 @@ export default function main(): void {
     selfTestPrimitives(); // native AES, SHA-256 and P-256 give the published answers before any key is touched
     trace(
       `paypad firmware ${hal.updater.currentVersion}: keypad ${hal.keypad ? 'yes' : 'none'}, ` +
-        `local link ${parsed.localLink ? `UART${parsed.localLink.port}` : 'none'}, clock ${hal.clock.isSet() ? 'set' : 'not set'}\n`,
+        `clock ${hal.clock.isSet() ? 'set' : 'not set'}\n`,
     );
     const terminal = openTerminal(hal, parsed.manufacture);
-    const app = new TerminalApp({ terminal, display: hal.display, keypad: hal.keypad, clock: hal.clock, link: parsed.localLink !== null, log: (line) => trace(`${line}\n`) });
-    if (parsed.localLink) openUartLink(parsed.localLink, (stream) => new LocalLinkSession(app, stream));
+    // The UART on a board, a TCP port in the simulator ("platform/localLink"); sessions start on the first byte, after `app` exists.
+    const link = openLocalLink(parsed, (stream) => new LocalLinkSession(app, stream));
+    trace(`paypad: local link ${link ?? 'none'}\n`);
+    const app = new TerminalApp({ terminal, display: hal.display, keypad: hal.keypad, clock: hal.clock, link: link !== null, log: (line) => trace(`${line}\n`) });
     app.start().catch(stop);
   } catch (e) {
     stop(e);

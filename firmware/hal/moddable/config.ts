@@ -43,6 +43,16 @@ export interface UartLinkConfig {
 }
 
 /**
+ * The local link in the simulator, which has no UART: a TCP port the operator CLI connects to
+ * (`paypad operator onboard --link 127.0.0.1:<port>`), the same frames as the board's cable.
+ */
+export interface TcpLinkConfig {
+  port: number;
+  /** Peers accepted: loopback only ('127.0.0.1', the default) or any ('0.0.0.0'). */
+  address: '127.0.0.1' | '0.0.0.0';
+}
+
+/**
  * What the terminal is manufactured with at first boot (firmware/core/terminalIdentity:
  * provisionTerminal, which checks the serial's form, the point and the URL). Ignored once the
  * terminal holds an identity: a serial and pinned keys never change in the field.
@@ -66,6 +76,8 @@ export interface FirmwareConfig {
   keypad: MatrixKeypadConfig | null;
   cardReader: SerialCardReaderConfig | null;
   localLink: UartLinkConfig | null;
+  /** Flat keys `linkPort` (and `linkAddress`); read by the simulator's link only. */
+  tcpLink: TcpLinkConfig | null;
   manufacture: ManufactureConfig | null;
 }
 
@@ -106,6 +118,7 @@ export function parseFirmwareConfig(raw: Readonly<Record<string, unknown>>): Fir
       keypad: pad,
       cardReader: reader,
       localLink: link,
+      tcpLink: raw.linkPort === undefined ? null : tcpLink(raw.linkPort, raw.linkAddress ?? '127.0.0.1'),
       manufacture: manufacture(raw),
     };
   } catch (e) {
@@ -175,6 +188,11 @@ function localLink(value: unknown): UartLinkConfig {
   const transmit = integer(raw.transmit, 'localLink.transmit', 0, 63);
   if (receive === transmit) fail('localLink: receive and transmit are the same GPIO');
   return { port, receive, transmit, baud };
+}
+
+function tcpLink(port: unknown, address: unknown): TcpLinkConfig {
+  if (address !== '127.0.0.1' && address !== '0.0.0.0') fail('linkAddress: expected 127.0.0.1 (loopback only) or 0.0.0.0 (any peer)');
+  return { port: integer(port, 'linkPort', 1, 65535), address };
 }
 
 /** One GPIO, one UART, one job: a pin driven by two peripherals works for neither. */

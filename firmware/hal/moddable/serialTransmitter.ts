@@ -9,7 +9,8 @@
  * So this keeps the bytes still to send and an account of the room last reported, less what was
  * written since. The FIFO only empties between reports, so the account never exceeds the real
  * room, and a write never fails for lack of it. Pure (the write function is passed in), so the
- * rule is tested in Node.
+ * rule is tested in Node. The simulator's TCP link (host/localLink.ts) uses it too: the SDK's
+ * socket write() likewise throws ("would block") past the room its onWritable reported.
  */
 import { PaypadError } from 'shared/errors';
 

@@ -17,6 +17,7 @@ import { tkMacKdfParams } from '../../../shared/protocol/macEnvelope';
 import { KEY_SLOT_NAMES, type KeySlotName, VAULT_NAMESPACE } from '../../../firmware/core/keySlots';
 import { openSlotRecord } from '../../../firmware/core/slotRecord';
 import { createFileStorage } from '../../../firmware/hal/node/fileStorage';
+import type { Storage } from '../../../firmware/hal/storage';
 import { readRootKey } from '../../../firmware/hal/node/rootKey';
 
 export interface RecoveredKey {
@@ -30,8 +31,16 @@ export interface RecoveredKey {
 
 /** Every occupied slot of the terminal in `stateDir`, in vault order, then K_tkmac. Throws if TK is missing. */
 export function recoverTerminalKeys(stateDir: string, serial: string): RecoveredKey[] {
-  const storage = createFileStorage(stateDir);
   const rootKey = readRootKey(stateDir);
+  try {
+    return recoverVaultKeys(createFileStorage(stateDir), rootKey, serial, stateDir);
+  } finally {
+    rootKey.fill(0);
+  }
+}
+
+/** As recoverTerminalKeys, for any HAL Storage and its root key (a simulator's preferences file); `where` names it in errors. */
+export function recoverVaultKeys(storage: Storage, rootKey: Uint8Array, serial: string, where: string): RecoveredKey[] {
   const keys: RecoveredKey[] = [];
   for (const name of KEY_SLOT_NAMES) {
     const record = storage.get(VAULT_NAMESPACE, name);
@@ -40,9 +49,8 @@ export function recoverTerminalKeys(stateDir: string, serial: string): Recovered
     keys.push({ serial, name, key, kcv: toHex(keyCheckValue(key, 'cmac')) });
   }
   const tk = keys.find((k) => k.name === 'TK');
-  if (tk === undefined) throw new Error(`terminal ${serial} in ${stateDir} has no TK in its vault`);
+  if (tk === undefined) throw new Error(`terminal ${serial} in ${where} has no TK in its vault`);
   const tkMac = deriveKeyCounterCmac(tk.key, tkMacKdfParams(serial));
   keys.push({ serial, name: 'K_tkmac', key: tkMac, kcv: toHex(keyCheckValue(tkMac, 'cmac')) });
-  rootKey.fill(0);
   return keys;
 }

@@ -29,6 +29,7 @@ describe('firmware config', () => {
       keypad: null,
       cardReader: null,
       localLink: null,
+      tcpLink: null,
       manufacture: null,
     });
   });
@@ -82,6 +83,14 @@ describe('firmware config', () => {
     expect(parseFirmwareConfig({ ...BASE, localLink: { ...link, baud: 100000 } })).toMatch(/^localLink\.baud/);
     expect(parseFirmwareConfig({ ...BASE, localLink: { ...link, receive: undefined } })).toMatch(/^localLink\.receive/);
     expect(parseFirmwareConfig({ ...BASE, localLink: 'uart2' })).toMatch(/^localLink: expected/);
+  });
+
+  it('A2: the simulator\'s link is a TCP port (linkPort, a number or an mcconfig string), for loopback peers unless linkAddress says any', () => {
+    expect(parsed({ ...BASE, linkPort: 9000 }).tcpLink).toEqual({ port: 9000, address: '127.0.0.1' });
+    expect(parsed({ ...BASE, linkPort: '9123', linkAddress: '0.0.0.0' }).tcpLink).toEqual({ port: 9123, address: '0.0.0.0' });
+    expect(parseFirmwareConfig({ ...BASE, linkPort: 0 })).toMatch(/^linkPort: expected an integer from 1 to 65535/);
+    expect(parseFirmwareConfig({ ...BASE, linkPort: '90000' })).toMatch(/^linkPort:/);
+    expect(parseFirmwareConfig({ ...BASE, linkPort: 9000, linkAddress: '192.168.1.5' })).toMatch(/^linkAddress: expected 127\.0\.0\.1 \(loopback only\) or 0\.0\.0\.0/);
   });
 
   it('A2: refuses a local link sharing a UART or a GPIO with the card reader or the keypad', () => {

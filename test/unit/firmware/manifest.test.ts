@@ -27,6 +27,10 @@ const SDK_MODULES: Record<string, string> = {
   'embedded:io/digital': '$(MODDABLE)/modules/io/manifest.json',
   'embedded:io/serial': '$(MODDABLE)/modules/io/manifest.json',
   'embedded:io/socket/tcp/tls': '$(MODDABLE)/examples/io/tcp/tlssocket/manifest.json',
+  'embedded:io/socket/listener': '$(MODDABLE)/modules/io/manifest.json',
+  'commodetto/Poco': '$(MODDABLE)/examples/manifest_commodetto.json',
+  'commodetto/parseBMF': '$(MODDABLE)/examples/manifest_commodetto.json',
+  Resource: '$(MODDABLE)/examples/manifest_base.json',
   // native crypto, preloaded by the TLS socket's manifest (modules/crypt/tls_common.json)
   crypt: '$(MODDABLE)/examples/io/tcp/tlssocket/manifest.json',
   curve: '$(MODDABLE)/examples/io/tcp/tlssocket/manifest.json',
@@ -138,8 +142,12 @@ describe('manifest.json: creation, config, typescript', () => {
     const esp32 = parseFirmwareConfig({ ...manifest.config, ...platformBlock(manifest, 'esp32').config });
     expect(typeof esp32, String(esp32)).toBe('object');
     expect((esp32 as FirmwareConfig).localLink).toEqual({ port: 2, receive: 16, transmit: 17, baud: 115200 });
-    // The simulator has no UART wiring: no local link there.
-    expect((parseFirmwareConfig({ ...manifest.config, ...platformBlock(manifest, 'lin').config }) as FirmwareConfig).localLink).toBeNull();
+    // The simulator has no UART wiring: no UART link there.
+    const simulator = parseFirmwareConfig({ ...manifest.config, ...platformBlock(manifest, 'lin').config }) as FirmwareConfig;
+    expect(simulator.localLink).toBeNull();
+    // Its link is a TCP port instead (host/localLink.ts), loopback by default; the board has none.
+    expect(simulator.tcpLink).toEqual({ port: 9000, address: '127.0.0.1' });
+    expect((esp32 as FirmwareConfig).tcpLink).toBeNull();
   });
 
   it('A11: SNTP sets the clock before main (Moddable setup/network reads config.sntp), so key loading can check certificates at boot', () => {

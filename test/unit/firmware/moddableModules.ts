@@ -149,14 +149,14 @@ export function importsOf(file: string): ImportRef[] {
 
 /**
  * The file TypeScript loads for `specifier` from `file`: relative paths, the firmware's
- * "shared/*" and "platform/*" aliases (firmware/tsconfig.json "paths"; `platformDir` is the
+ * "shared/*", "firmware/*" and "platform/*" aliases (firmware/tsconfig.json "paths"; `platformDir` is the
  * directory manifest.json maps "platform/*" to for the build in question), and @noble/*
  * (whose package exports map "./x.js" to "./x.js").
  */
 export function sourceFileOf(specifier: string, file: string, platformDir = 'firmware/hal/moddable/esp32', root = ROOT): string | undefined {
   let base: string;
   if (specifier.startsWith('.')) base = resolve(dirname(file), specifier);
-  else if (specifier.startsWith('shared/')) base = join(root, specifier);
+  else if (specifier.startsWith('shared/') || specifier.startsWith('firmware/')) base = join(root, specifier);
   else if (specifier.startsWith('platform/')) base = join(root, platformDir, specifier.slice('platform/'.length));
   else if (specifier.startsWith('@noble/')) base = join(ROOT, 'node_modules', specifier);
   else return undefined;

@@ -1,6 +1,7 @@
 /**
  * The local link on a board: the operating terminal's cable on a UART, through ECMA-419 Serial
- * (`embedded:io/serial`), 8N1, no flow control. Bytes read go to SerialLink, which runs the
+ * (`embedded:io/serial`), 8N1, no flow control. Module "platform/localLink" on esp32 builds
+ * (manifest.json); the simulator gets host/localLink.ts, a TCP port. Bytes read go to SerialLink, which runs the
  * sessions (firmware/core/localLinkService via `connect`); answers go out through
  * SerialTransmitter, a FIFO's worth at a time. The link carries no secret (the TK leaves only as
  * an envelope for MTMS's key, A10), so nothing here wipes or hides bytes.
@@ -11,12 +12,18 @@
  * each answer before it sends the next request, so a request does not arrive during that work.
  */
 import Serial from 'embedded:io/serial';
-import type { UartLinkConfig } from './config';
-import { BACKLOG_MAX, type LinkConnection, type LinkStream, SerialLink } from './serialLink';
-import { SerialTransmitter } from './serialTransmitter';
-import { timerScheduler } from './timerScheduler';
+import { BACKLOG_MAX, type LinkConnection, type LinkStream, SerialLink } from 'firmware/hal/moddable/serialLink';
+import { SerialTransmitter } from 'firmware/hal/moddable/serialTransmitter';
+import { timerScheduler } from 'firmware/hal/moddable/timerScheduler';
+import type { FirmwareConfig } from '../config';
 
-export function openUartLink(config: UartLinkConfig, connect: (stream: LinkStream) => LinkConnection): void {
+/**
+ * Opens the link the board's configuration wires (`localLink`, a UART) and says which, for the
+ * console; null when there is none.
+ */
+export function openLocalLink(firmware: FirmwareConfig, connect: (stream: LinkStream) => LinkConnection): string | null {
+  const config = firmware.localLink;
+  if (!config) return null;
   // Nothing is written before the port's first onWritable, which comes after `port` is set.
   // An ArrayBuffer of exactly the bytes: older Moddable releases take no views in write().
   const transmitter = new SerialTransmitter((bytes) => port.write(bytes.slice().buffer), BACKLOG_MAX);
@@ -41,4 +48,5 @@ export function openUartLink(config: UartLinkConfig, connect: (stream: LinkStrea
       }
     },
   });
+  return `UART${config.port}`;
 }
