@@ -7,9 +7,10 @@ import { type Benchmark, writeReport } from './report';
 import { kmsThroughputBenchmark } from './kms-throughput';
 import { xsCryptoBenchmark } from './xs-crypto';
 import { xsDeviceBudgetBenchmark } from './xs-device-budget';
+import { xsDeviceLoadBenchmark } from './xs-device-load';
 import { xsOnboardingBenchmark } from './xs-onboarding';
 
-const benchmarks: Benchmark[] = [xsCryptoBenchmark, kmsThroughputBenchmark, xsOnboardingBenchmark, xsDeviceBudgetBenchmark];
+const benchmarks: Benchmark[] = [xsCryptoBenchmark, kmsThroughputBenchmark, xsOnboardingBenchmark, xsDeviceBudgetBenchmark, xsDeviceLoadBenchmark];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((n) => !benchmarks.some((b) => b.name === n));

@@ -20,9 +20,8 @@ const workers: XsWorker[] = [];
 
 beforeAll(async () => {
   engine = await budgetEngine({ preload: false });
-  const script = await bundleForXs(PROBE_ENTRY);
-  device = await XsWorker.start(script, { name: 'xs-budget-runtime', engine });
-  xsnap = await XsWorker.start(script, { name: 'xsnap-runtime' });
+  device = await XsWorker.start(await bundleForXs(PROBE_ENTRY, 'device'), { name: 'xs-budget-runtime', engine });
+  xsnap = await XsWorker.start(await bundleForXs(PROBE_ENTRY), { name: 'xsnap-runtime' });
   workers.push(device, xsnap);
 }, 300_000);
 

@@ -6,6 +6,10 @@
  * platform "neutral" means a Node built-in import fails the build instead of failing in XS.
  *
  * `npm run bundle:xs` writes the default entry to test/xs/.bundle/ to read or run by hand.
+ *
+ * The 'device' flavour (for xs-budget, test/xs/budget) targets ES2022 as mcconfig's tsc does and
+ * lowers only what XS 13.3 lacks (class static blocks): lowered to ES2020, private fields and
+ * methods become WeakMaps and helper calls, which cost heap and stack the device's code does not.
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -18,22 +22,25 @@ const OUT_DIR = join(HERE, '.bundle');
 
 const cache = new Map<string, Promise<string>>();
 
-/** The bundle's source, built once per process per entry and also written to test/xs/.bundle/. */
-export function bundleForXs(entry: string = DEFAULT_XS_ENTRY): Promise<string> {
-  let source = cache.get(entry);
+export type BundleFlavour = 'xsnap' | 'device';
+
+/** The bundle's source, built once per process per entry and flavour, also written to test/xs/.bundle/. */
+export function bundleForXs(entry: string = DEFAULT_XS_ENTRY, flavour: BundleFlavour = 'xsnap'): Promise<string> {
+  const key = `${flavour}:${entry}`;
+  let source = cache.get(key);
   if (!source) {
-    source = buildBundle(entry);
-    cache.set(entry, source);
+    source = buildBundle(entry, flavour);
+    cache.set(key, source);
   }
   return source;
 }
 
-async function buildBundle(entry: string): Promise<string> {
+async function buildBundle(entry: string, flavour: BundleFlavour): Promise<string> {
   const result = await build({
     entryPoints: [entry],
     bundle: true,
     format: 'iife',
-    target: 'es2020',
+    ...(flavour === 'device' ? { target: 'es2022', supported: { 'class-static-blocks': false } } : { target: 'es2020' }),
     platform: 'neutral',
     mainFields: ['module', 'main'],
     write: false,
@@ -43,7 +50,7 @@ async function buildBundle(entry: string): Promise<string> {
   // For reading and running by hand only (tests use the returned source). Test files build in
   // parallel, so write aside and rename: a reader never sees half a file.
   mkdirSync(OUT_DIR, { recursive: true });
-  const file = join(OUT_DIR, basename(entry).replace(/\.ts$/, '.js'));
+  const file = join(OUT_DIR, basename(entry).replace(/\.ts$/, flavour === 'device' ? '.device.js' : '.js'));
   const aside = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   writeFileSync(aside, source);
   renameSync(aside, file);

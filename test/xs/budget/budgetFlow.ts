@@ -82,7 +82,7 @@ export async function runBudgetFlow(options: BudgetFlowOptions = {}): Promise<Bu
     mkdirSync(stateDir, { mode: 0o700 });
     ensureRootKey(stateDir, seed('budget root key'));
     await XsTerminal.manufacture(stateDir, { serial: SERIAL, mtmsPublicKey: kms.mtms.publicKey, kmsUrl: kms.url, trustAnchor: pki.caDer });
-    core = await XsTerminalCore.start(stateDir, { hal: { rng: seed('budget terminal rng') }, worker: { engine }, entry: options.plant ? PLANTED_TABLE_ENTRY : undefined });
+    core = await XsTerminalCore.start(stateDir, { hal: { rng: seed('budget terminal rng') }, worker: { engine }, entry: options.plant ? PLANTED_TABLE_ENTRY : undefined, flavour: 'device' });
     const c = core;
     // Preloaded, what loading makes is in flash: the step costs the app nothing.
     if (!preload) record('load', c.worker.startMeter);

@@ -15,7 +15,7 @@ import type { TerminalIdentity } from '../../../firmware/core/terminalIdentity';
 import { type LinkConnection, type LinkStream, listenLocalLink } from '../../../firmware/hal/node/localLinkServer';
 import { openNodeDevice } from '../../../firmware/hal/node/nodeDevice';
 import { lockKmsExchanges } from '../../../firmware/hal/node/stateLock';
-import { bundleForXs } from '../bundle';
+import { type BundleFlavour, bundleForXs } from '../bundle';
 import { type XsMeter, XsWorker, XsWorkerError, type XsWorkerOptions } from '../xsWorker';
 import { type EmulatedTerminal, type EmulatedTerminalOptions, type LoadKeysResult, type ManufactureResult, type TerminalEngine, loadKeysResult } from './emulatedTerminal';
 import { type BridgeTraffic, type HalDispatcher, createHalDispatcher } from './halDispatcher';
@@ -32,6 +32,8 @@ export interface XsTerminalOptions extends EmulatedTerminalOptions {
 export interface XsTerminalCoreOptions extends Pick<XsTerminalOptions, 'hal' | 'worker'> {
   /** Another script entry wrapping terminalEntry.ts (a test that plants something in it). */
   readonly entry?: string;
+  /** 'device' for xs-budget: the ES2022 bundle (test/xs/bundle.ts). */
+  readonly flavour?: BundleFlavour;
 }
 
 /** A KMS refusal keeps the KMS's code and status across the engine boundary, as KmsRefusal has them. */
@@ -57,7 +59,7 @@ export class XsTerminalCore {
   static async start(stateDir: string, options: XsTerminalCoreOptions = {}, manufacture = false): Promise<XsTerminalCore> {
     const device = { ...openNodeDevice(stateDir, { manufacture }), ...options.hal };
     const dispatcher = createHalDispatcher(device);
-    const worker = await XsWorker.start(await bundleForXs(options.entry ?? XS_TERMINAL_ENTRY), { name: 'xs-terminal', ...options.worker, onCommand: dispatcher.onCommand });
+    const worker = await XsWorker.start(await bundleForXs(options.entry ?? XS_TERMINAL_ENTRY, options.flavour), { name: 'xs-terminal', ...options.worker, onCommand: dispatcher.onCommand });
     return new XsTerminalCore(worker, dispatcher);
   }
 
