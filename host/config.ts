@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { PaypadError } from '../shared/errors';
 import { DEFAULT_LISTENER_LIMITS, type ListenerLimits } from './http/limits';
+import { DEFAULT_LOOKUP_LIMITS, type LookupLimits } from './mtms/lookupLimits';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -37,6 +38,8 @@ export interface HostConfig {
   readonly demoData: boolean;
   /** Timeouts and connection cap of every listener (host/http/listener.ts). */
   readonly listeners: ListenerLimits;
+  /** A14: each operator certificate's token bucket for lookups at MTMS (host/mtms/lookupLimits.ts). */
+  readonly lookupLimits: LookupLimits;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -54,9 +57,10 @@ export const SQLITE_FILE_NAME = 'paypad.sqlite';
 
 /**
  * Reads PAYPAD_HOST, PAYPAD_PORT, PAYPAD_MTMS_PORT, PAYPAD_KMS_BASE_PORT, PAYPAD_DATA_DIR,
- * DATABASE_URL, LOG_LEVEL, PAYPAD_DEMO_DATA and the listener limits (PAYPAD_HEADERS_TIMEOUT_MS,
- * PAYPAD_REQUEST_TIMEOUT_MS, PAYPAD_IDLE_TIMEOUT_MS, PAYPAD_MAX_CONNECTIONS). Empty values count
- * as unset. Relative data directories resolve against `cwd`.
+ * DATABASE_URL, LOG_LEVEL, PAYPAD_DEMO_DATA, the listener limits (PAYPAD_HEADERS_TIMEOUT_MS,
+ * PAYPAD_REQUEST_TIMEOUT_MS, PAYPAD_IDLE_TIMEOUT_MS, PAYPAD_MAX_CONNECTIONS) and the lookup limits
+ * (PAYPAD_LOOKUP_BUCKET_SIZE, PAYPAD_LOOKUP_REFILL_PER_MINUTE, PAYPAD_LOOKUP_MISS_COST). Empty
+ * values count as unset. Relative data directories resolve against `cwd`.
  * @throws PaypadError CONFIG_INVALID naming the variable and what was expected.
  */
 export function loadConfig(env: Env, cwd = '.'): HostConfig {
@@ -75,6 +79,7 @@ export function loadConfig(env: Env, cwd = '.'): HostConfig {
     logLevel: parseLogLevel(value(env, 'LOG_LEVEL') ?? DEFAULTS.logLevel),
     demoData: parseDemoData(value(env, 'PAYPAD_DEMO_DATA'), database),
     listeners: parseListenerLimits(env),
+    lookupLimits: parseLookupLimits(env),
   };
 }
 
@@ -165,6 +170,19 @@ function parseListenerLimits(env: Env): ListenerLimits {
     throw invalid(`PAYPAD_HEADERS_TIMEOUT_MS (${limits.headersTimeoutMs}) must not exceed PAYPAD_REQUEST_TIMEOUT_MS (${limits.requestTimeoutMs})`);
   }
   return limits;
+}
+
+const MAX_BUCKET_SIZE = 1_000_000;
+
+function parseLookupLimits(env: Env): LookupLimits {
+  const d = DEFAULT_LOOKUP_LIMITS;
+  const bucketSize = parseBounded(value(env, 'PAYPAD_LOOKUP_BUCKET_SIZE'), 'PAYPAD_LOOKUP_BUCKET_SIZE', d.bucketSize, 1, MAX_BUCKET_SIZE);
+  return {
+    bucketSize,
+    refillPerMinute: parseBounded(value(env, 'PAYPAD_LOOKUP_REFILL_PER_MINUTE'), 'PAYPAD_LOOKUP_REFILL_PER_MINUTE', d.refillPerMinute, 1, MAX_BUCKET_SIZE),
+    // A miss that cost more than a full bucket would lock the operator out for longer than a refill of the whole bucket.
+    missCost: parseBounded(value(env, 'PAYPAD_LOOKUP_MISS_COST'), 'PAYPAD_LOOKUP_MISS_COST', d.missCost, 1, bucketSize),
+  };
 }
 
 function parseLogLevel(level: string): LogLevel {

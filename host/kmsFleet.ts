@@ -14,6 +14,9 @@
  *   KMS within WATCH_INTERVAL_MS: sync() reads one small table. A KMS that cannot start (port
  *   taken) is logged once, shown by failures(), and tried again at each sync; it never stops the
  *   host, since fixing a customer record must not need the host to be down.
+ * - A KMS whose certificate is revoked stops by itself (host/kms/kmsInstance.ts): it leaves the
+ *   running set and shows in failures() with SERVER_CERT_REVOKED, and every sync's attempt to
+ *   start it again is refused the same way until its certificate is replaced.
  */
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -104,7 +107,11 @@ export function createKmsFleet(options: KmsFleetOptions): KmsFleet {
     if (existing) return Promise.resolve(existing);
     let pending = starting.get(customerCode);
     if (pending === undefined) {
-      pending = startKms({ customerCode, dataDir: options.dataDir, db: options.db, ca: options.ca, host: options.host, port, limits: options.limits, logger, clock: options.clock })
+      const onStopped = (error: PaypadError) => {
+        kms.delete(customerCode);
+        failed.set(customerCode, `${error.code}: ${error.message}`);
+      };
+      pending = startKms({ customerCode, dataDir: options.dataDir, db: options.db, ca: options.ca, host: options.host, port, limits: options.limits, onStopped, logger, clock: options.clock })
         .then(async (running) => {
           // Closed while it started: nobody will close it later.
           if (closed) {

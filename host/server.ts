@@ -88,7 +88,7 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
     // The KMSs first, so MTMS's outbox finds them at its first round.
     await fleet.sync();
     fleet.watch();
-    mtms = await startMtms({ dataDir: config.dataDir, db: database.db, dialect: database.dialect, ca, host: config.host, port: config.mtmsPort, limits: config.listeners, logger, kmsUrlOf: fleet.urlOf });
+    mtms = await startMtms({ dataDir: config.dataDir, db: database.db, dialect: database.dialect, ca, host: config.host, port: config.mtmsPort, limits: config.listeners, lookupLimits: config.lookupLimits, logger, kmsUrlOf: fleet.urlOf });
     const app = createApp({ config, database, logger, version: hostVersion(), roles: options.roles ?? ROLES });
     const httpServer = createHttpListener(app, { limits: config.listeners, logger, who: 'the host' });
     endKeepAlive = keepAliveEnder(httpServer);

@@ -75,6 +75,8 @@ export type ErrorCode =
   | 'CLIENT_CERT_ROLE'
   | 'PEER_CERT_UNTRUSTED'
   | 'PEER_CERT_MISMATCH'
+  | 'PEER_CERT_REVOKED'
+  | 'SERVER_CERT_REVOKED'
   // firmware key vault (A1, A11, A12, A13)
   | 'VAULT_SLOT_EMPTY'
   | 'VAULT_SLOT_OCCUPIED'
@@ -98,6 +100,8 @@ export type ErrorCode =
   | 'MTMS_CUSTOMER_EXISTS'
   | 'MTMS_ORDER_UNKNOWN'
   | 'MTMS_DELIVERY_FAILED'
+  | 'MTMS_KMS_KEY_CHANGED'
+  | 'MTMS_LOOKUP_RATE_LIMITED'
   // host outbox (ARCHITECTURE §5): queued outbound messages
   | 'OUTBOX_ROW_UNKNOWN'
   | 'OUTBOX_ROW_STATE'

@@ -7,6 +7,7 @@
  */
 import { userInfo } from 'node:os';
 import { type Command, commandGroup, EXIT_OK, parseFlags, required, UsageError } from '../args';
+import type { KmsKeyPins } from '../../host/mtms/kmsKeyPins';
 import type { MtmsStore } from '../../host/mtms/mtmsStore';
 import type { OutboxStore } from '../../host/outbox/outboxStore';
 import { REPAIR_WINDOW_DEFAULT_MINUTES, REPAIR_WINDOW_MAX_MINUTES } from '../../host/mtms/repairAuthorisations';
@@ -28,20 +29,21 @@ function actor(): string {
   }
 }
 
-/** Opens the database (migrated, as the host would), runs `fn` with the MTMS store and the outbox, closes. */
-async function withMtms<T>(dataDirFlag: string | undefined, fn: (store: MtmsStore, outbox: OutboxStore) => Promise<T>): Promise<T> {
-  const [{ loadConfig }, { createDatabase }, { migrateToLatest }, { createMtmsStore }, { createOutboxStore }] = await Promise.all([
+/** Opens the database (migrated, as the host would), runs `fn` with the MTMS store, the outbox and the KMS key pins, closes. */
+async function withMtms<T>(dataDirFlag: string | undefined, fn: (store: MtmsStore, outbox: OutboxStore, kmsKeys: KmsKeyPins) => Promise<T>): Promise<T> {
+  const [{ loadConfig }, { createDatabase }, { migrateToLatest }, { createMtmsStore }, { createOutboxStore }, { createKmsKeyPins }] = await Promise.all([
     import('../../host/config'),
     import('../../host/db/database'),
     import('../../host/db/migrate'),
     import('../../host/mtms/mtmsStore'),
     import('../../host/outbox/outboxStore'),
+    import('../../host/mtms/kmsKeyPins'),
   ]);
   const config = loadConfig({ ...process.env, PAYPAD_DATA_DIR: dataDirFlag ?? process.env.PAYPAD_DATA_DIR }, process.cwd());
   const database = createDatabase(config.database);
   try {
     await migrateToLatest(database);
-    return await fn(createMtmsStore(database.db, database.dialect), createOutboxStore(database.db, database.dialect));
+    return await fn(createMtmsStore(database.db, database.dialect), createOutboxStore(database.db, database.dialect), createKmsKeyPins(database.db, () => new Date()));
   } finally {
     await database.close();
   }
@@ -182,6 +184,46 @@ ${DATA_DIR_HELP}`,
   },
 };
 
+const kmsKeyList: Command = {
+  summary: "show the intake key pinned for each customer's KMS, and changed keys waiting",
+  help: `Usage: paypad mtms kms-key list [--data-dir DIR]
+
+MTMS pins the intake key a customer's KMS presents at its first delivery and wraps TKs only for
+it. A KMS that presents another key gets nothing until the change is accepted (kms-key accept).
+${DATA_DIR_HELP}`,
+  async run(argv) {
+    const f = parseFlags(argv, { 'data-dir': { type: 'string' } });
+    return withMtms(f['data-dir'], async (_store, _box, kmsKeys) => {
+      const rows = (await kmsKeys.kmsKeyPins()).map((p) =>
+        [p.customerCode.padEnd(16), p.kcv.padEnd(10), p.pinnedAt.toISOString(), p.pinnedBy.padEnd(16), p.offered ? `${p.offered.kcv} since ${p.offered.at.toISOString()} (certificate ${p.offered.certSerial})` : ''].join('  ').trimEnd(),
+      );
+      return print([`${'CUSTOMER'.padEnd(16)}  ${'PINNED'.padEnd(10)}  ${'SINCE'.padEnd(24)}  ${'BY'.padEnd(16)}  CHANGED KEY WAITING`, ...rows].join('\n'));
+    });
+  },
+};
+
+const kmsKeyAccept: Command = {
+  summary: "accept the changed intake key a customer's KMS presents",
+  help: `Usage: paypad mtms kms-key accept --customer CODE --kcv KCV [--data-dir DIR]
+
+Makes the key waiting for CODE (kms-key list) the pinned one, after you have checked its check
+value with the KMS's operator (a KMS logs intakeKeyKcv when it starts). Queued deliveries then go
+out at their next retry. Audited.
+  --customer CODE  the customer whose KMS changed its key
+  --kcv KCV        the check value of the key waiting (10 hex digits)
+${DATA_DIR_HELP}`,
+  async run(argv) {
+    const f = parseFlags(argv, { customer: { type: 'string' }, kcv: { type: 'string' }, 'data-dir': { type: 'string' } });
+    const customer = required(f.customer, 'customer');
+    const kcv = required(f.kcv, 'kcv');
+    if (!/^[0-9A-Fa-f]{10}$/.test(kcv)) throw new UsageError(`--kcv must be 10 hex digits, got '${kcv}'`);
+    return withMtms(f['data-dir'], async (_store, _box, kmsKeys) => {
+      const pin = await kmsKeys.acceptKmsKey(customer, kcv, actor());
+      return print(`the intake key ${pin.kcv} of the KMS of ${pin.customerCode} is now pinned`);
+    });
+  },
+};
+
 const outbox: Command = {
   summary: 'show the outbox: messages per topic and state, and dead ones; re-arm a dead one',
   help: `Usage: paypad mtms outbox [--retry ID] [--data-dir DIR]
@@ -214,6 +256,7 @@ export const mtmsCommand: Command = commandGroup('MTMS administration: customers
   customer: commandGroup('customers and their KMS address', 'Usage: paypad mtms customer <command> [...]', { add: customerAdd }),
   serial: commandGroup('the serial-number table', 'Usage: paypad mtms serial <command> [...]', { add: serialAdd }),
   order: commandGroup('production orders', 'Usage: paypad mtms order <command> [...]', { create: orderCreate, transfer: orderTransfer }),
+  'kms-key': commandGroup("the intake key pinned for each customer's KMS", 'Usage: paypad mtms kms-key <command> [...]', { list: kmsKeyList, accept: kmsKeyAccept }),
   repair: commandGroup('repair authorisations: a new TK for a terminal that has keys', 'Usage: paypad mtms repair <command> [...]', {
     authorize: repairAuthorize,
     withdraw: repairWithdraw,

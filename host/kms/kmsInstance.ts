@@ -7,13 +7,18 @@
  * Files, under <dataDir>/kms/<customer code>/:
  *   lmk.key   the HSM's master key (host/hsm/lmkFile, mode 0600)
  *   tls/      cert.pem, key.pem (0600), ca.pem (host/tls/identity), issued on first start
+ *
+ * A KMS serves only with a certificate the CA has not revoked (host/tls/servingCertificate): it
+ * refuses to start with a revoked one, and stops listening when a revocation comes while it runs.
+ * Either way the refusal is logged with SERVER_CERT_REVOKED and audited once per certificate.
  */
 import type { Server } from 'node:http';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
-import { PaypadError } from '../../shared/errors';
+import { isPaypadError, PaypadError } from '../../shared/errors';
 import { customerCode as customerCodeField } from '../../shared/protocol/fields';
+import { createAuditStore } from '../audit/auditStore';
 import type { CertificateAuthority } from '../ca/authority';
 import type { Schema } from '../db/schema';
 import { createListenerApp } from '../http/errors';
@@ -21,7 +26,8 @@ import { DEFAULT_LISTENER_LIMITS, type ListenerLimits } from '../http/limits';
 import { closeWithin, createHttpsListener, listen, listenerUrl } from '../http/listener';
 import { openSoftwareHsm, systemRng } from '../hsm/index';
 import { createLogger, type Logger } from '../log';
-import { ensureServerIdentity } from '../tls/serverIdentity';
+import { ensureServerIdentity, TLS_DIR_NAME } from '../tls/serverIdentity';
+import { assertServingCertificate, certificateSerialOf, watchServingCertificate } from '../tls/servingCertificate';
 import { serverTlsOptions } from '../tls/serverOptions';
 import { createKmsStore } from './kmsStore';
 import { type KmsService, openKmsService } from './kmsService';
@@ -45,6 +51,10 @@ export interface KmsInstanceOptions {
   readonly serverNames?: readonly string[];
   /** Timeouts and connection cap of its listener (default DEFAULT_LISTENER_LIMITS). */
   readonly limits?: ListenerLimits;
+  /** How often the CA's register is read for this instance's own certificate (ms). */
+  readonly revocationCheckMs?: number;
+  /** Called when the instance stopped by itself: its certificate was revoked while it ran. */
+  readonly onStopped?: (error: PaypadError) => void;
   readonly logger?: Logger;
   readonly clock?: () => Date;
 }
@@ -68,7 +78,8 @@ export function kmsDirectory(dataDir: string, customerCode: string): string {
 
 /**
  * Starts one KMS. @throws PaypadError CONFIG_INVALID (bad customer code, an identity or intake
- * key that is not this instance's), HSM_LMK_INVALID, LISTEN_FAILED; nothing is left open then.
+ * key that is not this instance's), SERVER_CERT_REVOKED, HSM_LMK_INVALID, LISTEN_FAILED; nothing
+ * is left open then.
  */
 export async function startKms(options: KmsInstanceOptions): Promise<RunningKms> {
   const code = checkedCustomerCode(options.customerCode);
@@ -84,6 +95,23 @@ export async function startKms(options: KmsInstanceOptions): Promise<RunningKms>
     clock: options.clock,
     logger: options.logger,
   });
+  const tlsDir = join(dir, TLS_DIR_NAME);
+  const certSerial = certificateSerialOf(identity);
+  const who = `KMS ${code}`;
+  const audit = createAuditStore(options.db, options.clock);
+  // One audit line per revoked certificate, however often the fleet tries to start it again.
+  const auditRevoked = async (when: 'start' | 'serving') => {
+    const subject = `certificate:${certSerial}`;
+    const seen = await audit.listBySubject(subject, { limit: 1000 });
+    if (seen.some((e) => e.action === 'kms.certificate.revoked')) return;
+    await audit.append({ actor: `kms:${code}`, action: 'kms.certificate.revoked', subject, detail: { customerCode: code, when } });
+  };
+  try {
+    await assertServingCertificate(options.ca, certSerial, who, tlsDir);
+  } catch (e) {
+    if (isPaypadError(e, 'SERVER_CERT_REVOKED')) await auditRevoked('start');
+    throw e;
+  }
   const hsm = await openSoftwareHsm({ lmkFile: join(dir, LMK_FILE_NAME), rng: systemRng });
   let server: Server;
   let service: KmsService;
@@ -98,21 +126,41 @@ export async function startKms(options: KmsInstanceOptions): Promise<RunningKms>
     throw e;
   }
   const url = listenerUrl(server, 'https');
-  logger.info({ url }, `KMS ${code} listening on ${url}`);
+  // The intake key's check value, for an MTMS administrator to compare before accepting a changed key.
+  logger.info({ url, certSerial, intakeKeyKcv: service.intakePublicKey().kcv }, `KMS ${code} listening on ${url}`);
 
   let closing: Promise<void> | undefined;
+  const close = (graceMs: number) => {
+    closing ??= (async () => {
+      watch.stop();
+      await closeWithin(server, graceMs);
+      await hsm.close();
+      logger.info(`KMS ${code} stopped`);
+    })();
+    return closing;
+  };
+  const watch = watchServingCertificate({
+    revocation: options.ca,
+    serial: certSerial,
+    who,
+    tlsDir,
+    intervalMs: options.revocationCheckMs,
+    onRevoked(error) {
+      logger.error({ err: error, certSerial }, `${who} stops serving: its certificate was revoked`);
+      // Connections in flight are cut too: nothing more is answered under the revoked certificate.
+      void (async () => {
+        await close(0);
+        await auditRevoked('serving').catch((e: unknown) => logger.error({ err: e }, 'cannot audit the revoked certificate'));
+        options.onStopped?.(error);
+      })();
+    },
+    onCheckFailed: (e) => logger.warn({ err: e, certSerial }, `cannot read the CA's register for the certificate of ${who}; trying again`),
+  });
   return {
     customerCode: code,
     url,
     service,
-    close({ graceMs = DEFAULT_GRACE_MS } = {}) {
-      closing ??= (async () => {
-        await closeWithin(server, graceMs);
-        await hsm.close();
-        logger.info(`KMS ${code} stopped`);
-      })();
-      return closing;
-    },
+    close: ({ graceMs = DEFAULT_GRACE_MS } = {}) => close(graceMs),
   };
 }
 

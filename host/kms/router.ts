@@ -18,7 +18,8 @@ import { MAX_BODY_BYTES, parseRequest, type ReceivedRequest } from '../../shared
 import { KMS_API_PREFIX } from '../../shared/protocol/kmsPaths';
 import { MESSAGE_VERSION, validateMessage } from '../../shared/protocol/messages';
 import { sendError } from '../http/errors';
-import { type RevocationSource, requireClientCert } from '../tls/requireClientCert';
+import type { RevocationSource } from '../tls/peer';
+import { requireClientCert } from '../tls/requireClientCert';
 import type { KmsService } from './kmsService';
 import type { TerminalReply } from './terminalEnvelope';
 

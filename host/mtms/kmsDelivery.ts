@@ -2,9 +2,12 @@
  * The outbox handler of topic kms.tk (A7, A8, A10): forwards one TK intake to its customer's KMS.
  *
  *   1. GET  <kms_url>/kms/v1/intake-key over mutual TLS; the peer must present a certificate of
- *      role kms for THIS customer (mtlsRequest checks it in the handshake), and the key it sends
- *      must be labelled with this customer too.
- *   2. MTMS's HSM translates the terminal's envelope into one for that key, context
+ *      role kms for THIS customer (mtlsRequest checks it in the handshake) that the CA's register
+ *      holds and has not revoked (checked before the request is written), and the key it sends
+ *      must be labelled with this customer too. The key must be the one MTMS pinned for this
+ *      customer at its first delivery (kmsKeyPins.ts): another one stops the delivery with
+ *      MTMS_KMS_KEY_CHANGED, retried until an administrator accepts the change.
+ *   2. MTMS's HSM translates the terminal's envelope into one for the pinned key, context
  *      `paypad-tk|<serial>` in and out: the TK is in clear only inside the HSM.
  *   3. POST <kms_url>/kms/v1/tk, kmsTkDelivery with the outbox key as delivery id and the intake
  *      id as intake sequence; 'applied', 'duplicate' and 'superseded' all end the delivery (the
@@ -29,7 +32,9 @@ import type { Hsm, KeyHandle } from '../hsm/hsm';
 import { KMS_API_PREFIX } from '../kms/router';
 import { type DeliveryOutcome, type OutboxDelivery, type OutboxHandler, permanentFailure } from '../outbox/outboxWorker';
 import type { TlsIdentity } from '../tls/identity';
+import type { RevocationSource } from '../tls/peer';
 import { type MtlsResponse, mtlsRequest } from '../tls/mtlsRequest';
+import type { KmsKeyPins } from './kmsKeyPins';
 import type { MtmsStore } from './mtmsStore';
 import { type Customer, readKmsTkPayload } from './mtmsTables';
 
@@ -46,6 +51,10 @@ export interface KmsTkHandlerOptions {
   readonly intakeKey: KeyHandle;
   /** MTMS's client certificate (role mtms) and the paypad CA. */
   readonly identity: TlsIdentity;
+  /** The CA's register: a KMS certificate it does not hold as good gets no request (A8). */
+  readonly revocation: RevocationSource;
+  /** The intake key pinned per customer. */
+  readonly kmsKeys: KmsKeyPins;
   /** Per request; two requests per attempt, so the outbox lease must exceed twice this. */
   readonly timeoutMs?: number;
   /**
@@ -82,13 +91,14 @@ export function createKmsTkHandler(options: KmsTkHandlerOptions): OutboxHandler 
         url: `${kmsUrl}${KMS_API_PREFIX}${path}`,
         identity: options.identity,
         expectPeer: { role: 'kms', customerCode: customer.code },
+        revocation: options.revocation,
         ...(body === undefined ? {} : { body }),
         ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
       });
 
     const keyAnswer = await call('/intake-key');
     if (keyAnswer.status !== 200) throw refused(keyAnswer, customer.code, 'intake key');
-    const kmsKey = readKmsIntakeKey(keyAnswer.json, customer.code);
+    const kmsKey = await options.kmsKeys.pinnedKmsKey(customer.code, { ...readKmsIntakeKey(keyAnswer.json, customer.code), certSerial: keyAnswer.peer.serial });
 
     const context = tkTransportContext(intake.serial);
     let envelope: Uint8Array;
@@ -116,8 +126,8 @@ export function createKmsTkHandler(options: KmsTkHandlerOptions): OutboxHandler 
   };
 }
 
-/** The KMS's intake public key, if the body is well formed and labelled with the customer we called. */
-function readKmsIntakeKey(json: unknown, customerCode: string): Uint8Array {
+/** The KMS's intake public key and its check value, if the body is well formed and labelled with the customer we called. */
+function readKmsIntakeKey(json: unknown, customerCode: string): { publicKey: Uint8Array; kcv: string } {
   let body;
   try {
     body = kmsIntakeKey(json, 'kmsIntakeKey');
@@ -127,7 +137,7 @@ function readKmsIntakeKey(json: unknown, customerCode: string): Uint8Array {
   if (body.customerCode !== customerCode) throw new PaypadError('MTMS_DELIVERY_FAILED', `the KMS of ${customerCode} sent the intake key of customer ${body.customerCode}`);
   const publicKey = fromHex(body.publicKey, 'KMS intake public key');
   if (toHex(sha256(publicKey).subarray(0, 5)) !== body.kcv) throw new PaypadError('MTMS_DELIVERY_FAILED', `the intake key of the KMS of ${customerCode} does not match its check value`);
-  return publicKey;
+  return { publicKey, kcv: body.kcv };
 }
 
 /** A KMS's error answer as our error: permanent when the KMS refuses the message itself (4xx with such a code). */

@@ -6,8 +6,9 @@
  * Decisions:
  * - A14: an operator learns a customer name only together with a serial that exists: lookup
  *   answers the serial's own customer, customerNameFor answers the named customer only for an
- *   existing serial. Nothing lists customers or serials, and every name asked for another
- *   customer is audited, so probing codes leaves a trail.
+ *   existing serial. Nothing lists customers or serials. Both lookups draw on the operator
+ *   certificate's token bucket (lookupLimits.ts: a miss costs more than a hit) and every one is
+ *   audited with the certificate, so probing serials or codes stops soon and leaves a trail.
  * - A5/A10: MTMS's HSM opens each uploaded envelope once, to prove it is for MTMS's intake key and
  *   this serial (a wrong one is refused now, not discovered at delivery) and to record the TK's
  *   check value; the TK itself stays inside the HSM and only the envelope is stored (X1).
@@ -23,6 +24,7 @@ import { tkTransportContext } from '../../shared/protocol/tkTransport';
 import { createAuditStore } from '../audit/auditStore';
 import type { Schema } from '../db/schema';
 import type { Hsm, KeyAttributes, KeyPair } from '../hsm/hsm';
+import { createLookupBuckets, DEFAULT_LOOKUP_LIMITS, HIT_COST, LookupRateLimited, type LookupLimits } from './lookupLimits';
 import type { MtmsStore } from './mtmsStore';
 import type { OperatorIdentity } from './mtmsTables';
 import type { OrderTransferResult } from './orderTransfer';
@@ -39,11 +41,14 @@ export interface MtmsIntakePublicKey {
 
 export interface MtmsService {
   intakePublicKey(): MtmsIntakePublicKey;
-  /** A3: the customer of a serial. @throws PaypadError MTMS_SERIAL_UNKNOWN (404), PROTOCOL_MALFORMED. */
-  lookup(serial: string): Promise<CustomerInfo>;
   /**
-   * A6/A14: the name of `customerCode`, answered only for a serial that exists.
-   * @throws PaypadError MTMS_SERIAL_UNKNOWN, MTMS_CUSTOMER_UNKNOWN (both 404), PROTOCOL_MALFORMED.
+   * A3: the customer of a serial, charged to the operator's bucket and audited (A14).
+   * @throws PaypadError MTMS_SERIAL_UNKNOWN (404), PROTOCOL_MALFORMED, LookupRateLimited (429).
+   */
+  lookup(serial: string, operator: OperatorIdentity): Promise<CustomerInfo>;
+  /**
+   * A6/A14: the name of `customerCode`, answered only for a serial that exists; charged and audited as lookup.
+   * @throws PaypadError MTMS_SERIAL_UNKNOWN, MTMS_CUSTOMER_UNKNOWN (both 404), PROTOCOL_MALFORMED, LookupRateLimited (429).
    */
   customerNameFor(serial: string, customerCode: string, operator: OperatorIdentity): Promise<CustomerInfo>;
   /**
@@ -65,6 +70,8 @@ export interface MtmsServiceOptions {
   readonly intakeKey: KeyPair;
   /** Called after a delivery was queued and committed: wakes the outbox worker. */
   readonly onQueued?: () => void;
+  /** Operators' lookup buckets (default DEFAULT_LOOKUP_LIMITS). */
+  readonly lookupLimits?: LookupLimits;
   readonly clock?: () => Date;
 }
 
@@ -74,6 +81,45 @@ export function createMtmsService(options: MtmsServiceOptions): MtmsService {
   const onQueued = options.onQueued ?? (() => {});
   const intakeKcv = toHex(sha256(intake.publicKey).subarray(0, 5));
   const audit = createAuditStore(options.db, clock);
+  const lookupLimits = options.lookupLimits ?? DEFAULT_LOOKUP_LIMITS;
+  const buckets = createLookupBuckets(options.db, lookupLimits, clock);
+
+  /**
+   * A14: answers a lookup, charges the operator's bucket by what it found, and audits it. A miss
+   * is thrown (404) after it was charged; an empty bucket refuses whatever was found (only the
+   * first refusal of a run is audited, the next answered lookup counts the rest).
+   */
+  const charged = async <T>(operator: OperatorIdentity, action: string, serial: string, detail: Record<string, string>, answer: () => Promise<T>): Promise<T> => {
+    let found: { value: T } | undefined;
+    let miss: PaypadError | undefined;
+    try {
+      found = { value: await answer() };
+    } catch (e) {
+      if (!isPaypadError(e, 'MTMS_SERIAL_UNKNOWN') && !isPaypadError(e, 'MTMS_CUSTOMER_UNKNOWN')) throw e;
+      miss = e;
+    }
+    const decision = await buckets.take(operator.certSerial, found === undefined ? lookupLimits.missCost : HIT_COST);
+    const entry = { actor: `operator:${operator.name}`, subject: `terminal:${serial}` };
+    if (!decision.allowed) {
+      if (decision.firstRefusal) {
+        await audit.append({ ...entry, action: 'mtms.lookup.limited', detail: { ...detail, lookup: action, operatorCertSerial: operator.certSerial, retryAfterS: decision.retryAfterS } });
+      }
+      throw new LookupRateLimited(decision.retryAfterS);
+    }
+    await audit.append({
+      ...entry,
+      action,
+      detail: {
+        ...detail,
+        found: found !== undefined,
+        operatorCertSerial: operator.certSerial,
+        bucketLeft: Math.floor(decision.tokensLeft),
+        ...(decision.refusedBefore > 0 ? { refusedBefore: decision.refusedBefore } : {}),
+      },
+    });
+    if (found === undefined) throw miss as PaypadError;
+    return found.value;
+  };
 
   const serialRecord = async (serial: string) => {
     const record = await store.serial(serial);
@@ -84,24 +130,22 @@ export function createMtmsService(options: MtmsServiceOptions): MtmsService {
   return {
     intakePublicKey: () => ({ publicKey: intake.publicKey.slice(), kcv: intakeKcv }),
 
-    async lookup(serial) {
+    async lookup(serial, operator) {
       const request = validateMessage('lookupRequest', { v: MESSAGE_VERSION, serial });
-      const record = await serialRecord(request.serial);
-      return { v: MESSAGE_VERSION, serial: record.serial, customerCode: record.customerCode, customerName: record.customerName };
+      return charged(operator, 'mtms.serial.looked-up', request.serial, {}, async () => {
+        const record = await serialRecord(request.serial);
+        return { v: MESSAGE_VERSION, serial: record.serial, customerCode: record.customerCode, customerName: record.customerName };
+      });
     },
 
     async customerNameFor(serial, customerCode, operator) {
       const request = validateMessage('customerNameRequest', { v: MESSAGE_VERSION, serial, customerCode });
-      await serialRecord(request.serial);
-      const customer = await store.customer(request.customerCode);
-      await audit.append({
-        actor: `operator:${operator.name}`,
-        action: 'mtms.customer-name.asked',
-        subject: `terminal:${request.serial}`,
-        detail: { customerCode: request.customerCode, found: customer !== undefined, operatorCertSerial: operator.certSerial },
+      return charged(operator, 'mtms.customer-name.asked', request.serial, { customerCode: request.customerCode }, async () => {
+        await serialRecord(request.serial);
+        const customer = await store.customer(request.customerCode);
+        if (customer === undefined) throw new PaypadError('MTMS_CUSTOMER_UNKNOWN', `there is no customer ${request.customerCode}`);
+        return { v: MESSAGE_VERSION, serial: request.serial, customerCode: customer.code, customerName: customer.name };
       });
-      if (customer === undefined) throw new PaypadError('MTMS_CUSTOMER_UNKNOWN', `there is no customer ${request.customerCode}`);
-      return { v: MESSAGE_VERSION, serial: request.serial, customerCode: customer.code, customerName: customer.name };
     },
 
     async intakeTk(input, operator) {

@@ -4,18 +4,22 @@
  *   public:
  *     GET  /mtms/v1/intake-key                  -> MtmsIntakeKey   (the key terminals wrap TK for)
  *   operator-facing, behind a client certificate of role operator (A8):
- *     POST /mtms/v1/lookup         lookupRequest -> customerInfo          (A2, A3)
+ *     POST /mtms/v1/lookup         lookupRequest -> customerInfo          (A2, A3, A14)
  *     POST /mtms/v1/customer-name  customerNameRequest -> customerInfo    (A6, A14)
+ *   The two lookups are limited per operator certificate (lookupLimits.ts): 429
+ *   MTMS_LOOKUP_RATE_LIMITED with Retry-After when the operator's bucket is empty.
  *     POST /mtms/v1/tk             tkIntakeRequest -> tkIntakeReceipt     (A5, A6, A7)
  *
  * Failures leave through the listener's one error handler (host/http/errors) as
  * {"error":{"code","message"}}.
  */
-import express, { type Request, Router } from 'express';
+import express, { type Request, type Response, Router } from 'express';
 import { toHex } from '../../shared/bytes';
 import { PaypadError } from '../../shared/errors';
 import { MESSAGE_VERSION, validateMessage } from '../../shared/protocol/messages';
-import { type RevocationSource, requireClientCert } from '../tls/requireClientCert';
+import type { RevocationSource } from '../tls/peer';
+import { requireClientCert } from '../tls/requireClientCert';
+import { LookupRateLimited } from './lookupLimits';
 import type { MtmsService } from './mtmsService';
 import type { OperatorIdentity } from './mtmsTables';
 
@@ -52,12 +56,12 @@ export function createMtmsRouter(options: MtmsRouterOptions): Router {
 
   router.post(`${MTMS_API_PREFIX}/lookup`, ...operatorOnly, async (req, res) => {
     const request = validateMessage('lookupRequest', req.body);
-    res.set('Cache-Control', 'no-store').json(await service.lookup(request.serial));
+    res.set('Cache-Control', 'no-store').json(await withRetryAfter(res, service.lookup(request.serial, operatorOf(req))));
   });
 
   router.post(`${MTMS_API_PREFIX}/customer-name`, ...operatorOnly, async (req, res) => {
     const request = validateMessage('customerNameRequest', req.body);
-    res.set('Cache-Control', 'no-store').json(await service.customerNameFor(request.serial, request.customerCode, operatorOf(req)));
+    res.set('Cache-Control', 'no-store').json(await withRetryAfter(res, service.customerNameFor(request.serial, request.customerCode, operatorOf(req))));
   });
 
   router.post(`${MTMS_API_PREFIX}/tk`, ...operatorOnly, async (req, res) => {
@@ -67,6 +71,16 @@ export function createMtmsRouter(options: MtmsRouterOptions): Router {
   });
 
   return router;
+}
+
+/** A refused lookup leaves through the one error handler with Retry-After set (RFC 6585 §4). */
+async function withRetryAfter<T>(res: Response, answer: Promise<T>): Promise<T> {
+  try {
+    return await answer;
+  } catch (e) {
+    if (e instanceof LookupRateLimited) res.set('Retry-After', String(e.retryAfterS));
+    throw e;
+  }
 }
 
 function operatorOf(req: Request): OperatorIdentity {

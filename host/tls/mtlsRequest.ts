@@ -6,6 +6,10 @@
  *
  * The checks run inside the handshake (checkServerIdentity), before the request body leaves:
  * node:tls holds written data until the handshake is verified and discards it on failure.
+ * Revocation needs the CA's register (or a CRL), which is asynchronous: with `revocation` the
+ * request is written only once the handshake is done and the peer's certificate is found
+ * neither revoked nor unknown to the CA, so a revoked peer gets no request line, no header, no
+ * byte of the body (node:https sends the headers with the first write, not before).
  * Each request uses its own connection (agent: false): a pooled socket would skip the
  * per-request peer check.
  */
@@ -15,7 +19,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { isPaypadError, PaypadError } from '../../shared/errors';
 import type { CertRole } from '../ca/roles';
 import type { TlsIdentity } from './identity';
-import { type PeerIdentity, peerIdentityOf, peerMismatch } from './peer';
+import { type PeerIdentity, peerIdentityOf, peerMismatch, type RevocationSource } from './peer';
 import { TLS_CIPHERS, TLS_ECDH_CURVES, TLS_MIN_VERSION } from './serverOptions';
 
 export interface MtlsRequestOptions {
@@ -24,6 +28,8 @@ export interface MtlsRequestOptions {
   /** The trust anchor for the peer; the identity's CA when omitted. */
   readonly caCert?: string;
   readonly expectPeer: { readonly role: CertRole; readonly customerCode?: string };
+  /** The CA's register (or a CRL): the peer's certificate must be in it and not revoked (A8). */
+  readonly revocation?: RevocationSource;
   readonly method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** Sent as JSON. */
   readonly body?: unknown;
@@ -45,8 +51,8 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
 
 /**
- * @throws PaypadError PEER_CERT_UNTRUSTED (chain or host name), PEER_CERT_MISMATCH (role or
- * customer), HTTP_TIMEOUT, HTTP_FAILED (connection, oversized or non-JSON answer), BAD_ARGUMENT.
+ * @throws PaypadError PEER_CERT_UNTRUSTED (chain, host name, or a certificate the CA's register
+ * does not hold), PEER_CERT_MISMATCH (role or customer), PEER_CERT_REVOKED, HTTP_TIMEOUT, HTTP_FAILED (connection, oversized or non-JSON answer), BAD_ARGUMENT.
  * An HTTP error status is not thrown: the caller reads `status` and the typed error body.
  */
 export async function mtlsRequest(options: MtlsRequestOptions): Promise<MtlsResponse> {
@@ -97,6 +103,18 @@ export async function mtlsRequest(options: MtlsRequestOptions): Promise<MtlsResp
         return mismatch === undefined ? undefined : new PaypadError('PEER_CERT_MISMATCH', mismatch);
       },
     });
+    const revocation = options.revocation;
+    if (revocation !== undefined) {
+      req.once('socket', (socket) =>
+        socket.once('secureConnect', () => {
+          if (peer === undefined) return req.destroy(new PaypadError('INTERNAL', 'the peer was not identified during the handshake'));
+          peerRevocationError(revocation, peer).then(
+            (refusal) => (refusal === undefined ? req.end(payload) : req.destroy(refusal)),
+            (e: unknown) => req.destroy(isPaypadError(e) ? e : Object.assign(new PaypadError('DB_UNAVAILABLE', "cannot read the CA's register"), { cause: e })),
+          );
+        }),
+      );
+    }
     req.on('timeout', () => req.destroy(new PaypadError('HTTP_TIMEOUT', `no answer from ${url.host} within ${options.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms`)));
     req.on('error', (e) => reject(translateError(e, url)));
     req.on('response', (res) => {
@@ -129,8 +147,17 @@ export async function mtlsRequest(options: MtlsRequestOptions): Promise<MtlsResp
         resolve({ status: res.statusCode ?? 0, headers: res.headers, json, peer });
       });
     });
-    req.end(payload);
+    if (revocation === undefined) req.end(payload);
   });
+}
+
+/** Why the peer's certificate may not be used, by the CA's register; undefined when it is good. */
+async function peerRevocationError(revocation: RevocationSource, peer: PeerIdentity): Promise<PaypadError | undefined> {
+  const status = await revocation.revocationStatus(peer.serial);
+  if (status === 'revoked') return new PaypadError('PEER_CERT_REVOKED', `the peer's certificate ${peer.serial} (${peer.role} ${peer.name}) has been revoked`);
+  // Fail closed, as for clients: a certificate the CA never recorded is not one of ours.
+  if (status === 'unknown') return new PaypadError('PEER_CERT_UNTRUSTED', `the peer's certificate ${peer.serial} is not in the CA's register`);
+  return undefined;
 }
 
 // OpenSSL verify codes Node reports when the peer's chain is not acceptable.

@@ -7,6 +7,7 @@
 import type { PeerCertificate } from 'node:tls';
 import { PaypadError } from '../../shared/errors';
 import { normalizeSerial } from '../ca/certificates';
+import type { RevocationStatus } from '../ca/certificateStore';
 import { type CertRole, type CertSubject, certSubjectOf } from '../ca/roles';
 import { x509 } from '../ca/x509';
 
@@ -14,6 +15,17 @@ export interface PeerIdentity extends CertSubject {
   /** Canonical uppercase hex, as the CA register keys it. */
   readonly serial: string;
   readonly notAfter: Date;
+}
+
+export type { RevocationStatus };
+
+/**
+ * Where revocation status comes from: the CA register (a CertificateStore or CertificateAuthority).
+ * Servers ask it about their clients (requireClientCert), clients about the server they called
+ * (mtlsRequest), and a server about its own certificate (servingCertificate).
+ */
+export interface RevocationSource {
+  revocationStatus(serial: string): Promise<RevocationStatus>;
 }
 
 /** What a caller expects of the peer: its role and, for a KMS, the customer it serves. */

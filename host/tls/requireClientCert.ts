@@ -17,10 +17,9 @@
 import type { RequestHandler } from 'express';
 import { TLSSocket } from 'node:tls';
 import { type ErrorCode, PaypadError } from '../../shared/errors';
-import type { RevocationStatus } from '../ca/certificateStore';
 import type { CertRole } from '../ca/roles';
 import { sendError } from '../http/errors';
-import { type PeerIdentity, peerIdentityOf, peerMismatch, presentedCertificate } from './peer';
+import { type PeerIdentity, peerIdentityOf, peerMismatch, presentedCertificate, type RevocationSource, type RevocationStatus } from './peer';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -30,11 +29,6 @@ declare global {
       peer?: PeerIdentity;
     }
   }
-}
-
-/** Where revocation status comes from: the CA register (a CertificateStore or CertificateAuthority). */
-export interface RevocationSource {
-  revocationStatus(serial: string): Promise<RevocationStatus>;
 }
 
 export interface ClientCertOptions {

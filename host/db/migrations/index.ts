@@ -14,5 +14,7 @@ import { outbox } from '../../outbox/migration';
 import { mtmsTables } from '../../mtms/migration';
 import { kmsIntakeSequence } from '../../kms/intakeSequenceMigration';
 import { mtmsRepairAuthorisations } from '../../mtms/repairAuthorisationMigration';
+import { mtmsKmsKeyPins } from '../../mtms/kmsKeyPinMigration';
+import { mtmsLookupBuckets } from '../../mtms/lookupBucketMigration';
 
-export const MIGRATIONS: readonly HostMigration[] = [auditLog, caCertificates, kmsKeys, outbox, mtmsTables, kmsIntakeSequence, mtmsRepairAuthorisations];
+export const MIGRATIONS: readonly HostMigration[] = [auditLog, caCertificates, kmsKeys, outbox, mtmsTables, kmsIntakeSequence, mtmsRepairAuthorisations, mtmsKmsKeyPins, mtmsLookupBuckets];

@@ -3,7 +3,8 @@
  * would take a TK from anyone who talked to it. It answers GET /kms/v1/intake-key with a key pair
  * of its own, labelled with the customer it claims to serve, and acknowledges POST /kms/v1/tk, so
  * a client that skipped a certificate check would carry on to send the TK. It counts TCP
- * connections and completed handshakes and records every HTTP request it receives.
+ * connections and completed handshakes and records every HTTP request it receives. Given a valid
+ * certificate it stands in for a customer's KMS that changes its intake key (rotateIntakeKey).
  */
 import { createECDH, createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
@@ -26,19 +27,25 @@ export interface ImpostorKms {
   readonly handshakes: number;
   /** Every HTTP request received, in order. */
   readonly requests: readonly ImpostorRequest[];
+  /** The check value of the intake key it presents now. */
+  readonly intakeKcv: string;
+  /** Presents a new intake key from now on. */
+  rotateIntakeKey(): void;
   close(): Promise<void>;
 }
 
 /** Listens on 127.0.0.1:`port` with `identity`'s certificate, claiming to be the KMS of `customerCode`. */
 export async function startImpostorKms(options: { identity: Pick<TlsIdentity, 'certPem' | 'keyPem'>; customerCode: string; port: number }): Promise<ImpostorKms> {
-  const ecdh = createECDH('prime256v1');
-  const publicKey = ecdh.generateKeys();
-  const intakeKey = {
-    v: MESSAGE_VERSION,
-    customerCode: options.customerCode,
-    publicKey: publicKey.toString('hex').toUpperCase(),
-    kcv: createHash('sha256').update(publicKey).digest().subarray(0, 5).toString('hex').toUpperCase(),
+  const newIntakeKey = () => {
+    const publicKey = createECDH('prime256v1').generateKeys();
+    return {
+      v: MESSAGE_VERSION,
+      customerCode: options.customerCode,
+      publicKey: publicKey.toString('hex').toUpperCase(),
+      kcv: createHash('sha256').update(publicKey).digest().subarray(0, 5).toString('hex').toUpperCase(),
+    };
   };
+  let intakeKey = newIntakeKey();
   const requests: ImpostorRequest[] = [];
   let connections = 0;
   let handshakes = 0;
@@ -77,6 +84,10 @@ export async function startImpostorKms(options: { identity: Pick<TlsIdentity, 'c
       return handshakes;
     },
     requests,
+    get intakeKcv() {
+      return intakeKey.kcv;
+    },
+    rotateIntakeKey: () => void (intakeKey = newIntakeKey()),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -46,10 +46,10 @@ describe('MTMS service', () => {
 
   it('A3 looks a serial up: its customer code and name; an unknown serial is a typed 404 code', async () => {
     const terminal = await registered();
-    expect(await service.lookup(terminal.serial)).toEqual({ v: MESSAGE_VERSION, serial: terminal.serial, customerCode: 'ACME', customerName: 'Acme Bank' });
-    await expect(service.lookup('PP-UNKNOWN')).rejects.toMatchObject({ code: 'MTMS_SERIAL_UNKNOWN' });
+    expect(await service.lookup(terminal.serial, operator)).toEqual({ v: MESSAGE_VERSION, serial: terminal.serial, customerCode: 'ACME', customerName: 'Acme Bank' });
+    await expect(service.lookup('PP-UNKNOWN', operator)).rejects.toMatchObject({ code: 'MTMS_SERIAL_UNKNOWN' });
     for (const bad of ['pp-lower', 'X', 'A'.repeat(33), '', 42]) {
-      await expect(service.lookup(bad as string)).rejects.toMatchObject({ code: 'PROTOCOL_MALFORMED' });
+      await expect(service.lookup(bad as string, operator)).rejects.toMatchObject({ code: 'PROTOCOL_MALFORMED' });
     }
   });
 
@@ -89,7 +89,7 @@ describe('MTMS service', () => {
     const terminal = await registered('ACME');
     const receipt = await upload(terminal, { customerCode: 'BETA' });
     expect(receipt.customerCode).toBe('BETA');
-    expect(await service.lookup(terminal.serial)).toMatchObject({ customerCode: 'BETA', customerName: 'Beta Savings' });
+    expect(await service.lookup(terminal.serial, operator)).toMatchObject({ customerCode: 'BETA', customerName: 'Beta Savings' });
     const [moved] = (await createAuditStore(database().db).listBySubject(`terminal:${terminal.serial}`)).filter((e) => e.action === 'mtms.serial.reassociated');
     expect(moved).toMatchObject({ actor: 'operator:alice', detail: { from: 'ACME', to: 'BETA', operatorCertSerial: operator.certSerial, deliveryId: receipt.deliveryId } });
     // Naming the customer it already has is no re-association.

@@ -22,6 +22,7 @@ import { type RunningKms, startKms } from '../../../host/kms/kmsInstance';
 import { createLogger } from '../../../host/log';
 import { createKmsTkHandler } from '../../../host/mtms/kmsDelivery';
 import { createMtmsService, loadMtmsIntakeKey, type MtmsService } from '../../../host/mtms/mtmsService';
+import { createKmsKeyPins } from '../../../host/mtms/kmsKeyPins';
 import { createMtmsStore } from '../../../host/mtms/mtmsStore';
 import { KMS_TK_TOPIC } from '../../../host/mtms/mtmsTables';
 import { createOutboxStore, type OutboxStore } from '../../../host/outbox/outboxStore';
@@ -80,7 +81,7 @@ describe.each(DIALECTS)('A7 A13 TK delivery order across a repair on %s', (diale
     worker = createOutboxWorker({
       db,
       dialect,
-      handlers: { [KMS_TK_TOPIC]: createKmsTkHandler({ store, hsm: hookedHsm, intakeKey: intakeKey.handle, identity, timeoutMs: 5_000 }) },
+      handlers: { [KMS_TK_TOPIC]: createKmsTkHandler({ store, hsm: hookedHsm, intakeKey: intakeKey.handle, identity, revocation: ca, kmsKeys: createKmsKeyPins(db, clock), timeoutMs: 5_000 }) },
       retry: { baseMs: 60_000, capMs: 60_000, maxAttempts: 5 },
       random: () => 0,
       clock,
