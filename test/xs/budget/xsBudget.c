@@ -97,7 +97,10 @@ static txSize gLoadStack = 2048;
    ~150 more (every prototype): those are not the app's. */
 #define DEVICE_STACK_ROOTS 32
 static txSize gStackBase = 0;
-static char gDeepest[1024];
+static char gDeepest[2048];
+/* The deepest stack this host has seen at a sample (XS also records depths when functions
+   return, which the chain in gDeepest cannot follow). */
+static txSlot* gSampledStackPeak = NULL;
 static txBoolean gPreload = 0;
 static txSlot* gStackAllocation = NULL;
 static Rom gRom;
@@ -141,13 +144,15 @@ static txSize appSlots(txMachine* the) { return the->currentHeapCount - gRom.slo
 static txSize stackDepth(txMachine* the) { return (txSize)(the->stackTop - the->stack) - gStackBase + DEVICE_STACK_ROOTS; }
 static txSize stackPeakDepth(txMachine* the) { return (txSize)(the->stackTop - the->stackPeak) - gStackBase + DEVICE_STACK_ROOTS; }
 
-/* The functions on the stack, innermost first, by name: where a stack peak was reached. */
+/* The functions on the stack, innermost first, by name and with the stack slots each frame
+   takes (arguments, locals and temporaries): where a stack peak was reached. */
 static void recordDeepest(txMachine* the)
 {
 	txSlot* frame = the->frame;
+	txSlot* below = the->stack;
 	size_t used = 0;
 	gDeepest[0] = 0;
-	while (frame && used + 64 < sizeof(gDeepest)) {
+	while (frame && used + 80 < sizeof(gDeepest)) {
 		txSlot* function = frame + 3;
 		const char* name = "?";
 		if (function->kind == XS_REFERENCE_KIND) {
@@ -155,7 +160,8 @@ static void recordDeepest(txMachine* the)
 			if (code && code->ID != XS_NO_ID)
 				name = fxGetKeyName(the, code->ID);
 		}
-		used += snprintf(gDeepest + used, sizeof(gDeepest) - used, "%s%.48s", used ? " < " : "", name ? name : "?");
+		used += snprintf(gDeepest + used, sizeof(gDeepest) - used, "%s%.48s %ld", used ? " < " : "", name ? name : "?", (long)(frame - below) + 1);
+		below = frame + 1;
 		frame = frame->next;
 	}
 	for (char* c = gDeepest; *c; c++)
@@ -222,16 +228,19 @@ static void resetPeaks(txMachine* the)
 	gPeaks.chunksPeak = appChunks(the);
 	gPeaks.slotsPeak = appSlots(the);
 	the->stackPeak = the->stack;
+	gSampledStackPeak = the->stack;
 	gDeepest[0] = 0;
 }
 
 /* The live high-water mark: collect when use passes the peak by more than the slack. */
 static void trackPeaks(txMachine* the)
 {
-	if (the->stack < the->stackPeak) {
-		the->stackPeak = the->stack;
+	if (the->stack < gSampledStackPeak) {
+		gSampledStackPeak = the->stack;
 		recordDeepest(the);
 	}
+	if (the->stack < the->stackPeak)
+		the->stackPeak = the->stack;
 	if (appChunks(the) > gPeaks.chunksPeak + gSlackChunks || appSlots(the) > gPeaks.slotsPeak + gSlackSlots) {
 		fxCollect(the, XS_COMPACT_FLAG);
 		gPeaks.collections++;
@@ -511,7 +520,7 @@ static void writeNetstring(FILE* out, const char* prefix, const char* data, size
 
 static void writeOkay(txMachine* the, xsUnsignedValue compute, const char* data, size_t length)
 {
-	char prefix[512];
+	char prefix[sizeof(gDeepest) + 1024];
 	txSize chunks = appChunks(the), slots = appSlots(the);
 	snprintf(prefix, sizeof(prefix),
 		".{\"currentHeapCount\":%ld,\"compute\":%lu,\"allocate\":%lu,\"memory\":{"
