@@ -127,8 +127,9 @@ describe('xsnap-worker harness (issue X3: the logic runs in the XS engine in our
   });
 
   it('XS: a command that never finishes times out and the worker is killed', async () => {
-    const w = await start(PRELUDE, { timeoutMs: 300, onCommand: () => new Promise<Uint8Array>(() => {}) });
-    await expect(w.evaluate('issueCommand(enc("never answered"))')).rejects.toThrow(/timed out after 300 ms/);
+    // Long enough for start() itself on a loaded 2-core machine (~300 ms there).
+    const w = await start(PRELUDE, { timeoutMs: 2000, onCommand: () => new Promise<Uint8Array>(() => {}) });
+    await expect(w.evaluate('issueCommand(enc("never answered"))')).rejects.toThrow(/timed out after 2000 ms/);
     await w.close();
   });
 
