@@ -3,6 +3,7 @@
  * turns an error into stderr text plus an exit code. stdout carries only results.
  */
 import { parseArgs } from 'node:util';
+import { fromHex } from '../shared/bytes';
 import { isPaypadError } from '../shared/errors';
 
 /** Exit codes: 0 done, 1 the operation failed (bad MAC, wrong usage...), 2 the command line is wrong. */
@@ -26,19 +27,67 @@ export interface Command {
   group?: true;
 }
 
-/** Parses flags strictly: unknown flags and stray positionals are usage errors. */
+/** Parses flags strictly: unknown flags (with the closest known one suggested) and stray positionals are usage errors. */
 export function parseFlags<S extends FlagSpec>(argv: string[], spec: S) {
   try {
     const { values } = parseArgs({ args: argv, options: { ...spec, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
     return values as { [K in keyof S]?: S[K]['type'] extends 'boolean' ? boolean : string } & { help?: boolean };
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    const unknown = /^Unknown option '--([^']+)'/.exec((e as Error).message)?.[1];
+    const suggestion = unknown === undefined ? undefined : closest(unknown, Object.keys(spec));
+    throw new UsageError(suggestion === undefined ? (e as Error).message : `unknown flag --${unknown}; did you mean --${suggestion}?`);
+  }
+}
+
+/** The name in `names` nearest to `typed` (Levenshtein distance at most a third of its length, and 2 at least), if any. */
+function closest(typed: string, names: readonly string[]): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const name of names) {
+    const distance = editDistance(typed, name);
+    if (distance <= Math.max(2, Math.floor(name.length / 3)) && (best === undefined || distance < best.distance)) best = { name, distance };
+  }
+  return best?.name;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row.push(Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    previous = row;
+  }
+  return previous[b.length];
+}
+
+/**
+ * A flag value the code below refuses (bad hex, a key of the wrong length, a serial or URL of the
+ * wrong form) is a mistake on the command line: exit 2, not 1.
+ */
+export function flagValue<T>(flag: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`--${flag}: ${isPaypadError(e) ? `${e.code}: ` : ''}${(e as Error).message}`);
   }
 }
 
 export function required(value: string | undefined, flag: string): string {
   if (value === undefined || value === '') throw new UsageError(`missing --${flag}`);
   return value;
+}
+
+/** A required hex flag as bytes; bad hex is a usage error. */
+export function hexFlag(value: string | undefined, flag: string): Uint8Array {
+  const text = required(value, flag);
+  return flagValue(flag, () => fromHex(text, flag));
+}
+
+/** A required AES key flag (16, 24 or 32 bytes in hex); anything else is a usage error. */
+export function aesKeyFlag(value: string | undefined, flag: string): Uint8Array {
+  const key = hexFlag(value, flag);
+  if (![16, 24, 32].includes(key.length)) throw new UsageError(`--${flag}: an AES key is 16, 24 or 32 bytes (32, 48 or 64 hex digits), got ${key.length} bytes`);
+  return key;
 }
 
 /** Runs a group of subcommands: `paypad <group> <name> ...`, with --help at every level. */

@@ -11,6 +11,24 @@ import { listCustomers } from './kmsFleet';
 import type { RunningHost } from './server';
 import { IDENTITY_FILES } from './tls/identity';
 
+/**
+ * The demo serials with the customer each belongs to now, from the serial table: an operator may
+ * have moved one to another customer (A6) since the demo data was added.
+ */
+async function demoSerialsNow(host: RunningHost): Promise<string | undefined> {
+  const records = (await Promise.all(DEMO_CUSTOMERS.flatMap((d) => d.serials).map((s) => host.mtms.store.serial(s)))).filter((r) => r !== undefined);
+  if (records.length === 0) return undefined;
+  const byCustomer = new Map<string, string[]>();
+  const byOrder = new Map<number, string[]>();
+  for (const r of records) {
+    byCustomer.set(r.customerCode, [...(byCustomer.get(r.customerCode) ?? []), r.serial]);
+    if (r.orderId !== undefined) byOrder.set(r.orderId, [...(byOrder.get(r.orderId) ?? []), r.serial]);
+  }
+  const owners = [...byCustomer].map(([code, serials]) => `${serials.join(' ')} (${code})`);
+  const orders = [...byOrder].map(([id, serials]) => `production order ${id}: ${serials.join(' ')}`);
+  return [...owners, ...orders].join('; ');
+}
+
 export async function readyBanner(host: RunningHost, cwd = process.cwd()): Promise<string> {
   const shown = (path: string) => {
     const rel = relative(cwd, path);
@@ -30,11 +48,9 @@ export async function readyBanner(host: RunningHost, cwd = process.cwd()): Promi
   }
   if (customers.length === 0) lines.push('  no customers yet: `paypad mtms customer add` records one and its KMS starts here within seconds');
 
-  const demo = DEMO_CUSTOMERS.filter((d) => customers.some((c) => c.code === d.code));
+  const demoSerials = await demoSerialsNow(host);
   const operatorDir = operatorDirectory(host.config.dataDir);
-  if (demo.length > 0) {
-    lines.push(`Demo serials: ${demo.map((d) => `${d.serials.join(' ')} (${d.code}${d.asOrder ? ', a production order' : ''})`).join('; ')}`);
-  }
+  if (demoSerials !== undefined) lines.push(`Demo serials: ${demoSerials}`);
   if (existsSync(join(operatorDir, IDENTITY_FILES.cert))) {
     lines.push(`Operator certificate: ${shown(join(operatorDir, IDENTITY_FILES.cert))} with ${IDENTITY_FILES.key} and ${IDENTITY_FILES.ca} beside it`);
   }

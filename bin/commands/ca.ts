@@ -6,8 +6,9 @@
  */
 import { readFile, mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { type Command, commandGroup, EXIT_OK, parseFlags, required, UsageError } from '../args';
+import { type Command, commandGroup, EXIT_OK, flagValue, parseFlags, required, UsageError } from '../args';
 import type { CertificateAuthority } from '../../host/ca/authority';
+import { hostConfig, withHostDatabase } from '../hostDatabase';
 
 const DATA_DIR_HELP = `  --data-dir DIR   the host's data directory; the CA lives in DIR/ca (PAYPAD_DATA_DIR, default ./data)
 The register of issued certificates is in the host database: DATABASE_URL (postgres://...) or,
@@ -18,22 +19,10 @@ function print(text: string): number {
   return EXIT_OK;
 }
 
-async function hostConfig(dataDirFlag: string | undefined) {
-  const { loadConfig } = await import('../../host/config');
-  return loadConfig({ ...process.env, PAYPAD_DATA_DIR: dataDirFlag ?? process.env.PAYPAD_DATA_DIR }, process.cwd());
-}
-
-/** Opens the database (migrated, as the host would), loads the CA, runs `fn`, closes. */
+/** Opens the host database (bin/hostDatabase.ts), loads the CA, runs `fn`, closes. */
 async function withCa<T>(dataDirFlag: string | undefined, fn: (ca: CertificateAuthority) => Promise<T>): Promise<T> {
-  const config = await hostConfig(dataDirFlag);
-  const [{ createDatabase }, { migrateToLatest }, { openCa }] = await Promise.all([import('../../host/db/database'), import('../../host/db/migrate'), import('../../host/ca/caStorage')]);
-  const database = createDatabase(config.database);
-  try {
-    await migrateToLatest(database);
-    return await fn(await openCa(config.dataDir, database.db));
-  } finally {
-    await database.close();
-  }
+  const { openCa } = await import('../../host/ca/caStorage');
+  return withHostDatabase(dataDirFlag, async (database, config) => fn(await openCa(config.dataDir, database.db)));
 }
 
 const init: Command = {
@@ -83,7 +72,10 @@ ${DATA_DIR_HELP}`,
     const out = resolve(required(f.out, 'out'));
     if (role === 'kms' && f.customer === undefined) throw new UsageError('--customer is required for a kms certificate');
     const hosts = f.san?.split(',').map((h) => h.trim());
-    const csrPem = f.csr === undefined ? undefined : await readFile(f.csr, 'utf8');
+    const csrFile = f.csr;
+    const csrPem = csrFile === undefined ? undefined : await readFile(csrFile, 'utf8').catch((e: NodeJS.ErrnoException) => {
+      throw new UsageError(`--csr: cannot read ${csrFile}: ${e.code ?? e.message}`);
+    });
     const { assertIdentityTarget, writeIdentity } = await import('../../host/tls/identity');
     await assertIdentityTarget(out, csrPem === undefined);
     return withCa(f['data-dir'], async (ca) => {
@@ -105,8 +97,9 @@ Revocation is final and takes effect on every host sharing the database within s
 ${DATA_DIR_HELP}`,
   async run(argv) {
     const f = parseFlags(argv, { serial: { type: 'string' }, reason: { type: 'string' }, 'data-dir': { type: 'string' } });
-    const serial = required(f.serial, 'serial');
-    const { isRevocationReason, REVOCATION_REASONS } = await import('../../host/ca/certificates');
+    const { isRevocationReason, normalizeSerial, REVOCATION_REASONS } = await import('../../host/ca/certificates');
+    const given = required(f.serial, 'serial');
+    const serial = flagValue('serial', () => normalizeSerial(given));
     const reason = f.reason ?? 'unspecified';
     if (!isRevocationReason(reason)) throw new UsageError(`--reason must be one of ${REVOCATION_REASONS.join(', ')}, got '${reason}'`);
     return withCa(f['data-dir'], async (ca) => {

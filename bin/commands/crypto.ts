@@ -3,11 +3,11 @@
  * result; errors go to stderr with a non-zero exit (bin/args.ts). Hex input in either case.
  */
 import { randomBytes } from 'node:crypto';
-import { fromHex, toHex } from '../../shared/bytes';
+import { toHex } from '../../shared/bytes';
 import { aesCmac } from '../../shared/crypto/cmac';
 import { keyCheckValue } from '../../shared/crypto/kcv';
 import { decipherPinBlockIso4, encipherPinBlockIso4 } from '../../shared/crypto/pinblock';
-import { type Command, commandGroup, EXIT_OK, parseFlags, required, UsageError } from '../args';
+import { aesKeyFlag, type Command, commandGroup, EXIT_OK, hexFlag, parseFlags, required, UsageError } from '../args';
 import { tr31Command } from './cryptoTr31';
 
 const rng = (n: number) => new Uint8Array(randomBytes(n));
@@ -19,10 +19,12 @@ function print(line: string): number {
 
 const cmac: Command = {
   summary: 'AES-CMAC (NIST SP 800-38B) of data under a key',
-  help: 'Usage: paypad crypto cmac --key HEX --data HEX\n\nPrints the 16-byte AES-CMAC in hex.',
+  help: 'Usage: paypad crypto cmac --key HEX --data HEX\n\nPrints the 16-byte AES-CMAC in hex. --data is required; --data "" MACs the empty message.',
   run(argv) {
     const f = parseFlags(argv, { key: { type: 'string' }, data: { type: 'string' } });
-    return print(toHex(aesCmac(fromHex(required(f.key, 'key'), 'key'), fromHex(f.data ?? '', 'data'))));
+    if (f.data === undefined) throw new UsageError('missing --data (give --data "" to MAC the empty message)');
+    const data = f.data === '' ? new Uint8Array(0) : hexFlag(f.data, 'data');
+    return print(toHex(aesCmac(aesKeyFlag(f.key, 'key'), data)));
   },
 };
 
@@ -36,7 +38,7 @@ legacy: first 3 bytes of AES-ECB(K, 0^16).`,
     const f = parseFlags(argv, { key: { type: 'string' }, method: { type: 'string' } });
     const method = f.method ?? 'cmac';
     if (method !== 'cmac' && method !== 'legacy') throw new UsageError(`--method must be cmac or legacy, got '${method}'`);
-    return print(toHex(keyCheckValue(fromHex(required(f.key, 'key'), 'key'), method)));
+    return print(toHex(keyCheckValue(aesKeyFlag(f.key, 'key'), method)));
   },
 };
 
@@ -50,7 +52,7 @@ const pinblockEncode: Command = {
   run(argv) {
     const f = parseFlags(argv, { format: { type: 'string' }, key: { type: 'string' }, pin: { type: 'string' }, pan: { type: 'string' } });
     pinBlockFormat(f.format);
-    const key = fromHex(required(f.key, 'key'), 'key');
+    const key = aesKeyFlag(f.key, 'key');
     return print(toHex(encipherPinBlockIso4(key, required(f.pin, 'pin'), required(f.pan, 'pan'), rng)));
   },
 };
@@ -61,8 +63,8 @@ const pinblockDecode: Command = {
   run(argv) {
     const f = parseFlags(argv, { format: { type: 'string' }, key: { type: 'string' }, block: { type: 'string' }, pan: { type: 'string' } });
     pinBlockFormat(f.format);
-    const key = fromHex(required(f.key, 'key'), 'key');
-    return print(decipherPinBlockIso4(key, fromHex(required(f.block, 'block'), 'block'), required(f.pan, 'pan')));
+    const key = aesKeyFlag(f.key, 'key');
+    return print(decipherPinBlockIso4(key, hexFlag(f.block, 'block'), required(f.pan, 'pan')));
   },
 };
 

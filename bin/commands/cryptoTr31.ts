@@ -2,10 +2,10 @@
  * `paypad crypto tr31 wrap|unwrap`: TR-31 version D key blocks (ANSI X9.143 / TR-31:2018).
  */
 import { randomBytes } from 'node:crypto';
-import { fromHex, toHex } from '../../shared/bytes';
+import { toHex } from '../../shared/bytes';
 import { unwrapKeyBlock, wrapKeyBlock } from '../../shared/crypto/tr31';
 import { parseKeyBlockHeader } from '../../shared/crypto/tr31Header';
-import { type Command, commandGroup, EXIT_OK, parseFlags, required, UsageError } from '../args';
+import { aesKeyFlag, type Command, commandGroup, EXIT_OK, hexFlag, parseFlags, required, UsageError } from '../args';
 
 const wrap: Command = {
   summary: 'wrap a key under a KBPK as a TR-31 key block',
@@ -19,9 +19,9 @@ unless --mask-length says otherwise (pass the key's own length to turn masking o
     const mask = f['mask-length'];
     if (mask !== undefined && !/^\d{1,2}$/.test(mask)) throw new UsageError(`--mask-length must be a number of bytes, got '${mask}'`);
     const block = wrapKeyBlock(
-      fromHex(required(f.kbpk, 'kbpk'), 'kbpk'),
+      aesKeyFlag(f.kbpk, 'kbpk'),
       required(f.header, 'header'),
-      fromHex(required(f.key, 'key'), 'key'),
+      hexFlag(f.key, 'key'),
       (n) => new Uint8Array(randomBytes(n)),
       mask === undefined ? {} : { maskedKeyLength: Number(mask) },
     );
@@ -39,13 +39,14 @@ before anything is decrypted. With --usage and --mode the block must allow that 
 --usage P0 --mode E,B); without them the block's own header is taken as the intended use.`,
   run(argv) {
     const f = parseFlags(argv, { kbpk: { type: 'string' }, block: { type: 'string' }, usage: { type: 'string' }, mode: { type: 'string' } });
+    const kbpk = aesKeyFlag(f.kbpk, 'kbpk');
     const block = required(f.block, 'block');
     if ((f.usage === undefined) !== (f.mode === undefined)) throw new UsageError('--usage and --mode go together');
     const policy =
       f.usage !== undefined && f.mode !== undefined
         ? { usage: f.usage, modesOfUse: f.mode.split(',') }
         : (({ header }) => ({ usage: header.keyUsage, modesOfUse: [header.modeOfUse] }))(parseKeyBlockHeader(block));
-    const { key, header } = unwrapKeyBlock(fromHex(required(f.kbpk, 'kbpk'), 'kbpk'), block, policy);
+    const { key, header } = unwrapKeyBlock(kbpk, block, policy);
     process.stdout.write(`${toHex(key)}\n${JSON.stringify(header, null, 2)}\n`);
     return EXIT_OK;
   },

@@ -11,7 +11,8 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fromHex } from '../../shared/bytes';
-import { type Command, commandGroup, EXIT_OK, parseFlags, required, UsageError } from '../args';
+import { type Command, commandGroup, EXIT_OK, flagValue, parseFlags, required, UsageError } from '../args';
+import { isPaypadError, PaypadError } from '../../shared/errors';
 import { LocalLinkSession } from '../../firmware/core/localLinkService';
 import { Terminal } from '../../firmware/core/terminal';
 import { provisionTerminal, publicKeyCheckValue } from '../../firmware/core/terminalIdentity';
@@ -53,7 +54,7 @@ function readCaCertificate(path: string): Uint8Array {
 function readMtmsKey(hex: string | undefined, file: string | undefined): Uint8Array {
   if ((hex === undefined) === (file === undefined)) throw new UsageError('give the MTMS intake public key as exactly one of --mtms-key or --mtms-key-file');
   const text = (hex ?? readText(file as string, 'the MTMS key file')).trim();
-  return fromHex(text, 'MTMS intake public key');
+  return flagValue(hex === undefined ? 'mtms-key-file' : 'mtms-key', () => fromHex(text, 'MTMS intake public key'));
 }
 
 function openTerminal(stateDir: string): Terminal {
@@ -88,7 +89,14 @@ ${STATE_DIR_HELP}
     const mtmsPublicKey = readMtmsKey(f['mtms-key'], f['mtms-key-file']);
     const trustAnchor = readCaCertificate(required(f['ca-file'], 'ca-file'));
     const device = openNodeDevice(stateDir, { manufacture: true });
-    const identity = provisionTerminal(device.storage, { serial, mtmsPublicKey, kmsUrl, trustAnchor });
+    let identity;
+    try {
+      identity = provisionTerminal(device.storage, { serial, mtmsPublicKey, kmsUrl, trustAnchor });
+    } catch (e) {
+      // Every value it checks came from a flag: a serial, URL or key of the wrong form is a usage error.
+      if (isPaypadError(e, 'BAD_ARGUMENT') || isPaypadError(e, 'PUBLIC_KEY_INVALID')) throw new UsageError(e.message);
+      throw e;
+    }
     return printJson({ serial: identity.serial, kmsUrl: identity.kmsUrl, mtmsKeyCheck: publicKeyCheckValue(identity.mtmsPublicKey), stateDir });
   },
 };
@@ -143,7 +151,9 @@ ${STATE_DIR_HELP}`,
     const terminal = openTerminal(stateDir);
     const release = lockKmsExchanges(stateDir);
     try {
-      const tmk = await terminal.downloadTmk();
+      const tmk = await terminal.downloadTmk().catch((e: unknown) => {
+        throw unrecognised(e, terminal.serial, stateDir);
+      });
       const workingKeys = await terminal.signOn();
       const kcv: Record<string, string> = {};
       for (const slot of [tmk, ...workingKeys]) kcv[slot.slot] = slot.kcv;
@@ -153,6 +163,22 @@ ${STATE_DIR_HELP}`,
     }
   },
 };
+
+/**
+ * A KMS that does not authenticate the terminal's first request (401 MAC_MISMATCH, unsigned: it
+ * holds no TK for the serial, or another TK) says no more, on purpose. What to check is said here.
+ */
+function unrecognised(e: unknown, serial: string, stateDir: string): unknown {
+  if (!isPaypadError(e) || !/MAC_MISMATCH/.test(e.message)) return e;
+  return Object.assign(
+    new PaypadError(
+      e.code,
+      `${e.message}\nThe KMS does not recognise the TK of terminal ${serial}. Check that \`paypad mtms outbox\` shows its TK delivered (not pending or dead), ` +
+        `and that the terminal's kmsUrl (\`paypad terminal status --state-dir ${stateDir}\`) is its customer's KMS. After a repair, onboard the terminal again first.`,
+    ),
+    { cause: e },
+  );
+}
 
 const status: Command = {
   summary: "show the terminal's serial, key-loading stage and slot KCVs",

@@ -123,6 +123,8 @@ export interface OutboxStatus {
   readonly oldestPendingAt?: Date;
   /** Dead rows, newest first, at most `deadLimit`. */
   readonly dead: readonly OutboxRow[];
+  /** Pending rows whose last attempt failed (retrying, with lastError), next due first, at most `deadLimit`. */
+  readonly retrying: readonly OutboxRow[];
 }
 
 export interface OutboxStore {
@@ -233,10 +235,15 @@ export function createOutboxStore(schemaDb: Kysely<Schema>, dialect: Dialect): O
         .execute();
       const oldest = await db.selectFrom('outbox').select((eb) => eb.fn.min('next_attempt_at').as('at')).where('state', '=', 'pending').executeTakeFirst();
       const dead = deadLimit === 0 ? [] : await db.selectFrom('outbox').selectAll().where('state', '=', 'dead').orderBy('id', 'desc').limit(deadLimit).execute();
+      const retrying =
+        deadLimit === 0
+          ? []
+          : await db.selectFrom('outbox').selectAll().where('state', '=', 'pending').where('last_error', 'is not', null).orderBy('next_attempt_at').orderBy('id').limit(deadLimit).execute();
       return {
         counts: counts.map((c) => ({ topic: c.topic, state: c.state, count: Number(c.count) })),
         ...(oldest?.at ? { oldestPendingAt: new Date(oldest.at) } : {}),
         dead: dead.map(fromRow),
+        retrying: retrying.map(fromRow),
       };
     },
   };

@@ -217,11 +217,15 @@ describe.each(DIALECTS)('outbox on %s', (dialect) => {
       clock: time.clock,
     });
     const row = await queue(topic, 'dead-1', { n: 1 }, time.clock());
+    await worker.runOnce();
+    // Pending after a failed attempt: the status lists it with the error, so an operator sees why it waits.
+    expect((await store().status()).retrying.find((r) => r.id === row.id)).toMatchObject({ state: 'pending', attempts: 1, lastError: 'HTTP_FAILED: receiver unreachable' });
     for (let i = 0; i < 10; i++) {
-      await worker.runOnce();
       time.advance(10);
+      await worker.runOnce();
     }
     expect(calls).toBe(3);
+    expect((await store().status()).retrying.find((r) => r.id === row.id)).toBeUndefined();
     const dead = await store().byId(row.id);
     expect(dead).toMatchObject({ state: 'dead', attempts: 3, lastError: 'HTTP_FAILED: receiver unreachable' });
     const status = await store().status();

@@ -41,8 +41,9 @@ const HEADERS: Readonly<Record<'TMK' | WorkingKeyName, Tr31HeaderInit>> = {
  * unsigned       answer 200 with a good body but no Paypad-Mac
  * kcv            MAC a body with a wrong KCV (the TMK's; the DMK's at sign-on)
  * refuse         a MAC'd 409 refusal (KMS_KEY_STATE)
+ * forget         answer as a KMS that holds no TK for the serial: unsigned 401 MAC_MISMATCH
  */
-export type Tamper = 'none' | 'response-mac' | 'response-body' | 'unsigned' | 'kcv' | 'refuse';
+export type Tamper = 'none' | 'response-mac' | 'response-body' | 'unsigned' | 'kcv' | 'refuse' | 'forget';
 
 export interface Received {
   readonly route: string;
@@ -125,7 +126,8 @@ export class FakeKms {
     const route = /^\/kms\/v1\/terminals\/([A-Z0-9-]+)\/(tmk|sign-on)$/.exec(request.path);
     if (!route) return unsigned(404, 'NOT_FOUND');
     // As the real KMS: a serial it does not hold, or a key the terminal has not loaded, is answered as a wrong MAC.
-    const key = route[1] === this.serial && request.serial === this.serial ? this.#macKey(request.keyId) : undefined;
+    const known = route[1] === this.serial && request.serial === this.serial && this.tamper !== 'forget';
+    const key = known ? this.#macKey(request.keyId) : undefined;
     if (!key) return unsigned(401, 'MAC_MISMATCH');
     const mac: MacFunction = (data) => aesCmac(key, data);
     try {

@@ -76,6 +76,21 @@ describe('paypad terminal', () => {
     expect((await terminal('status', '--state-dir', stateDir)).err).toMatch(/ROOT_KEY_INVALID/);
   });
 
+  it('init: a serial, KMS URL or MTMS key of the wrong form, or a missing file, is a usage error (exit 2)', async () => {
+    const elsewhere = join(dirs.make(), 'pinpad');
+    const key = toHex(mtms.publicKey);
+    const cases: [string[], RegExp][] = [
+      [['--serial', 'pp-lower', '--kms-url', kms.url, '--mtms-key', key], /serial/],
+      [['--serial', SERIAL, '--kms-url', 'http://127.0.0.1:8790', '--mtms-key', key], /KMS URL/],
+      [['--serial', SERIAL, '--kms-url', kms.url, '--mtms-key', 'XYZ'], /--mtms-key/],
+      [['--serial', SERIAL, '--kms-url', kms.url, '--mtms-key-file', join(elsewhere, 'missing.hex')], /cannot read/],
+    ];
+    for (const [flags, message] of cases) {
+      const run = await terminal('init', '--state-dir', elsewhere, '--ca-file', caFile, ...flags);
+      expect(run, flags.join(' ')).toMatchObject({ code: EXIT_USAGE, err: expect.stringMatching(message) });
+    }
+  });
+
   it('init manufactures the terminal once (MTMS key from a file); a second init is refused', async () => {
     const keyFile = join(dirs.make(), 'mtms.hex');
     writeFileSync(keyFile, `${toHex(mtms.publicKey).toLowerCase()}\n`);
@@ -119,6 +134,19 @@ describe('paypad terminal', () => {
       expect(status.slots.map((s: { slot: string }) => s.slot)).toEqual(['TK', 'TMK', 'PIK', 'MAK', 'TDK', 'DMK']);
     } finally {
       expect(await second.stop()).toBe(0);
+    }
+  });
+
+  it('load-keys: a KMS that does not recognise the TK (401 MAC_MISMATCH) gets a message saying what to check', async () => {
+    kms.tamper = 'forget';
+    try {
+      const refused = await terminal('load-keys', '--state-dir', stateDir);
+      expect(refused).toMatchObject({ code: EXIT_FAILED, out: '' });
+      expect(refused.err).toMatch(/MAC_MISMATCH/);
+      expect(refused.err).toMatch(/paypad mtms outbox/);
+      expect(refused.err).toMatch(/kmsUrl/);
+    } finally {
+      kms.tamper = 'none';
     }
   });
 
