@@ -37,6 +37,17 @@ export function bigIntToBytes(n: bigint, length: number): Uint8Array {
   return out;
 }
 
+/** base^exponent mod m, by square and multiply (exponents here are public: p - 2, n - 2). */
+export function powMod(base: bigint, exponent: bigint, m: bigint): bigint {
+  let result = 1n;
+  let b = ((base % m) + m) % m;
+  for (let e = exponent; e > 0n; e >>= 1n) {
+    if (e & 1n) result = (result * b) % m;
+    b = (b * b) % m;
+  }
+  return result;
+}
+
 /** SEC 1 §2.3.3 uncompressed encoding: 0x04 || X || Y. */
 export function encodeP256Point(point: AffinePoint): Uint8Array {
   const out = new Uint8Array(P256_PUBLIC_KEY_BYTES);

@@ -4,7 +4,7 @@
  * shared/crypto/primitives in Node and in the XS test engine; the device build uses Moddable's
  * native elliptic-curve code instead. Callers have validated keys and points (shared/crypto/p256).
  */
-import { type AffinePoint, bytesToBigInt, bigIntToBytes, decodeP256Point, encodeP256Point, P256_GX, P256_GY, P256_P } from '../p256';
+import { type AffinePoint, bytesToBigInt, bigIntToBytes, decodeP256Point, encodeP256Point, P256_GX, P256_GY, P256_P, powMod } from '../p256';
 
 /** Jacobian (X, Y, Z) for the affine point (X/Z^2, Y/Z^3); Z = 0 is the point at infinity. */
 interface Jacobian {
@@ -71,20 +71,10 @@ function multiply(point: AffinePoint, k: bigint): Jacobian {
   return r0;
 }
 
-function power(base: bigint, exponent: bigint): bigint {
-  let result = 1n;
-  let b = mod(base);
-  for (let e = exponent; e > 0n; e >>= 1n) {
-    if (e & 1n) result = mod(result * b);
-    b = mod(b * b);
-  }
-  return result;
-}
-
 /** Affine coordinates; null for the point at infinity. z^-1 = z^(p-2) (Fermat). */
 function toAffine(q: Jacobian): AffinePoint | null {
   if (q.z === 0n) return null;
-  const zInverse = power(q.z, P256_P - 2n);
+  const zInverse = powMod(q.z, P256_P - 2n, P256_P);
   const zInverse2 = mod(zInverse * zInverse);
   return { x: mod(q.x * zInverse2), y: mod(q.y * zInverse2 * zInverse) };
 }
