@@ -7,6 +7,7 @@
  */
 import { userInfo } from 'node:os';
 import { type Command, commandGroup, EXIT_OK, parseFlags, required, UsageError } from '../args';
+import { withHostDatabase } from '../hostDatabase';
 import type { KmsKeyPins } from '../../host/mtms/kmsKeyPins';
 import type { MtmsStore } from '../../host/mtms/mtmsStore';
 import type { OutboxStore } from '../../host/outbox/outboxStore';
@@ -31,22 +32,21 @@ function actor(): string {
 
 /** Opens the database (migrated, as the host would), runs `fn` with the MTMS store, the outbox and the KMS key pins, closes. */
 async function withMtms<T>(dataDirFlag: string | undefined, fn: (store: MtmsStore, outbox: OutboxStore, kmsKeys: KmsKeyPins) => Promise<T>): Promise<T> {
-  const [{ loadConfig }, { createDatabase }, { migrateToLatest }, { createMtmsStore }, { createOutboxStore }, { createKmsKeyPins }] = await Promise.all([
-    import('../../host/config'),
-    import('../../host/db/database'),
-    import('../../host/db/migrate'),
+  const [{ createMtmsStore }, { createOutboxStore }, { createKmsKeyPins }] = await Promise.all([
     import('../../host/mtms/mtmsStore'),
     import('../../host/outbox/outboxStore'),
     import('../../host/mtms/kmsKeyPins'),
   ]);
-  const config = loadConfig({ ...process.env, PAYPAD_DATA_DIR: dataDirFlag ?? process.env.PAYPAD_DATA_DIR }, process.cwd());
-  const database = createDatabase(config.database);
-  try {
-    await migrateToLatest(database);
-    return await fn(createMtmsStore(database.db, database.dialect), createOutboxStore(database.db, database.dialect), createKmsKeyPins(database.db, () => new Date()));
-  } finally {
-    await database.close();
-  }
+  return withHostDatabase(dataDirFlag, (database) =>
+    fn(createMtmsStore(database.db, database.dialect), createOutboxStore(database.db, database.dialect), createKmsKeyPins(database.db, () => new Date())),
+  );
+}
+
+/** The serials of a list command: --serials S1,S2 or, the same, --serial S1,S2 (people type either). */
+function serialList(f: { serial?: string; serials?: string }): string[] {
+  if (f.serial !== undefined && f.serials !== undefined) throw new UsageError('give the serials once: --serials S1,S2 (or --serial S1,S2)');
+  const flag = f.serials !== undefined ? 'serials' : 'serial';
+  return list(required(f.serials ?? f.serial, 'serials'), flag);
 }
 
 function list(value: string, flag: string): string[] {
@@ -80,15 +80,15 @@ ${DATA_DIR_HELP}`,
 
 const serialAdd: Command = {
   summary: "register serials for a customer",
-  help: `Usage: paypad mtms serial add --serial S[,S...] --customer CODE [--data-dir DIR]
+  help: `Usage: paypad mtms serial add --serials S[,S...] --customer CODE [--data-dir DIR]
 
 Registers all the serials or, if one is registered already, none.
-  --serial S,...   4-32 of A-Z 0-9 - each
+  --serials S,...  4-32 of A-Z 0-9 - each (--serial is the same flag)
   --customer CODE  the customer the terminals are made for
 ${DATA_DIR_HELP}`,
   async run(argv) {
-    const f = parseFlags(argv, { serial: { type: 'string' }, customer: { type: 'string' }, 'data-dir': { type: 'string' } });
-    const serials = list(required(f.serial, 'serial'), 'serial');
+    const f = parseFlags(argv, { serials: { type: 'string' }, serial: { type: 'string' }, customer: { type: 'string' }, 'data-dir': { type: 'string' } });
+    const serials = serialList(f);
     const customer = required(f.customer, 'customer');
     return withMtms(f['data-dir'], async (store) => {
       await store.addSerials(serials, customer, actor());
@@ -105,9 +105,9 @@ New serials are registered for the customer; registered ones must be that custom
 other order. Prints the order id.
 ${DATA_DIR_HELP}`,
   async run(argv) {
-    const f = parseFlags(argv, { customer: { type: 'string' }, serials: { type: 'string' }, 'data-dir': { type: 'string' } });
+    const f = parseFlags(argv, { customer: { type: 'string' }, serials: { type: 'string' }, serial: { type: 'string' }, 'data-dir': { type: 'string' } });
     const customer = required(f.customer, 'customer');
-    const serials = list(required(f.serials, 'serials'), 'serials');
+    const serials = serialList(f);
     return withMtms(f['data-dir'], async (store) => {
       const order = await store.createOrder(customer, serials, actor());
       return print(`created production order ${order.id} for customer ${order.customerCode} with ${order.serials.length} serials`);
@@ -241,6 +241,12 @@ ${DATA_DIR_HELP}`,
       const status = await box.status({ deadLimit: 50 });
       const lines = [`${'TOPIC'.padEnd(16)}  ${'STATE'.padEnd(10)}  COUNT`, ...status.counts.map((c) => `${c.topic.padEnd(16)}  ${c.state.padEnd(10)}  ${c.count}`)];
       if (status.oldestPendingAt) lines.push(`oldest pending message due at ${status.oldestPendingAt.toISOString()}`);
+      if (status.retrying.length > 0) {
+        lines.push('', 'pending messages whose last attempt failed (next attempt first):');
+        for (const r of status.retrying) {
+          lines.push(`  ${r.id}  ${r.topic} to ${r.destination}  key ${r.idempotencyKey}  ${r.attempts} attempts  next ${r.nextAttemptAt.toISOString()}`, `      ${r.lastError ?? ''}`);
+        }
+      }
       if (status.dead.length > 0) {
         lines.push('', 'dead messages (newest first; re-arm with --retry ID):');
         for (const d of status.dead) {

@@ -3,7 +3,11 @@
  * person would type them; bad command lines are usage errors (exit 2) and refused operations are
  * typed failures (exit 1).
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createDatabase } from '../../../host/db/database';
+import { createOutboxStore, enqueue } from '../../../host/outbox/outboxStore';
 import { mtmsCommand } from '../../../bin/commands/mtms';
 import { tempDir } from './mtmsTestKit';
 import { runCommand } from '../../support/runCommand';
@@ -49,6 +53,34 @@ describe('paypad mtms', () => {
     const outbox = await run('outbox');
     expect(outbox).toMatchObject({ code: 0 });
     expect(outbox.stdout).toMatch(/^TOPIC\s+STATE\s+COUNT\n/);
+  });
+
+  it('--serials and --serial are one flag for serial lists; the outbox shows why a pending message waits', async () => {
+    await run('customer', 'add', '--code', 'ACME', '--name', 'Acme Bank', '--kms-url', 'https://127.0.0.1:8790');
+    expect(await run('serial', 'add', '--serials', 'PP-0101,PP-0102', '--customer', 'ACME')).toMatchObject({ code: 0, stdout: 'registered 2 serials for customer ACME\n' });
+    expect(await run('order', 'create', '--customer', 'ACME', '--serial', 'PP-0102,PP-0103')).toMatchObject({ code: 0 });
+    expect(await run('serial', 'add', '--serial', 'PP-0104', '--serials', 'PP-0105', '--customer', 'ACME')).toMatchObject({ code: 2, stderr: expect.stringMatching(/give the serials once/) });
+
+    const database = createDatabase({ dialect: 'sqlite', file: join(dataDir, 'paypad.sqlite') });
+    try {
+      const box = createOutboxStore(database.db, database.dialect);
+      await enqueue(database.db, { topic: 'kms.tk', idempotencyKey: 'tk-cli-1', destination: 'ACME', payload: { n: 1 } });
+      const claimed = await box.claim({ topics: ['kms.tk'], now: new Date(), leaseMs: 10_000 });
+      await box.recordFailure(claimed!, 'MTMS_DELIVERY_FAILED: the KMS of ACME is unreachable: ECONNREFUSED', new Date(Date.now() + 60_000), new Date());
+    } finally {
+      await database.close();
+    }
+    const outbox = await run('outbox');
+    expect(outbox.stdout).toMatch(/pending messages whose last attempt failed/);
+    expect(outbox.stdout).toMatch(/tk-cli-1\s+1 attempts/);
+    expect(outbox.stdout).toContain('MTMS_DELIVERY_FAILED: the KMS of ACME is unreachable: ECONNREFUSED');
+  });
+
+  it('away from the data directory every command refuses (exit 2) instead of making a new empty database', async () => {
+    const { code, out, err } = await runCommand(mtmsCommand, ['customer', 'add', '--code', 'ACME', '--name', 'A', '--kms-url', 'https://127.0.0.1:8790', '--data-dir', join(dataDir, 'nowhere')]);
+    expect({ code, out }).toEqual({ code: 2, out: '' });
+    expect(err).toMatch(/no paypad data directory at .*nowhere/);
+    expect(existsSync(join(dataDir, 'nowhere'))).toBe(false);
   });
 
   it('refused operations are typed failures with exit 1', async () => {
