@@ -13,6 +13,7 @@ const FLAGS = {
   cert: { type: 'string' },
   key: { type: 'string' },
   ca: { type: 'string' },
+  crl: { type: 'string' },
   yes: { type: 'boolean' },
   customer: { type: 'string' },
   json: { type: 'boolean' },
@@ -23,6 +24,7 @@ const FLAG_HELP = `  --link HOST:PORT  the terminal's local link (the emulated t
   --cert FILE       the operator certificate (PEM, role operator, from \`paypad ca issue\`)
   --key FILE        its private key (PEM)
   --ca FILE         the paypad CA certificate: MTMS must chain to it and be role mtms
+  --crl FILE        the CA's current CRL (\`paypad ca crl\`): MTMS's certificate must not be on it
   --yes             answer yes to the repair and, without --customer, to the customer MTMS names
   --customer CODE   not the customer MTMS names: upload for customer CODE instead (A6); MTMS
                     shows its name and the serial is re-associated, audited
@@ -37,12 +39,13 @@ async function run(argv: string[], repair: boolean): Promise<number> {
   const linkText = required(f.link, 'link');
   const mtmsUrl = required(f.mtms, 'mtms');
   const files = { cert: required(f.cert, 'cert'), key: required(f.key, 'key'), ca: required(f.ca, 'ca') };
-  const [{ customerCode }, { needsOperator, answeringPrompt }, { parseLinkAddress, connectTcpLink }, { createMtmsClient }, { readOperatorIdentity }] = await Promise.all([
+  const [{ customerCode }, { needsOperator, answeringPrompt }, { parseLinkAddress, connectTcpLink }, { createMtmsClient }, { readOperatorIdentity }, { readCrlRevocation }] = await Promise.all([
     import('../../shared/protocol/fields'),
     import('../../host/operator/prompt'),
     import('../../host/operator/tcpLink'),
     import('../../host/operator/mtmsClient'),
     import('../../host/operator/operatorIdentity'),
+    import('../../host/tls/crlRevocation'),
   ]);
 
   const answers = { yes: f.yes === true, ...(f.customer === undefined ? {} : { customerCode: usage(() => customerCode(f.customer!.trim().toUpperCase(), '--customer')) }) };
@@ -52,7 +55,8 @@ async function run(argv: string[], repair: boolean): Promise<number> {
   }
   const address = usage(() => parseLinkAddress(linkText));
   const { identity, subject } = await readOperatorIdentity(files);
-  const mtms = usage(() => createMtmsClient({ baseUrl: mtmsUrl, identity }));
+  const revocation = f.crl === undefined ? undefined : await readCrlRevocation(f.crl, identity.caPem);
+  const mtms = usage(() => createMtmsClient({ baseUrl: mtmsUrl, identity, revocation }));
 
   const say = (line: string) => void process.stderr.write(`${line}\n`);
   const tty = interactive ? (await import('../../host/operator/ttyPrompt')).createTtyPrompt(process.stdin, process.stderr) : undefined;

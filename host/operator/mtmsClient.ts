@@ -13,6 +13,7 @@
 import { PaypadError } from '../../shared/errors';
 import { type CustomerInfo, MESSAGE_VERSION, type TkIntakeReceipt, validateMessage } from '../../shared/protocol/messages';
 import type { TlsIdentity } from '../tls/identity';
+import type { RevocationSource } from '../tls/peer';
 import { mtlsRequest, type MtlsRequestOptions, type MtlsResponse } from '../tls/mtlsRequest';
 import { PeerRefusal } from './refusal';
 
@@ -37,6 +38,8 @@ export interface MtmsClientOptions {
   /** https://host:port, optionally with a path prefix (a reverse proxy's). */
   readonly baseUrl: string;
   readonly identity: TlsIdentity;
+  /** The CA's CRL (host/tls/crlRevocation): MTMS's certificate must not be on it (A8). */
+  readonly revocation?: RevocationSource;
   readonly timeoutMs?: number;
   /** The transport; tests may wrap it. */
   readonly request?: (options: MtlsRequestOptions) => Promise<MtlsResponse>;
@@ -59,6 +62,7 @@ export function createMtmsClient(options: MtmsClientOptions): MtmsPort {
       url,
       identity: options.identity,
       expectPeer: { role: 'mtms' },
+      ...(options.revocation === undefined ? {} : { revocation: options.revocation }),
       method: 'POST',
       body,
       timeoutMs: options.timeoutMs,

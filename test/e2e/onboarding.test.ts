@@ -119,16 +119,20 @@ async function expectOnboarded(result: OnboardingScenarioResult): Promise<void> 
     expect(new Set(KEY_NAMES.map((name) => t.keys[name].terminal)).size).toBe(KEY_NAMES.length);
   }
 
+  // A14: every lookup is audited with the operator's certificate (and charged to its bucket);
   // A6, A14: the name for the typed code was asked for this serial and audited, as was the move;
   // A7: the TK was installed by the chosen customer's KMS, as its own audit entry says.
   const audit = createAuditStore(host.database.db);
   const trail = async (serial: string) => (await audit.listBySubject(`terminal:${serial}`)).map((e) => ({ actor: e.actor, action: e.action, detail: e.detail }));
   const operator = `operator:${DEMO_OPERATOR_NAME}`;
+  const lookedUp = { actor: operator, action: 'mtms.serial.looked-up', detail: expect.objectContaining({ found: true, operatorCertSerial: expect.stringMatching(/^[0-9A-F]+$/) }) };
   expect(await trail(one.serial)).toEqual([
+    lookedUp,
     { actor: operator, action: 'mtms.tk.received', detail: expect.objectContaining({ customerCode: 'C001', deliveryId: one.deliveryId, tkKcv: one.keys.TK.terminal }) },
     { actor: 'kms:C001', action: 'kms.tk.installed', detail: expect.objectContaining({ deliveryId: one.deliveryId, generation: 1, tkKcv: one.keys.TK.terminal }) },
   ]);
   expect(await trail(two.serial)).toEqual([
+    lookedUp,
     { actor: operator, action: 'mtms.customer-name.asked', detail: expect.objectContaining({ customerCode: 'C002', found: true }) },
     { actor: operator, action: 'mtms.serial.reassociated', detail: expect.objectContaining({ from: 'C001', to: 'C002', deliveryId: two.deliveryId }) },
     { actor: operator, action: 'mtms.tk.received', detail: expect.objectContaining({ customerCode: 'C002', deliveryId: two.deliveryId, tkKcv: two.keys.TK.terminal }) },

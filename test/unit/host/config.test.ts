@@ -25,6 +25,7 @@ describe('host config', () => {
       logLevel: 'info',
       demoData: true,
       listeners: { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, idleTimeoutMs: 5_000, maxConnections: 512 },
+      lookupLimits: { bucketSize: 100, refillPerMinute: 2, missCost: 20 },
     });
   });
 
@@ -43,6 +44,9 @@ describe('host config', () => {
         PAYPAD_REQUEST_TIMEOUT_MS: '4000',
         PAYPAD_IDLE_TIMEOUT_MS: '1000',
         PAYPAD_MAX_CONNECTIONS: '64',
+        PAYPAD_LOOKUP_BUCKET_SIZE: '40',
+        PAYPAD_LOOKUP_REFILL_PER_MINUTE: '12',
+        PAYPAD_LOOKUP_MISS_COST: '10',
       },
       '/srv/paypad',
     );
@@ -56,6 +60,7 @@ describe('host config', () => {
       logLevel: 'debug',
       demoData: true,
       listeners: { headersTimeoutMs: 2_000, requestTimeoutMs: 4_000, idleTimeoutMs: 1_000, maxConnections: 64 },
+      lookupLimits: { bucketSize: 40, refillPerMinute: 12, missCost: 10 },
     });
     expect(loadConfig({ PAYPAD_HOST: '', PAYPAD_PORT: ' ', DATABASE_URL: '' }, '/srv/paypad')).toMatchObject({ host: '127.0.0.1', port: 8780, database: { dialect: 'sqlite' } });
   });
@@ -65,6 +70,13 @@ describe('host config', () => {
       for (const bad of ['0', '-5', '1.5', 'ten', '99999999999']) expect(configError({ [name]: bad }).message).toMatch(new RegExp(`^${name} must be an integer from 1 to`));
     }
     expect(configError({ PAYPAD_HEADERS_TIMEOUT_MS: '40000' }).message).toMatch(/PAYPAD_HEADERS_TIMEOUT_MS \(40000\) must not exceed PAYPAD_REQUEST_TIMEOUT_MS \(30000\)/);
+  });
+
+  it('A14: refuses lookup limits that are not positive integers, or a miss that costs more than a full bucket', () => {
+    for (const name of ['PAYPAD_LOOKUP_BUCKET_SIZE', 'PAYPAD_LOOKUP_REFILL_PER_MINUTE', 'PAYPAD_LOOKUP_MISS_COST']) {
+      for (const bad of ['0', '-5', '1.5', 'ten', '99999999999']) expect(configError({ [name]: bad }).message).toMatch(new RegExp(`^${name} must be an integer from 1 to`));
+    }
+    expect(configError({ PAYPAD_LOOKUP_BUCKET_SIZE: '10', PAYPAD_LOOKUP_MISS_COST: '11' }).message).toBe('PAYPAD_LOOKUP_MISS_COST must be an integer from 1 to 10, got "11"');
   });
 
   it('accepts IPv6 literals, host names, postgresql:// and a Unix socket host', () => {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMtmsClient, type MtmsPort } from '../../../host/operator/mtmsClient';
 import { readOperatorIdentity } from '../../../host/operator/operatorIdentity';
 import type { TlsIdentity } from '../../../host/tls/identity';
+import { crlRevocationSource } from '../../../host/tls/crlRevocation';
 import { mtlsRequest } from '../../../host/tls/mtlsRequest';
 import { PaypadError } from '../../../shared/errors';
 import { createPki, type FakeMtms, type PkiFixture, startFakeMtms } from './support/fakeMtms';
@@ -133,6 +134,26 @@ describe('A8 certificates, both directions', () => {
     stopped.push(() => impostor.close());
     expect((await failure(client(alice, impostor.url).uploadTk({ serial: 'PP-0001', tkEnvelope: ENVELOPE }))).code).toBe('PEER_CERT_UNTRUSTED');
     expect(impostor.state.uploads).toEqual([]);
+  });
+
+  it("A8 with the CA's CRL, an MTMS whose certificate the CA revoked gets no request: PEER_CERT_REVOKED; a CRL of another CA or an expired one is refused", async () => {
+    const revokedMtms = await startFakeMtms(pki, await pki.issue({ role: 'mtms', name: 'mtms-revoked' }), SEED);
+    stopped.push(() => revokedMtms.close());
+    const { serial } = (await pki.ca.list()).find((c) => c.subject === 'CN=mtms-revoked, OU=mtms')!;
+    await pki.ca.revoke(serial, 'keyCompromise');
+    const revocation = await crlRevocationSource(await pki.ca.crlPem(), alice.caPem, 'crl.pem');
+    const withCrl = (url: string) => createMtmsClient({ baseUrl: url, identity: alice, revocation, timeoutMs: 5_000 });
+    expect(await failure(withCrl(revokedMtms.url).uploadTk({ serial: 'PP-0001', tkEnvelope: ENVELOPE }))).toMatchObject({ code: 'PEER_CERT_REVOKED', message: expect.stringContaining(serial) });
+    expect(revokedMtms.state.uploads).toEqual([]);
+    // Without the CRL the station cannot tell: the chain and the role are fine.
+    expect(await client(alice, revokedMtms.url).lookup('PP-0001')).toMatchObject({ customerCode: 'ACME' });
+    expect(await withCrl(mtms.url).lookup('PP-0001')).toMatchObject({ customerCode: 'ACME' });
+
+    const other = await createPki();
+    stopped.push(() => other.cleanup());
+    await expect(crlRevocationSource(await other.ca.crlPem(), alice.caPem, 'other.pem')).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('not signed by the paypad CA') });
+    await expect(crlRevocationSource(await pki.ca.crlPem(), alice.caPem, 'old.pem', new Date(Date.now() + 8 * 86_400_000))).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('expired') });
+    await expect(crlRevocationSource(alice.certPem, alice.caPem, 'cert.pem')).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('does not hold a PEM CRL') });
   });
 
   it('MTMS not listening is HTTP_FAILED naming the address', async () => {
