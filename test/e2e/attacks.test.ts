@@ -8,6 +8,14 @@
  *       before the host could start that KMS) fails the handshake whether its certificate comes
  *       from another CA or is our CA's certificate of another customer's KMS: it never gets a
  *       request, and the outbox keeps the TK and retries.
+ *       An impostor holding our CA's KMS certificate for that very customer, and its key, but
+ *       revoked, completes the handshake and still gets nothing: MTMS finds the certificate
+ *       revoked in the CA's register before it writes a byte (PEER_CERT_REVOKED).
+ *   A8  A KMS whose own certificate is revoked while it runs stops listening (SERVER_CERT_REVOKED,
+ *       audited once) and is not started again with it.
+ *   A10 MTMS pins a KMS's intake key at the first delivery; a KMS presenting another key later
+ *       gets no TK (MTMS_KMS_KEY_CHANGED, audited) until an administrator accepts the new key
+ *       with `paypad mtms kms-key accept`, after which the queued delivery goes out.
  *   A8  MTMS refuses operator certificates that were revoked or that another CA issued, at the
  *       lookup and at the upload: no intake is recorded.
  *   X2  A terminal request recorded on the wire and sent again, or sent with one bit or one header
@@ -25,20 +33,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPaypad } from '../../bin/demo/paypadProcess';
 import { cliTerminalDriver, type RunningTerminal } from '../../bin/demo/terminalDriver';
 import { toHex } from '../../shared/bytes';
+import { createAuditStore } from '../../host/audit/auditStore';
 import { CA_CERT_FILE, caDirectory } from '../../host/ca/caStorage';
 import type { CertSubject } from '../../host/ca/roles';
 import { loadConfig } from '../../host/config';
+import { kmsDirectory } from '../../host/kms/kmsInstance';
 import type { MtmsTables } from '../../host/mtms/mtmsTables';
 import { connectTcpLink, parseLinkAddress } from '../../host/operator/tcpLink';
 import { createOutboxStore, type OutboxStore } from '../../host/outbox/outboxStore';
 import { type RunningHost, startHost } from '../../host/server';
 import { readIdentity, type TlsIdentity, writeIdentity } from '../../host/tls/identity';
 import { mtlsRequest } from '../../host/tls/mtlsRequest';
+import { TLS_DIR_NAME } from '../../host/tls/serverIdentity';
+import { certificateSerialOf } from '../../host/tls/servingCertificate';
 import { captureLogger } from '../unit/host/helpers/captureLogger';
 import { e2eDatabase, type E2eDatabase } from './support/e2eDatabase';
 import { type ImpostorKms, startImpostorKms } from './support/impostorKms';
 import { deliveriesWithId, kmsRowsOf } from './support/kmsRows';
-import { freeLoopbackPorts, httpsGetJson, LOOPBACK } from './support/loopback';
+import { eventually, freeLoopbackPorts, httpsGetJson, LOOPBACK } from './support/loopback';
 import { onboard, type OnboardingReceipt, outboxRowWhen, runOnboard, stationFiles } from './support/operatorStation';
 import { hostEnv, issuedSerial, paypadResult } from './support/paypadCli';
 import { hexWithLastBitFlipped, type RecordingProxy, sendWireRequest, startRecordingProxy, type WireRequest, wireHeader, withBodyBitFlipped, withHeader } from './support/recordingProxy';
@@ -47,6 +59,10 @@ import { hexWithLastBitFlipped, type RecordingProxy, sendWireRequest, startRecor
 const REAL = { code: 'C100', name: 'Real Acquiring' };
 const FOREIGN_CA = { code: 'C200', name: 'Squatted Bank', serial: 'PP-A8-0200' };
 const OTHER_CUSTOMER = { code: 'C300', name: 'Borrowed Bank', serial: 'PP-A8-0300' };
+/** C400's address is held by an impostor with C400's revoked certificate; C500's KMS runs elsewhere and changes its intake key; C600's runs in the host until its certificate is revoked. */
+const REVOKED_CERT = { code: 'C400', name: 'Revoked Bank', serial: 'PP-A8-0400' };
+const ROTATING = { code: 'C500', name: 'Rotating Bank', serials: ['PP-A10-0501', 'PP-A10-0502'] };
+const STOPPING = { code: 'C600', name: 'Stopping Bank' };
 const ADMIN = 'admin:attacks-test';
 const SERIALS = { revoked: 'PP-A8-0101', foreign: 'PP-A8-0102', recorded: 'PP-X2-0001', neighbour: 'PP-X2-0002', live: 'PP-A13-0001' };
 
@@ -66,6 +82,8 @@ describe('attacks on System A over loopback (A8, X2)', () => {
   let mtmsKeyFile: string;
   let foreignImpostor: ImpostorKms;
   let otherCustomerImpostor: ImpostorKms;
+  let revokedImpostor: ImpostorKms;
+  let rotatingKms: ImpostorKms;
 
   /** `paypad <args>` on the host's data directory and database; must succeed. */
   const admin = (args: string[]) => runPaypad(args, { env });
@@ -85,11 +103,12 @@ describe('attacks on System A over loopback (A8, X2)', () => {
   const lineOne = () => stationFiles(join(root, 'stations', 'line-1'));
   const intakesOf = (column: 'serial' | 'operator_cert_serial', value: string) =>
     host.database.db.withTables<MtmsTables>().selectFrom('mtms_tk_intakes').selectAll().where(column, '=', value).execute();
+  const auditOf = async (subject: string, prefix: string) => (await createAuditStore(host.database.db).listBySubject(subject)).filter((e) => e.action.startsWith(prefix));
 
   beforeAll(async () => {
     database = await e2eDatabase();
     env = hostEnv(dataDir, database.databaseUrl);
-    const [kmsPort, foreignCaPort, otherCustomerPort] = await freeLoopbackPorts(3);
+    const [kmsPort, foreignCaPort, otherCustomerPort, revokedCertPort, rotatingPort, stoppingPort] = await freeLoopbackPorts(6);
     // A base port other than 0: every KMS the host runs listens where its customer record says,
     // so an address someone else holds stays theirs (host/kmsFleet.ts).
     const config = loadConfig({ ...env, PAYPAD_HOST: LOOPBACK, PAYPAD_PORT: '0', PAYPAD_MTMS_PORT: '0', PAYPAD_KMS_BASE_PORT: String(kmsPort), PAYPAD_DEMO_DATA: '0' });
@@ -116,18 +135,33 @@ describe('attacks on System A over loopback (A8, X2)', () => {
     closers.push(() => foreignImpostor.close());
     otherCustomerImpostor = await startImpostorKms({ identity: { certPem: borrowed.certPem, keyPem: borrowed.keyPem! }, customerCode: OTHER_CUSTOMER.code, port: otherCustomerPort });
     closers.push(() => otherCustomerImpostor.close());
+    // Our CA's certificate for C400's KMS, key and all, then revoked (say the key leaked).
+    const leaked = await host.ca.issue({ subject: { role: 'kms', name: `kms-${REVOKED_CERT.code}`, customerCode: REVOKED_CERT.code }, hosts: [LOOPBACK] });
+    await host.ca.revoke(leaked.record.serial, 'keyCompromise');
+    revokedImpostor = await startImpostorKms({ identity: { certPem: leaked.certPem, keyPem: leaked.keyPem! }, customerCode: REVOKED_CERT.code, port: revokedCertPort });
+    closers.push(() => revokedImpostor.close());
+    // C500's KMS runs elsewhere, with a good certificate: a stand-in that can change its intake key.
+    const good = await host.ca.issue({ subject: { role: 'kms', name: `kms-${ROTATING.code}`, customerCode: ROTATING.code }, hosts: [LOOPBACK] });
+    rotatingKms = await startImpostorKms({ identity: { certPem: good.certPem, keyPem: good.keyPem! }, customerCode: ROTATING.code, port: rotatingPort });
+    closers.push(() => rotatingKms.close());
 
     // The registry as `paypad mtms customer add` / `serial add` write it (their own tests run the CLI).
     const registry = host.mtms.store;
     await registry.addCustomer({ code: REAL.code, name: REAL.name, kmsUrl: `https://${LOOPBACK}:${kmsPort}` }, ADMIN);
     await registry.addCustomer({ code: FOREIGN_CA.code, name: FOREIGN_CA.name, kmsUrl: foreignImpostor.url }, ADMIN);
     await registry.addCustomer({ code: OTHER_CUSTOMER.code, name: OTHER_CUSTOMER.name, kmsUrl: otherCustomerImpostor.url }, ADMIN);
+    await registry.addCustomer({ code: REVOKED_CERT.code, name: REVOKED_CERT.name, kmsUrl: revokedImpostor.url }, ADMIN);
+    await registry.addCustomer({ code: ROTATING.code, name: ROTATING.name, kmsUrl: rotatingKms.url }, ADMIN);
+    await registry.addCustomer({ code: STOPPING.code, name: STOPPING.name, kmsUrl: `https://${LOOPBACK}:${stoppingPort}` }, ADMIN);
     await registry.addSerials(Object.values(SERIALS), REAL.code, ADMIN);
     await registry.addSerials([FOREIGN_CA.serial], FOREIGN_CA.code, ADMIN);
     await registry.addSerials([OTHER_CUSTOMER.serial], OTHER_CUSTOMER.code, ADMIN);
+    await registry.addSerials([REVOKED_CERT.serial], REVOKED_CERT.code, ADMIN);
+    await registry.addSerials(ROTATING.serials, ROTATING.code, ADMIN);
     // The host's fleet would pick the customers up within seconds; a sync now saves the wait.
     await host.kms.sync();
     expect(host.kms.get(REAL.code)?.url).toBe(`https://${LOOPBACK}:${kmsPort}`);
+    expect(host.kms.get(STOPPING.code)?.url).toBe(`https://${LOOPBACK}:${stoppingPort}`);
     expect(host.kms.get(FOREIGN_CA.code)).toBeUndefined();
     expect(host.kms.failures().get(FOREIGN_CA.code)).toMatch(/^LISTEN_FAILED: .*EADDRINUSE/);
     expect(host.kms.failures().get(OTHER_CUSTOMER.code)).toMatch(/^LISTEN_FAILED: .*EADDRINUSE/);
@@ -323,6 +357,71 @@ describe('attacks on System A over loopback (A8, X2)', () => {
     expect((await audit()).map((e) => e.action).filter((a) => a.startsWith('mtms.repair.'))).toEqual(['mtms.repair.authorised']);
     expect((await real.status()).stage).toBe('signed-on');
   }, 120_000);
+
+  it("A8: an impostor at the customer's KMS address with our CA's KMS certificate for that customer and its key, but revoked, completes handshakes and receives nothing; the TK stays queued (PEER_CERT_REVOKED)", async () => {
+    await expectTkWithheldFrom(revokedImpostor, REVOKED_CERT, /^PEER_CERT_REVOKED: the peer's certificate [0-9A-F]+ \(kms kms-C400\) has been revoked/);
+  }, 90_000);
+
+  it('A10: MTMS pins the intake key of a KMS at the first delivery; a changed key gets no TK and is audited until an administrator accepts it with paypad mtms kms-key accept', async () => {
+    const [first, second] = await Promise.all(ROTATING.serials.map((serial) => manufacture(serial, rotatingKms.url)));
+    const pinnedKcv = rotatingKms.intakeKcv;
+    const delivered = await onboard(first.link, host.mtms.url, lineOne());
+    expect((await outboxRowWhen(outbox, delivered.deliveryId, (r) => r.state !== 'pending', 'delivered')).state).toBe('delivered');
+    expect(rotatingKms.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /kms/v1/intake-key', 'POST /kms/v1/tk']);
+    expect(await auditOf(`customer:${ROTATING.code}`, 'mtms.kms-key.')).toEqual([expect.objectContaining({ actor: 'mtms', action: 'mtms.kms-key.pinned', detail: expect.objectContaining({ kcv: pinnedKcv }) })]);
+
+    // The KMS (or whoever holds its certificate now) presents another intake key.
+    rotatingKms.rotateIntakeKey();
+    const swappedKcv = rotatingKms.intakeKcv;
+    const sentBefore = rotatingKms.requests.length;
+    const queued = await onboard(second.link, host.mtms.url, lineOne());
+    const row = await outboxRowWhen(outbox, queued.deliveryId, (r) => r.state !== 'pending' || (r.attempts >= 2 && r.leaseUntil === undefined), 'two attempts recorded');
+    expect(row).toMatchObject({ state: 'pending', destination: ROTATING.code });
+    expect(row.lastError).toMatch(new RegExp(`^MTMS_KMS_KEY_CHANGED: the KMS of ${ROTATING.code} presents intake key ${swappedKcv}, not the key ${pinnedKcv}`));
+    // Asked for its key on each attempt, and sent nothing else.
+    expect(new Set(rotatingKms.requests.slice(sentBefore).map((r) => `${r.method} ${r.path}`))).toEqual(new Set(['GET /kms/v1/intake-key']));
+    expect(await auditOf(`customer:${ROTATING.code}`, 'mtms.kms-key.change-refused')).toEqual([
+      expect.objectContaining({ actor: 'mtms', detail: expect.objectContaining({ pinnedKcv, offeredKcv: swappedKcv }) }),
+    ]);
+
+    const listed = await runPaypad(['mtms', 'kms-key', 'list'], { env });
+    expect(listed.stdout).toMatch(new RegExp(`${ROTATING.code}\\s+${pinnedKcv}\\s+\\S+\\s+mtms\\s+${swappedKcv} since`));
+    const wrong = await paypadResult(['mtms', 'kms-key', 'accept', '--customer', ROTATING.code, '--kcv', pinnedKcv], env);
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toContain(`BAD_ARGUMENT: the KMS of ${ROTATING.code} offered no intake key with check value ${pinnedKcv}`);
+    const accepted = await runPaypad(['mtms', 'kms-key', 'accept', '--customer', ROTATING.code, '--kcv', swappedKcv], { env });
+    expect(accepted.stdout).toContain(`the intake key ${swappedKcv} of the KMS of ${ROTATING.code} is now pinned`);
+
+    // The queued delivery goes out at its next retry, for the accepted key.
+    expect((await outboxRowWhen(outbox, queued.deliveryId, (r) => r.state !== 'pending', 'delivered', 30_000)).state).toBe('delivered');
+    expect(rotatingKms.requests.at(-1)).toMatchObject({ method: 'POST', path: '/kms/v1/tk', body: expect.stringContaining(queued.deliveryId) });
+    expect((await auditOf(`customer:${ROTATING.code}`, 'mtms.kms-key.')).map((e) => [e.action, e.detail.to ?? e.detail.kcv ?? e.detail.offeredKcv])).toEqual([
+      ['mtms.kms-key.pinned', pinnedKcv],
+      ['mtms.kms-key.change-refused', swappedKcv],
+      ['mtms.kms-key.accepted', swappedKcv],
+    ]);
+  }, 120_000);
+
+  it('A8: a KMS whose certificate is revoked while it runs stops listening (SERVER_CERT_REVOKED, audited once) and is not started again with it', async () => {
+    const kms = host.kms.get(STOPPING.code)!;
+    const certSerial = certificateSerialOf(await readIdentity(join(kmsDirectory(dataDir, STOPPING.code), TLS_DIR_NAME)));
+    await runPaypad(['ca', 'revoke', '--serial', certSerial, '--reason', 'keyCompromise'], { env });
+
+    const why = await eventually(async () => host.kms.failures().get(STOPPING.code), `the KMS of ${STOPPING.code} stopped`, { timeoutMs: 20_000 });
+    expect(why).toMatch(new RegExp(`^SERVER_CERT_REVOKED: the certificate ${certSerial} of KMS ${STOPPING.code} has been revoked`));
+    expect(host.kms.get(STOPPING.code)).toBeUndefined();
+    await expect(httpsGetJson(`${kms.url}/kms/v1/intake-key`, caPem)).rejects.toThrow(/ECONNREFUSED/);
+    expect(log.entries().filter((e) => (e.err as { code?: string } | undefined)?.code === 'SERVER_CERT_REVOKED' && e.customerCode === STOPPING.code)).toHaveLength(1);
+
+    // The fleet tries again at each sync; the certificate is refused at start, and audited only once.
+    await host.kms.sync();
+    await host.kms.sync();
+    expect(host.kms.get(STOPPING.code)).toBeUndefined();
+    expect(host.kms.failures().get(STOPPING.code)).toMatch(/^SERVER_CERT_REVOKED: /);
+    expect(await auditOf(`certificate:${certSerial}`, 'kms.certificate.')).toEqual([
+      expect.objectContaining({ actor: `kms:${STOPPING.code}`, action: 'kms.certificate.revoked', detail: { customerCode: STOPPING.code, when: 'serving' } }),
+    ]);
+  }, 90_000);
 });
 
 /** The terminal's TK envelope read over its local link, uploaded straight to MTMS with `identity`. */
