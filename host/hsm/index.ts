@@ -1,7 +1,7 @@
 /**
- * Where a role gets its HSM. createHsm reads a configuration and returns the Hsm interface; the
- * software HSM is the only kind today, a PKCS#11 HSM (SoftHSM2 in tests) joins as a second
- * `kind` without any caller changing. Each KMS instance and MTMS opens its own HSM.
+ * Where a role gets its HSM: createHsm reads a configuration and returns the Hsm interface. MTMS
+ * and every KMS instance open theirs through it, each its own. The software HSM is the only kind
+ * today; a PKCS#11 HSM joins as a second `kind` without any caller changing.
  */
 import { type Rng } from '../../shared/bytes';
 import { PaypadError } from '../../shared/errors';

@@ -24,7 +24,7 @@ import type { Schema } from '../db/schema';
 import { createListenerApp } from '../http/errors';
 import { DEFAULT_LISTENER_LIMITS, type ListenerLimits } from '../http/limits';
 import { closeWithin, createHttpsListener, listen, listenerUrl } from '../http/listener';
-import { openSoftwareHsm, systemRng } from '../hsm/index';
+import { createHsm } from '../hsm/index';
 import { createLogger, type Logger } from '../log';
 import { ensureServerIdentity, TLS_DIR_NAME } from '../tls/serverIdentity';
 import { assertServingCertificate, certificateSerialOf, watchServingCertificate } from '../tls/servingCertificate';
@@ -112,7 +112,7 @@ export async function startKms(options: KmsInstanceOptions): Promise<RunningKms>
     if (isPaypadError(e, 'SERVER_CERT_REVOKED')) await auditRevoked('start');
     throw e;
   }
-  const hsm = await openSoftwareHsm({ lmkFile: join(dir, LMK_FILE_NAME), rng: systemRng });
+  const hsm = await createHsm({ kind: 'software', lmkFile: join(dir, LMK_FILE_NAME) });
   let server: Server;
   let service: KmsService;
   try {

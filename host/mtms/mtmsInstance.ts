@@ -20,7 +20,7 @@ import type { Schema } from '../db/schema';
 import { createListenerApp } from '../http/errors';
 import { DEFAULT_LISTENER_LIMITS, type ListenerLimits } from '../http/limits';
 import { closeWithin, createHttpsListener, listen, listenerUrl } from '../http/listener';
-import { openSoftwareHsm, systemRng } from '../hsm/index';
+import { createHsm } from '../hsm/index';
 import { createLogger, type Logger } from '../log';
 import { createOutboxWorker, DEFAULT_LEASE_MS, type OutboxWorker, type OutboxWorkerOptions } from '../outbox/outboxWorker';
 import { serverTlsOptions } from '../tls/serverOptions';
@@ -89,7 +89,7 @@ export async function startMtms(options: MtmsOptions): Promise<RunningMtms> {
   const dir = mtmsDirectory(options.dataDir);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const identity = await ensureServerIdentity({ dir, subject: { role: 'mtms', name: 'mtms' }, ca: options.ca, host: options.host, serverNames: options.serverNames, clock, logger });
-  const hsm = await openSoftwareHsm({ lmkFile: join(dir, LMK_FILE_NAME), rng: systemRng });
+  const hsm = await createHsm({ kind: 'software', lmkFile: join(dir, LMK_FILE_NAME) });
   const store = createMtmsStore(options.db, options.dialect, clock);
   const kmsTimeoutMs = options.kmsTimeoutMs ?? DEFAULT_KMS_TIMEOUT_MS;
   let server: Server;
