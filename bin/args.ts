@@ -77,6 +77,19 @@ export function required(value: string | undefined, flag: string): string {
   return value;
 }
 
+/**
+ * Runs an operation whose every argument came from flags: its BAD_ARGUMENT (a serial, URL or code
+ * of the wrong form) is a usage error, exit 2; its other failures stay failures, exit 1.
+ */
+export async function withFlagArguments<T>(operation: Promise<T>): Promise<T> {
+  try {
+    return await operation;
+  } catch (e) {
+    if (isPaypadError(e, 'BAD_ARGUMENT')) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
 /** A required hex flag as bytes; bad hex is a usage error. */
 export function hexFlag(value: string | undefined, flag: string): Uint8Array {
   const text = required(value, flag);

@@ -6,7 +6,7 @@
  * commands stay fast. Operators never use this: it lists what A14 keeps from them.
  */
 import { userInfo } from 'node:os';
-import { type Command, commandGroup, EXIT_OK, parseFlags, required, UsageError } from '../args';
+import { type Command, commandGroup, EXIT_OK, parseFlags, required, UsageError, withFlagArguments } from '../args';
 import { withHostDatabase } from '../hostDatabase';
 import type { KmsKeyPins } from '../../host/mtms/kmsKeyPins';
 import type { MtmsStore } from '../../host/mtms/mtmsStore';
@@ -72,7 +72,7 @@ ${DATA_DIR_HELP}`,
     const f = parseFlags(argv, { code: { type: 'string' }, name: { type: 'string' }, 'kms-url': { type: 'string' }, 'data-dir': { type: 'string' } });
     const input = { code: required(f.code, 'code'), name: required(f.name, 'name'), kmsUrl: required(f['kms-url'], 'kms-url') };
     return withMtms(f['data-dir'], async (store) => {
-      const c = await store.addCustomer(input, actor());
+      const c = await withFlagArguments(store.addCustomer(input, actor()));
       return print(`added customer ${c.code} (${c.name}), KMS ${c.kmsUrl} over ${c.kmsProtocol}`);
     });
   },
@@ -91,7 +91,7 @@ ${DATA_DIR_HELP}`,
     const serials = serialList(f);
     const customer = required(f.customer, 'customer');
     return withMtms(f['data-dir'], async (store) => {
-      await store.addSerials(serials, customer, actor());
+      await withFlagArguments(store.addSerials(serials, customer, actor()));
       return print(`registered ${serials.length} serial${serials.length === 1 ? '' : 's'} for customer ${customer}`);
     });
   },
@@ -109,7 +109,7 @@ ${DATA_DIR_HELP}`,
     const customer = required(f.customer, 'customer');
     const serials = serialList(f);
     return withMtms(f['data-dir'], async (store) => {
-      const order = await store.createOrder(customer, serials, actor());
+      const order = await withFlagArguments(store.createOrder(customer, serials, actor()));
       return print(`created production order ${order.id} for customer ${order.customerCode} with ${order.serials.length} serials`);
     });
   },
