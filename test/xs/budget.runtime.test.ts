@@ -19,7 +19,7 @@ let xsnap: XsWorker;
 const workers: XsWorker[] = [];
 
 beforeAll(async () => {
-  engine = await budgetEngine({ preload: false });
+  engine = await budgetEngine();
   device = await XsWorker.start(await bundleForXs(PROBE_ENTRY, 'device'), { name: 'xs-budget-runtime', engine });
   xsnap = await XsWorker.start(await bundleForXs(PROBE_ENTRY), { name: 'xsnap-runtime' });
   workers.push(device, xsnap);

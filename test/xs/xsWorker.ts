@@ -148,8 +148,8 @@ export class XsWorker {
   private readonly pending: Pending[] = [];
   private queue: Promise<unknown> = Promise.resolve();
   private failure: XsWorkerError | undefined;
-  /** The meter of the script's evaluation in start(): what loading it cost. */
-  startMeter: XsMeter = { compute: 0, allocate: 0, currentHeapCount: 0 };
+  /** The reply to the script's evaluation in start(): what loading it cost, and its value's bytes. */
+  startReply: XsReply = { bytes: new Uint8Array(), meter: { compute: 0, allocate: 0, currentHeapCount: 0 } };
   private stderrTail = '';
   private stdoutTail = '';
   /** Settles once the process has exited and its pipes are closed. */
@@ -193,7 +193,7 @@ export class XsWorker {
     });
     const worker = new XsWorker(child, resolved);
     try {
-      worker.startMeter = (await worker.evaluate(script)).meter;
+      worker.startReply = await worker.evaluate(script);
     } catch (e) {
       await worker.close();
       throw e;

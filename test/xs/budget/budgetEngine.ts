@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { XsEngine } from '../xsWorker';
-import { type Creation, ESP32_CREATION, MANIFEST_PRELOADS } from './deviceBudget';
+import { type Creation, ESP32_CREATION, MANIFEST_PRELOAD, preloadedBy } from './deviceBudget';
+import type { DeviceModules } from './deviceModules';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -80,25 +81,29 @@ async function ensureBuilt(): Promise<string> {
 export interface BudgetEngineOptions {
   /** Default: the manifest's ESP32 creation. */
   readonly creation?: Creation;
+  /** The firmware as separate modules (deviceModules.ts), loaded as the device loads them. */
+  readonly modules?: DeviceModules;
   /**
-   * Count what the first script creates while it loads as flash, as if every module were
-   * preloaded (Moddable `preload`). Default: whether the manifest preloads anything.
+   * With `modules`, which are preloaded (Moddable `preload`: run at build time, kept in flash):
+   * true for every module, false for none, or module names; default the manifest's `preload`.
    */
-  readonly preload?: boolean;
+  readonly preload?: boolean | readonly string[];
 }
 
 /** The engine that runs scripts in the creation, fixed, as a plain ESP32 gives it. */
-export async function budgetEngine({ creation = ESP32_CREATION, preload = MANIFEST_PRELOADS }: BudgetEngineOptions = {}): Promise<XsEngine> {
+export async function budgetEngine({ creation = ESP32_CREATION, modules, preload }: BudgetEngineOptions = {}): Promise<XsEngine> {
+  const memory = [
+    '--chunk', String(creation.chunk),
+    '--heap', String(creation.heap),
+    '--stack', String(creation.stack),
+    '--keys', String(creation.keys),
+    '--name-modulo', String(creation.nameModulo),
+    '--symbol-modulo', String(creation.symbolModulo),
+  ];
+  if (!modules) return { path: await buildXsBudget(), args: memory };
+  const preloaded = preload === true ? modules.names : preload === false ? [] : Array.isArray(preload) ? preload : preloadedBy(MANIFEST_PRELOAD, modules.names);
   return {
     path: await buildXsBudget(),
-    args: [
-      ...(preload ? ['--preload'] : []),
-      '--chunk', String(creation.chunk),
-      '--heap', String(creation.heap),
-      '--stack', String(creation.stack),
-      '--keys', String(creation.keys),
-      '--name-modulo', String(creation.nameModulo),
-      '--symbol-modulo', String(creation.symbolModulo),
-    ],
+    args: [...memory, '--modules', modules.dir, ...preloaded.flatMap((name) => ['--preload-module', name])],
   };
 }

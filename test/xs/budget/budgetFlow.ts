@@ -2,8 +2,8 @@
  * The firmware core's onboarding in xs-budget (budgetEngine.ts), step by step, with what each step
  * held at its peak: the flow the device-budget test asserts and bench/xs-device-budget.ts reports.
  *
- *   load     the script's modules evaluated (the firmware's imports at power-on); not a step
- *            when the modules are preloaded (their objects are then in flash)
+ *   load     the modules evaluated, one by one as the device's loader does (the firmware's
+ *            imports at power-on); preloaded modules were evaluated at build time, in flash
  *   boot     Terminal.open over storage: identity read and checked
  *   tk       the local link's first `tk` (A1 + A10): TK generated, sealed, exported with ECDH
  *   tmk      TMK download (A11) from the fake KMS of test/xs/terminal, over real HTTPS
@@ -22,9 +22,10 @@ import { ensureRootKey } from '../../../firmware/hal/node/rootKey';
 import { seededRng } from '../../support/opsRng';
 import { FakeKms } from '../terminal/fakeKms';
 import { makeTestPki } from '../terminal/testPki';
-import { XsTerminal, XsTerminalCore } from '../terminal/xsTerminal';
+import { XS_TERMINAL_ENTRY, XsTerminal, XsTerminalCore } from '../terminal/xsTerminal';
 import { type XsAbort, type XsMemory, type XsMeter, XsWorkerError } from '../xsWorker';
 import { budgetEngine } from './budgetEngine';
+import { deviceModules, importScript } from './deviceModules';
 import { type Creation, ESP32_CREATION, RESOURCES, type Resource, targetAmount } from './deviceBudget';
 
 export const PLANTED_TABLE_ENTRY = join(import.meta.dirname, 'plantedTableEntry.ts');
@@ -47,7 +48,9 @@ export interface StepMemory {
 }
 
 export interface BudgetRun {
-  readonly preload: boolean;
+  /** The modules that were preloaded (flash), of how many. */
+  readonly preloaded: readonly string[];
+  readonly modules: number;
   readonly steps: StepMemory[];
   /** The step that aborted, and why; absent when the whole flow ran. */
   readonly failure?: { readonly step: StepId; readonly abort?: XsAbort; readonly message: string };
@@ -55,6 +58,7 @@ export interface BudgetRun {
 
 export interface BudgetFlowOptions {
   readonly creation?: Creation;
+  /** true: every module preloaded; false: none; default: as the manifest's `preload` says. */
   readonly preload?: boolean;
   /** A table to plant in the core at boot (plantedTableEntry.ts). */
   readonly plant?: { kind: 'bytes' | 'slots'; bytes: number };
@@ -65,8 +69,10 @@ const seed = (text: string) => seededRng(new TextEncoder().encode(text));
 
 /** Runs the flow in a new worker against a new fake KMS; never throws for a step that aborts. */
 export async function runBudgetFlow(options: BudgetFlowOptions = {}): Promise<BudgetRun> {
-  const engine = await budgetEngine({ creation: options.creation, preload: options.preload });
-  const preload = engine.args.includes('--preload');
+  const modules = await deviceModules(options.plant ? PLANTED_TABLE_ENTRY : XS_TERMINAL_ENTRY);
+  const engine = await budgetEngine({ creation: options.creation, modules, preload: options.preload });
+  const preloaded = engine.args.filter((_, i) => engine.args[i - 1] === '--preload-module');
+  const described = { preloaded, modules: modules.names.length };
   const pki = await makeTestPki();
   const kms = await FakeKms.start(pki.kms, 'budget');
   const root = mkdtempSync(join(tmpdir(), 'paypad-xs-budget-'));
@@ -82,10 +88,9 @@ export async function runBudgetFlow(options: BudgetFlowOptions = {}): Promise<Bu
     mkdirSync(stateDir, { mode: 0o700 });
     ensureRootKey(stateDir, seed('budget root key'));
     await XsTerminal.manufacture(stateDir, { serial: SERIAL, mtmsPublicKey: kms.mtms.publicKey, kmsUrl: kms.url, trustAnchor: pki.caDer });
-    core = await XsTerminalCore.start(stateDir, { hal: { rng: seed('budget terminal rng') }, worker: { engine }, entry: options.plant ? PLANTED_TABLE_ENTRY : undefined, flavour: 'device' });
+    core = await XsTerminalCore.start(stateDir, { hal: { rng: seed('budget terminal rng') }, worker: { engine }, script: importScript(modules.main) });
     const c = core;
-    // Preloaded, what loading makes is in flash: the step costs the app nothing.
-    if (!preload) record('load', c.worker.startMeter);
+    record('load', c.worker.startReply.meter);
     if (options.plant) await c.worker.evaluate(`globalThis.plantTable = ${JSON.stringify(options.plant)};`);
     current = 'boot';
     record('boot', (await c.call({ cmd: 'boot' })).meter);
@@ -102,10 +107,10 @@ export async function runBudgetFlow(options: BudgetFlowOptions = {}): Promise<Bu
     record('signOn', (await c.call({ cmd: 'signOn' })).meter);
     current = 'idle';
     record('idle', (await c.call({ cmd: 'collect' })).meter);
-    return { preload, steps };
+    return { ...described, steps };
   } catch (e) {
     if (!(e instanceof XsWorkerError)) throw e;
-    return { preload, steps, failure: { step: current, abort: e.abort, message: e.message } };
+    return { ...described, steps, failure: { step: current, abort: e.abort, message: e.message } };
   } finally {
     await core?.close();
     await kms.close();
@@ -125,8 +130,6 @@ export function overTarget(run: BudgetRun, creation: Creation = ESP32_CREATION):
   const over: string[] = [];
   for (const step of run.steps) {
     for (const resource of RESOURCES) {
-      // Loading runs in one bundle scope, deeper than the device's per-module loader: its stack is not held to the target.
-      if (step.id === 'load' && resource === 'stack') continue;
       const peak = peakOf(step, resource);
       if (peak > targetAmount(resource, creation)) over.push(`${step.id} ${resource} ${peak} > ${targetAmount(resource, creation)}`);
     }

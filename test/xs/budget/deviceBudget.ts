@@ -57,11 +57,14 @@ export function readCreation(path = MANIFEST): Creation {
 /** A plain ESP32 (no PSRAM): 78,848 chunk bytes, 4,928 slots, 512 stack slots, 256 keys. */
 export const ESP32_CREATION: Creation = readCreation();
 
-/**
- * Whether the manifest preloads any module. The harness runs one bundle, so it can only preload
- * all of the firmware or none of it; it preloads all when the manifest preloads anything.
- */
-export const MANIFEST_PRELOADS: boolean = ((JSON.parse(readFileSync(MANIFEST, 'utf8')) as { preload?: unknown[] }).preload ?? []).length > 0;
+/** The manifest's `preload` entries: module names, `*` matching any characters. */
+export const MANIFEST_PRELOAD: readonly string[] = (JSON.parse(readFileSync(MANIFEST, 'utf8')) as { preload?: string[] }).preload ?? [];
+
+/** The names among `names` that `patterns` (as the manifest's `preload`) name. */
+export function preloadedBy(patterns: readonly string[], names: readonly string[]): string[] {
+  const expressions = patterns.map((p) => new RegExp(`^${p.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`));
+  return names.filter((name) => expressions.some((e) => e.test(name)));
+}
 
 /**
  * The most of each resource the firmware core may hold at its peak during onboarding (boot, TK

@@ -1,6 +1,6 @@
 /*
  * xs-budget: an XS host that gives a script the JavaScript memory of a plain ESP32, fixed, and
- * reports what the script uses of it. Built at test time (build.ts) from the XS sources that
+ * reports what the script uses of it. Built at test time (budgetEngine.ts) from the XS sources that
  * @agoric/xsnap ships on npm; nothing here comes from the Moddable SDK.
  *
  * It speaks xsnap-worker's protocol (test/xs/xsWorker.ts): netstrings on fd 3 (in) and fd 4 (out),
@@ -21,14 +21,15 @@
  *   the same, and checks it landed on exactly the same numbers. Functions and string literals
  *   of loaded scripts run from the parsed byte code (XS's archive opcodes, as the device's
  *   linker emits them) instead of being copied into the chunk heap.
- * - --preload: what the first script creates while it loads (its modules' functions, classes and
- *   tables) is counted as flash too, as if the device had preloaded every module (Moddable's
- *   `preload`: the linker runs the modules at build time and keeps their objects in flash). The
- *   probe then runs the script as well, so it must not call issueCommand while it loads.
- * - One allowance: the first script is an esbuild bundle, one function whose scope holds the
- *   top-level names of every module, where the device gives each module its own. While it loads,
- *   the stack may go --load-stack slots deeper than the creation's; from its end on, the stack is
- *   the creation's (what loading used is still reported).
+ * - --modules <dir>: the firmware as separate modules, as the device loads them: every `.js` file
+ *   under <dir> is a module named by its path there without `.js` (`shared/bytes`), its imports
+ *   already rewritten to such names. All are parsed (names and byte code in "flash") before the
+ *   real machine is sealed; XS loads one when it is first imported. --preload-module <name> runs
+ *   that module before sealing (repeatable): its objects count as flash, as Moddable's `preload`.
+ * - One allowance without --modules: the first script is then an esbuild bundle, one function
+ *   whose scope holds the top-level names of every module, where the device gives each module
+ *   its own. While it loads, the stack may go --load-stack slots deeper than the creation's; from
+ *   its end on, the stack is the creation's (what loading used is still reported).
  * - Running out: XS aborts with "memory full" (or stack overflow, not enough keys); this host
  *   then writes one line `xs-budget: <reason> (<resource>): <detail>` to stderr and exits with
  *   xsnap's exit codes (11 memory, 12 stack, 16 keys, 17 computation).
@@ -49,12 +50,15 @@
 #include "xsScript.h"
 #include "xsnap.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <sys/stat.h>
 
 extern void fxRemapIDs(txMachine* the, txByte* codeBuffer, txSize codeSize, txID* theIDs);
 extern txInteger __real_fxMatchRegExp(void* the, txInteger* code, txInteger* data, txString subject, txInteger offset);
 extern void __real_fxAbort(txMachine* the, int status);
+extern void fxResolveModule(txMachine* the, txSlot* module, txID moduleID, txScript* script, void* data, txDestructor destructor);
 
 enum {
 	EXIT_BAD_USAGE = 1,
@@ -101,7 +105,18 @@ static char gDeepest[2048];
 /* The deepest stack this host has seen at a sample (XS also records depths when functions
    return, which the chain in gDeepest cannot follow). */
 static txSlot* gSampledStackPeak = NULL;
-static txBoolean gPreload = 0;
+
+/* --modules: the module table of the machine being built (probe, then real). */
+typedef struct {
+	char* name;
+	txScript* script;
+} Module;
+static const char* gModulesDir = NULL;
+static Module* gModules = NULL;
+static int gModuleCount = 0;
+static int gModuleCapacity = 0;
+static const char* gPreloadModules[256];
+static int gPreloadModuleCount = 0;
 static txSlot* gStackAllocation = NULL;
 static Rom gRom;
 static Peaks gPeaks;
@@ -356,10 +371,10 @@ static void archiveCode(txByte* p, txByte* end)
 
 /* Parses `source`, creates its names and rewrites its code; the script is never freed. NULL
    (with the parser's report on stderr) if it does not parse. Call inside a host frame. */
-static txScript* loadScript(txMachine* the, char* source, size_t length)
+static txScript* loadScript(txMachine* the, char* source, size_t length, txUnsigned flags)
 {
 	txStringCStream stream = { source, 0, (txSize)length };
-	txScript* script = fxParseScript(the, &stream, fxStringCGetter, mxProgramFlag | mxStrictFlag);
+	txScript* script = fxParseScript(the, &stream, fxStringCGetter, flags);
 	if (!script)
 		return NULL;
 	if (script->symbolsBuffer) {
@@ -384,6 +399,108 @@ static txScript* loadScript(txMachine* the, char* source, size_t length)
 	return script;
 }
 
+#define PROGRAM_FLAGS (mxProgramFlag | mxStrictFlag)
+
+static void runScript(txMachine* the, txScript* script, txSlot* result);
+
+/* Reads every .js file under `dir` (recursively) as a module named by its path below the root. */
+static void parseModules(txMachine* the, const char* root, const char* relative)
+{
+	char path[PATH_MAX];
+	DIR* dir;
+	struct dirent* entry;
+	snprintf(path, sizeof(path), "%s%s%s", root, *relative ? "/" : "", relative);
+	if (!(dir = opendir(path)))
+		fatal(EXIT_HARNESS, "harness", "loading", "cannot read the module directory %s: %s", path, strerror(errno));
+	while ((entry = readdir(dir))) {
+		char name[PATH_MAX];
+		struct stat info;
+		size_t length;
+		if (entry->d_name[0] == '.')
+			continue;
+		snprintf(name, sizeof(name), "%s%s%s", relative, *relative ? "/" : "", entry->d_name);
+		snprintf(path, sizeof(path), "%s/%s", root, name);
+		if (stat(path, &info))
+			continue;
+		if (S_ISDIR(info.st_mode)) {
+			parseModules(the, root, name);
+			continue;
+		}
+		length = strlen(name);
+		if (length < 4 || strcmp(name + length - 3, ".js"))
+			continue;
+		FILE* file = fopen(path, "rb");
+		char* source = file ? malloc(info.st_size + 1) : NULL;
+		if (!source || fread(source, 1, info.st_size, file) != (size_t)info.st_size)
+			fatal(EXIT_HARNESS, "harness", "loading", "cannot read %s", path);
+		fclose(file);
+		source[info.st_size] = 0;
+		name[length - 3] = 0;
+		txScript* script = loadScript(the, source, info.st_size, 0);
+		free(source);
+		if (!script)
+			fatal(EXIT_HARNESS, "harness", "loading", "module %s does not parse", name);
+		if (gModuleCount == gModuleCapacity) {
+			gModuleCapacity = gModuleCapacity ? 2 * gModuleCapacity : 64;
+			gModules = realloc(gModules, gModuleCapacity * sizeof(Module));
+			if (!gModules)
+				fatal(EXIT_HARNESS, "harness", "loading", "out of C memory");
+		}
+		gModules[gModuleCount].name = strdup(name);
+		gModules[gModuleCount].script = script;
+		gModuleCount++;
+		fxNewNameC(the, name);
+	}
+	closedir(dir);
+}
+
+/* XS asks for a module it has not loaded: hand it the parsed one. */
+void __wrap_fxLoadModule(txMachine* the, txSlot* module, txID moduleID)
+{
+	const char* name = fxGetKeyName(the, moduleID);
+	int i;
+	for (i = 0; name && i < gModuleCount; i++) {
+		if (gModules[i].script && !strcmp(gModules[i].name, name)) {
+			txScript* script = gModules[i].script;
+			gModules[i].script = NULL; /* a module runs once per machine */
+			fxResolveModule(the, module, moduleID, script, C_NULL, C_NULL);
+			return;
+		}
+	}
+}
+
+static void xs_preloadFailed(xsMachine* the)
+{
+	fatal(EXIT_HARNESS, "harness", "loading", "a preloaded module failed: %s", xsToString(xsArg(0)));
+}
+
+/* Imports the --preload-module modules: what they make is then part of the flash measurement. */
+static void preloadModules(txMachine* the)
+{
+	char source[16384];
+	size_t used = 0;
+	int i;
+	if (gPreloadModuleCount == 0)
+		return;
+	used += snprintf(source + used, sizeof(source) - used, "Promise.all([");
+	for (i = 0; i < gPreloadModuleCount && used + 512 < sizeof(source); i++)
+		used += snprintf(source + used, sizeof(source) - used, "%simport(\"%s\")", i ? ", " : "", gPreloadModules[i]);
+	used += snprintf(source + used, sizeof(source) - used, "]).catch((e) => preloadFailed(String(e)));");
+	xsBeginHost(the);
+	{
+		xsVars(1);
+		xsVar(0) = xsNewHostFunction(xs_preloadFailed, 1);
+		xsDefine(xsGlobal, xsID("preloadFailed"), xsVar(0), xsDontEnum);
+		txScript* script = loadScript(the, source, used, PROGRAM_FLAGS);
+		runScript(the, script, &xsVar(0));
+	}
+	xsEndHost(the);
+	fxRunLoop(the);
+	xsBeginHost(the);
+	xsDelete(xsGlobal, xsID("preloadFailed"));
+	xsEndHost(the);
+}
+
 /* Runs a loaded script as a program; its completion value is left in *result. */
 static void runScript(txMachine* the, txScript* script, txSlot* result)
 {
@@ -403,12 +520,17 @@ static txMachine* buildMachine(txCreation* creation)
 	xsBeginHost(the);
 	{
 		xsVars(1);
-		txScript* script = loadScript(the, (char*)gFreezeBuiltins, sizeof(gFreezeBuiltins) - 1);
+		txScript* script = loadScript(the, (char*)gFreezeBuiltins, sizeof(gFreezeBuiltins) - 1, PROGRAM_FLAGS);
 		if (!script)
 			fatal(EXIT_HARNESS, "harness", "loading", "the freezing prelude does not parse");
 		runScript(the, script, &xsVar(0));
+		if (gModulesDir) {
+			gModuleCount = 0; /* the other machine's scripts stay where its functions point */
+			parseModules(the, gModulesDir, "");
+		}
 	}
 	xsEndHost(the);
+	preloadModules(the);
 	return the;
 }
 
@@ -432,23 +554,12 @@ static txMachine* createBudgetMachine(char* source, size_t length, txScript** lo
 	};
 	txMachine* probe = buildMachine(&growable);
 	txScript* script = NULL;
-	txBoolean threw = 0;
 	xsBeginHost(probe);
 	{
-		xsVars(1);
-		script = loadScript(probe, source, length);
-		if (script && gPreload) {
-			xsTry {
-				runScript(probe, script, &xsVar(0));
-			}
-			xsCatch {
-				threw = 1;
-			}
-			fxRunLoop(probe);
-		}
+		script = loadScript(probe, source, length, PROGRAM_FLAGS);
 	}
 	xsEndHost(probe);
-	if (!script || threw) {
+	if (!script) {
 		xsDeleteMachine(probe);
 		return NULL;
 	}
@@ -471,16 +582,10 @@ static txMachine* createBudgetMachine(char* source, size_t length, txScript** lo
 	gStackBase = (txSize)(the->stackTop - the->stack);
 	xsBeginHost(the);
 	{
-		*loaded = loadScript(the, source, length);
+		*loaded = loadScript(the, source, length, PROGRAM_FLAGS);
 	}
 	xsEndHost(the);
 	fxCollect(the, XS_COMPACT_FLAG);
-	if (gPreload) {
-		/* The script runs as the first command; what it leaves is checked against the probe then. */
-		gMeasuring = 1;
-		resetPeaks(the);
-		return the;
-	}
 	if (!*loaded || the->currentChunksSize != gRom.chunks || the->currentHeapCount != gRom.slots || the->keyIndex != gRom.keys)
 		fatal(EXIT_HARNESS, "harness", "loading", "the second load differs from the first: chunks %ld/%ld, slots %ld/%ld, keys %ld/%ld",
 			(long)the->currentChunksSize, (long)gRom.chunks, (long)the->currentHeapCount, (long)gRom.slots, (long)the->keyIndex, (long)gRom.keys);
@@ -489,6 +594,14 @@ static txMachine* createBudgetMachine(char* source, size_t length, txScript** lo
 	gMeasuring = 1;
 	resetPeaks(the);
 	return the;
+}
+
+/* The stack from here on: the creation's, less the roots a device machine keeps on it. */
+static void sealStack(txMachine* the)
+{
+	if (stackDepth(the) > gBudget.stack)
+		fatal(EXIT_STACK_OVERFLOW, "stack overflow", "stack", "%ld slots in use after loading, the stack has %ld", (long)stackDepth(the), (long)gBudget.stack);
+	the->stackBottom = the->stackTop - gStackBase - (gBudget.stack - DEVICE_STACK_ROOTS);
 }
 
 /* ---- protocol ----------------------------------------------------------------------------- */
@@ -573,7 +686,7 @@ static void runCommand(txMachine* the, char command, char* payload, size_t lengt
 				xsVar(1) = xsCall1(xsGlobal, xsID("handleCommand"), xsVar(0));
 			}
 			else {
-				txScript* script = loaded ? loaded : loadScript(the, payload, length);
+				txScript* script = loaded ? loaded : loadScript(the, payload, length, PROGRAM_FLAGS);
 				if (!script)
 					xsSyntaxError("the script does not parse (the parser's report is on stderr)");
 				runScript(the, script, &xsVar(1));
@@ -616,7 +729,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: xs-budget [name] [-l <metering limit>] [--chunk <bytes>] [--heap <slots>] [--stack <slots>]\n"
 		"                 [--keys <runtime keys>] [--name-modulo <n>] [--symbol-modulo <n>] [--load-stack <slots>]\n"
-		"                 [--preload]\n"
+		"                 [--modules <dir> [--preload-module <name>]...]\n"
 		"commands arrive as netstrings on fd 3, answers leave on fd 4 (see the source's header)\n");
 }
 
@@ -655,7 +768,8 @@ int main(int argc, char* argv[])
 		else if (!strcmp(argv[i], "--name-modulo")) gBudget.nameModulo = (txSize)numberArgument(argc, argv, &i);
 		else if (!strcmp(argv[i], "--symbol-modulo")) gBudget.symbolModulo = (txSize)numberArgument(argc, argv, &i);
 		else if (!strcmp(argv[i], "--load-stack")) gLoadStack = (txSize)numberArgument(argc, argv, &i);
-		else if (!strcmp(argv[i], "--preload")) gPreload = 1;
+		else if (!strcmp(argv[i], "--modules") && i + 1 < argc) gModulesDir = argv[++i];
+		else if (!strcmp(argv[i], "--preload-module") && i + 1 < argc && gPreloadModuleCount < 256) gPreloadModules[gPreloadModuleCount++] = argv[++i];
 		else {
 			usage();
 			return EXIT_BAD_USAGE;
@@ -697,19 +811,14 @@ int main(int argc, char* argv[])
 	{
 		char done = 0;
 		/* The first script is loaded already; it runs as the first command. */
+		/* Separate modules load as on the device: the stack is the creation's from the start. */
+		if (gModulesDir)
+			sealStack(machine);
 		runCommand(machine, 'e', NULL, 0, loaded);
 		free(message);
-		/* The bundle has returned: from now on the stack is the creation's (less the device's roots). */
-		if (stackDepth(machine) > gBudget.stack)
-			fatal(EXIT_STACK_OVERFLOW, "stack overflow", "stack", "%ld slots in use after loading, the stack has %ld", (long)stackDepth(machine), (long)gBudget.stack);
-		machine->stackBottom = machine->stackTop - gStackBase - (gBudget.stack - DEVICE_STACK_ROOTS);
-		if (gPreload) {
-			fxCollect(machine, XS_COMPACT_FLAG);
-			if (machine->currentChunksSize != gRom.chunks || machine->currentHeapCount != gRom.slots || machine->keyIndex != gRom.keys)
-				fatal(EXIT_HARNESS, "harness", "loading", "the preloaded script left chunks %ld/%ld, slots %ld/%ld, keys %ld/%ld",
-					(long)machine->currentChunksSize, (long)gRom.chunks, (long)machine->currentHeapCount, (long)gRom.slots, (long)machine->keyIndex, (long)gRom.keys);
-			resetPeaks(machine);
-		}
+		/* A bundle has returned: from now on the stack is the creation's. */
+		if (!gModulesDir)
+			sealStack(machine);
 		while (!done) {
 			if (readNetstring(fromParent, &message, &length)) {
 				if (feof(fromParent))

@@ -15,7 +15,7 @@ import type { TerminalIdentity } from '../../../firmware/core/terminalIdentity';
 import { type LinkConnection, type LinkStream, listenLocalLink } from '../../../firmware/hal/node/localLinkServer';
 import { openNodeDevice } from '../../../firmware/hal/node/nodeDevice';
 import { lockKmsExchanges } from '../../../firmware/hal/node/stateLock';
-import { type BundleFlavour, bundleForXs } from '../bundle';
+import { bundleForXs } from '../bundle';
 import { type XsMeter, XsWorker, XsWorkerError, type XsWorkerOptions } from '../xsWorker';
 import { type EmulatedTerminal, type EmulatedTerminalOptions, type LoadKeysResult, type ManufactureResult, type TerminalEngine, loadKeysResult } from './emulatedTerminal';
 import { type BridgeTraffic, type HalDispatcher, createHalDispatcher } from './halDispatcher';
@@ -30,10 +30,12 @@ export interface XsTerminalOptions extends EmulatedTerminalOptions {
 }
 
 export interface XsTerminalCoreOptions extends Pick<XsTerminalOptions, 'hal' | 'worker'> {
-  /** Another script entry wrapping terminalEntry.ts (a test that plants something in it). */
-  readonly entry?: string;
-  /** 'device' for xs-budget: the ES2022 bundle (test/xs/bundle.ts). */
-  readonly flavour?: BundleFlavour;
+  /**
+   * A ready script in place of a bundle, such as xs-budget's module loader
+   * (test/xs/budget/deviceModules.ts importScript): if it evaluates to bytes, they say why
+   * loading failed.
+   */
+  readonly script?: string;
 }
 
 /** A KMS refusal keeps the KMS's code and status across the engine boundary, as KmsRefusal has them. */
@@ -59,7 +61,12 @@ export class XsTerminalCore {
   static async start(stateDir: string, options: XsTerminalCoreOptions = {}, manufacture = false): Promise<XsTerminalCore> {
     const device = { ...openNodeDevice(stateDir, { manufacture }), ...options.hal };
     const dispatcher = createHalDispatcher(device);
-    const worker = await XsWorker.start(await bundleForXs(options.entry ?? XS_TERMINAL_ENTRY, options.flavour), { name: 'xs-terminal', ...options.worker, onCommand: dispatcher.onCommand });
+    const script = options.script ?? (await bundleForXs(XS_TERMINAL_ENTRY));
+    const worker = await XsWorker.start(script, { name: 'xs-terminal', ...options.worker, onCommand: dispatcher.onCommand });
+    if (worker.startReply.bytes.length > 0) {
+      await worker.close();
+      throw new XsWorkerError(`xs-terminal: loading failed: ${new TextDecoder().decode(worker.startReply.bytes)}`);
+    }
     return new XsTerminalCore(worker, dispatcher);
   }
 
