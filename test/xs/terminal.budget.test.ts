@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildXsBudget } from './budget/budgetEngine';
 import { type BudgetRun, overTarget, peakOf, runBudgetFlow } from './budget/budgetFlow';
-import { ESP32_CREATION, MANIFEST_PRELOAD, targetAmount } from './budget/deviceBudget';
+import { ESP32_CREATION, MANIFEST_PRELOAD, preloadedBy, targetAmount } from './budget/deviceBudget';
 
 const TABLE_BYTES = 100 * 1024;
 
@@ -71,5 +71,20 @@ describe('X3 device budget: the harness fails a firmware that holds too much', (
     expect(peakOf(boot!, 'chunks')).toBeGreaterThan(targetAmount('chunks'));
     expect(overTarget(run)).toContain(`boot chunks ${peakOf(boot!, 'chunks')} > ${targetAmount('chunks')}`);
     expect(overTarget(preloaded).filter((o) => o.startsWith('boot chunks'))).toEqual([]);
+  });
+});
+
+describe('X3 device budget: which modules count as preloaded', () => {
+  it('X3: the manifest\'s `preload` names modules as mcconfig 8.2 does: exact names, or a prefix before `*` that matches JavaScript modules only', () => {
+    const modules = [
+      { name: 'shared/bytes', typescript: true },
+      { name: 'shared/protocol/fields', typescript: true },
+      { name: 'node_modules/lib/index', typescript: false },
+      { name: 'firmware/core/terminal', typescript: true },
+    ];
+    expect(preloadedBy(['shared/bytes', 'firmware/core/terminal'], modules)).toEqual(['shared/bytes', 'firmware/core/terminal']);
+    expect(preloadedBy(['shared/*'], modules)).toEqual([]);
+    expect(preloadedBy(['node_modules/*'], modules)).toEqual(['node_modules/lib/index']);
+    expect(preloadedBy(['shared/byte'], modules)).toEqual([]);
   });
 });

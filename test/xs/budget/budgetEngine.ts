@@ -101,7 +101,7 @@ export async function budgetEngine({ creation = ESP32_CREATION, modules, preload
     '--symbol-modulo', String(creation.symbolModulo),
   ];
   if (!modules) return { path: await buildXsBudget(), args: memory };
-  const preloaded = preload === true ? modules.names : preload === false ? [] : Array.isArray(preload) ? preload : preloadedBy(MANIFEST_PRELOAD, modules.names);
+  const preloaded = preload === true ? modules.names : preload === false ? [] : Array.isArray(preload) ? preload : preloadedBy(MANIFEST_PRELOAD, modules.names.map((name) => ({ name, typescript: modules.typescript.has(name) })));
   return {
     path: await buildXsBudget(),
     args: [...memory, '--modules', modules.dir, ...preloaded.flatMap((name) => ['--preload-module', name])],

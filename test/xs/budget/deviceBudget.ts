@@ -57,13 +57,23 @@ export function readCreation(path = MANIFEST): Creation {
 /** A plain ESP32 (no PSRAM): 78,848 chunk bytes, 4,928 slots, 512 stack slots, 256 keys. */
 export const ESP32_CREATION: Creation = readCreation();
 
-/** The manifest's `preload` entries: module names, `*` matching any characters. */
+/** The manifest's `preload` entries. */
 export const MANIFEST_PRELOAD: readonly string[] = (JSON.parse(readFileSync(MANIFEST, 'utf8')) as { preload?: string[] }).preload ?? [];
 
-/** The names among `names` that `patterns` (as the manifest's `preload`) name. */
-export function preloadedBy(patterns: readonly string[], names: readonly string[]): string[] {
-  const expressions = patterns.map((p) => new RegExp(`^${p.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`));
-  return names.filter((name) => expressions.some((e) => e.test(name)));
+/**
+ * The modules `patterns` (as the manifest's `preload`) name, as mcconfig 8.2 matches them
+ * (tools/mcconfig.js filterPreload): a name without `*` names that module; with one, the text
+ * before the last `*` is a prefix, and it matches JavaScript modules only, not TypeScript ones.
+ */
+export function preloadedBy(patterns: readonly string[], modules: readonly { name: string; typescript: boolean }[]): string[] {
+  return modules
+    .filter(({ name, typescript }) =>
+      patterns.some((pattern) => {
+        const star = pattern.lastIndexOf('*');
+        return star < 0 ? name === pattern : !typescript && name.startsWith(pattern.slice(0, star));
+      }),
+    )
+    .map((m) => m.name);
 }
 
 /**

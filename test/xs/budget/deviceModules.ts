@@ -24,6 +24,8 @@ export interface DeviceModules {
   readonly names: readonly string[];
   /** The modules each module imports, by name. */
   readonly imports: Readonly<Record<string, readonly string[]>>;
+  /** The modules whose source is TypeScript. */
+  readonly typescript: ReadonlySet<string>;
 }
 
 /** The names in the order a loader evaluates them: every module after the modules it imports. */
@@ -76,9 +78,11 @@ async function writeModules(entry: string): Promise<DeviceModules> {
   made.push(dir);
   const names: string[] = [];
   const imports: Record<string, string[]> = {};
+  const typescript = new Set<string>();
   for (const [path, input] of Object.entries(metafile.inputs)) {
     const name = moduleName(path);
     names.push(name);
+    if (path.endsWith('.ts')) typescript.add(name);
     const specifiers = new Map(input.imports.filter((i) => !i.external).map((i) => [i.original ?? i.path, moduleName(i.path)]));
     imports[name] = [...new Set(specifiers.values())];
     const { code } = await transform(readFileSync(join(ROOT, path), 'utf8'), {
@@ -97,7 +101,7 @@ async function writeModules(entry: string): Promise<DeviceModules> {
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, rewritten);
   }
-  return { dir, main: moduleName(relative(ROOT, entry)), names, imports };
+  return { dir, main: moduleName(relative(ROOT, entry)), names, imports, typescript };
 }
 
 /**
