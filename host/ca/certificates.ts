@@ -64,6 +64,11 @@ export async function createCaCertificate(keys: CryptoKeyPair, commonName: strin
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      // Its own key identifier as authority key identifier too (RFC 5280 §4.2.1.1 allows it in a
+      // self-signed certificate). Moddable's TLS client (modules/crypt/ssl/ssl_cert.js) compares
+      // the AKI of every certificate the server sends, the CA included, and throws, aborting the
+      // terminal, when one has none.
+      await x509.AuthorityKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
 }
