@@ -1,0 +1,147 @@
+/**
+ * The firmware in the real Moddable runtime (X3): the app built by mcconfig from manifest.json
+ * (its fixed ESP32 creation untouched) runs in the Moddable simulator, mcsim, headless under
+ * Xvfb, as a terminal against a real host on loopback (`paypad serve`, SQLite in a temp
+ * directory, demo data). The simulated terminal is manufactured by its build config (serial
+ * PP-1001, MTMS's intake key, its KMS's URL, the paypad CA), onboarded through
+ * `paypad operator onboard` over its TCP local link, and on its next boot downloads its TMK and
+ * signs on over Moddable's TLS client. Every key it holds is read back from the simulator's
+ * preference storage (its NVS) and checked against the KMS; after another restart the keys are
+ * still there. Each screen is captured: into docs/images with PAYPAD_DOC_SCREENSHOTS=1, else a
+ * temp directory the test names.
+ *
+ * Runs only where the Moddable SDK is (MODDABLE set, mcconfig and mcsim on PATH, Xvfb and
+ * ImageMagick's import); elsewhere it is skipped and says why. The build takes most of its time.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toHex } from '../../shared/bytes';
+import { CA_CERT_FILE, caDirectory } from '../../host/ca/caStorage';
+import { loadConfig } from '../../host/config';
+import { createDatabase, type Database } from '../../host/db/database';
+import { operatorDirectory } from '../../host/demoData';
+import { createMtmsStore } from '../../host/mtms/mtmsStore';
+import { createOutboxStore } from '../../host/outbox/outboxStore';
+import { readDeviceRootKey } from '../../firmware/hal/moddable/rootKey';
+import { type HostProcess, startHostProcess } from '../e2e/support/hostProcess';
+import { kmsRowsOf } from '../e2e/support/kmsRows';
+import { freeLoopbackPorts, httpsGetJson, LOOPBACK } from '../e2e/support/loopback';
+import { onboard, outboxRowWhen, stationFiles } from '../e2e/support/operatorStation';
+import { hostEnv } from '../e2e/support/paypadCli';
+import { recoverVaultKeys } from '../e2e/support/vaultKeys';
+import { ROOT } from '../unit/firmware/moddableModules';
+import { buildSimulator, projectDiagnostics, readSimulatorStorage, sdkMissing, type Simulator, type SimulatorBuild, startSimulator, startXvfb, type XServer } from './moddableSdk';
+
+const SERIAL = 'PP-1001'; // demo data: registered for C001
+const missing = sdkMissing();
+if (missing) console.warn(`test/sdk skipped: ${missing}`);
+const screenshots = process.env.PAYPAD_DOC_SCREENSHOTS === '1' ? join(ROOT, 'docs/images') : mkdtempSync(join(tmpdir(), 'paypad-simulator-screens-'));
+
+describe.skipIf(missing !== null)(`X3 the firmware in the Moddable simulator with the ESP32 creation${missing ? ` (skipped: ${missing})` : ''}`, () => {
+  const root = mkdtempSync(join(tmpdir(), 'paypad-sdk-'));
+  const dataDir = join(root, 'data');
+  const env = hostEnv(dataDir, '');
+  let host: HostProcess;
+  let reader: Database;
+  let build: SimulatorBuild;
+  let x: XServer;
+  let linkPort: number;
+  let mtmsUrl: string;
+  const running: Simulator[] = [];
+
+  const boot = (): Simulator => {
+    const sim = startSimulator(build.library, x, join(root, 'mcsim'));
+    running.push(sim);
+    return sim;
+  };
+  const shoot = async (sim: Simulator, name: string): Promise<void> => {
+    await new Promise((r) => setTimeout(r, 500)); // the window shows the frame a moment after the trace
+    await sim.screenshot(join(screenshots, `simulator-${name}.png`));
+  };
+  /** The KCV of every key in the simulator's vault, read from its preference file with its root key. */
+  const vaultKcvs = (): Record<string, string> => {
+    const storage = readSimulatorStorage(build.preferences);
+    const rootKey = readDeviceRootKey(storage);
+    try {
+      return Object.fromEntries(recoverVaultKeys(storage, rootKey, SERIAL, build.preferences).map((k) => [k.name, k.kcv]));
+    } finally {
+      rootKey.fill(0);
+    }
+  };
+
+  beforeAll(async () => {
+    mkdirSync(screenshots, { recursive: true });
+    [linkPort] = await freeLoopbackPorts(1);
+    host = startHostProcess({ ...env, PAYPAD_HOST: LOOPBACK, PAYPAD_PORT: '0', PAYPAD_MTMS_PORT: '0', PAYPAD_KMS_BASE_PORT: '0', PAYPAD_DEMO_DATA: '1', LOG_LEVEL: 'info' });
+    const ready = await host.waitForLog((l) => l.msg === 'paypad host ready', 'paypad host ready');
+    const listeners = ready.listeners as { mtms: string; kms: Record<string, string> };
+    mtmsUrl = listeners.mtms;
+    reader = createDatabase(loadConfig(env).database);
+    const caPem = readFileSync(join(caDirectory(dataDir), CA_CERT_FILE), 'utf8');
+    const intake = (await httpsGetJson(`${mtmsUrl}/mtms/v1/intake-key`, caPem)).json as { publicKey: string };
+    // Manufacture: the identity a factory flashes, as mcconfig config (docs/firmware.md).
+    build = await buildSimulator(root, {
+      terminalSerial: SERIAL,
+      mtmsKey: intake.publicKey,
+      kmsUrl: listeners.kms.C001,
+      caCertificate: toHex(new Uint8Array(new X509Certificate(caPem).raw)),
+      linkPort: String(linkPort),
+    });
+    x = await startXvfb();
+  }, 20 * 60_000);
+
+  afterAll(async () => {
+    await Promise.allSettled(running.map((s) => s.stop()));
+    await x?.stop();
+    await host?.stop('SIGTERM');
+    await reader?.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('X3: mcconfig reports no warning or error about the repository\'s own code', () => {
+    expect(projectDiagnostics(build.log)).toEqual([]);
+  });
+
+  it('A1 A2 A5 A10 A11 A12: manufactured at first boot, onboarded through the operator CLI over the TCP link, keys loaded over Moddable TLS; every KCV equals the KMS\'s, and a restart keeps them', async () => {
+    // First boot: manufacture, then the status screen, with the link listening.
+    let sim = boot();
+    await sim.waitForLine(/^paypad: local link TCP port \d+/, 'the local link');
+    await sim.waitForLine(/^display: SN PP-1001 \| Waiting for operator/, 'the status screen');
+    await shoot(sim, 'waiting-for-operator');
+
+    // The operator reads the serial, confirms the customer and uploads the TK envelope (A2-A5, A10).
+    const receipt = await onboard(`${LOOPBACK}:${linkPort}`, mtmsUrl, stationFiles(operatorDirectory(dataDir)));
+    expect(receipt).toMatchObject({ serial: SERIAL, customerCode: 'C001' });
+    await sim.waitForLine(/^display: SN PP-1001 \| TK issued, no TMK \| OK: load keys/, 'the TK-issued screen');
+    await shoot(sim, 'tk-issued');
+    await outboxRowWhen(createOutboxStore(reader.db, reader.dialect), receipt.deliveryId, (r) => r.state === 'delivered', 'delivered to the KMS');
+
+    // Reboot: a terminal holding a TK without working keys loads them at boot (A11, A12).
+    await sim.stop();
+    sim = boot();
+    await sim.waitForLine(/^display: SN PP-1001 \| Loading keys\.\.\./, 'the loading screen');
+    await shoot(sim, 'loading-keys');
+    const signedOn = await sim.waitForLine(/^key loading: signed on, TMK KCV [0-9A-F]+/, 'the sign-on', 180_000);
+    await sim.waitForLine(/^display: SN PP-1001 \| Ready: keys loaded \| TMK KCV /, 'the keys-loaded screen');
+    await shoot(sim, 'keys-loaded');
+
+    const [held] = (await kmsRowsOf(reader.db, SERIAL)).terminals;
+    const intake = await createMtmsStore(reader.db, reader.dialect).latestIntake(SERIAL);
+    const kcvs = vaultKcvs();
+    expect(kcvs).toMatchObject({ TK: intake!.tkKcv, TMK: held.tmk_kcv, PIK: held.pik_kcv, MAK: held.mak_kcv, TDK: held.tdk_kcv, DMK: held.dmk_kcv });
+    expect(held).toMatchObject({ customer_code: 'C001', tk_kcv: intake!.tkKcv });
+    expect(signedOn).toContain(`TMK KCV ${held.tmk_kcv}`);
+
+    // Power cut and boot again: the keys are still there, and the terminal says so.
+    await sim.stop();
+    sim = boot();
+    await sim.waitForLine(/^display: SN PP-1001 \| Ready: keys loaded/, 'the status screen after the restart');
+    await shoot(sim, 'ready-after-restart');
+    expect(sim.lines.some((l) => /Loading keys/.test(l))).toBe(false);
+    expect(vaultKcvs()).toEqual(kcvs);
+    console.info(`simulator screenshots in ${screenshots}`);
+  }, 10 * 60_000);
+});
