@@ -1,5 +1,5 @@
 /**
- * xs-budget, the XS host of the device-budget tests (xsBudget.c), built on demand with make and
+ * xs-budget, the XS host of the device-budget tests (xsBudget*.c), built on demand with make and
  * the C compiler from the XS sources @agoric/xsnap ships on npm, into
  * node_modules/.cache/paypad-xs-budget/<hash of the inputs>/ (outside git; nothing built is
  * committed). The first test file that needs it builds it (about 15-30 s on two cores); others
@@ -10,7 +10,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -31,7 +31,8 @@ const run = promisify(execFile);
 /** Where the binary for the current sources lives (whether or not it is built yet). */
 function binaryPath(): string {
   const hash = createHash('sha256');
-  for (const file of [join(HERE, 'xsBudget.c'), join(HERE, 'Makefile'), join(XSNAP_PACKAGE, 'package.json')]) hash.update(readFileSync(file));
+  const sources = readdirSync(HERE).filter((f) => /^xsBudget\w*\.[ch]$/.test(f) || f === 'Makefile').sort();
+  for (const file of [...sources.map((f) => join(HERE, f)), join(XSNAP_PACKAGE, 'package.json')]) hash.update(readFileSync(file));
   return join(CACHE, hash.digest('hex').slice(0, 16), 'xs-budget');
 }
 
@@ -72,6 +73,8 @@ async function ensureBuilt(): Promise<string> {
     }
     rmSync(dir, { recursive: true, force: true });
     renameSync(work, dir);
+    // Builds of earlier sources are of no further use.
+    for (const old of readdirSync(CACHE)) if (/^[0-9a-f]{16}$/.test(old) && join(CACHE, old) !== dir) rmSync(join(CACHE, old), { recursive: true, force: true });
     return binary;
   } finally {
     rmSync(lock, { recursive: true, force: true });
