@@ -115,7 +115,7 @@ export interface Simulator {
   readonly lines: readonly string[];
   /** The first line (from `from` on) matching `pattern`; rejects on a firmware stop, an XS abort or exit. */
   waitForLine(pattern: RegExp, what: string, timeoutMs?: number, from?: number): Promise<string>;
-  /** The whole X screen's mcsim window, as PNG, to `file`. */
+  /** The simulated device (skin and screen) in mcsim's window, as PNG, to `file`. */
   screenshot(file: string): Promise<void>;
   /** SIGTERM, as a power cut: the firmware gets no warning. */
   stop(): Promise<void>;
@@ -123,6 +123,8 @@ export interface Simulator {
 
 /** The mcsim window: controls pane and the device at full height. */
 const WINDOW = { width: 700, height: 640 };
+/** The device pane of that window, right of the controls, between menu and status bars. */
+const DEVICE_PANE = { x: 320, y: 52, width: 380, height: 560 };
 const FATAL = /XS abort|paypad firmware stopped/;
 
 /** mcsim (by absolute path: it finds its device skins relative to argv[0]) running `library` on `x`. */
@@ -179,7 +181,7 @@ export function startSimulator(library: string, x: XServer, configDir: string): 
     },
     screenshot(file) {
       return new Promise((resolve, reject) => {
-        const crop = `${WINDOW.width}x${WINDOW.height}+0+0`;
+        const crop = `${DEVICE_PANE.width}x${DEVICE_PANE.height}+${DEVICE_PANE.x}+${DEVICE_PANE.y}`;
         execFile('import', ['-display', x.display, '-window', 'root', '-crop', crop, '+repage', file], (error) => (error ? reject(error) : resolve()));
       });
     },
