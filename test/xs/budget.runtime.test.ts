@@ -94,6 +94,14 @@ describe('X3: the manifest\'s creation is enforced, resource by resource', () =>
     expect((failed as XsWorkerError).abort).toMatchObject({ reason: 'memory full', resource: 'slots' });
   });
 
+  it('X3: memoryUsage() gives the script its chunk bytes, slots and stack now and at their peaks; memoryUsage(true) starts the peaks again', async () => {
+    const worker = await fresh();
+    const held = await evaluate(worker, '(() => { const before = memoryUsage(true); kept.push(new Uint8Array(20000)); const after = memoryUsage(); return [after.chunks - before.chunks >= 20000, after.chunksPeak >= after.chunks, after.slots >= before.slots, after.stack > 0, after.stackPeak >= after.stack].join(); })()');
+    expect(held).toBe('true,true,true,true,true');
+    const reset = await evaluate(worker, '(() => { kept.length = 0; gc(); const peaked = memoryUsage(true); const fresh = memoryUsage(); return [peaked.chunksPeak >= 20000, fresh.chunks < 20000, fresh.chunksPeak < 20000].join(); })()');
+    expect(reset).toBe('true,true,true');
+  });
+
   it(`X3: stack: ${ESP32_CREATION.stack} slots: deep recursion aborts with "stack overflow (stack)", naming the functions and the slots of their frames`, async () => {
     const worker = await fresh();
     expect(await evaluate(worker, '(function shallow(n) { return n === 0 ? 0 : 1 + shallow(n - 1); })(20)')).toBe('20');
