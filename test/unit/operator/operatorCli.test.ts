@@ -5,7 +5,9 @@
  * serial (exit 1). MTMS is the real router over mutual TLS with CA-issued certificates, in front of
  * an in-memory service; the terminal is the firmware's link session on TCP (support/).
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPki, type FakeMtms, type PkiFixture, startFakeMtms } from './support/fakeMtms';
 import { type FakeTerminal, startFakeTerminal } from './support/fakeTerminal';
@@ -164,6 +166,29 @@ describe('failures are one clear line and exit 1', () => {
     expect(stdout).toBe('');
     expect(stderr).toMatch(/paypad: MTMS_REFUSED: MTMS refused \(HTTP 401\): CLIENT_CERT_REVOKED/);
     expect(t.requests.map((r) => r.op)).toEqual(['serial']);
+  });
+
+  it("A8 --crl: an MTMS whose certificate is on the CA's CRL gets nothing (PEER_CERT_REVOKED); the same CRL lets the good MTMS through; a file that is no CRL is CONFIG_INVALID", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'paypad-operator-crl-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const revokedMtms = await startFakeMtms(pki, await pki.issue({ role: 'mtms', name: 'mtms-revoked' }), SEED);
+    cleanups.push(() => revokedMtms.close());
+    const { serial } = (await pki.ca.list()).find((c) => c.subject === 'CN=mtms-revoked, OU=mtms')!;
+    await pki.ca.revoke(serial, 'keyCompromise');
+    const crl = join(dir, 'crl.pem');
+    writeFileSync(crl, await pki.ca.crlPem());
+
+    const t = await terminal('PP-0006');
+    const refused = await runPaypad(['operator', 'onboard', ...flags(t, alice, revokedMtms.url), '--crl', crl, '--yes']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`paypad: PEER_CERT_REVOKED: the peer's certificate ${serial} (mtms mtms-revoked) has been revoked`);
+    expect(revokedMtms.state.uploads).toEqual([]);
+
+    const accepted = await runPaypad(['operator', 'onboard', ...flags(await terminal('PP-0007')), '--crl', crl, '--yes', '--json']);
+    expect(accepted.code, accepted.stderr).toBe(0);
+    const notCrl = await runPaypad(['operator', 'onboard', ...flags(t), '--crl', alice.cert, '--yes']);
+    expect(notCrl.code).toBe(1);
+    expect(notCrl.stderr).toContain(`paypad: CONFIG_INVALID: ${alice.cert} does not hold a PEM CRL`);
   });
 
   it('MTMS unreachable: HTTP_FAILED naming the address', async () => {
