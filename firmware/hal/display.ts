@@ -4,7 +4,8 @@
  * The core decides every word (amounts, prompts, "****" for PIN progress) and lays it out in
  * `columns` x `rows` characters; the adapter only draws. So PIN digits can only reach a display
  * if the core puts them there, which the PIN-entry module never does (ARCHITECTURE §3).
- * Adapters: a text console (trace) on headless boards; a Poco/Piu screen later.
+ * Adapters: a Poco screen where the platform has one (the simulator, boards with a display), a
+ * text console (trace) on boards without.
  */
 export interface Screen {
   /** First line, shown emphasised where the display can. */

@@ -1,7 +1,7 @@
 /**
- * A text display on the debug console (`trace`, shown by xsbug), for headless boards and the
- * simulator until the Piu screen exists. It prints exactly what the core shows, clipped the way
- * a character LCD of the same size would clip it.
+ * A text display on the debug console (`trace`, shown by xsbug), for boards without a screen
+ * (the simulator and boards with one get pocoDisplay.ts). It prints exactly what the core shows,
+ * clipped the way a character LCD of the same size would clip it.
  */
 import type { Display, Screen } from '../display';
 
