@@ -43,7 +43,7 @@ export function evaluationOrder({ main, imports }: Pick<DeviceModules, 'main' | 
 }
 
 /** `shared/bytes.ts` -> `shared/bytes`; paths are relative to the repository. */
-export function moduleName(path: string): string {
+function moduleName(path: string): string {
   return path.replace(/\.[cm]?[jt]s$/, '');
 }
 
