@@ -116,6 +116,35 @@ describe('manifest.json: the device module graph (X3)', () => {
   }
 });
 
+/**
+ * Modules of ours that are not preloaded, and why: the simulator's preference module reads its
+ * file when its module body runs, so preloading anything that imports it (storage, then hal, then
+ * main) would run that at build time and leave the simulator with an empty store at every start.
+ */
+const NOT_PRELOADED: Record<string, string> = {
+  'firmware/hal/moddable/storage': 'imports preference',
+  'firmware/hal/moddable/hal': 'imports firmware/hal/moddable/storage',
+  'firmware/main': 'imports firmware/hal/moddable/hal',
+};
+
+describe('manifest.json: preload (X3, the device budget)', () => {
+  const preload = (manifest as unknown as { preload: string[] }).preload;
+  for (const platform of ['esp32', 'lin']) {
+    it(`X3 ${platform}: every module of ours is preloaded by its full name (mcconfig matches * against JavaScript only), but those that reach preference`, () => {
+      const names = [...moduleFiles(manifest, platform).keys()];
+      expect(names.filter((name) => !preload.includes(name) && !(name in NOT_PRELOADED))).toEqual([]);
+      expect(names.filter((name) => preload.includes(name) && name in NOT_PRELOADED)).toEqual([]);
+      expect(preload.filter((name) => name.includes('*'))).toEqual([]);
+    });
+  }
+
+  it('X3: no module is named twice and every name is one some build has', () => {
+    const all = new Set(['esp32', 'lin'].flatMap((platform) => [...moduleFiles(manifest, platform).keys()]));
+    expect(preload.filter((name) => !all.has(name))).toEqual([]);
+    expect(new Set(preload).size).toBe(preload.length);
+  });
+});
+
 describe('manifest.json: creation, config, typescript', () => {
   it('creation gives JS a fixed ~150 KB on a plain ESP32: chunk heap + slot heap (16-byte slots), 8 KB stack', () => {
     const { chunk, heap, stack } = manifest.creation as unknown as {
