@@ -8,6 +8,7 @@
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { PaypadError } from '../shared/errors';
+import type { HsmBackend } from './hsm/index';
 import { DEFAULT_LISTENER_LIMITS, type ListenerLimits } from './http/limits';
 import { DEFAULT_LOOKUP_LIMITS, type LookupLimits } from './mtms/lookupLimits';
 
@@ -40,6 +41,8 @@ export interface HostConfig {
   readonly listeners: ListenerLimits;
   /** A14: each operator certificate's token bucket for lookups at MTMS (host/mtms/lookupLimits.ts). */
   readonly lookupLimits: LookupLimits;
+  /** Where MTMS and every KMS keep their keys: the software HSM (default) or a PKCS#11 token (host/hsm). */
+  readonly hsm: HsmBackend;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -59,7 +62,9 @@ export const SQLITE_FILE_NAME = 'paypad.sqlite';
  * Reads PAYPAD_HOST, PAYPAD_PORT, PAYPAD_MTMS_PORT, PAYPAD_KMS_BASE_PORT, PAYPAD_DATA_DIR,
  * DATABASE_URL, LOG_LEVEL, PAYPAD_DEMO_DATA, the listener limits (PAYPAD_HEADERS_TIMEOUT_MS,
  * PAYPAD_REQUEST_TIMEOUT_MS, PAYPAD_IDLE_TIMEOUT_MS, PAYPAD_MAX_CONNECTIONS) and the lookup limits
- * (PAYPAD_LOOKUP_BUCKET_SIZE, PAYPAD_LOOKUP_REFILL_PER_MINUTE, PAYPAD_LOOKUP_MISS_COST). Empty
+ * (PAYPAD_LOOKUP_BUCKET_SIZE, PAYPAD_LOOKUP_REFILL_PER_MINUTE, PAYPAD_LOOKUP_MISS_COST) and the
+ * HSM (PAYPAD_HSM, PAYPAD_PKCS11_LIBRARY, PAYPAD_PKCS11_TOKEN_LABEL, PAYPAD_PKCS11_PIN or
+ * PAYPAD_PKCS11_PIN_FILE). Empty
  * values count as unset. Relative data directories resolve against `cwd`.
  * @throws PaypadError CONFIG_INVALID naming the variable and what was expected.
  */
@@ -80,6 +85,7 @@ export function loadConfig(env: Env, cwd = '.'): HostConfig {
     demoData: parseDemoData(value(env, 'PAYPAD_DEMO_DATA'), database),
     listeners: parseListenerLimits(env),
     lookupLimits: parseLookupLimits(env),
+    hsm: parseHsm(env, cwd),
   };
 }
 
@@ -183,6 +189,25 @@ function parseLookupLimits(env: Env): LookupLimits {
     // A miss that cost more than a full bucket would lock the operator out for longer than a refill of the whole bucket.
     missCost: parseBounded(value(env, 'PAYPAD_LOOKUP_MISS_COST'), 'PAYPAD_LOOKUP_MISS_COST', d.missCost, 1, bucketSize),
   };
+}
+
+const HSM_KINDS = ['software', 'pkcs11'] as const;
+
+/** The PIN is never part of a message: only whether it was given and where from. */
+function parseHsm(env: Env, cwd: string): HsmBackend {
+  const kind = value(env, 'PAYPAD_HSM') ?? 'software';
+  if (kind === 'software') return { kind };
+  if (kind !== 'pkcs11') throw invalid(`PAYPAD_HSM must be one of ${HSM_KINDS.join(', ')}, got ${JSON.stringify(kind.slice(0, 16))}`);
+  const library = value(env, 'PAYPAD_PKCS11_LIBRARY');
+  if (library === undefined) throw invalid('PAYPAD_HSM=pkcs11 needs PAYPAD_PKCS11_LIBRARY, the path of the token\'s PKCS#11 library (SoftHSM2: /usr/lib/softhsm/libsofthsm2.so)');
+  const tokenLabel = value(env, 'PAYPAD_PKCS11_TOKEN_LABEL');
+  if (tokenLabel === undefined) throw invalid('PAYPAD_HSM=pkcs11 needs PAYPAD_PKCS11_TOKEN_LABEL, the label of the token to use');
+  const pin = env.PAYPAD_PKCS11_PIN;
+  const pinFile = value(env, 'PAYPAD_PKCS11_PIN_FILE');
+  if ((pin === undefined || pin === '') === (pinFile === undefined)) {
+    throw invalid('PAYPAD_HSM=pkcs11 needs exactly one of PAYPAD_PKCS11_PIN (the user PIN) and PAYPAD_PKCS11_PIN_FILE (a file holding it)');
+  }
+  return { kind, library, tokenLabel, pin: pinFile !== undefined ? { file: resolve(cwd, pinFile) } : { value: pin as string } };
 }
 
 function parseLogLevel(level: string): LogLevel {

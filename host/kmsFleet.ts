@@ -24,6 +24,7 @@ import type { Kysely } from 'kysely';
 import { PaypadError } from '../shared/errors';
 import type { CertificateAuthority } from './ca/authority';
 import type { Schema } from './db/schema';
+import type { HsmBackend } from './hsm/index';
 import type { ListenerLimits } from './http/limits';
 import { type RunningKms, startKms } from './kms/kmsInstance';
 import type { Logger } from './log';
@@ -45,6 +46,8 @@ export interface KmsFleetOptions {
   readonly basePort: number;
   /** Timeouts and connection cap of every KMS listener. */
   readonly limits?: ListenerLimits;
+  /** Every KMS's HSM backend (default: the software HSM). */
+  readonly hsm?: HsmBackend;
   readonly logger: Logger;
   readonly clock?: () => Date;
 }
@@ -111,7 +114,7 @@ export function createKmsFleet(options: KmsFleetOptions): KmsFleet {
         kms.delete(customerCode);
         failed.set(customerCode, `${error.code}: ${error.message}`);
       };
-      pending = startKms({ customerCode, dataDir: options.dataDir, db: options.db, ca: options.ca, host: options.host, port, limits: options.limits, onStopped, logger, clock: options.clock })
+      pending = startKms({ customerCode, dataDir: options.dataDir, db: options.db, ca: options.ca, host: options.host, port, limits: options.limits, hsm: options.hsm, onStopped, logger, clock: options.clock })
         .then(async (running) => {
           // Closed while it started: nobody will close it later.
           if (closed) {

@@ -81,14 +81,14 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
     const applied = await migrateToLatest(database);
     logger.info({ db: describeDatabase(config.database), applied }, applied.length ? 'database migrated' : 'database schema up to date');
     ca = await ensureCa({ dataDir: config.dataDir, db: database.db, logger });
-    fleet = createKmsFleet({ dataDir: config.dataDir, db: database.db, ca, host: config.host, basePort: config.kmsBasePort, limits: config.listeners, logger });
+    fleet = createKmsFleet({ dataDir: config.dataDir, db: database.db, ca, host: config.host, basePort: config.kmsBasePort, limits: config.listeners, hsm: config.hsm, logger });
     if (config.demoData) {
       demoData = await ensureDemoData({ dataDir: config.dataDir, db: database.db, dialect: database.dialect, ca, fleet, host: config.host, kmsBasePort: config.kmsBasePort, logger });
     }
     // The KMSs first, so MTMS's outbox finds them at its first round.
     await fleet.sync();
     fleet.watch();
-    mtms = await startMtms({ dataDir: config.dataDir, db: database.db, dialect: database.dialect, ca, host: config.host, port: config.mtmsPort, limits: config.listeners, lookupLimits: config.lookupLimits, logger, kmsUrlOf: fleet.urlOf });
+    mtms = await startMtms({ dataDir: config.dataDir, db: database.db, dialect: database.dialect, ca, host: config.host, port: config.mtmsPort, limits: config.listeners, lookupLimits: config.lookupLimits, hsm: config.hsm, logger, kmsUrlOf: fleet.urlOf });
     const app = createApp({ config, database, logger, version: hostVersion(), roles: options.roles ?? ROLES });
     const httpServer = createHttpListener(app, { limits: config.listeners, logger, who: 'the host' });
     endKeepAlive = keepAliveEnder(httpServer);

@@ -148,3 +148,8 @@ export function assertKeyHandle(handle: KeyHandle, what: string): void {
     throw new PaypadError('HSM_HANDLE_INVALID', `${what}: expected a key handle { block: TR-31 key block, kcv: 10 hex digits }`);
   }
 }
+
+/** BAD_ARGUMENT unless `value` is bytes. */
+export function assertBytes(value: Uint8Array, what: string): void {
+  if (!(value instanceof Uint8Array)) throw new PaypadError('BAD_ARGUMENT', `${what}: expected bytes`);
+}

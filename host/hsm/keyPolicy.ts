@@ -41,6 +41,11 @@ export function assertKeyAttributes(attributes: KeyAttributes): void {
   if (!EXPORTABILITY.includes(attributes.exportability)) refuse(`exportability must be one of ${EXPORTABILITY.join(', ')}`);
 }
 
+/** The TR-31 header fields of a key with `attributes`. */
+export function headerOf(attributes: KeyAttributes): Tr31HeaderInit {
+  return { keyUsage: attributes.usage, algorithm: attributes.algorithm, modeOfUse: attributes.modeOfUse, exportability: attributes.exportability };
+}
+
 /** BAD_LENGTH unless `lengthBytes` is an AES key length. */
 export function assertAesKeyLength(lengthBytes: number): void {
   if (!AES_KEY_LENGTHS.includes(lengthBytes)) {

@@ -30,8 +30,8 @@ import { type Tr31Header, type Tr31HeaderInit, type Tr31KeyPolicy, unwrapKeyBloc
 import { parseKeyBlockHeader } from '../../shared/crypto/tr31Header';
 import { PaypadError } from '../../shared/errors';
 import { decodeP256PrivateKey, encodeP256PrivateKey } from './ecPrivateKey';
-import { type GenerateKeyRequest, type Hsm, type KeyAttributes, type KeyHandle, type KeyPair, assertKeyHandle } from './hsm';
-import { COMMAND_POLICIES, INTAKE_KEY_HEADER, STORAGE_CONTEXT, assertAesKeyLength, assertKeyAttributes, exportHeader } from './keyPolicy';
+import { type GenerateKeyRequest, type Hsm, type KeyAttributes, type KeyHandle, type KeyPair, assertBytes, assertKeyHandle } from './hsm';
+import { COMMAND_POLICIES, INTAKE_KEY_HEADER, STORAGE_CONTEXT, assertAesKeyLength, assertKeyAttributes, exportHeader, headerOf } from './keyPolicy';
 import { LMK_BYTES, loadOrCreateLmk } from './lmkFile';
 
 export interface SoftwareHsmOptions {
@@ -228,13 +228,6 @@ function checkValueOf(algorithm: string, material: Uint8Array): string {
   return toHex(sha256(publicKey).subarray(0, KCV_BYTES));
 }
 
-function assertBytes(value: Uint8Array, what: string): void {
-  if (!(value instanceof Uint8Array)) throw new PaypadError('BAD_ARGUMENT', `${what}: expected bytes`);
-}
-
-function headerOf(attributes: KeyAttributes): Tr31HeaderInit {
-  return { keyUsage: attributes.usage, algorithm: attributes.algorithm, modeOfUse: attributes.modeOfUse, exportability: attributes.exportability };
-}
 
 /** A policy the block's own header satisfies: for commands that accept any key, the MAC check alone decides. */
 function ownPolicy(block: string): Tr31KeyPolicy {

@@ -24,7 +24,7 @@ import type { Schema } from '../db/schema';
 import { createListenerApp } from '../http/errors';
 import { DEFAULT_LISTENER_LIMITS, type ListenerLimits } from '../http/limits';
 import { closeWithin, createHttpsListener, listen, listenerUrl } from '../http/listener';
-import { createHsm } from '../hsm/index';
+import { type HsmBackend, createHsm, roleHsmConfig } from '../hsm/index';
 import { createLogger, type Logger } from '../log';
 import { ensureServerIdentity, TLS_DIR_NAME } from '../tls/serverIdentity';
 import { assertServingCertificate, certificateSerialOf, watchServingCertificate } from '../tls/servingCertificate';
@@ -51,6 +51,8 @@ export interface KmsInstanceOptions {
   readonly serverNames?: readonly string[];
   /** Timeouts and connection cap of its listener (default DEFAULT_LISTENER_LIMITS). */
   readonly limits?: ListenerLimits;
+  /** Where this role keeps its keys (default: the software HSM, its master key file in the role's directory). */
+  readonly hsm?: HsmBackend;
   /** How often the CA's register is read for this instance's own certificate (ms). */
   readonly revocationCheckMs?: number;
   /** Called when the instance stopped by itself: its certificate was revoked while it ran. */
@@ -112,7 +114,7 @@ export async function startKms(options: KmsInstanceOptions): Promise<RunningKms>
     if (isPaypadError(e, 'SERVER_CERT_REVOKED')) await auditRevoked('start');
     throw e;
   }
-  const hsm = await createHsm({ kind: 'software', lmkFile: join(dir, LMK_FILE_NAME) });
+  const hsm = await createHsm(roleHsmConfig(options.hsm ?? { kind: 'software' }, { lmkFile: join(dir, LMK_FILE_NAME), keyLabel: `paypad-kms-${code}` }));
   let server: Server;
   let service: KmsService;
   try {

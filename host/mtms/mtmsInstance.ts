@@ -20,7 +20,7 @@ import type { Schema } from '../db/schema';
 import { createListenerApp } from '../http/errors';
 import { DEFAULT_LISTENER_LIMITS, type ListenerLimits } from '../http/limits';
 import { closeWithin, createHttpsListener, listen, listenerUrl } from '../http/listener';
-import { createHsm } from '../hsm/index';
+import { type HsmBackend, createHsm, roleHsmConfig } from '../hsm/index';
 import { createLogger, type Logger } from '../log';
 import { createOutboxWorker, DEFAULT_LEASE_MS, type OutboxWorker, type OutboxWorkerOptions } from '../outbox/outboxWorker';
 import { serverTlsOptions } from '../tls/serverOptions';
@@ -54,6 +54,8 @@ export interface MtmsOptions {
   readonly kmsUrlOf?: (customer: Customer) => string;
   /** Timeouts and connection cap of its listener (default DEFAULT_LISTENER_LIMITS). */
   readonly limits?: ListenerLimits;
+  /** Where this role keeps its keys (default: the software HSM, its master key file in the role's directory). */
+  readonly hsm?: HsmBackend;
   /** Operators' lookup buckets (default DEFAULT_LOOKUP_LIMITS). */
   readonly lookupLimits?: LookupLimits;
   readonly logger?: Logger;
@@ -89,7 +91,7 @@ export async function startMtms(options: MtmsOptions): Promise<RunningMtms> {
   const dir = mtmsDirectory(options.dataDir);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const identity = await ensureServerIdentity({ dir, subject: { role: 'mtms', name: 'mtms' }, ca: options.ca, host: options.host, serverNames: options.serverNames, clock, logger });
-  const hsm = await createHsm({ kind: 'software', lmkFile: join(dir, LMK_FILE_NAME) });
+  const hsm = await createHsm(roleHsmConfig(options.hsm ?? { kind: 'software' }, { lmkFile: join(dir, LMK_FILE_NAME), keyLabel: 'paypad-mtms' }));
   const store = createMtmsStore(options.db, options.dialect, clock);
   const kmsTimeoutMs = options.kmsTimeoutMs ?? DEFAULT_KMS_TIMEOUT_MS;
   let server: Server;

@@ -39,6 +39,15 @@ export interface KdfParams {
 
 /** Derives `lengthBytes` of keying material from `key`, bound to `label` and `context`. */
 export function deriveKeyCounterCmac(key: Uint8Array, params: KdfParams): Uint8Array {
+  return kdfCounterCmacRaw(key, kdfFixedInput(params), params.lengthBytes);
+}
+
+/**
+ * The fixed input paypad derives with: Label || 0x00 || Context || [L]_32. Exposed so an HSM
+ * that runs the PRF itself (host/hsm's PKCS#11 backend) derives from the same bytes.
+ */
+export function kdfFixedInput(params: KdfParams): Uint8Array {
+  if (typeof params !== 'object' || params === null) throw new PaypadError('BAD_ARGUMENT', 'KDF: expected { label, context, lengthBytes }');
   const { label, context, lengthBytes } = params;
   assertOutputLength(lengthBytes);
   if (!(label instanceof Uint8Array) || label.length === 0 || label.includes(0)) {
@@ -47,7 +56,7 @@ export function deriveKeyCounterCmac(key: Uint8Array, params: KdfParams): Uint8A
   if (!(context instanceof Uint8Array)) throw new PaypadError('BAD_ARGUMENT', 'KDF context: expected bytes');
   const lengthField = new Uint8Array(KDF_LENGTH_FIELD_BITS / 8);
   new DataView(lengthField.buffer).setUint32(0, lengthBytes * 8);
-  return kdfCounterCmacRaw(key, concatBytes(label, new Uint8Array([0]), context, lengthField), lengthBytes);
+  return concatBytes(label, new Uint8Array([0]), context, lengthField);
 }
 
 /**
@@ -56,6 +65,15 @@ export function deriveKeyCounterCmac(key: Uint8Array, params: KdfParams): Uint8A
  */
 export function kdfCounterCmacRaw(key: Uint8Array, fixedInput: Uint8Array, lengthBytes: number): Uint8Array {
   assertAesKey(key, 'KDF key');
+  return kdfCounterMode((input) => aesCmac(key, input), fixedInput, lengthBytes);
+}
+
+/**
+ * The counter-mode loop over any CMAC implementation `prf` (returning a fresh 16-byte block it
+ * may be wiped): K(i) = prf([i]_8 || FixedInput). Shared by the software KDF above and an HSM
+ * whose token computes the CMAC.
+ */
+export function kdfCounterMode(prf: (input: Uint8Array) => Uint8Array, fixedInput: Uint8Array, lengthBytes: number): Uint8Array {
   assertOutputLength(lengthBytes);
   if (!(fixedInput instanceof Uint8Array)) throw new PaypadError('BAD_ARGUMENT', 'KDF fixed input: expected bytes');
   const out = new Uint8Array(lengthBytes);
@@ -64,7 +82,7 @@ export function kdfCounterCmacRaw(key: Uint8Array, fixedInput: Uint8Array, lengt
   input.set(fixedInput, 1);
   for (let i = 1, offset = 0; offset < lengthBytes; i++, offset += AES_BLOCK) {
     input[0] = i;
-    const block = aesCmac(key, input);
+    const block = prf(input);
     out.set(block.subarray(0, Math.min(AES_BLOCK, lengthBytes - offset)), offset);
     wipe(block);
   }

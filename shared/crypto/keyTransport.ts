@@ -134,6 +134,32 @@ function deriveKek(privateKey: Uint8Array, peerPublicKey: Uint8Array, partyU: Ui
     // Unreachable with validated inputs on a prime-order curve; kept so no primitive's error escapes.
     throw new PaypadError('PUBLIC_KEY_INVALID', 'ECDH: the shared point is invalid');
   }
+  try {
+    return oneStepKek((before, after) => {
+      const input = concatBytes(before, z, after);
+      try {
+        return sha256(input);
+      } finally {
+        wipe(input);
+      }
+    }, partyU, partyV, context);
+  } finally {
+    wipe(z);
+  }
+}
+
+/**
+ * Step 3, the SP 800-56C r2 one-step KDF, over any SHA-256 of Z: `hashAroundZ(before, after)`
+ * must return SHA-256(before || Z || after), so Z may stay inside an HSM that digests it as a key
+ * object (host/hsm's PKCS#11 backend). Builds [1]_32 and FixedInfo here, once, for every caller.
+ */
+export function oneStepKek(
+  hashAroundZ: (before: Uint8Array, after: Uint8Array) => Uint8Array,
+  partyU: Uint8Array,
+  partyV: Uint8Array,
+  context: Uint8Array,
+): Uint8Array {
+  assertContext(context);
   const counter = new Uint8Array([0, 0, 0, 1]);
   const kekBits = new Uint8Array([0, 0, (KEK_BYTES * 8) >> 8, (KEK_BYTES * 8) & 0xff]);
   const fixedInfo = concatBytes(
@@ -144,12 +170,11 @@ function deriveKek(privateKey: Uint8Array, peerPublicKey: Uint8Array, partyU: Ui
     partyV,
     kekBits,
   );
-  const input = concatBytes(counter, z, fixedInfo);
-  const digest = sha256(input);
+  const digest = hashAroundZ(counter, fixedInfo);
   try {
     return digest.slice(0, KEK_BYTES);
   } finally {
-    wipe(z, input, digest);
+    wipe(digest);
   }
 }
 

@@ -219,6 +219,15 @@ export function unwrapKeyBlock(kbpk: Uint8Array, block: string, policy: Tr31KeyP
   }
 }
 
+/**
+ * TR31_USAGE_NOT_ALLOWED unless an authentic block's `header` allows what `policy` needs (the
+ * check unwrapKeyBlock makes after the MAC, for an HSM that authenticates its blocks itself).
+ */
+export function assertKeyBlockPolicy(header: Tr31Header, policy: Tr31KeyPolicy): void {
+  assertPolicy(policy);
+  checkPolicy(header, policy);
+}
+
 function assertPolicy(policy: Tr31KeyPolicy): void {
   if (
     typeof policy !== 'object' ||

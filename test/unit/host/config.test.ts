@@ -26,6 +26,7 @@ describe('host config', () => {
       demoData: true,
       listeners: { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, idleTimeoutMs: 5_000, maxConnections: 512 },
       lookupLimits: { bucketSize: 100, refillPerMinute: 2, missCost: 20 },
+      hsm: { kind: 'software' },
     });
   });
 
@@ -47,6 +48,10 @@ describe('host config', () => {
         PAYPAD_LOOKUP_BUCKET_SIZE: '40',
         PAYPAD_LOOKUP_REFILL_PER_MINUTE: '12',
         PAYPAD_LOOKUP_MISS_COST: '10',
+        PAYPAD_HSM: 'pkcs11',
+        PAYPAD_PKCS11_LIBRARY: '/usr/lib/softhsm/libsofthsm2.so',
+        PAYPAD_PKCS11_TOKEN_LABEL: 'paypad',
+        PAYPAD_PKCS11_PIN_FILE: 'secrets/hsm.pin',
       },
       '/srv/paypad',
     );
@@ -61,6 +66,7 @@ describe('host config', () => {
       demoData: true,
       listeners: { headersTimeoutMs: 2_000, requestTimeoutMs: 4_000, idleTimeoutMs: 1_000, maxConnections: 64 },
       lookupLimits: { bucketSize: 40, refillPerMinute: 12, missCost: 10 },
+      hsm: { kind: 'pkcs11', library: '/usr/lib/softhsm/libsofthsm2.so', tokenLabel: 'paypad', pin: { file: '/srv/paypad/secrets/hsm.pin' } },
     });
     expect(loadConfig({ PAYPAD_HOST: '', PAYPAD_PORT: ' ', DATABASE_URL: '' }, '/srv/paypad')).toMatchObject({ host: '127.0.0.1', port: 8780, database: { dialect: 'sqlite' } });
   });
@@ -77,6 +83,18 @@ describe('host config', () => {
       for (const bad of ['0', '-5', '1.5', 'ten', '99999999999']) expect(configError({ [name]: bad }).message).toMatch(new RegExp(`^${name} must be an integer from 1 to`));
     }
     expect(configError({ PAYPAD_LOOKUP_BUCKET_SIZE: '10', PAYPAD_LOOKUP_MISS_COST: '11' }).message).toBe('PAYPAD_LOOKUP_MISS_COST must be an integer from 1 to 10, got "11"');
+  });
+
+  it('HSM: the software HSM unless PAYPAD_HSM=pkcs11, which needs a library, a token label and one PIN source, never echoing the PIN', () => {
+    const token = { PAYPAD_HSM: 'pkcs11', PAYPAD_PKCS11_LIBRARY: '/lib/p11.so', PAYPAD_PKCS11_TOKEN_LABEL: 'paypad' };
+    expect(loadConfig({ ...token, PAYPAD_PKCS11_PIN: 'secret-pin-4711' }, '/srv/paypad').hsm).toEqual({ ...{ kind: 'pkcs11', library: '/lib/p11.so', tokenLabel: 'paypad' }, pin: { value: 'secret-pin-4711' } });
+    expect(configError({ PAYPAD_HSM: 'luna' }).message).toMatch(/PAYPAD_HSM must be one of software, pkcs11/);
+    expect(configError({ ...token, PAYPAD_PKCS11_LIBRARY: '' }).message).toMatch(/PAYPAD_PKCS11_LIBRARY/);
+    expect(configError({ ...token, PAYPAD_PKCS11_TOKEN_LABEL: '' }).message).toMatch(/PAYPAD_PKCS11_TOKEN_LABEL/);
+    expect(configError(token).message).toMatch(/exactly one of PAYPAD_PKCS11_PIN/);
+    const both = configError({ ...token, PAYPAD_PKCS11_PIN: 'secret-pin-4711', PAYPAD_PKCS11_PIN_FILE: '/pin' });
+    expect(both.message).toMatch(/exactly one of PAYPAD_PKCS11_PIN/);
+    expect(both.message).not.toContain('secret-pin-4711');
   });
 
   it('accepts IPv6 literals, host names, postgresql:// and a Unix socket host', () => {

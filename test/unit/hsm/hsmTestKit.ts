@@ -12,7 +12,9 @@ import { unwrapKeyBlock, type UnwrappedKey } from '../../../shared/crypto/tr31';
 import { parseKeyBlockHeader } from '../../../shared/crypto/tr31Header';
 import { isPaypadError } from '../../../shared/errors';
 import type { Hsm, KeyHandle } from '../../../host/hsm/hsm';
-import { openSoftwareHsm, systemRng } from '../../../host/hsm/index';
+import { decodeP256PrivateKey } from '../../../host/hsm/ecPrivateKey';
+import { type HsmConfig, createHsm, openSoftwareHsm, systemRng } from '../../../host/hsm/index';
+import { openWithToken, softHsmConfig, softHsmMissing } from './softHsmToken';
 
 export const rng: Rng = systemRng;
 
@@ -30,20 +32,50 @@ export async function tempLmkPath(name = 'lmk.key'): Promise<string> {
 
 export interface TestHsm {
   readonly hsm: Hsm;
-  readonly lmkFile: string;
+  /**
+   * Test oracle: the clear key inside `handle` and its header (for a key pair, the private
+   * scalar), opened outside the HSM's commands. Only a test may do that: the HSM never hands a key out.
+   */
+  open(handle: KeyHandle): Promise<UnwrappedKey>;
 }
 
-export async function openTestHsm(): Promise<TestHsm> {
+/** A software HSM over a new LMK file. */
+export async function openTestHsm(): Promise<TestHsm & { readonly lmkFile: string }> {
   const lmkFile = await tempLmkPath();
-  return { hsm: await openSoftwareHsm({ lmkFile, rng }), lmkFile };
+  return { hsm: await openSoftwareHsm({ lmkFile, rng }), lmkFile, open: (handle) => openWithLmkFile(lmkFile, handle) };
 }
 
 /** Test oracle: the clear key and header inside `handle`, opened with the LMK file's bytes. */
 export async function openWithLmkFile(lmkFile: string, handle: KeyHandle): Promise<UnwrappedKey> {
   const lmk = new Uint8Array(await readFile(lmkFile));
   const { header } = parseKeyBlockHeader(handle.block);
-  return unwrapKeyBlock(lmk, handle.block, { usage: header.keyUsage, modesOfUse: [header.modeOfUse] });
+  const opened = unwrapKeyBlock(lmk, handle.block, { usage: header.keyUsage, modesOfUse: [header.modeOfUse] });
+  return header.algorithm === 'E' ? { key: decodeP256PrivateKey(opened.key).privateKey, header } : opened;
 }
+
+/** One HSM implementation the contract suite runs against. */
+export interface HsmBackendUnderTest {
+  readonly name: 'software' | 'pkcs11';
+  /** Why this backend cannot run on this machine; undefined when it can. */
+  readonly missing: string | undefined;
+  /** A new HSM of this kind, separate from every other one opened (its own master key). */
+  openTestHsm(): Promise<TestHsm>;
+  /** The configuration createHsm takes for a new HSM of this kind. */
+  config(): Promise<HsmConfig>;
+}
+
+export const HSM_BACKENDS: readonly HsmBackendUnderTest[] = [
+  { name: 'software', missing: undefined, openTestHsm, config: async () => ({ kind: 'software', lmkFile: await tempLmkPath() }) },
+  {
+    name: 'pkcs11',
+    missing: softHsmMissing(),
+    async openTestHsm() {
+      const config = await softHsmConfig();
+      return { hsm: await createHsm(config), open: (handle) => openWithToken(config, handle) };
+    },
+    config: softHsmConfig,
+  },
+];
 
 /** Awaits `action` and checks it fails with a PaypadError of `code`. */
 export async function expectCode(action: Promise<unknown> | (() => unknown), code: string): Promise<void> {
