@@ -56,6 +56,8 @@ type Session = Buffer;
 type ObjectHandle = Buffer;
 
 const CMAC_BYTES = 16;
+/** RFC 5649: the wrapped form of an AES key is 8 bytes longer. */
+const KWP_OVERHEAD = 8;
 const KCV_BYTES = 5;
 const P256_PUBLIC_KEY_BYTES = 65;
 const SHARED_SECRET_BYTES = 32;
@@ -272,13 +274,14 @@ function pkcs11Hsm(module: pkcs11js.PKCS11, session: Session, lmk: MasterKey, op
     policy: Tr31KeyPolicy | 'any',
     keep: (o: ObjectHandle) => ObjectHandle,
     reveal = false,
-  ): { key: ObjectHandle; header: Tr31Header } {
+  ): { key: ObjectHandle; header: Tr31Header; length: number } {
     const opened = openBlock(handle, what, policy);
     const key = unwrapAes(opened, keep, reveal);
     if (!constantTimeEqual(fromHex(aesKcv(key)), fromHex(handle.kcv))) {
       throw new PaypadError('HSM_HANDLE_INVALID', `${what}: the handle's kcv is not its key's check value`);
     }
-    return { key, header: opened.header };
+    // RFC 5649 adds one 8-byte semiblock to an AES key (16, 24, 32 bytes); SoftHSM2 leaves an unwrapped key's CKA_VALUE_LEN at 0.
+    return { key, header: opened.header, length: opened.wrapped.length - KWP_OVERHEAD };
   }
 
   function withAesKey<T>(handle: KeyHandle, what: string, policy: Tr31KeyPolicy | 'any', use: (key: ObjectHandle, header: Tr31Header) => T): T {
@@ -370,13 +373,6 @@ function pkcs11Hsm(module: pkcs11js.PKCS11, session: Session, lmk: MasterKey, op
   function sealAes(attributes: KeyAttributes, key: ObjectHandle): KeyHandle {
     const wrapped = module.C_WrapKey(session, KWP, lmk.lmkWrap, key, Buffer.alloc(64));
     return { block: seal(headerOf(attributes), wrapped), kcv: aesKcv(key) };
-  }
-
-  function keyLength(key: ObjectHandle): number {
-    const [attribute] = module.C_GetAttributeValue(session, key, [{ type: pkcs11js.CKA_VALUE_LEN }]);
-    // A CK_ULONG in the platform's byte order (little-endian on every platform Node supports).
-    const bytes = attribute.value as Buffer;
-    return bytes.length === 8 ? Number(bytes.readBigUInt64LE(0)) : bytes.readUInt32LE(0);
   }
 
   function derivedMac<T>(baseKey: KeyHandle, derivation: KdfParams, use: (macKey: ObjectHandle) => T): T {
@@ -484,7 +480,7 @@ function pkcs11Hsm(module: pkcs11js.PKCS11, session: Session, lmk: MasterKey, op
           const protection = unwrapChecked(kbpk, 'KBPK', COMMAND_POLICIES.wrapKeyBlock, keep, true);
           const opened = unwrapChecked(keyHandle, 'key', 'any', keep, true);
           // The rules are checked before any value leaves the token; then both keys are read for the TR-31 assembly.
-          const exported = exportHeader(opened.header, keyLength(opened.key), keyLength(protection.key), header);
+          const exported = exportHeader(opened.header, opened.length, protection.length, header);
           const protectionKey = value(module, session, protection.key);
           const key = value(module, session, opened.key);
           try {

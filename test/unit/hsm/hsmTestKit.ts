@@ -6,7 +6,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, expect } from 'vitest';
+import { afterAll, describe, expect } from 'vitest';
 import { type Rng } from '../../../shared/bytes';
 import { unwrapKeyBlock, type UnwrappedKey } from '../../../shared/crypto/tr31';
 import { parseKeyBlockHeader } from '../../../shared/crypto/tr31Header';
@@ -76,6 +76,14 @@ export const HSM_BACKENDS: readonly HsmBackendUnderTest[] = [
     config: softHsmConfig,
   },
 ];
+
+/** Runs `suite` once per backend, titled `title(name)`; a backend this machine lacks is skipped, the title saying why. */
+export function forEachHsmBackend(title: (name: HsmBackendUnderTest['name']) => string, suite: (backend: HsmBackendUnderTest) => void): void {
+  for (const backend of HSM_BACKENDS) {
+    const named = title(backend.name);
+    describe.skipIf(backend.missing !== undefined)(backend.missing === undefined ? named : `${named} (skipped: ${backend.missing})`, () => suite(backend));
+  }
+}
 
 /** Awaits `action` and checks it fails with a PaypadError of `code`. */
 export async function expectCode(action: Promise<unknown> | (() => unknown), code: string): Promise<void> {

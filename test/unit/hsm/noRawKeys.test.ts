@@ -2,7 +2,8 @@
  * X1 ("nothing secret is ever written to a log, a database row or a response in clear") at the
  * HSM boundary: run every command, successes and failures, and scan everything that comes back
  * (results, error messages, the HSM object itself) for any clear key the test can know: the LMK,
- * every key behind every handle, the TK, the intake private keys and the derived K_tkmac.
+ * every key behind every handle, the TK, the intake private keys and the derived K_tkmac. Run
+ * against every HSM backend (a PKCS#11 token's master key cannot be read, so it is not scanned for).
  */
 import { inspect } from 'node:util';
 import { readFile } from 'node:fs/promises';
@@ -12,7 +13,7 @@ import { deriveKeyCounterCmac } from '../../../shared/crypto/kdf';
 import { encodeKeyEnvelope, wrapKeyForRecipient } from '../../../shared/crypto/keyTransport';
 import { tkMacKdfParams } from '../../../shared/protocol/macEnvelope';
 import type { Hsm, KeyHandle } from '../../../host/hsm/hsm';
-import { openTestHsm, openWithLmkFile, rng } from './hsmTestKit';
+import { forEachHsmBackend, type TestHsm, rng } from './hsmTestKit';
 
 /** Every command of the interface: a new command fails this test until the scan below runs it. */
 const COMMANDS: readonly (keyof Hsm)[] = [
@@ -62,87 +63,91 @@ function findLeaks(value: unknown, secrets: readonly Uint8Array[], path = 'resul
   return leaks;
 }
 
-describe('X1: no HSM command returns a clear key', () => {
-  it('the HSM object has exactly the interface commands, all functions, and shows no state', async () => {
-    const { hsm } = await openTestHsm();
-    expect(Object.keys(hsm).sort()).toEqual([...COMMANDS].sort());
-    for (const name of Object.getOwnPropertyNames(hsm)) expect(typeof (hsm as unknown as Record<string, unknown>)[name]).toBe('function');
-    expect(Object.isFrozen(hsm)).toBe(true);
-  });
+/** A software HSM's master key, read from its file; a token's cannot be read. */
+async function lmkOf(testHsm: TestHsm): Promise<Uint8Array | undefined> {
+  return 'lmkFile' in testHsm ? new Uint8Array(await readFile(testHsm.lmkFile as string)) : undefined;
+}
 
-  it('every command, succeeding or failing, returns and says nothing that contains a clear key', async () => {
-    const mtms = await openTestHsm();
-    const kms = await openTestHsm();
-    const tk = rng(16);
-    const outputs: unknown[] = [];
-    const handles: KeyHandle[] = [];
-    const run = async <T>(action: Promise<T>): Promise<T | undefined> => {
-      try {
-        const result = await action;
-        outputs.push(result);
-        return result;
-      } catch (e) {
-        outputs.push(e, (e as Error).message, inspect(e));
-        return undefined;
-      }
-    };
-    const keep = (handle: KeyHandle | undefined): KeyHandle => {
-      if (!handle) throw new Error('the command should have made a handle');
-      handles.push(handle);
-      return handle;
-    };
+forEachHsmBackend((name) => `X1: no ${name} HSM command returns a clear key`, (backend) => {
+    it('the HSM object has exactly the interface commands, all functions, and shows no state', async () => {
+      const { hsm } = await backend.openTestHsm();
+      expect(Object.keys(hsm).sort()).toEqual([...COMMANDS].sort());
+      for (const name of Object.getOwnPropertyNames(hsm)) expect(typeof (hsm as unknown as Record<string, unknown>)[name]).toBe('function');
+      expect(Object.isFrozen(hsm)).toBe(true);
+    });
 
-    const mtmsIntake = await run(mtms.hsm.generateKeyPair('P-256'));
-    const kmsIntake = await run(kms.hsm.generateKeyPair('P-256'));
-    if (!mtmsIntake || !kmsIntake) throw new Error('key pairs expected');
-    keep(mtmsIntake.handle);
-    keep(kmsIntake.handle);
+    it('every command, succeeding or failing, returns and says nothing that contains a clear key', async () => {
+      const mtms = await backend.openTestHsm();
+      const kms = await backend.openTestHsm();
+      const tk = rng(16);
+      const outputs: unknown[] = [];
+      const handles: KeyHandle[] = [];
+      const run = async <T>(action: Promise<T>): Promise<T | undefined> => {
+        try {
+          const result = await action;
+          outputs.push(result);
+          return result;
+        } catch (e) {
+          outputs.push(e, (e as Error).message, inspect(e));
+          return undefined;
+        }
+      };
+      const keep = (handle: KeyHandle | undefined): KeyHandle => {
+        if (!handle) throw new Error('the command should have made a handle');
+        handles.push(handle);
+        return handle;
+      };
 
-    const fromTerminal = encodeKeyEnvelope(wrapKeyForRecipient(mtmsIntake.publicKey, tk, CONTEXT, rng));
-    const forKms = await run(mtms.hsm.translateTransportedKey(mtmsIntake.handle, fromTerminal, CONTEXT, kmsIntake.publicKey, CONTEXT));
-    if (!forKms) throw new Error('translation expected');
-    const tkHandle = keep(await run(kms.hsm.importTransportedKey(kmsIntake.handle, forKms, CONTEXT, { usage: 'K1', algorithm: 'A', modeOfUse: 'B', exportability: 'N' })));
-    const tmk = keep(await run(kms.hsm.generateKey({ usage: 'K1', algorithm: 'A', modeOfUse: 'B', exportability: 'E', lengthBytes: 16 })));
-    const mak = keep(await run(kms.hsm.generateKey({ usage: 'M6', algorithm: 'A', modeOfUse: 'C', exportability: 'E', lengthBytes: 16 })));
-    const pik = keep(await run(kms.hsm.generateKey({ usage: 'P0', algorithm: 'A', modeOfUse: 'E', exportability: 'E', lengthBytes: 16 })));
-    const strong = keep(await run(kms.hsm.generateKey({ usage: 'D0', algorithm: 'A', modeOfUse: 'B', exportability: 'N', lengthBytes: 32 })));
+      const mtmsIntake = await run(mtms.hsm.generateKeyPair('P-256'));
+      const kmsIntake = await run(kms.hsm.generateKeyPair('P-256'));
+      if (!mtmsIntake || !kmsIntake) throw new Error('key pairs expected');
+      keep(mtmsIntake.handle);
+      keep(kmsIntake.handle);
 
-    await run(kms.hsm.exportKeyUnder(tkHandle, tmk, { keyUsage: 'K1', algorithm: 'A', modeOfUse: 'B', exportability: 'N' }));
-    await run(kms.hsm.exportKeyUnder(tmk, pik, { keyUsage: 'P0', algorithm: 'A', modeOfUse: 'E', exportability: 'N' }));
-    await run(kms.hsm.exportKeyUnder(tmk, strong, { keyUsage: 'D0', algorithm: 'A', modeOfUse: 'B', exportability: 'N' })); // refused
-    await run(kms.hsm.exportKeyUnder(tmk, tmk, { keyUsage: 'K1', algorithm: 'A', modeOfUse: 'B', exportability: 'E' })); // refused
-    await run(kms.hsm.exportKeyUnder(pik, mak, { keyUsage: 'M6', algorithm: 'A', modeOfUse: 'C', exportability: 'E' })); // refused
-    const tag = await run(kms.hsm.mac(mak, DATA));
-    if (!tag) throw new Error('MAC expected');
-    await run(kms.hsm.verifyMac(mak, DATA, tag));
-    await run(kms.hsm.verifyMac(mak, asciiToBytes('altered'), tag)); // refused
-    await run(kms.hsm.mac(pik, DATA)); // refused
-    const params = tkMacKdfParams(SERIAL);
-    const tkTag = await run(kms.hsm.macWithDerivedKey(tkHandle, params, DATA));
-    if (!tkTag) throw new Error('MAC expected');
-    await run(kms.hsm.verifyMacWithDerivedKey(tkHandle, params, DATA, tkTag));
-    await run(kms.hsm.verifyMacWithDerivedKey(tkHandle, tkMacKdfParams('PP2024000999'), DATA, tkTag)); // refused
-    await run(kms.hsm.macWithDerivedKey(mak, params, DATA)); // refused
-    for (const handle of handles) await run(kms.hsm.keyCheckValue(handle));
-    await run(kms.hsm.importTransportedKey(kmsIntake.handle, fromTerminal, CONTEXT, { usage: 'K1', algorithm: 'A', modeOfUse: 'B', exportability: 'N' })); // refused
-    await run(kms.hsm.keyCheckValue({ block: mak.block, kcv: pik.kcv })); // refused
-    await run(mtms.hsm.mac(mak, DATA)); // refused: another LMK
-    await run(kms.hsm.close());
-    await run(kms.hsm.mac(mak, DATA)); // refused: closed
+      const fromTerminal = encodeKeyEnvelope(wrapKeyForRecipient(mtmsIntake.publicKey, tk, CONTEXT, rng));
+      const forKms = await run(mtms.hsm.translateTransportedKey(mtmsIntake.handle, fromTerminal, CONTEXT, kmsIntake.publicKey, CONTEXT));
+      if (!forKms) throw new Error('translation expected');
+      const tkHandle = keep(await run(kms.hsm.importTransportedKey(kmsIntake.handle, forKms, CONTEXT, { usage: 'K1', algorithm: 'A', modeOfUse: 'B', exportability: 'N' })));
+      const tmk = keep(await run(kms.hsm.generateKey({ usage: 'K1', algorithm: 'A', modeOfUse: 'B', exportability: 'E', lengthBytes: 16 })));
+      const mak = keep(await run(kms.hsm.generateKey({ usage: 'M6', algorithm: 'A', modeOfUse: 'C', exportability: 'E', lengthBytes: 16 })));
+      const pik = keep(await run(kms.hsm.generateKey({ usage: 'P0', algorithm: 'A', modeOfUse: 'E', exportability: 'E', lengthBytes: 16 })));
+      const strong = keep(await run(kms.hsm.generateKey({ usage: 'D0', algorithm: 'A', modeOfUse: 'B', exportability: 'N', lengthBytes: 32 })));
 
-    const secrets: Uint8Array[] = [tk, deriveKeyCounterCmac(tk, params)];
-    secrets.push(new Uint8Array(await readFile(mtms.lmkFile)), new Uint8Array(await readFile(kms.lmkFile)));
-    for (const handle of handles) {
-      const lmkFile = handle === mtmsIntake.handle ? mtms.lmkFile : kms.lmkFile;
-      const { key, header } = await openWithLmkFile(lmkFile, handle);
-      secrets.push(header.algorithm === 'E' ? key.slice(7, 39) : key); // the private scalar of an ECPrivateKey
-    }
-    expect(secrets.length).toBe(4 + handles.length);
-    expect(outputs.length).toBeGreaterThan(30);
-    expect(findLeaks(outputs, secrets)).toEqual([]);
-    expect(findLeaks([inspect(mtms.hsm, { showHidden: true, depth: 8 })], secrets)).toEqual([]);
-  });
+      await run(kms.hsm.exportKeyUnder(tkHandle, tmk, { keyUsage: 'K1', algorithm: 'A', modeOfUse: 'B', exportability: 'N' }));
+      await run(kms.hsm.exportKeyUnder(tmk, pik, { keyUsage: 'P0', algorithm: 'A', modeOfUse: 'E', exportability: 'N' }));
+      await run(kms.hsm.exportKeyUnder(tmk, strong, { keyUsage: 'D0', algorithm: 'A', modeOfUse: 'B', exportability: 'N' })); // refused
+      await run(kms.hsm.exportKeyUnder(tmk, tmk, { keyUsage: 'K1', algorithm: 'A', modeOfUse: 'B', exportability: 'E' })); // refused
+      await run(kms.hsm.exportKeyUnder(pik, mak, { keyUsage: 'M6', algorithm: 'A', modeOfUse: 'C', exportability: 'E' })); // refused
+      const tag = await run(kms.hsm.mac(mak, DATA));
+      if (!tag) throw new Error('MAC expected');
+      await run(kms.hsm.verifyMac(mak, DATA, tag));
+      await run(kms.hsm.verifyMac(mak, asciiToBytes('altered'), tag)); // refused
+      await run(kms.hsm.mac(pik, DATA)); // refused
+      const params = tkMacKdfParams(SERIAL);
+      const tkTag = await run(kms.hsm.macWithDerivedKey(tkHandle, params, DATA));
+      if (!tkTag) throw new Error('MAC expected');
+      await run(kms.hsm.verifyMacWithDerivedKey(tkHandle, params, DATA, tkTag));
+      await run(kms.hsm.verifyMacWithDerivedKey(tkHandle, tkMacKdfParams('PP2024000999'), DATA, tkTag)); // refused
+      await run(kms.hsm.macWithDerivedKey(mak, params, DATA)); // refused
+      for (const handle of handles) await run(kms.hsm.keyCheckValue(handle));
+      await run(kms.hsm.importTransportedKey(kmsIntake.handle, fromTerminal, CONTEXT, { usage: 'K1', algorithm: 'A', modeOfUse: 'B', exportability: 'N' })); // refused
+      await run(kms.hsm.keyCheckValue({ block: mak.block, kcv: pik.kcv })); // refused
+      await run(mtms.hsm.mac(mak, DATA)); // refused: another LMK
+      await run(kms.hsm.close());
+      await run(kms.hsm.mac(mak, DATA)); // refused: closed
 
+      const secrets: Uint8Array[] = [tk, deriveKeyCounterCmac(tk, params)];
+      const masterKeys = await Promise.all([mtms, kms].map(lmkOf));
+      for (const lmk of masterKeys) if (lmk) secrets.push(lmk);
+      for (const handle of handles) secrets.push((await (handle === mtmsIntake.handle ? mtms : kms).open(handle)).key);
+      expect(secrets.length).toBe(2 + masterKeys.filter(Boolean).length + handles.length);
+      expect(outputs.length).toBeGreaterThan(30);
+      expect(findLeaks(outputs, secrets)).toEqual([]);
+      expect(findLeaks([inspect(mtms.hsm, { showHidden: true, depth: 8 })], secrets)).toEqual([]);
+    });
+});
+
+describe('X1: the leak scan', () => {
   it('the scan finds a key where one is (so an empty result above means something)', () => {
     const key = rng(16);
     expect(findLeaks([{ nested: { bytes: Uint8Array.of(1, ...key, 2) } }], [key])).toEqual(['result.0.nested.bytes']);
