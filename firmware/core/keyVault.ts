@@ -82,6 +82,14 @@ interface SealedKey {
   readonly info: KeySlotInfo;
 }
 
+/** A delivered key unwrapped and checked, before it is sealed: its holder must wipe `key`. */
+interface CheckedKey {
+  readonly slot: KeySlotName;
+  readonly key: Uint8Array;
+  readonly header: KeyAttributes;
+  readonly kcv: Uint8Array;
+}
+
 function describe(slot: KeySlotName, attributes: KeyAttributes, kcv: Uint8Array): KeySlotInfo {
   const { keyUsage, algorithm, modeOfUse, keyVersionNumber, exportability } = attributes;
   return { slot, keyUsage, algorithm, modeOfUse, keyVersionNumber, exportability, kcv };
@@ -161,7 +169,8 @@ export class KeyVault {
    * replaced; the working keys stay until the next sign-on replaces them.
    */
   importTerminalMasterKey(block: string, expectedKcv: Uint8Array): KeySlotInfo {
-    const sealed = this.#open('TK', (tk) => this.#unwrapDelivery('TMK', tk, block, expectedKcv));
+    // Sealed after TK is closed again: the seal's TR-31 wrap must not stack on the unwrap's frames.
+    const [sealed] = this.#sealChecked([this.#open('TK', (tk) => this.#unwrapDelivery('TMK', tk, block, expectedKcv))]);
     this.#storage.set(VAULT_NAMESPACE, 'TMK', sealed.record);
     return sealed.info;
   }
@@ -184,7 +193,17 @@ export class KeyVault {
       if (seen.includes(name as string)) throw new PaypadError('BAD_ARGUMENT', `working key ${name} is delivered more than once`);
       seen.push(name as string);
     }
-    const sealed = this.#open('TMK', (tmk) => deliveries.map((d) => this.#unwrapDelivery(d.name, tmk, d.block, d.kcv)));
+    const checked = this.#open('TMK', (tmk) => {
+      const keys: CheckedKey[] = [];
+      try {
+        for (const d of deliveries) keys.push(this.#unwrapDelivery(d.name, tmk, d.block, d.kcv));
+        return keys;
+      } catch (e) {
+        for (const k of keys) wipe(k.key);
+        throw e;
+      }
+    });
+    const sealed = this.#sealChecked(checked);
     this.#storeAll(sealed);
     return sealed.map((s) => s.info);
   }
@@ -257,8 +276,8 @@ export class KeyVault {
     throw new PaypadError('TR31_USAGE_NOT_ALLOWED', `key slot ${slot} (usage ${KEY_SLOTS[slot].usage}) cannot compute a MAC`);
   }
 
-  /** Unwraps a delivered block under its parent key and checks its KCV; returns the at-rest record. */
-  #unwrapDelivery(slot: KeySlotName, parentKey: Uint8Array, block: string, expectedKcv: Uint8Array): SealedKey {
+  /** Unwraps a delivered block under its parent key and checks its KCV. The caller wipes the key (#sealChecked does). */
+  #unwrapDelivery(slot: KeySlotName, parentKey: Uint8Array, block: string, expectedKcv: Uint8Array): CheckedKey {
     if (!(expectedKcv instanceof Uint8Array) || expectedKcv.length !== KCV_BYTES) {
       throw new PaypadError('BAD_LENGTH', `${slot} key check value: expected ${KCV_BYTES} bytes`);
     }
@@ -279,9 +298,19 @@ export class KeyVault {
       if (!constantTimeEqual(kcv, expectedKcv)) {
         throw new PaypadError('KCV_MISMATCH', `${slot} key check value does not match the one delivered with it; nothing was stored`);
       }
-      return { record: this.#seal(slot, header, key), info: describe(slot, header, kcv) };
-    } finally {
+      return { slot, key, header, kcv };
+    } catch (e) {
       wipe(key);
+      throw e;
+    }
+  }
+
+  /** The at-rest records of checked keys; every key is wiped, sealed or not. */
+  #sealChecked(checked: readonly CheckedKey[]): SealedKey[] {
+    try {
+      return checked.map((c) => ({ record: this.#seal(c.slot, c.header, c.key), info: describe(c.slot, c.header, c.kcv) }));
+    } finally {
+      for (const c of checked) wipe(c.key);
     }
   }
 

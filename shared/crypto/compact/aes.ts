@@ -90,115 +90,101 @@ function expandKey(key: Uint8Array): Uint8Array {
   return w;
 }
 
-function addRoundKey(state: Uint8Array, w: Uint8Array, round: number): void {
-  for (let i = 0; i < 16; i++) state[i] ^= w[16 * round + i];
-}
-
-/** SubBytes and ShiftRows together (§5.1.1, §5.1.2); the state is column-major. */
-function subShift(state: Uint8Array, s: Uint8Array, t: Uint8Array): void {
-  for (let c = 0; c < 4; c++) for (let r = 0; r < 4; r++) t[4 * c + r] = s[state[4 * ((c + r) & 3) + r]];
-  state.set(t);
-}
-
-function invSubShift(state: Uint8Array, inv: Uint8Array, t: Uint8Array): void {
-  for (let c = 0; c < 4; c++) for (let r = 0; r < 4; r++) t[4 * ((c + r) & 3) + r] = inv[state[4 * c + r]];
-  state.set(t);
-}
-
-/** §5.1.3 MixColumns. */
-function mixColumns(state: Uint8Array): void {
-  for (let c = 0; c < 16; c += 4) {
-    const a0 = state[c];
-    const a1 = state[c + 1];
-    const a2 = state[c + 2];
-    const a3 = state[c + 3];
-    const all = a0 ^ a1 ^ a2 ^ a3;
-    state[c] = a0 ^ all ^ xtime(a0 ^ a1);
-    state[c + 1] = a1 ^ all ^ xtime(a1 ^ a2);
-    state[c + 2] = a2 ^ all ^ xtime(a2 ^ a3);
-    state[c + 3] = a3 ^ all ^ xtime(a3 ^ a0);
-  }
-}
-
-/** §5.3.3 InvMixColumns. */
-function invMixColumns(state: Uint8Array): void {
-  for (let c = 0; c < 16; c += 4) {
-    const a0 = state[c];
-    const a1 = state[c + 1];
-    const a2 = state[c + 2];
-    const a3 = state[c + 3];
-    state[c] = mul(a0, 14) ^ mul(a1, 11) ^ mul(a2, 13) ^ mul(a3, 9);
-    state[c + 1] = mul(a0, 9) ^ mul(a1, 14) ^ mul(a2, 11) ^ mul(a3, 13);
-    state[c + 2] = mul(a0, 13) ^ mul(a1, 9) ^ mul(a2, 14) ^ mul(a3, 11);
-    state[c + 3] = mul(a0, 11) ^ mul(a1, 13) ^ mul(a2, 9) ^ mul(a3, 14);
-  }
-}
-
-/** §5.1 Cipher, in place on a 16-byte block. */
-function encryptBlock(w: Uint8Array, block: Uint8Array, t: Uint8Array): void {
-  const [s] = sboxes();
+/**
+ * §5.1 Cipher, in place on the 16-byte block at `at`. SubBytes, ShiftRows (§5.1.1, §5.1.2; the
+ * state is column-major), MixColumns (§5.1.3) and AddRoundKey are written out in this one frame:
+ * the terminal's deepest call chains end here, and a small device stack pays for every frame.
+ */
+function encryptBlock(w: Uint8Array, s: Uint8Array, state: Uint8Array, at: number, t: Uint8Array): void {
   const rounds = w.length / 16 - 1;
-  addRoundKey(block, w, 0);
-  for (let round = 1; round < rounds; round++) {
-    subShift(block, s, t);
-    mixColumns(block);
-    addRoundKey(block, w, round);
+  for (let i = 0; i < 16; i++) state[at + i] ^= w[i];
+  for (let round = 1; round <= rounds; round++) {
+    for (let c = 0; c < 4; c++) for (let r = 0; r < 4; r++) t[4 * c + r] = s[state[at + 4 * ((c + r) & 3) + r]];
+    for (let c = 0; c < 16; c += 4) {
+      const a0 = t[c];
+      const a1 = t[c + 1];
+      const a2 = t[c + 2];
+      const a3 = t[c + 3];
+      if (round < rounds) {
+        const all = a0 ^ a1 ^ a2 ^ a3;
+        t[c] = a0 ^ all ^ xtime(a0 ^ a1);
+        t[c + 1] = a1 ^ all ^ xtime(a1 ^ a2);
+        t[c + 2] = a2 ^ all ^ xtime(a2 ^ a3);
+        t[c + 3] = a3 ^ all ^ xtime(a3 ^ a0);
+      }
+    }
+    for (let i = 0; i < 16; i++) state[at + i] = t[i] ^ w[16 * round + i];
   }
-  subShift(block, s, t);
-  addRoundKey(block, w, rounds);
 }
 
-/** §5.3 InvCipher, in place on a 16-byte block. */
-function decryptBlock(w: Uint8Array, block: Uint8Array, t: Uint8Array): void {
-  const [, inv] = sboxes();
+/** §5.3 InvCipher, in place, written out as encryptBlock is (InvShiftRows, InvSubBytes, AddRoundKey, InvMixColumns). */
+function decryptBlock(w: Uint8Array, inv: Uint8Array, state: Uint8Array, at: number, t: Uint8Array): void {
   const rounds = w.length / 16 - 1;
-  addRoundKey(block, w, rounds);
-  for (let round = rounds - 1; round > 0; round--) {
-    invSubShift(block, inv, t);
-    addRoundKey(block, w, round);
-    invMixColumns(block);
+  for (let i = 0; i < 16; i++) t[i] = state[at + i] ^ w[16 * rounds + i];
+  for (let round = rounds - 1; round >= 0; round--) {
+    for (let c = 0; c < 4; c++) for (let r = 0; r < 4; r++) state[at + 4 * ((c + r) & 3) + r] = inv[t[4 * c + r]];
+    for (let i = 0; i < 16; i++) t[i] = state[at + i] ^ w[16 * round + i];
+    if (round > 0) {
+      for (let c = 0; c < 16; c += 4) {
+        const a0 = t[c];
+        const a1 = t[c + 1];
+        const a2 = t[c + 2];
+        const a3 = t[c + 3];
+        t[c] = mul(a0, 14) ^ mul(a1, 11) ^ mul(a2, 13) ^ mul(a3, 9);
+        t[c + 1] = mul(a0, 9) ^ mul(a1, 14) ^ mul(a2, 11) ^ mul(a3, 13);
+        t[c + 2] = mul(a0, 13) ^ mul(a1, 9) ^ mul(a2, 14) ^ mul(a3, 11);
+        t[c + 3] = mul(a0, 11) ^ mul(a1, 13) ^ mul(a2, 9) ^ mul(a3, 14);
+      }
+    }
   }
-  invSubShift(block, inv, t);
-  addRoundKey(block, w, 0);
+  state.set(t, at);
 }
 
-/** Runs `step` over each block of a copy of `data`, then wipes the round keys. */
-function eachBlock(key: Uint8Array, data: Uint8Array, step: (w: Uint8Array, block: Uint8Array, t: Uint8Array) => void): Uint8Array {
+/**
+ * ECB or CBC (SP 800-38A §6.1, §6.2) over a copy of `data`, one block at a time; `iv` present
+ * means CBC. The round keys and the scratch block are wiped before returning.
+ */
+function run(key: Uint8Array, data: Uint8Array, decrypt: boolean, iv?: Uint8Array): Uint8Array {
+  const [s, inv] = sboxes();
   const w = expandKey(key);
   const out = data.slice();
   const t = new Uint8Array(16);
-  for (let i = 0; i < out.length; i += 16) step(w, out.subarray(i, i + 16), t);
+  const chain = iv ? iv.slice() : undefined;
+  const next = new Uint8Array(16);
+  for (let at = 0; at < out.length; at += 16) {
+    if (decrypt) {
+      if (chain) next.set(out.subarray(at, at + 16));
+      decryptBlock(w, inv, out, at, t);
+      if (chain) {
+        for (let i = 0; i < 16; i++) out[at + i] ^= chain[i];
+        chain.set(next);
+      }
+    } else {
+      if (chain) for (let i = 0; i < 16; i++) out[at + i] ^= chain[i];
+      encryptBlock(w, s, out, at, t);
+      if (chain) chain.set(out.subarray(at, at + 16));
+    }
+  }
   w.fill(0);
   t.fill(0);
+  next.fill(0);
   return out;
 }
 
 export function aesEncryptEcb(key: Uint8Array, data: Uint8Array): Uint8Array {
-  return eachBlock(key, data, encryptBlock);
+  return run(key, data, false);
 }
 
 export function aesDecryptEcb(key: Uint8Array, data: Uint8Array): Uint8Array {
-  return eachBlock(key, data, decryptBlock);
+  return run(key, data, true);
 }
 
 /** SP 800-38A §6.2: C_i = E(P_i xor C_(i-1)), C_0 = IV. */
 export function aesEncryptCbc(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
-  let previous = iv;
-  return eachBlock(key, data, (w, block, t) => {
-    for (let i = 0; i < 16; i++) block[i] ^= previous[i];
-    encryptBlock(w, block, t);
-    previous = block;
-  });
+  return run(key, data, false, iv);
 }
 
 /** SP 800-38A §6.2: P_i = D(C_i) xor C_(i-1). */
 export function aesDecryptCbc(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
-  const chain = iv.slice();
-  const next = new Uint8Array(16);
-  return eachBlock(key, data, (w, block, t) => {
-    next.set(block);
-    decryptBlock(w, block, t);
-    for (let i = 0; i < 16; i++) block[i] ^= chain[i];
-    chain.set(next);
-  });
+  return run(key, data, true, iv);
 }
