@@ -11,6 +11,9 @@
  * registered for C001 too but built for C002, so the operator rejects C001 and enters C002 (A6).
  * Then (X1) every key each terminal holds is recovered from its vault and searched for in every
  * output of both runs (support/onboardingX1.ts).
+ *
+ * The host's HSMs are the software HSM, or, when PAYPAD_E2E_HSM=pkcs11, PKCS#11 HSMs on a SoftHSM2
+ * token of this run's own (onboardingPkcs11.test.ts runs this file so).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,12 +30,14 @@ import type { KmsTables } from '../../host/kms/kmsStore';
 import { createLogger, type Logger } from '../../host/log';
 import { type RunningHost, startHost } from '../../host/server';
 import { createTestStore, type TestStore } from '../store/helpers/testDatabase';
+import { softHsmHostEnv } from '../support/softHsmToken';
 import { type HttpCapture, captureHttpServers } from './support/httpCapture';
 import { scanTotals } from './support/keyLeakScan';
 import { type CompletedRun, scanRunForKeys } from './support/onboardingX1';
 import { xsTerminalDriver } from './support/xsTerminalDriver';
 
 const dialect = process.env.DATABASE_URL ? 'postgres' : 'sqlite';
+const hsmKind = process.env.PAYPAD_E2E_HSM === 'pkcs11' ? 'pkcs11' : 'software';
 // Each run is a dozen CLI processes (or two XS workers) one after another: seconds each on a loaded machine.
 const RUN_TIMEOUT_MS = 180_000;
 
@@ -55,6 +60,7 @@ beforeAll(async () => {
     PAYPAD_DATA_DIR: join(root, 'data'),
     PAYPAD_DEMO_DATA: '1',
     DATABASE_URL: store?.config.dialect === 'postgres' ? store.config.url : '',
+    ...(hsmKind === 'pkcs11' ? await softHsmHostEnv() : {}),
   });
   // The most the host logs, to a file as `paypad serve` logs to stdout: all of it goes to the X1 scan.
   logger = createLogger({ level: 'trace', destination: pino.destination({ dest: logFile, sync: true }) });
@@ -140,7 +146,7 @@ async function expectOnboarded(result: OnboardingScenarioResult): Promise<void> 
   ]);
 }
 
-describe(`issue 3: System A onboarding end to end over real TLS (${dialect})`, () => {
+describe(`issue 3: System A onboarding end to end over real TLS (${dialect}, ${hsmKind} HSM)`, () => {
   it('A2-A7, A11, A12, A14: through the real CLIs, each TK reaches only its customer\'s KMS (one confirmed, one re-associated) and terminal, MTMS and KMS agree on every KCV', async () => {
     await expectOnboarded(await run('node'));
   }, RUN_TIMEOUT_MS);
@@ -177,12 +183,12 @@ describe(`issue 3: System A onboarding end to end over real TLS (${dialect})`, (
     for (const t of terminals) expect(onboards.some((o) => o.stdout.includes(t.deliveryId))).toBe(true);
     expect(report.canaryFound).toEqual(report.canaryPlanted);
 
-    // What was left out is exactly the key material by design: four root keys, three HSM master keys.
+    // What was left out is exactly the key material by design: four root keys and, with the
+    // software HSM, its three master key files (a PKCS#11 token's master keys never leave it).
+    const masterKeyFiles = hsmKind === 'software' ? ['data/kms/C001/lmk.key', 'data/kms/C002/lmk.key', 'data/mtms/lmk.key'] : [];
     expect([...report.keyMaterial].sort()).toEqual(
       [
-        'data/kms/C001/lmk.key',
-        'data/kms/C002/lmk.key',
-        'data/mtms/lmk.key',
+        ...masterKeyFiles,
         ...runs.flatMap((r) => r.result.terminals.map((t) => `terminals-${r.engine}/terminal-${t.serial}/root.key`)),
       ].sort(),
     );

@@ -14,7 +14,7 @@ import { isPaypadError } from '../../../shared/errors';
 import type { Hsm, KeyHandle } from '../../../host/hsm/hsm';
 import { decodeP256PrivateKey } from '../../../host/hsm/ecPrivateKey';
 import { type HsmConfig, createHsm, openSoftwareHsm, systemRng } from '../../../host/hsm/index';
-import { openWithToken, softHsmConfig, softHsmMissing } from './softHsmToken';
+import { openWithToken, softHsmConfig, softHsmMissing } from '../../support/softHsmToken';
 
 export const rng: Rng = systemRng;
 

@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pkcs11js from 'pkcs11js';
 import { afterAll } from 'vitest';
-import { parseKeyBlockHeader } from '../../../shared/crypto/tr31Header';
-import type { UnwrappedKey } from '../../../shared/crypto/tr31';
-import type { HsmConfig, KeyHandle } from '../../../host/hsm/index';
+import { parseKeyBlockHeader } from '../../shared/crypto/tr31Header';
+import type { UnwrappedKey } from '../../shared/crypto/tr31';
+import type { HsmConfig, KeyHandle } from '../../host/hsm/index';
 
 export const SOFTHSM_LIBRARY = process.env.PAYPAD_PKCS11_LIBRARY ?? '/usr/lib/softhsm/libsofthsm2.so';
 const TOKEN_LABEL = 'paypad-test';
@@ -57,6 +57,12 @@ export async function softHsmConfig(): Promise<HsmConfig> {
   await ensureToken();
   labels++;
   return { kind: 'pkcs11', library: SOFTHSM_LIBRARY, tokenLabel: TOKEN_LABEL, pin: { value: PIN }, keyLabel: `test-${process.pid}-${labels}` };
+}
+
+/** The host configuration variables (host/config.ts) that put a host's HSMs on this run's token. */
+export async function softHsmHostEnv(): Promise<Record<string, string>> {
+  await ensureToken();
+  return { PAYPAD_HSM: 'pkcs11', PAYPAD_PKCS11_LIBRARY: SOFTHSM_LIBRARY, PAYPAD_PKCS11_TOKEN_LABEL: TOKEN_LABEL, PAYPAD_PKCS11_PIN: PIN };
 }
 
 /**
