@@ -3,7 +3,7 @@
  * Unpadded only: every payment standard paypad follows pads on its own terms.
  */
 import { PaypadError } from '../errors';
-import * as primitives from './primitives';
+import { aesDecryptCbc, aesDecryptEcb, aesEncryptCbc, aesEncryptEcb } from './primitives';
 
 export const AES_BLOCK = 16;
 
@@ -31,25 +31,25 @@ function assertBlocks(data: Uint8Array, what: string): void {
 export function aesEcbEncrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
   assertAesKey(key);
   assertBlocks(data, 'AES-ECB input');
-  return primitives.aesEncryptEcb(key, data);
+  return aesEncryptEcb(key, data);
 }
 
 export function aesEcbDecrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
   assertAesKey(key);
   assertBlocks(data, 'AES-ECB input');
-  return primitives.aesDecryptEcb(key, data);
+  return aesDecryptEcb(key, data);
 }
 
 export function aesCbcEncrypt(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
   assertAesKey(key);
   assertIv(iv);
   assertBlocks(data, 'AES-CBC input');
-  return primitives.aesEncryptCbc(key, iv, data);
+  return aesEncryptCbc(key, iv, data);
 }
 
 export function aesCbcDecrypt(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
   assertAesKey(key);
   assertIv(iv);
   assertBlocks(data, 'AES-CBC input');
-  return primitives.aesDecryptCbc(key, iv, data);
+  return aesDecryptCbc(key, iv, data);
 }

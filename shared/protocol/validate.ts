@@ -46,18 +46,22 @@ function codePointLength(text: string, max: number): number {
  * `describe` ("4 to 32 of A-Z 0-9 -"). The length is checked before the pattern runs.
  */
 export function string(rule: { min: number; max: number; pattern: RegExp; describe: string }): Schema<string> {
+  // What a schema closes over is const: a preloaded module's closures then stay in flash (Moddable preload).
+  const { min, max, pattern, describe } = rule;
   return (value, path) => {
-    if (typeof value !== 'string') fail(path, `expected a string of ${rule.describe}`);
-    const length = codePointLength(value, rule.max);
-    if (length < rule.min) fail(path, `expected ${rule.describe}, got ${length} characters`);
-    if (length > rule.max) fail(path, `expected ${rule.describe}, got more than ${rule.max} characters`);
-    if (!rule.pattern.test(value)) fail(path, `expected ${rule.describe}, found a character outside that set`);
+    if (typeof value !== 'string') fail(path, `expected a string of ${describe}`);
+    const length = codePointLength(value, max);
+    if (length < min) fail(path, `expected ${describe}, got ${length} characters`);
+    if (length > max) fail(path, `expected ${describe}, got more than ${max} characters`);
+    if (!pattern.test(value)) fail(path, `expected ${describe}, found a character outside that set`);
     return value;
   };
 }
 
 /** Text for people (names, error messages): `min`..`max` code points, no control characters. */
-export function text(min: number, max: number): Schema<string> {
+export function text(minimum: number, maximum: number): Schema<string> {
+  const min = minimum;
+  const max = maximum;
   return (value, path) => {
     if (typeof value !== 'string') fail(path, 'expected a string');
     let length = 0;
@@ -73,7 +77,9 @@ export function text(min: number, max: number): Schema<string> {
 const HEX_DIGITS = /^[0-9A-Fa-f]*$/;
 
 /** Hex of `minBytes`..`maxBytes` bytes in either case, returned uppercase (shared/bytes toHex). */
-export function hex(minBytes: number, maxBytes: number): Schema<string> {
+export function hex(fewest: number, most: number): Schema<string> {
+  const minBytes = fewest;
+  const maxBytes = most;
   const describe = minBytes === maxBytes ? `${2 * minBytes} hex digits` : `${2 * minBytes} to ${2 * maxBytes} hex digits (whole bytes)`;
   return (value, path) => {
     if (typeof value !== 'string') fail(path, `expected a string of ${describe}`);
@@ -85,7 +91,9 @@ export function hex(minBytes: number, maxBytes: number): Schema<string> {
 }
 
 /** An integer in min..max (both safe integers). */
-export function integer(min: number, max: number): Schema<number> {
+export function integer(minimum: number, maximum: number): Schema<number> {
+  const min = minimum;
+  const max = maximum;
   return (value, path) => {
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) fail(path, `expected an integer from ${min} to ${max}`);
     return value;
@@ -93,7 +101,8 @@ export function integer(min: number, max: number): Schema<number> {
 }
 
 /** Exactly one of the listed JSON scalars. */
-export function oneOf<const T extends readonly (string | number | boolean)[]>(...values: T): Schema<T[number]> {
+export function oneOf<const T extends readonly (string | number | boolean)[]>(...allowed: T): Schema<T[number]> {
+  const values = Object.freeze(allowed.slice()) as readonly T[number][];
   const describe = values.map((v) => JSON.stringify(v)).join(', ');
   return (value, path) => {
     if (!values.includes(value as T[number])) fail(path, values.length === 1 ? `expected ${describe}` : `expected one of ${describe}`);
@@ -107,7 +116,8 @@ export function oneOf<const T extends readonly (string | number | boolean)[]>(..
  * an object: fields are checked in declaration order, so a newer message fails on `v` before its
  * new fields are seen as unknown.
  */
-export function version<const V extends number>(current: V): Schema<V> {
+export function version<const V extends number>(speaks: V): Schema<V> {
+  const current = speaks;
   return (value, path) => {
     if (value === current) return current;
     if (typeof value === 'number') {
@@ -117,11 +127,15 @@ export function version<const V extends number>(current: V): Schema<V> {
   };
 }
 
-export function optional<T>(schema: Schema<T>): OptionalSchema<T> {
+export function optional<T>(inner: Schema<T>): OptionalSchema<T> {
+  const schema = inner;
   return Object.assign((value: unknown, path: string) => schema(value, path), { optional: true as const });
 }
 
-export function array<T>(item: Schema<T>, min: number, max: number): Schema<readonly T[]> {
+export function array<T>(each: Schema<T>, minimum: number, maximum: number): Schema<readonly T[]> {
+  const item = each;
+  const min = minimum;
+  const max = maximum;
   const describe = min === max ? `${min} items` : `${min} to ${max} items`;
   return (value, path) => {
     if (!Array.isArray(value)) fail(path, `expected an array of ${describe}`);
@@ -143,8 +157,9 @@ const SHOWABLE_FIELD_NAME = /^[A-Za-z0-9_]{1,32}$/;
  * any field not in the shape is refused. The result is a new object holding only the declared
  * fields, so nothing unvalidated (or a "__proto__" key) travels on.
  */
-export function object<const S extends Shape>(shape: S): Schema<ObjectOf<S>> {
-  const keys = Object.keys(shape);
+export function object<const S extends Shape>(fields: S): Schema<ObjectOf<S>> {
+  const shape = Object.freeze({ ...fields }) as S;
+  const keys = Object.freeze(Object.keys(shape));
   return (value, path) => {
     const input = plainObject(value, path);
     const out: Record<string, unknown> = {};
