@@ -30,6 +30,7 @@ import { createNodeRng } from '../firmware/hal/node/rng';
 import { ensureCa } from '../host/ca/caStorage';
 import type { Database, Dialect } from '../host/db/database';
 import { migrateToLatest } from '../host/db/migrate';
+import type { HsmBackend } from '../host/hsm/index';
 import { type RunningKms, startKms } from '../host/kms/kmsInstance';
 import { createLogger } from '../host/log';
 import { startMtms } from '../host/mtms/mtmsInstance';
@@ -82,8 +83,11 @@ async function databaseVersion(database: Database): Promise<string> {
   return rows[0]?.version.split(' on ')[0] ?? 'unknown';
 }
 
-/** `store` is migrated and removed by close(), or here when the set-up fails. */
-export async function openKmsTestbed(store: TestStore, terminalCount: number): Promise<KmsTestbed> {
+/**
+ * `store` is migrated and removed by close(), or here when the set-up fails. MTMS and the KMS use
+ * the `hsm` backend (default: the software HSM).
+ */
+export async function openKmsTestbed(store: TestStore, terminalCount: number, hsm: HsmBackend = { kind: 'software' }): Promise<KmsTestbed> {
   const closers: (() => Promise<void>)[] = [() => store.destroy()];
   const closeAll = async () => {
     for (const close of closers.splice(0).reverse()) await close();
@@ -94,11 +98,11 @@ export async function openKmsTestbed(store: TestStore, terminalCount: number): P
     const dataDir = await mkdtemp(join(tmpdir(), 'paypad-bench-kms-'));
     closers.push(() => rm(dataDir, { recursive: true, force: true }));
     const ca = await ensureCa({ dataDir, db: database.db });
-    const kms = await startKms({ customerCode: CUSTOMER_CODE, dataDir, db: database.db, ca, port: 0, host: '127.0.0.1', logger: silent });
+    const kms = await startKms({ customerCode: CUSTOMER_CODE, dataDir, db: database.db, ca, port: 0, host: '127.0.0.1', hsm, logger: silent });
     closers.push(() => kms.close({ graceMs: 0 }));
     const caDer = new Uint8Array(new X509Certificate(ca.caCertificatePem).raw);
 
-    const mtms = await startMtms({ dataDir, db: database.db, dialect: database.dialect, ca, port: 0, host: '127.0.0.1', logger: silent, outbox: { pollMs: DELIVERY_POLL_MS } });
+    const mtms = await startMtms({ dataDir, db: database.db, dialect: database.dialect, ca, port: 0, host: '127.0.0.1', hsm, logger: silent, outbox: { pollMs: DELIVERY_POLL_MS } });
     closers.push(() => mtms.close({ graceMs: 0 }));
     await mtms.store.addCustomer({ code: CUSTOMER_CODE, name: 'Benchmark Bank', kmsUrl: kms.url }, 'admin:bench');
     const serials = Array.from({ length: terminalCount }, (_, i) => `PP-BENCH-${String(i + 1).padStart(4, '0')}`);

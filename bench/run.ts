@@ -4,13 +4,14 @@
  * and .json and this prints the markdown. Add a benchmark by adding its module to the list.
  */
 import { type Benchmark, writeReport } from './report';
+import { kmsHsmBenchmark } from './kms-hsm';
 import { kmsThroughputBenchmark } from './kms-throughput';
 import { xsCryptoBenchmark } from './xs-crypto';
 import { xsDeviceBudgetBenchmark } from './xs-device-budget';
 import { xsDeviceLoadBenchmark } from './xs-device-load';
 import { xsOnboardingBenchmark } from './xs-onboarding';
 
-const benchmarks: Benchmark[] = [xsCryptoBenchmark, kmsThroughputBenchmark, xsOnboardingBenchmark, xsDeviceBudgetBenchmark, xsDeviceLoadBenchmark];
+const benchmarks: Benchmark[] = [xsCryptoBenchmark, kmsThroughputBenchmark, kmsHsmBenchmark, xsOnboardingBenchmark, xsDeviceBudgetBenchmark, xsDeviceLoadBenchmark];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((n) => !benchmarks.some((b) => b.name === n));

@@ -3,12 +3,14 @@
  * PKCS#11: MTMS and each KMS keep their master keys in a SoftHSM2 token this run initialises in a
  * temporary SOFTHSM2_CONF directory. Skipped, saying why, where SoftHSM2 is not installed.
  */
-import { describe, it } from 'vitest';
-import { softHsmMissing } from '../support/softHsmToken';
+import { afterAll, describe, it } from 'vitest';
+import { disposeSoftHsmToken, softHsmMissing } from '../support/softHsmToken';
 
 const missing = softHsmMissing();
 if (missing === undefined) {
   process.env.PAYPAD_E2E_HSM = 'pkcs11';
+  // Registered first, so it runs after the suite's own afterAll has closed the host.
+  afterAll(disposeSoftHsmToken);
   // Imported after the variable is set: the suite reads it as it loads.
   await import('./onboarding.test');
 } else {

@@ -2,6 +2,7 @@
  * A SoftHSM2 token of this test run's own: a temporary directory with its softhsm2.conf and token
  * store, SOFTHSM2_CONF pointing at it (SoftHSM reads it at C_Initialize), and one token initialised
  * with softhsm2-util. Each HSM a test opens gets its own key label, so its own master key.
+ * No test-runner dependency: benchmarks use it too.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,7 +10,6 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pkcs11js from 'pkcs11js';
-import { afterAll } from 'vitest';
 import { parseKeyBlockHeader } from '../../shared/crypto/tr31Header';
 import type { UnwrappedKey } from '../../shared/crypto/tr31';
 import type { HsmConfig, KeyHandle } from '../../host/hsm/index';
@@ -34,9 +34,13 @@ let token: Promise<string> | undefined;
 let dir: string | undefined;
 let labels = 0;
 
-afterAll(async () => {
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+/** Removes this run's token directory (its user calls this when done: a test file's afterAll, a benchmark's close). */
+export async function disposeSoftHsmToken(): Promise<void> {
+  const done = dir;
+  token = undefined;
+  dir = undefined;
+  if (done) await rm(done, { recursive: true, force: true });
+}
 
 /** Initialises this run's token once; answers its directory. */
 function ensureToken(): Promise<string> {

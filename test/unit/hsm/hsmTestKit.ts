@@ -14,13 +14,13 @@ import { isPaypadError } from '../../../shared/errors';
 import type { Hsm, KeyHandle } from '../../../host/hsm/hsm';
 import { decodeP256PrivateKey } from '../../../host/hsm/ecPrivateKey';
 import { type HsmConfig, createHsm, openSoftwareHsm, systemRng } from '../../../host/hsm/index';
-import { openWithToken, softHsmConfig, softHsmMissing } from '../../support/softHsmToken';
+import { disposeSoftHsmToken, openWithToken, softHsmConfig, softHsmMissing } from '../../support/softHsmToken';
 
 export const rng: Rng = systemRng;
 
 const directories: string[] = [];
 afterAll(async () => {
-  await Promise.all(directories.map((dir) => rm(dir, { recursive: true, force: true })));
+  await Promise.all([...directories.map((dir) => rm(dir, { recursive: true, force: true })), disposeSoftHsmToken()]);
 });
 
 /** A fresh directory removed after the test file; the LMK path inside it does not exist yet. */
