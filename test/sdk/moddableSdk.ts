@@ -154,8 +154,10 @@ export function startSimulator(library: string, x: XServer, configDir: string): 
   child.stdout!.setEncoding('utf8').on('data', take);
   child.stderr!.setEncoding('utf8').on('data', take);
   let exited = false;
-  child.once('exit', () => {
+  let exit = '';
+  child.once('exit', (code, signal) => {
     exited = true;
+    exit = signal ?? `code ${code}`;
     listeners.forEach((l) => l());
   });
   return {
@@ -172,7 +174,7 @@ export function startSimulator(library: string, x: XServer, configDir: string): 
           if (found !== undefined) return done(() => resolve(found));
           const fatal = lines.slice(from).find((l) => FATAL.test(l));
           if (fatal !== undefined) return done(() => reject(new Error(`waiting for ${what}, the simulator said: ${fatal}\n${lines.join('\n')}`)));
-          if (exited) done(() => reject(new Error(`mcsim exited before ${what}:\n${lines.join('\n')}`)));
+          if (exited) done(() => reject(new Error(`mcsim exited (${exit}) before ${what}:\n${lines.join('\n')}`)));
         };
         const timer = setTimeout(() => done(() => reject(new Error(`no ${what} within ${timeoutMs} ms:\n${lines.join('\n')}`))), timeoutMs);
         listeners.add(check);

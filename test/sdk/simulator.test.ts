@@ -113,7 +113,9 @@ describe.skipIf(missing !== null)(`X3 the firmware in the Moddable simulator wit
     await shoot(sim, 'waiting-for-operator');
 
     // The operator reads the serial, confirms the customer and uploads the TK envelope (A2-A5, A10).
-    const receipt = await onboard(`${LOOPBACK}:${linkPort}`, mtmsUrl, stationFiles(operatorDirectory(dataDir)));
+    const receipt = await onboard(`${LOOPBACK}:${linkPort}`, mtmsUrl, stationFiles(operatorDirectory(dataDir))).catch((e: Error) => {
+      throw new Error(`${e.message}\nthe simulator said:\n${sim.lines.join('\n')}`);
+    });
     expect(receipt).toMatchObject({ serial: SERIAL, customerCode: 'C001' });
     await sim.waitForLine(/^display: SN PP-1001 \| TK issued, no TMK \| OK: load keys/, 'the TK-issued screen');
     await shoot(sim, 'tk-issued');
