@@ -202,9 +202,10 @@ function pkcs11Hsm(module: pkcs11js.PKCS11, session: Session, lmk: MasterKey, op
     }
   }
 
-  function sign(key: ObjectHandle, mechanism: pkcs11js.Mechanism, data: Uint8Array, length = CMAC_BYTES): Buffer {
-    module.C_SignInit(session, mechanism, key);
-    return module.C_Sign(session, Buffer.from(data), Buffer.alloc(length));
+  /** The token's 16-byte AES-CMAC of `data` under `key`. */
+  function cmac(key: ObjectHandle, data: Uint8Array): Buffer {
+    module.C_SignInit(session, CMAC, key);
+    return module.C_Sign(session, Buffer.from(data), Buffer.alloc(CMAC_BYTES));
   }
 
   /** The token's C_Verify of a full CMAC: false for a wrong MAC, which SoftHSM2 reports as an error. */
@@ -219,7 +220,7 @@ function pkcs11Hsm(module: pkcs11js.PKCS11, session: Session, lmk: MasterKey, op
   }
 
   function aesKcv(key: ObjectHandle): string {
-    const mac = sign(key, CMAC, new Uint8Array(16));
+    const mac = cmac(key, new Uint8Array(16));
     try {
       return toHex(mac.subarray(0, KCV_BYTES));
     } finally {
@@ -235,7 +236,7 @@ function pkcs11Hsm(module: pkcs11js.PKCS11, session: Session, lmk: MasterKey, op
   function seal(header: Tr31HeaderInit, body: Uint8Array): string {
     const bodyHex = toHex(body);
     const headerText = buildKeyBlockHeader({ ...header, keyContext: STORAGE_CONTEXT }, bodyHex.length + 2 * CMAC_BYTES);
-    const mac = sign(lmk.lmkMac, CMAC, Buffer.concat([Buffer.from(headerText, 'latin1'), body]));
+    const mac = cmac(lmk.lmkMac, Buffer.concat([Buffer.from(headerText, 'latin1'), body]));
     return headerText + bodyHex + toHex(mac);
   }
 
@@ -380,7 +381,7 @@ function pkcs11Hsm(module: pkcs11js.PKCS11, session: Session, lmk: MasterKey, op
     assertAesKeyLength(derivation.lengthBytes);
     return withAesKey(baseKey, 'base key', COMMAND_POLICIES.deriveMacKey, (key) =>
       withObjects((keep) => {
-        const derived = kdfCounterMode((input) => sign(key, CMAC, input), fixedInput, derivation.lengthBytes);
+        const derived = kdfCounterMode((input) => cmac(key, input), fixedInput, derivation.lengthBytes);
         let macKey: ObjectHandle;
         try {
           macKey = keep(module.C_CreateObject(session, [...aesObjectTemplate(false, true), { type: pkcs11js.CKA_VALUE, value: Buffer.from(derived) }]));
@@ -403,7 +404,7 @@ function pkcs11Hsm(module: pkcs11js.PKCS11, session: Session, lmk: MasterKey, op
     if (mac.length === CMAC_BYTES) {
       verified = cmacVerifies(key, data, mac);
     } else {
-      const full = sign(key, CMAC, data);
+      const full = cmac(key, data);
       verified = constantTimeEqual(full.subarray(0, mac.length), mac);
       wipe(full);
     }
@@ -495,7 +496,7 @@ function pkcs11Hsm(module: pkcs11js.PKCS11, session: Session, lmk: MasterKey, op
 
     async mac(key, data): Promise<Uint8Array> {
       assertBytes(data, 'data');
-      return withAesKey(key, 'MAC key', COMMAND_POLICIES.mac, (macKey) => new Uint8Array(sign(macKey, CMAC, data)));
+      return withAesKey(key, 'MAC key', COMMAND_POLICIES.mac, (macKey) => new Uint8Array(cmac(macKey, data)));
     },
 
     async verifyMac(key, data, mac): Promise<void> {
@@ -506,7 +507,7 @@ function pkcs11Hsm(module: pkcs11js.PKCS11, session: Session, lmk: MasterKey, op
 
     async macWithDerivedKey(baseKey, derivation, data): Promise<Uint8Array> {
       assertBytes(data, 'data');
-      return derivedMac(baseKey, derivation, (macKey) => new Uint8Array(sign(macKey, CMAC, data)));
+      return derivedMac(baseKey, derivation, (macKey) => new Uint8Array(cmac(macKey, data)));
     },
 
     async verifyMacWithDerivedKey(baseKey, derivation, data, mac): Promise<void> {
