@@ -122,10 +122,6 @@ export function responseMacInput(fields: ResponseMacFields, body: Uint8Array): U
 }
 
 async function computeMac(mac: MacFunction, data: Uint8Array): Promise<Uint8Array> {
-  // Start the key work in a job of its own: opening a sealed key (TR-31 unwrap, KDF, CMAC) is the
-  // deepest call chain the terminal has, and here it would stack on the protocol layers that
-  // called it. XS on an ESP32 has 512 stack slots in all (docs/firmware.md "Device budget").
-  await undefined;
   const tag = await mac(data);
   if (!(tag instanceof Uint8Array) || tag.length !== MAC_BYTES) {
     throw new PaypadError('BAD_LENGTH', `MAC function: expected ${MAC_BYTES} bytes`);
