@@ -155,34 +155,32 @@ ${DATA_DIR_HELP}`,
   },
 };
 
-const repairWithdraw: Command = {
-  summary: "withdraw a terminal's open repair authorisations",
-  help: `Usage: paypad mtms repair withdraw --serial S [--data-dir DIR]
+/** A repair command that takes one terminal's serial and the data directory. */
+function repairCommand(summary: string, verb: string, action: (store: MtmsStore, serial: string) => Promise<string>): Command {
+  return {
+    summary,
+    help: `Usage: paypad mtms repair ${verb} --serial S [--data-dir DIR]
 ${DATA_DIR_HELP}`,
-  async run(argv) {
-    const f = parseFlags(argv, { serial: { type: 'string' }, 'data-dir': { type: 'string' } });
-    const serial = required(f.serial, 'serial');
-    return withMtms(f['data-dir'], async (store) => print(`withdrew ${await store.withdrawRepair(serial, actor())} open repair authorisation(s) of ${serial}`));
-  },
-};
+    async run(argv) {
+      const f = parseFlags(argv, { serial: { type: 'string' }, 'data-dir': { type: 'string' } });
+      const serial = required(f.serial, 'serial');
+      return withMtms(f['data-dir'], async (store) => print(await action(store, serial)));
+    },
+  };
+}
 
-const repairList: Command = {
-  summary: "list a terminal's repair authorisations, newest first",
-  help: `Usage: paypad mtms repair list --serial S [--data-dir DIR]
-${DATA_DIR_HELP}`,
-  async run(argv) {
-    const f = parseFlags(argv, { serial: { type: 'string' }, 'data-dir': { type: 'string' } });
-    const serial = required(f.serial, 'serial');
-    return withMtms(f['data-dir'], async (store) => {
-      const now = Date.now();
-      const rows = (await store.repairAuthorisations(serial)).map((a) => {
-        const state = a.closedAt ? `closed ${a.closedAt.toISOString()} by ${a.closedBy}` : a.expiresAt.getTime() > now ? 'open' : 'expired';
-        return `${String(a.id).padEnd(6)}  ${a.openedAt.toISOString()}  ${a.expiresAt.toISOString()}  ${a.openedBy}  ${state}`;
-      });
-      return print([`${'ID'.padEnd(6)}  ${'OPENED'.padEnd(24)}  ${'EXPIRES'.padEnd(24)}  BY  STATE`, ...rows].join('\n'));
-    });
-  },
-};
+const repairWithdraw = repairCommand("withdraw a terminal's open repair authorisations", 'withdraw', async (store, serial) => {
+  return `withdrew ${await store.withdrawRepair(serial, actor())} open repair authorisation(s) of ${serial}`;
+});
+
+const repairList = repairCommand("list a terminal's repair authorisations, newest first", 'list', async (store, serial) => {
+  const now = Date.now();
+  const rows = (await store.repairAuthorisations(serial)).map((a) => {
+    const state = a.closedAt ? `closed ${a.closedAt.toISOString()} by ${a.closedBy}` : a.expiresAt.getTime() > now ? 'open' : 'expired';
+    return `${String(a.id).padEnd(6)}  ${a.openedAt.toISOString()}  ${a.expiresAt.toISOString()}  ${a.openedBy}  ${state}`;
+  });
+  return [`${'ID'.padEnd(6)}  ${'OPENED'.padEnd(24)}  ${'EXPIRES'.padEnd(24)}  BY  STATE`, ...rows].join('\n');
+});
 
 const kmsKeyList: Command = {
   summary: "show the intake key pinned for each customer's KMS, and changed keys waiting",
