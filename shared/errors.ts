@@ -105,6 +105,19 @@ export type ErrorCode =
   // host outbox (ARCHITECTURE §5): queued outbound messages
   | 'OUTBOX_ROW_UNKNOWN'
   | 'OUTBOX_ROW_STATE'
+  // host ledger (host/payments/ledger; SPEC C8, C9): double-entry accounts and transfers
+  | 'LEDGER_ACCOUNT_UNKNOWN'
+  | 'LEDGER_ACCOUNT_EXISTS_DIFFERENT'
+  | 'LEDGER_TRANSFER_UNKNOWN'
+  | 'LEDGER_TRANSFER_EXISTS_DIFFERENT'
+  | 'LEDGER_CURRENCY_MISMATCH'
+  | 'LEDGER_INSUFFICIENT_FUNDS'
+  | 'LEDGER_OVERFLOW'
+  | 'LEDGER_NOT_PENDING'
+  | 'LEDGER_PENDING_RESOLVED'
+  | 'LEDGER_PENDING_EXPIRED'
+  | 'LEDGER_AMOUNT_EXCEEDS_PENDING'
+  | 'LEDGER_INVARIANT_BROKEN'
   // operating terminal (A2-A6, A13): its local link to the PIN pad, MTMS's answers, the operator
   | 'LINK_UNAVAILABLE'
   | 'LINK_TIMEOUT'
