@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'PIN_INVALID'
   | 'PAN_INVALID'
   | 'PIN_BLOCK_INVALID'
+  | 'PIN_INCORRECT'
   // ECDH key transport
   | 'PUBLIC_KEY_INVALID'
   | 'KEY_ENVELOPE_UNSUPPORTED'
@@ -82,11 +83,13 @@ export type ErrorCode =
   | 'VAULT_SLOT_OCCUPIED'
   | 'VAULT_RECORD_INVALID'
   | 'KCV_MISMATCH'
-  // host HSM (host/hsm): master key file, key handles, key strength
+  // host HSM (host/hsm): master key file, key handles, key strength, key components, commands a backend refuses
   | 'HSM_UNAVAILABLE'
   | 'HSM_LMK_INVALID'
   | 'HSM_HANDLE_INVALID'
   | 'HSM_KEY_TOO_WEAK'
+  | 'HSM_COMMAND_UNSUPPORTED'
+  | 'KEY_COMPONENTS_INVALID'
   // KMS role (A7, A11-A13): terminals it holds keys for, deliveries from MTMS
   | 'KMS_TERMINAL_UNKNOWN'
   | 'KMS_KEY_STATE'
@@ -135,7 +138,15 @@ export type ErrorCode =
   // demos (bin/demo): a step of a scripted walk-through failed or its results disagree
   | 'DEMO_STEP_FAILED'
   // local link over a board's UART (firmware/hal/moddable): more answer bytes queued than the line can carry
-  | 'LINK_OVERRUN';
+  | 'LINK_OVERRUN'
+  // simulated outside parties (host/simulators, X5): card schemes and banks, the provider's files, SMS
+  | 'BIN_TABLE_INVALID'
+  | 'CARD_ACCOUNT_INVALID'
+  | 'PAYMENT_REQUEST_INVALID'
+  | 'SETTLEMENT_FILE_MALFORMED'
+  | 'SETTLEMENT_FILE_TOTALS_MISMATCH'
+  | 'SMS_MESSAGE_INVALID'
+  | 'SMS_GATEWAY_UNAVAILABLE';
 
 export class PaypadError extends Error {
   readonly code: ErrorCode;
