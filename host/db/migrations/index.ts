@@ -16,5 +16,7 @@ import { kmsIntakeSequence } from '../../kms/intakeSequenceMigration';
 import { mtmsRepairAuthorisations } from '../../mtms/repairAuthorisationMigration';
 import { mtmsKmsKeyPins } from '../../mtms/kmsKeyPinMigration';
 import { mtmsLookupBuckets } from '../../mtms/lookupBucketMigration';
+// The ledger keeps its migration beside its store (host/payments/ledger).
+import { ledger } from '../../payments/ledger/migration';
 
-export const MIGRATIONS: readonly HostMigration[] = [auditLog, caCertificates, kmsKeys, outbox, mtmsTables, kmsIntakeSequence, mtmsRepairAuthorisations, mtmsKmsKeyPins, mtmsLookupBuckets];
+export const MIGRATIONS: readonly HostMigration[] = [auditLog, caCertificates, kmsKeys, outbox, mtmsTables, kmsIntakeSequence, mtmsRepairAuthorisations, mtmsKmsKeyPins, mtmsLookupBuckets, ledger];
