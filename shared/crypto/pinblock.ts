@@ -40,17 +40,36 @@ export function encipherPinBlockIso4(key: Uint8Array, pin: string, pan: string, 
   const panField = buildPanField(pan);
   const random = randomBytes(rng, RANDOM_FILL_BYTES, 'the PIN block fill');
   const pinField = buildPinField(pin, random);
-  const intermediate = aesEcbEncrypt(key, pinField);
-  const chained = xorBytes(intermediate, panField);
   try {
-    return aesEcbEncrypt(key, chained);
+    return encipherFields(key, pinField, panField);
   } finally {
-    wipe(random, pinField, intermediate, chained, panField);
+    wipe(random, pinField, panField);
   }
 }
 
 /** Deciphers a format 4 block for `pan` and returns the PIN digits; checks every fixed field. */
 export function decipherPinBlockIso4(key: Uint8Array, block: Uint8Array, pan: string): string {
+  return withPinFieldIso4(key, block, pan, readPin);
+}
+
+/**
+ * PIN translation (ISO 9564-1:2017, format 4 on both sides): deciphers `block` under
+ * `sourceKey` for `pan`, checks it, and enciphers the same plain text PIN field under
+ * `destinationKey` for the same PAN. The field, random half included, is carried over as it is,
+ * so translating back under the source key gives the original block. For an HSM: the clear PIN
+ * field exists only in buffers wiped before this returns.
+ */
+export function translatePinBlockIso4(sourceKey: Uint8Array, destinationKey: Uint8Array, block: Uint8Array, pan: string): Uint8Array {
+  assertAesKey(destinationKey, 'destination PIN key');
+  return withPinFieldIso4(sourceKey, block, pan, (pinField, panField) => encipherFields(destinationKey, pinField, panField));
+}
+
+/**
+ * Deciphers a format 4 block for `pan`, checks every fixed field of the plain text PIN field,
+ * and runs `use` with that field and the PAN field; both are wiped however `use` ends. For HSM
+ * functions (PIN verification) that must work on the PIN without it ever becoming a string.
+ */
+export function withPinFieldIso4<T>(key: Uint8Array, block: Uint8Array, pan: string, use: (pinField: Uint8Array, panField: Uint8Array) => T): T {
   assertAesKey(key, 'PIN key');
   if (!(block instanceof Uint8Array) || block.length !== AES_BLOCK) {
     const got = block instanceof Uint8Array ? `${block.length} bytes` : typeof block;
@@ -61,9 +80,21 @@ export function decipherPinBlockIso4(key: Uint8Array, block: Uint8Array, pan: st
   const chained = xorBytes(intermediate, panField);
   const pinField = aesEcbDecrypt(key, chained);
   try {
-    return parsePinField(pinField);
+    assertPinField(pinField);
+    return use(pinField, panField);
   } finally {
     wipe(intermediate, chained, pinField, panField);
+  }
+}
+
+/** E(K, E(K, PIN field) XOR PAN field): the format 4 encipherment. */
+function encipherFields(key: Uint8Array, pinField: Uint8Array, panField: Uint8Array): Uint8Array {
+  const intermediate = aesEcbEncrypt(key, pinField);
+  const chained = xorBytes(intermediate, panField);
+  try {
+    return aesEcbEncrypt(key, chained);
+  } finally {
+    wipe(intermediate, chained);
   }
 }
 
@@ -98,20 +129,18 @@ function buildPinField(pin: string, random: Uint8Array): Uint8Array {
  * A wrong key or PAN decrypts to noise, which these checks reject with high probability; the
  * message never says which field failed, so it leaks nothing about the PIN (not even its length).
  */
-function parsePinField(field: Uint8Array): string {
-  const invalid = () => new PaypadError('PIN_BLOCK_INVALID', 'PIN block: not a valid ISO 9564-1 format 4 block for this key and PAN');
-  if (getNibble(field, 0) !== CONTROL_FORMAT_4) throw invalid();
+function assertPinField(field: Uint8Array): void {
+  let valid = getNibble(field, 0) === CONTROL_FORMAT_4;
   const length = getNibble(field, 1);
-  if (length < PIN_MIN_DIGITS || length > PIN_MAX_DIGITS) throw invalid();
+  valid &&= length >= PIN_MIN_DIGITS && length <= PIN_MAX_DIGITS;
+  for (let n = 2; valid && n < 2 * RANDOM_FILL_OFFSET; n++) valid = n < 2 + length ? getNibble(field, n) <= 9 : getNibble(field, n) === FILL_NIBBLE;
+  if (!valid) throw new PaypadError('PIN_BLOCK_INVALID', 'PIN block: not a valid ISO 9564-1 format 4 block for this key and PAN');
+}
+
+/** The PIN digits of a checked plain text PIN field. */
+function readPin(field: Uint8Array): string {
   let pin = '';
-  for (let i = 0; i < length; i++) {
-    const digit = getNibble(field, 2 + i);
-    if (digit > 9) throw invalid();
-    pin += String.fromCharCode(48 + digit);
-  }
-  for (let n = 2 + length; n < 2 * RANDOM_FILL_OFFSET; n++) {
-    if (getNibble(field, n) !== FILL_NIBBLE) throw invalid();
-  }
+  for (let i = 0; i < getNibble(field, 1); i++) pin += String.fromCharCode(48 + getNibble(field, 2 + i));
   return pin;
 }
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { type Rng, fromHex, toHex } from '../../../shared/bytes';
 import { isPaypadError } from '../../../shared/errors';
-import { decipherPinBlockIso4, encipherPinBlockIso4 } from '../../../shared/crypto/pinblock';
+import { decipherPinBlockIso4, encipherPinBlockIso4, translatePinBlockIso4, withPinFieldIso4 } from '../../../shared/crypto/pinblock';
 
 interface PinBlockVector {
   name: string;
@@ -201,5 +201,38 @@ describe('ISO 9564-1 PIN block format 4 (A12: PINs travel only as PIN blocks und
   it('rejects an RNG that returns the wrong number of bytes with BAD_LENGTH', () => {
     expectCode(() => encipherPinBlockIso4(KEY, '1234', PAN, () => new Uint8Array(7)), 'BAD_LENGTH');
     expectCode(() => encipherPinBlockIso4(KEY, '1234', PAN, () => new Uint8Array(16)), 'BAD_LENGTH');
+  });
+});
+
+describe('ISO 9564-1 format 4 PIN translation (C6: the PIN moves from the terminal PIK to the zone PIN key)', () => {
+  const [ep2, dukpt] = vectors;
+  const OTHER_KEY = fromHex(dukpt.key);
+
+  it('re-enciphers the published ep2 block under another key: the same plain field, and back again byte for byte', () => {
+    const translated = translatePinBlockIso4(fromHex(ep2.key), OTHER_KEY, fromHex(ep2.block), ep2.pan);
+    expect(decipherToPlainFieldHex(OTHER_KEY, translated, ep2.pan)).toBe(`441234AAAAAAAAAA${ep2.randomFill}`);
+    expect(toHex(translatePinBlockIso4(OTHER_KEY, fromHex(ep2.key), translated, ep2.pan))).toBe(ep2.block);
+  });
+
+  it('checks the source block for this PAN before anything is enciphered (PIN_BLOCK_INVALID)', () => {
+    expectCode(() => translatePinBlockIso4(fromHex(ep2.key), OTHER_KEY, fromHex(ep2.block), '432198765432109871'), 'PIN_BLOCK_INVALID');
+    expectCode(() => translatePinBlockIso4(OTHER_KEY, fromHex(ep2.key), fromHex(ep2.block), ep2.pan), 'PIN_BLOCK_INVALID');
+    const tampered = fromHex(ep2.block);
+    tampered[15] ^= 1;
+    expectCode(() => translatePinBlockIso4(fromHex(ep2.key), OTHER_KEY, tampered, ep2.pan), 'PIN_BLOCK_INVALID');
+  });
+
+  it('refuses a destination that is not an AES key (KEY_LENGTH)', () => {
+    expectCode(() => translatePinBlockIso4(fromHex(ep2.key), new Uint8Array(8), fromHex(ep2.block), ep2.pan), 'KEY_LENGTH');
+  });
+
+  it('hands a PIN verification function the checked plain field and PAN field, then wipes both', () => {
+    let seen: Uint8Array[] = [];
+    const copied = withPinFieldIso4(fromHex(ep2.key), fromHex(ep2.block), ep2.pan, (pinField, panField) => {
+      seen = [pinField, panField];
+      return toHex(pinField) + toHex(panField);
+    });
+    expect(copied).toBe(`441234AAAAAAAAAA${ep2.randomFill}${panFieldHex(ep2.pan)}`);
+    expect(seen.every((field) => field.every((b) => b === 0))).toBe(true);
   });
 });
