@@ -139,6 +139,13 @@ export type ErrorCode =
   | 'DEMO_STEP_FAILED'
   // local link over a board's UART (firmware/hal/moddable): more answer bytes queued than the line can carry
   | 'LINK_OVERRUN'
+  // ISO 8583 acquirer link (host/payments/iso8583): message bytes, field values, the TCP channel
+  | 'ISO8583_MALFORMED'
+  | 'ISO8583_FIELD_INVALID'
+  | 'ACQUIRER_LINK_TIMEOUT'
+  | 'ACQUIRER_LINK_CLOSED'
+  | 'ACQUIRER_LINK_FRAME_TIMEOUT'
+  | 'ACQUIRER_LINK_DUPLICATE_REQUEST'
   // simulated outside parties (host/simulators, X5): card schemes and banks, the provider's files, SMS
   | 'BIN_TABLE_INVALID'
   | 'CARD_ACCOUNT_INVALID'
