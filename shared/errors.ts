@@ -78,6 +78,10 @@ export type ErrorCode =
   | 'PEER_CERT_MISMATCH'
   | 'PEER_CERT_REVOKED'
   | 'SERVER_CERT_REVOKED'
+  // device identity (A8): the PIN pad's certificate and its signature over an MTMS challenge
+  | 'DEVICE_CERT_INVALID'
+  | 'DEVICE_CERT_REVOKED'
+  | 'DEVICE_SIGNATURE_INVALID'
   // firmware key vault (A1, A11, A12, A13)
   | 'VAULT_SLOT_EMPTY'
   | 'VAULT_SLOT_OCCUPIED'
@@ -105,6 +109,8 @@ export type ErrorCode =
   | 'MTMS_DELIVERY_FAILED'
   | 'MTMS_KMS_KEY_CHANGED'
   | 'MTMS_LOOKUP_RATE_LIMITED'
+  | 'MTMS_CHALLENGE_INVALID'
+  | 'MTMS_DEVICE_ENROLLED'
   // host outbox (ARCHITECTURE §5): queued outbound messages
   | 'OUTBOX_ROW_UNKNOWN'
   | 'OUTBOX_ROW_STATE'
@@ -148,7 +154,7 @@ export type ErrorCode =
   | 'ACQUIRER_LINK_DUPLICATE_REQUEST'
   // simulated outside parties (host/simulators, X5): card schemes and banks, the provider's files, SMS
   | 'BIN_TABLE_INVALID'
-  | 'CARD_ACCOUNT_INVALID'
+  | 'SIMULATOR_FIXTURE_INVALID'
   | 'PAYMENT_REQUEST_INVALID'
   | 'SETTLEMENT_FILE_MALFORMED'
   | 'SETTLEMENT_FILE_TOTALS_MISMATCH'

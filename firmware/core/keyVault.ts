@@ -252,7 +252,7 @@ export class KeyVault {
   #open<T>(slot: KeySlotName, use: (key: Uint8Array, header: Tr31Header) => T): T {
     const record = this.#storage.get(VAULT_NAMESPACE, slot);
     if (record === undefined) throw new PaypadError('VAULT_SLOT_EMPTY', `key slot ${slot} is empty`);
-    const { key, header } = openSlotRecord(this.#rootKey, slot, record);
+    const { key, header } = openSlotRecord(this.#rootKey, slot, KEY_SLOTS[slot], record);
     try {
       return use(key, header);
     } finally {

@@ -2,8 +2,10 @@
  * The PIN pad application of key loading (docs/key-loading.md; A1, A2, A10-A13, X2): what the
  * terminal answers on its local link, and how it loads keys from its KMS.
  *
- *   local link  serial (A2) | tk: make TK on first use (A1), answer the envelope for MTMS (A10)
+ *   local link  serial (A2) | tk: make TK on first use (A1), answer the envelope for MTMS (A10),
+ *               signed with the device identity key over MTMS's nonce when one is given (A8)
  *               | repair (A13): the serial must match; zeroize, new TK, key loading starts over
+ *               | identity, certify: enrolment on the production line (deviceKey.ts, A8)
  *   KMS         downloadTmk (A11), signOn (A12)             (kmsClient.ts)
  *   status      serial, stage, sequence, each loaded slot's attributes and KCV (never key bytes)
  *
@@ -15,11 +17,13 @@
  * sees what the first wrote. Within one instance, operations run one at a time, in call order.
  * Runs in XS: no Node APIs.
  */
-import { type Rng, toHex } from 'shared/bytes';
+import { type Rng, fromHex, toHex } from 'shared/bytes';
 import { PaypadError, isPaypadError } from 'shared/errors';
+import { enrolmentSignedBytes, tkIntakeSignedBytes } from 'shared/protocol/deviceIdentity';
 import { LINK_VERSION, type LinkOp, type LinkRequest, type LinkResult } from 'shared/protocol/localLink';
 import type { Http } from '../hal/http';
 import type { Storage } from '../hal/storage';
+import { DeviceKey } from './deviceKey';
 import { KmsClient } from './kmsClient';
 import { KEY_SLOT_NAMES, type KeySlotName } from './keySlots';
 import { type KeySlotInfo, KeyVault } from './keyVault';
@@ -74,6 +78,7 @@ export class Terminal implements LinkRequestHandler {
   readonly #identity: TerminalIdentity;
   readonly #storage: Storage;
   readonly #vault: KeyVault;
+  readonly #device: DeviceKey;
   readonly #kms: KmsClient;
   #tail: Promise<unknown> = Promise.resolve();
 
@@ -86,6 +91,7 @@ export class Terminal implements LinkRequestHandler {
     this.#identity = identity;
     this.#storage = device.storage;
     this.#vault = new KeyVault({ storage: device.storage, rng: device.rng, rootKey: device.rootKey, serial: identity.serial });
+    this.#device = new DeviceKey(device.storage, device.rng, device.rootKey);
     this.#kms = new KmsClient({ identity, vault: this.#vault, storage: device.storage, http: device.http });
   }
 
@@ -132,10 +138,23 @@ export class Terminal implements LinkRequestHandler {
         case 'serial':
           return { v: LINK_VERSION, id: request.id, ok: true, serial };
         case 'tk': {
+          // Unsigned without a nonce (nothing MTMS takes); signed, the device vouches for an envelope it made itself.
+          const certificate = request.nonce === undefined ? undefined : this.#enrolledCertificate();
           this.#ensureTransportKey();
           const envelope = this.#vault.exportTransportKey(this.#identity.mtmsPublicKey);
-          return { v: LINK_VERSION, id: request.id, ok: true, serial, tkEnvelope: toHex(envelope) };
+          const tkEnvelope = toHex(envelope);
+          if (request.nonce === undefined || certificate === undefined) return { v: LINK_VERSION, id: request.id, ok: true, serial, tkEnvelope };
+          const signature = this.#device.sign(tkIntakeSignedBytes(serial, fromHex(request.nonce, 'nonce'), envelope));
+          return { v: LINK_VERSION, id: request.id, ok: true, serial, tkEnvelope, signature: toHex(signature), certificate: toHex(certificate) };
         }
+        case 'identity': {
+          const publicKey = this.#device.publicKey();
+          const signature = this.#device.sign(enrolmentSignedBytes(serial, fromHex(request.nonce, 'nonce'), publicKey));
+          return { v: LINK_VERSION, id: request.id, ok: true, serial, publicKey: toHex(publicKey), signature: toHex(signature) };
+        }
+        case 'certify':
+          this.#device.storeCertificate(fromHex(request.certificate, 'certificate'));
+          return { v: LINK_VERSION, id: request.id, ok: true, serial };
         case 'repair':
           // The request names the serial it means to wipe: one that reached the wrong device does nothing.
           if (request.serial !== serial) {
@@ -150,12 +169,21 @@ export class Terminal implements LinkRequestHandler {
 
   /** A11: see KmsClient.downloadTmk. */
   downloadTmk(): Promise<LoadedSlot> {
-    return this.#exclusive(async () => loadedSlot(await this.#kms.downloadTmk()));
+    return this.#exclusive(() => this.#kms.downloadTmk().then(loadedSlot));
   }
 
   /** A12: see KmsClient.signOn. */
   signOn(): Promise<LoadedSlot[]> {
-    return this.#exclusive(async () => (await this.#kms.signOn()).map(loadedSlot));
+    return this.#exclusive(() => this.#kms.signOn().then((slots) => slots.map(loadedSlot)));
+  }
+
+  /** The device certificate; DEVICE_CERT_INVALID before enrolment, when there is nothing to vouch with. */
+  #enrolledCertificate(): Uint8Array {
+    const certificate = this.#device.certificate();
+    if (certificate === undefined) {
+      throw new PaypadError('DEVICE_CERT_INVALID', 'this PIN pad has no device certificate: enrol it on the production line (paypad mtms device enrol)');
+    }
+    return certificate;
   }
 
   /** A1: TK is made the first time it is asked for. */

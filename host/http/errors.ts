@@ -31,6 +31,13 @@ export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   NOT_FOUND: 404,
   MTMS_SERIAL_UNKNOWN: 404,
   MTMS_REPAIR_NOT_AUTHORISED: 403,
+  // A8: the PIN pad behind a TK upload is not the enrolled device of that serial: its certificate
+  // does not chain, is not a device's for that serial, is revoked, or its signature does not verify.
+  DEVICE_CERT_INVALID: 403,
+  DEVICE_CERT_REVOKED: 403,
+  DEVICE_SIGNATURE_INVALID: 403,
+  // The nonce was never issued for this serial, has been used, or has expired: ask for a new one.
+  MTMS_CHALLENGE_INVALID: 403,
   MTMS_CUSTOMER_UNKNOWN: 404,
   // RFC 9110 §15.5.9: the client did not send its request within the listener's time limits.
   REQUEST_TIMEOUT: 408,
@@ -38,6 +45,7 @@ export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   PROTOCOL_REPLAY: 409,
   KMS_KEY_STATE: 409,
   DELIVERY_CONFLICT: 409,
+  MTMS_DEVICE_ENROLLED: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   // RFC 9110 §15.5.21: well-formed, but the envelope is not one the HSM can open for this serial.

@@ -39,3 +39,18 @@ export const errorCode = string({ min: 2, max: 64, pattern: /^[A-Z][A-Z0-9_]+$/,
 
 export const ERROR_MESSAGE_MAX = 512;
 export const errorMessage = text(1, ERROR_MESSAGE_MAX);
+
+/** A device challenge nonce from MTMS (shared/protocol/deviceIdentity): 32 bytes. */
+export const deviceNonceHex = hex(32, 32);
+
+/** An ECDSA P-256 signature r || s (IEEE P1363), 64 bytes. */
+export const signatureHex = hex(64, 64);
+
+/** An uncompressed SEC 1 P-256 public key (0x04 || X || Y), 65 bytes; the curve check is the crypto's. */
+export const publicKeyHex = hex(65, 65);
+
+/**
+ * A device certificate, DER. A P-256 certificate of the paypad CA is about 450 bytes; 1200 leaves
+ * room for a longer CA name and keeps a local-link frame (4096 bytes) well clear of its limit.
+ */
+export const certificateHex = hex(128, 1200);

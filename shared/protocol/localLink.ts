@@ -5,19 +5,25 @@
  *   length (2 bytes, big-endian) || UTF-8 JSON (1 .. MAX_FRAME_BYTES bytes)
  *
  * The link has no MAC: it carries nothing the operator may not see. The serial is public, the
- * TK leaves only as an envelope for MTMS's key (A10), and repair names the serial it wipes so a
- * request reaching the wrong device does nothing.
+ * TK leaves only as an envelope for MTMS's key (A10), repair names the serial it wipes so a
+ * request reaching the wrong device does nothing, and what the device signs with its identity key
+ * is bound to a nonce from MTMS (shared/protocol/deviceIdentity; A8).
  *
- * Requests:  {v: 1, id, op: 'serial'}  {v: 1, id, op: 'tk'}  {v: 1, id, op: 'repair', serial}
- * Responses: {v: 1, id, ok: true, serial}                   for serial and repair
- *            {v: 1, id, ok: true, serial, tkEnvelope}       for tk
+ * Requests:  {v: 1, id, op: 'serial'}  {v: 1, id, op: 'repair', serial}
+ *            {v: 1, id, op: 'tk', nonce?}                 nonce: MTMS's TK challenge, to sign with
+ *            {v: 1, id, op: 'identity', nonce}            nonce: MTMS's enrolment challenge
+ *            {v: 1, id, op: 'certify', certificate}       the device certificate the CA issued
+ * Responses: {v: 1, id, ok: true, serial}                   for serial, repair and certify
+ *            {v: 1, id, ok: true, serial, tkEnvelope[, signature, certificate]}  for tk (signed
+ *                                                          when a nonce was given)
+ *            {v: 1, id, ok: true, serial, publicKey, signature}  for identity
  *            {v: 1, id, ok: false, error: {code, message}}  id null when the request was unreadable
  */
 import { concatBytes } from '../bytes';
 import { PaypadError } from '../errors';
-import { errorCode, errorMessage, keyEnvelopeHex, serial } from './fields';
+import { certificateHex, deviceNonceHex, errorCode, errorMessage, keyEnvelopeHex, publicKeyHex, serial, signatureHex } from './fields';
 import { toErrorBody } from './messages';
-import { type Infer, type Schema, decodeJson, encodeJson, integer, object, oneOf, plainObject, version } from './validate';
+import { type Infer, type Schema, decodeJson, encodeJson, integer, object, oneOf, optional, plainObject, version } from './validate';
 
 export const MAX_FRAME_BYTES = 4096;
 const LENGTH_BYTES = 2;
@@ -71,7 +77,7 @@ export class FrameDecoder {
   }
 }
 
-export const LINK_OPS = ['serial', 'tk', 'repair'] as const;
+export const LINK_OPS = ['serial', 'tk', 'repair', 'identity', 'certify'] as const;
 export type LinkOp = (typeof LINK_OPS)[number];
 
 const v = version(LINK_VERSION);
@@ -81,14 +87,18 @@ const linkOp = oneOf(...LINK_OPS);
 
 const requests = {
   serial: object({ v, id, op: oneOf('serial') }),
-  tk: object({ v, id, op: oneOf('tk') }),
+  tk: object({ v, id, op: oneOf('tk'), nonce: optional(deviceNonceHex) }),
   repair: object({ v, id, op: oneOf('repair'), serial }),
+  identity: object({ v, id, op: oneOf('identity'), nonce: deviceNonceHex }),
+  certify: object({ v, id, op: oneOf('certify'), certificate: certificateHex }),
 } as const;
 
 const results = {
   serial: object({ v, id, ok: oneOf(true), serial }),
-  tk: object({ v, id, ok: oneOf(true), serial, tkEnvelope: keyEnvelopeHex }),
+  tk: object({ v, id, ok: oneOf(true), serial, tkEnvelope: keyEnvelopeHex, signature: optional(signatureHex), certificate: optional(certificateHex) }),
   repair: object({ v, id, ok: oneOf(true), serial }),
+  identity: object({ v, id, ok: oneOf(true), serial, publicKey: publicKeyHex, signature: signatureHex }),
+  certify: object({ v, id, ok: oneOf(true), serial }),
 } as const;
 
 const nullableId: Schema<number | null> = (value, path) => (value === null ? null : id(value, path));

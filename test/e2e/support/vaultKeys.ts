@@ -6,7 +6,7 @@
  * every output of the run for them. Nothing in the product reads keys this way; the vault never
  * returns a key (firmware/core/keyVault.ts).
  *
- * Besides the six slots it derives K_tkmac, the key the terminal MACs its requests under before
+ * Besides the six slots it opens the device identity key (firmware/core/deviceKey.ts, once enrolled) and derives K_tkmac, the key the terminal MACs its requests under before
  * sign-on (SP 800-108 counter-mode KDF from TK, shared/protocol/macEnvelope tkMacKdfParams): it is
  * as secret as TK and goes to the scan too.
  */
@@ -14,7 +14,8 @@ import { toHex } from '../../../shared/bytes';
 import { keyCheckValue } from '../../../shared/crypto/kcv';
 import { deriveKeyCounterCmac } from '../../../shared/crypto/kdf';
 import { tkMacKdfParams } from '../../../shared/protocol/macEnvelope';
-import { KEY_SLOT_NAMES, type KeySlotName, VAULT_NAMESPACE } from '../../../firmware/core/keySlots';
+import { DEVICE_KEY_POLICY, DEVICE_KEY_SLOT, DEVICE_NAMESPACE } from '../../../firmware/core/deviceKey';
+import { KEY_SLOT_NAMES, KEY_SLOTS, type KeySlotName, VAULT_NAMESPACE } from '../../../firmware/core/keySlots';
 import { openSlotRecord } from '../../../firmware/core/slotRecord';
 import { createFileStorage } from '../../../firmware/hal/node/fileStorage';
 import type { Storage } from '../../../firmware/hal/storage';
@@ -22,14 +23,14 @@ import { readRootKey } from '../../../firmware/hal/node/rootKey';
 
 export interface RecoveredKey {
   readonly serial: string;
-  /** A slot name, or K_tkmac. */
-  readonly name: KeySlotName | 'K_tkmac';
+  /** A slot name, the device identity key, or K_tkmac. */
+  readonly name: KeySlotName | typeof DEVICE_KEY_SLOT | 'K_tkmac';
   readonly key: Uint8Array;
   /** CMAC KCV (hex) of the key: equal to what the terminal and the KMS report for the slot. */
   readonly kcv: string;
 }
 
-/** Every occupied slot of the terminal in `stateDir`, in vault order, then K_tkmac. Throws if TK is missing. */
+/** Every occupied slot of the terminal in `stateDir`, in vault order, its identity key, then K_tkmac. Throws if TK is missing. */
 export function recoverTerminalKeys(stateDir: string, serial: string): RecoveredKey[] {
   const rootKey = readRootKey(stateDir);
   try {
@@ -45,8 +46,13 @@ export function recoverVaultKeys(storage: Storage, rootKey: Uint8Array, serial: 
   for (const name of KEY_SLOT_NAMES) {
     const record = storage.get(VAULT_NAMESPACE, name);
     if (record === undefined) continue;
-    const { key } = openSlotRecord(rootKey, name, record);
+    const { key } = openSlotRecord(rootKey, name, KEY_SLOTS[name], record);
     keys.push({ serial, name, key, kcv: toHex(keyCheckValue(key, 'cmac')) });
+  }
+  const identity = storage.get(DEVICE_NAMESPACE, DEVICE_KEY_SLOT);
+  if (identity !== undefined) {
+    const { key } = openSlotRecord(rootKey, DEVICE_KEY_SLOT, DEVICE_KEY_POLICY, identity);
+    keys.push({ serial, name: DEVICE_KEY_SLOT, key, kcv: toHex(keyCheckValue(key, 'cmac')) });
   }
   const tk = keys.find((k) => k.name === 'TK');
   if (tk === undefined) throw new Error(`terminal ${serial} in ${where} has no TK in its vault`);

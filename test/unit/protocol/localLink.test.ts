@@ -108,6 +108,9 @@ describe('local link requests and responses (A2 serial, A10 tk, A13 repair)', ()
     { v: 1, id: 1, op: 'serial' },
     { v: 1, id: 2, op: 'tk' },
     { v: 1, id: 2147483647, op: 'repair', serial: 'PP-000123' },
+    { v: 1, id: 3, op: 'tk', nonce: 'AB'.repeat(32) },
+    { v: 1, id: 4, op: 'identity', nonce: '01'.repeat(32) },
+    { v: 1, id: 5, op: 'certify', certificate: '30'.repeat(400) },
   ];
 
   it.each(requests)('round-trips the request $op through a frame', (request) => {
@@ -116,8 +119,11 @@ describe('local link requests and responses (A2 serial, A10 tk, A13 repair)', ()
   });
 
   it.each([
-    ['an unknown op', { v: 1, id: 1, op: 'dump' }, /^linkRequest\.op: expected one of "serial", "tk", "repair"$/],
+    ['an unknown op', { v: 1, id: 1, op: 'dump' }, /^linkRequest\.op: expected one of "serial", "tk", "repair", "identity", "certify"$/],
     ['A13 repair without the serial it wipes', { v: 1, id: 1, op: 'repair' }, /^linkRequest\.serial: missing$/],
+    ['A8 identity without a nonce', { v: 1, id: 1, op: 'identity' }, /^linkRequest\.nonce: missing$/],
+    ['A8 tk with a 31-byte nonce', { v: 1, id: 1, op: 'tk', nonce: 'AB'.repeat(31) }, /^linkRequest\.nonce: /],
+    ['A8 certify with an oversized certificate', { v: 1, id: 1, op: 'certify', certificate: '30'.repeat(1201) }, /^linkRequest\.certificate: /],
     ['a serial on a serial request', { v: 1, id: 1, op: 'serial', serial: 'PP-000123' }, /^linkRequest\.serial: unknown field$/],
     ['id 0', { v: 1, id: 0, op: 'tk' }, /^linkRequest\.id: /],
     ['a fractional id', { v: 1, id: 1.5, op: 'tk' }, /^linkRequest\.id: /],

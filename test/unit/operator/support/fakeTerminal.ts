@@ -2,7 +2,8 @@
  * A terminal's local link on loopback TCP for the operator tests: the firmware's own link session
  * (firmware/core/localLinkService) in front of an in-memory handler. The "TK envelope" is random
  * bytes: the operator must relay it unchanged and never look inside (A10), so its content does not
- * matter here; the full e2e uses the real vault.
+ * matter here; the full e2e uses the real vault. So are the device signature and certificate (A8):
+ * MTMS checks them, the operator only carries them.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -33,6 +34,8 @@ export interface FakeTerminal {
 export async function startFakeTerminal(options: FakeTerminalOptions): Promise<FakeTerminal> {
   let serial = options.serial;
   let tkEnvelope = newEnvelope();
+  // Stands for the device certificate: the operator relays it and never parses it.
+  let certificate = randomHex(300);
   const requests: LinkRequest[] = [];
   const envelopes: string[] = [];
   let repairs = 0;
@@ -46,7 +49,13 @@ export async function startFakeTerminal(options: FakeTerminalOptions): Promise<F
           return { v: LINK_VERSION, id: request.id, ok: true, serial };
         case 'tk':
           envelopes.push(tkEnvelope);
-          return { v: LINK_VERSION, id: request.id, ok: true, serial, tkEnvelope };
+          if (request.nonce === undefined) return { v: LINK_VERSION, id: request.id, ok: true, serial, tkEnvelope };
+          return { v: LINK_VERSION, id: request.id, ok: true, serial, tkEnvelope, signature: randomHex(64), certificate };
+        case 'identity':
+          return { v: LINK_VERSION, id: request.id, ok: true, serial, publicKey: `04${randomHex(64)}`, signature: randomHex(64) };
+        case 'certify':
+          certificate = request.certificate;
+          return { v: LINK_VERSION, id: request.id, ok: true, serial };
         case 'repair':
           if (request.serial !== serial) throw new PaypadError('BAD_ARGUMENT', `this terminal is ${serial}, not ${request.serial}`);
           repairs++;
@@ -85,4 +94,8 @@ export async function startFakeTerminal(options: FakeTerminalOptions): Promise<F
 /** Version byte, a 65-byte point and a 24-byte wrap: the size of a real AES-128 TK envelope. */
 function newEnvelope(): string {
   return randomBytes(90).toString('hex').toUpperCase();
+}
+
+function randomHex(bytes: number): string {
+  return randomBytes(bytes).toString('hex').toUpperCase();
 }
