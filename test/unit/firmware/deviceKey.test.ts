@@ -110,8 +110,8 @@ describe('A8 local link: identity, certify, and the signed tk', () => {
   afterAll(() => dirs.cleanup());
   const mtms = makeMtmsKey();
   const open = () => manufacture(dirs.make(), { mtms, kmsUrl: 'https://kms.example:8443', caDer: new Uint8Array([0x30, 0]) }).terminal;
-  const ask = (terminal: ReturnType<typeof open>, request: Omit<LinkRequest, 'v' | 'id'>) =>
-    terminal.handleLinkRequest({ v: LINK_VERSION, id: 1, ...request } as LinkRequest) as Promise<Record<string, string>>;
+  const ask = (terminal: ReturnType<typeof open>, request: Record<string, string>) =>
+    terminal.handleLinkRequest({ v: LINK_VERSION, id: 1, ...request } as unknown as LinkRequest) as unknown as Promise<Record<string, string>>;
 
   it('A8: identity answers the serial and the public key, signed over the enrolment bytes of the nonce; certify stores the certificate; tk with a nonce is signed over serial, nonce and envelope and carries it', async () => {
     const terminal = open();
