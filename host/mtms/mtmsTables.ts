@@ -48,6 +48,15 @@ export type MtmsTables = {
     closed_at: IsoTimestamp | null;
     closed_by: string | null;
   };
+  mtms_tk_challenges: {
+    nonce: ColumnType<string, string, never>;
+    serial: ColumnType<string, string, never>;
+    purpose: ColumnType<DeviceChallengePurpose, DeviceChallengePurpose, never>;
+    operator_cert_serial: ColumnType<string, string, never>;
+    issued_at: ColumnType<IsoTimestamp, IsoTimestamp, never>;
+    expires_at: ColumnType<IsoTimestamp, IsoTimestamp, never>;
+    used_at: IsoTimestamp | null;
+  };
   mtms_intake_keys: {
     id: ColumnType<number, number, never>;
     key_block: ColumnType<string, string, never>;
@@ -56,6 +65,9 @@ export type MtmsTables = {
     created_at: ColumnType<IsoTimestamp, IsoTimestamp, never>;
   };
 };
+
+/** What a device signs a challenge for (shared/protocol/deviceIdentity): its enrolment, or a TK intake. */
+export type DeviceChallengePurpose = 'enrol' | 'tk';
 
 /** A7: how MTMS reaches a customer's KMS. Mutual TLS with certificates of the paypad CA is the one method. */
 export const KMS_PROTOCOLS = ['https-mtls'] as const;

@@ -16,7 +16,8 @@ import { kmsIntakeSequence } from '../../kms/intakeSequenceMigration';
 import { mtmsRepairAuthorisations } from '../../mtms/repairAuthorisationMigration';
 import { mtmsKmsKeyPins } from '../../mtms/kmsKeyPinMigration';
 import { mtmsLookupBuckets } from '../../mtms/lookupBucketMigration';
+import { mtmsTkChallenges } from '../../mtms/deviceChallengeMigration';
 // The ledger keeps its migration beside its store (host/payments/ledger).
 import { ledger } from '../../payments/ledger/migration';
 
-export const MIGRATIONS: readonly HostMigration[] = [auditLog, caCertificates, kmsKeys, outbox, mtmsTables, kmsIntakeSequence, mtmsRepairAuthorisations, mtmsKmsKeyPins, mtmsLookupBuckets, ledger];
+export const MIGRATIONS: readonly HostMigration[] = [auditLog, caCertificates, kmsKeys, outbox, mtmsTables, kmsIntakeSequence, mtmsRepairAuthorisations, mtmsKmsKeyPins, mtmsLookupBuckets, mtmsTkChallenges, ledger];
