@@ -37,11 +37,12 @@ export interface KeyHandle {
 
 /** X9.143:2021 §6.3.1 table 2: the symmetric key usages paypad's key hierarchy needs. */
 export type SymmetricKeyUsage =
-  | 'K0' // key encryption / wrapping key (DMK)
+  | 'K0' // key encryption / wrapping key (DMK, ZMK)
   | 'K1' // TR-31 key block protection key (TK, TMK)
-  | 'P0' // PIN encryption key (PIK)
+  | 'P0' // PIN encryption key (PIK, ZPK)
   | 'D0' // data encryption key (TDK)
-  | 'M6'; // ISO 9797-1:2011 MAC algorithm 5 = CMAC (MAK)
+  | 'M6' // ISO 9797-1:2011 MAC algorithm 5 = CMAC (MAK, ZAK)
+  | 'V0'; // PIN verification key, "other" algorithm (the issuer's PVK: pinVerification.ts)
 
 /** X9.143:2021 §6.3.3 table 4. */
 export type ModeOfUse = 'B' | 'C' | 'D' | 'E' | 'G' | 'V';
@@ -68,6 +69,24 @@ export interface KeyPair {
   readonly handle: KeyHandle;
   /** Uncompressed SEC 1 point (65 bytes), for shared/crypto/keyTransport senders. */
   readonly publicKey: Uint8Array;
+}
+
+/**
+ * One custodian's share of a key at a key ceremony: split knowledge and dual control (ANSI
+ * X9.24-1:2017), the key being the XOR of two or three components.
+ */
+export interface KeyComponent {
+  /** The component as its custodian enters it (16, 24 or 32 bytes, the key's length). */
+  readonly value: Uint8Array;
+  /** Its check value from the custodian's form: 10 hex digits, the CMAC KCV. */
+  readonly kcv: string;
+}
+
+/** A zone key made in this HSM: the handle it keeps and the same key for the other party. */
+export interface ZoneKey {
+  readonly handle: KeyHandle;
+  /** TR-31 version D block under the ZMK, key context 2 (key exchange), for the 0800 key exchange. */
+  readonly block: string;
 }
 
 export interface Hsm {
@@ -99,12 +118,63 @@ export interface Hsm {
 
   /**
    * `key` as a TR-31 block under `kbpk` (TMK under TK, A11; working keys under TMK, A12). The
-   * header must repeat the key's usage, algorithm and mode of use, may keep its exportability or
+   * header must repeat the key's usage and algorithm, may keep its mode of use or narrow it (B to E
+   * or D, C to G or V; a PIK kept as B reaches the terminal as E), may keep its exportability or
    * narrow it to N, and must not claim the storage context. `kbpk` must be a K1 key that may wrap
    * (mode B or E) and at least as long as `key` (HSM_KEY_TOO_WEAK). A key with exportability N
    * cannot be exported.
    */
   exportKeyUnder(kbpk: KeyHandle, key: KeyHandle, header: Tr31HeaderInit): Promise<string>;
+
+  /**
+   * A key entered as two or three components at a key ceremony (a ZMK shared with a bank, K0).
+   * Each component must match its check value and the combined key `kcv` (KCV_MISMATCH, saying
+   * which); KEY_COMPONENTS_INVALID for a count other than 2 or 3, repeated components or a zero
+   * key; BAD_LENGTH for components of different or non-AES lengths. The components are clear by
+   * nature: on a payment HSM custodians type them at its console, here they pass through the host.
+   */
+  importKeyComponents(attributes: KeyAttributes, components: readonly KeyComponent[], kcv: string): Promise<KeyHandle>;
+
+  /**
+   * Keeps the key of a TR-31 block received under `kek` (a K0 that may unwrap: mode B or D): a
+   * zone key (ZPK P0, ZAK M6) under the ZMK, or a new ZMK under the old one. The block must hold
+   * a `usage` key whose mode of use X9.143 allows for it, must not claim the storage context, and
+   * `kek` must be at least as long as the key (HSM_KEY_TOO_WEAK). The key keeps the block's
+   * mode of use and exportability (X9.143:2021 §6.3.5: N is never exported from here).
+   */
+  importKeyBlock(kek: KeyHandle, block: string, usage: SymmetricKeyUsage): Promise<KeyHandle>;
+
+  /**
+   * A new zone key (ZPK P0 or ZAK M6) with `request`'s attributes, kept here and exported under
+   * `zmk` (a K0 that may wrap: mode B or E, at least as long as the key) with the same
+   * attributes, for the other party to import. The key must be exportable (E or S).
+   */
+  generateZoneKey(zmk: KeyHandle, request: GenerateKeyRequest): Promise<ZoneKey>;
+
+  /**
+   * PIN translation, ISO 9564-1 format 4 on both sides: `pinBlock` under `sourceKey` (P0 that may
+   * decrypt: B or D) for `pan` becomes a block for the same PAN under `destinationKey` (P0 that may
+   * encrypt: B or E); the terminal's PIK to the acquirer link's ZPK. PIN_BLOCK_INVALID when the
+   * block does not decipher to a format 4 PIN field for this key and PAN (tampered, another key,
+   * another PAN); BAD_LENGTH unless 16 bytes; PAN_INVALID. HSM_COMMAND_UNSUPPORTED from an HSM
+   * that cannot keep the PIN inside its boundary (the PKCS#11 HSM, docs/payment-keys.md).
+   */
+  translatePinBlock(sourceKey: KeyHandle, destinationKey: KeyHandle, pinBlock: Uint8Array, pan: string): Promise<Uint8Array>;
+
+  /**
+   * The issuer's PIN verification value (PVV, host/hsm/pinVerification.ts) of the PIN in
+   * `pinBlock` (format 4 under `pinKey`, P0 mode B or D) for `pan`, under `pvk` (V0, mode C or
+   * G): what an issuer keeps instead of the PIN when a card's PIN is set. Errors as translatePinBlock.
+   */
+  pinVerificationValue(pinKey: KeyHandle, pvk: KeyHandle, pinBlock: Uint8Array, pan: string): Promise<Uint8Array>;
+
+  /**
+   * Issuer PIN verification: PIN_INCORRECT unless the PIN in `pinBlock` (format 4 under `pinKey`,
+   * P0 mode B or D) for `pan` has the verification value `pvv` under `pvk` (V0, mode C or V);
+   * compared in constant time, no PIN leaves the HSM. A malformed block is PIN_BLOCK_INVALID, a
+   * key of the wrong usage TR31_USAGE_NOT_ALLOWED; otherwise errors as translatePinBlock.
+   */
+  verifyPin(pinKey: KeyHandle, pvk: KeyHandle, pinBlock: Uint8Array, pan: string, pvv: Uint8Array): Promise<void>;
 
   /** The 16-byte AES-CMAC of `data` under a CMAC key (M6, mode C or G). */
   mac(key: KeyHandle, data: Uint8Array): Promise<Uint8Array>;

@@ -10,7 +10,7 @@ import { PaypadError } from '../../shared/errors';
 import type { Hsm } from './hsm';
 import { openSoftwareHsm } from './softwareHsm';
 
-export type { Curve, Exportability, GenerateKeyRequest, Hsm, KeyAttributes, KeyHandle, KeyPair, ModeOfUse, SymmetricKeyUsage } from './hsm';
+export type { Curve, Exportability, GenerateKeyRequest, Hsm, KeyAttributes, KeyComponent, KeyHandle, KeyPair, ModeOfUse, SymmetricKeyUsage, ZoneKey } from './hsm';
 export { openSoftwareHsm, type SoftwareHsmOptions } from './softwareHsm';
 
 /** The user PIN of a token: given, or read from a file (its first line). */

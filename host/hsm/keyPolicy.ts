@@ -9,7 +9,7 @@
 import type { Tr31Header, Tr31HeaderInit, Tr31KeyPolicy } from '../../shared/crypto/tr31';
 import { completeKeyBlockHeader } from '../../shared/crypto/tr31Header';
 import { PaypadError } from '../../shared/errors';
-import type { Exportability, KeyAttributes, ModeOfUse, SymmetricKeyUsage } from './hsm';
+import type { Exportability, GenerateKeyRequest, KeyAttributes, ModeOfUse, SymmetricKeyUsage } from './hsm';
 
 /**
  * X9.143:2021 §6.3.3 table 4 read against §6.3.1 table 2 (AWS Payment Cryptography's "valid key
@@ -22,6 +22,7 @@ const MODES_BY_USAGE: Readonly<Record<SymmetricKeyUsage, readonly ModeOfUse[]>> 
   P0: ['B', 'D', 'E'],
   D0: ['B', 'D', 'E'],
   M6: ['C', 'G', 'V'],
+  V0: ['C', 'G', 'V'],
 };
 
 const EXPORTABILITY: readonly Exportability[] = ['E', 'N', 'S'];
@@ -68,6 +69,22 @@ export const COMMAND_POLICIES = {
   wrapKeyBlock: { usage: 'K1', modesOfUse: ['B', 'E'], algorithm: 'A' },
   /** ECDH key agreement for key transport: K3, algorithm E (elliptic curve), mode X (derive keys). */
   keyAgreement: { usage: 'K3', modesOfUse: ['X'], algorithm: 'E' },
+  /**
+   * A zone master key (ZMK) exporting a zone key: K0 that may wrap (B or E). K0, the general
+   * key-encryption key two parties share (X9.143:2021 table 2); K1 stays the KBPK of the terminal
+   * hierarchy (TK, TMK), so no terminal key can wrap or unwrap a zone key, and no ZMK a terminal key.
+   */
+  exportUnderZmk: { usage: 'K0', modesOfUse: ['B', 'E'], algorithm: 'A' },
+  /** A ZMK unwrapping a received key block: K0 that may unwrap (B or D). */
+  importUnderKek: { usage: 'K0', modesOfUse: ['B', 'D'], algorithm: 'A' },
+  /** The key a PIN block arrives under (translation source, verification): P0 that may decrypt. */
+  decipherPin: { usage: 'P0', modesOfUse: ['B', 'D'], algorithm: 'A' },
+  /** The key a translated PIN block leaves under: P0 that may encrypt. */
+  encipherPin: { usage: 'P0', modesOfUse: ['B', 'E'], algorithm: 'A' },
+  /** Computing a PIN verification value when a PIN is set: V0, generate (G) or both (C). */
+  generatePvv: { usage: 'V0', modesOfUse: ['C', 'G'], algorithm: 'A' },
+  /** Verifying a PIN against its verification value: V0, verify (V) or both (C). */
+  verifyPvv: { usage: 'V0', modesOfUse: ['C', 'V'], algorithm: 'A' },
 } as const satisfies Record<string, Tr31KeyPolicy>;
 
 /** The header every intake private key is stored with; it never leaves the HSM (exportability N). */
@@ -75,12 +92,25 @@ export const INTAKE_KEY_HEADER = { keyUsage: 'K3', algorithm: 'E', modeOfUse: 'X
 
 /** Key context '1': the block is for storage under the master key only (X9.143:2021 §6.2 table 1). */
 export const STORAGE_CONTEXT = '1';
+/** Key context '2': the block is for key exchange only (X9.143:2021 §6.2 table 1). */
+const EXCHANGE_CONTEXT = '2';
+
+/** The keys two parties share per zone (the acquirer link): the zone PIN key and the zone MAC key. */
+const ZONE_KEY_USAGES: readonly SymmetricKeyUsage[] = ['P0', 'M6'];
+
+/**
+ * Modes of use a key may be narrowed to when exported (X9.143:2021 §6.3.3 table 4): a key both
+ * sides use in both directions (B, C) may reach the receiver for one direction only. So the host
+ * may keep a PIN key as B, decrypting what the terminal encrypts, while the terminal gets it as E.
+ */
+const NARROWER_MODES: Readonly<Partial<Record<string, readonly string[]>>> = { B: ['E', 'D'], C: ['G', 'V'] };
 
 /**
  * The header `key` may be exported with under a KBPK of `kbpkLength` bytes. Refuses
  * (TR31_USAGE_NOT_ALLOWED) a key that is not exportable or not AES, a header that would change the
- * key's usage, algorithm or mode of use (that would turn a PIN key into a MAC key at the
- * receiver), loosen its exportability, or claim the storage context; and (HSM_KEY_TOO_WEAK) a
+ * key's usage or algorithm (that would turn a PIN key into a MAC key at the receiver), widen or
+ * change its mode of use (narrowing B to E or D, C to G or V is allowed), loosen its
+ * exportability, or claim the storage context; and (HSM_KEY_TOO_WEAK) a
  * KBPK shorter than the key: a key is protected only by a key of at least its strength (ANSI
  * X9.24-1; X9.143:2021 §6.3.6.15's wrapping pedigree exists to flag the exception, which paypad never makes).
  */
@@ -88,15 +118,58 @@ export function exportHeader(key: Tr31Header, keyLength: number, kbpkLength: num
   if (key.exportability === 'N') refuse('the key is not exportable (exportability N)');
   if (key.algorithm !== 'A') refuse('only AES keys are exported');
   const header = completeKeyBlockHeader(init);
-  if (header.keyUsage !== key.keyUsage || header.algorithm !== key.algorithm || header.modeOfUse !== key.modeOfUse) {
-    refuse(`the export header must keep the key's usage ${key.keyUsage}, algorithm ${key.algorithm} and mode of use ${key.modeOfUse}`);
+  if (header.keyUsage !== key.keyUsage || header.algorithm !== key.algorithm) {
+    refuse(`the export header must keep the key's usage ${key.keyUsage} and algorithm ${key.algorithm}`);
+  }
+  if (header.modeOfUse !== key.modeOfUse && !(NARROWER_MODES[key.modeOfUse] ?? []).includes(header.modeOfUse)) {
+    refuse(`the export header may keep mode of use ${key.modeOfUse} or narrow it (${key.modeOfUse} to ${(NARROWER_MODES[key.modeOfUse] ?? []).join(' or ') || 'nothing narrower'})`);
   }
   if (header.exportability !== key.exportability && header.exportability !== 'N') {
     refuse(`the export header may keep exportability ${key.exportability} or narrow it to N`);
   }
   if (header.keyContext === STORAGE_CONTEXT) refuse('an exported block cannot claim the storage key context (1)');
-  if (kbpkLength < keyLength) {
-    throw new PaypadError('HSM_KEY_TOO_WEAK', `a ${kbpkLength * 8}-bit KBPK cannot protect a ${keyLength * 8}-bit key`);
-  }
+  assertProtects('KBPK', kbpkLength, keyLength);
   return header;
+}
+
+/**
+ * The header a new zone key is exported with under a ZMK of `zmkLength` bytes: the key's own
+ * attributes, key context 2. exportHeader's rules apply (an N key is refused: it is made to be
+ * exported), and only zone keys are made this way.
+ */
+export function zoneKeyExportHeader(request: GenerateKeyRequest, zmkLength: number): Tr31Header {
+  if (!ZONE_KEY_USAGES.includes(request.usage)) refuse(`a zone key is a PIN key (P0) or a MAC key (M6), not ${request.usage}`);
+  const header = headerOf(request);
+  return exportHeader(completeKeyBlockHeader(header), request.lengthBytes, zmkLength, { ...header, keyContext: EXCHANGE_CONTEXT });
+}
+
+/**
+ * What a received key block must satisfy, checked after its MAC by the TR-31 unwrap: a `usage`
+ * key, AES, with a mode of use X9.143 allows for that usage (a ZPK cannot arrive as a MAC key).
+ */
+export function importPolicy(usage: SymmetricKeyUsage): Tr31KeyPolicy {
+  const modes = Object.hasOwn(MODES_BY_USAGE, usage) ? MODES_BY_USAGE[usage] : undefined;
+  if (!modes) refuse(`key usage must be one of ${Object.keys(MODES_BY_USAGE).join(', ')}`);
+  return { usage, modesOfUse: modes, algorithm: 'A' };
+}
+
+/**
+ * The attributes a key received in an authentic block `header` is kept with: its usage, mode of
+ * use and exportability as sent (X9.143:2021 §6.3.5: E may be exported again under a KEK, N never,
+ * S only as the block allows). Refuses (TR31_USAGE_NOT_ALLOWED) a block claiming the storage
+ * context, which only this HSM's master key writes, and (HSM_KEY_TOO_WEAK) a KEK shorter than the key.
+ */
+export function importedAttributes(header: Tr31Header, keyLength: number, kekLength: number): KeyAttributes {
+  const attributes = { usage: header.keyUsage, algorithm: header.algorithm, modeOfUse: header.modeOfUse, exportability: header.exportability } as KeyAttributes;
+  assertKeyAttributes(attributes);
+  if (header.keyContext === STORAGE_CONTEXT) refuse('a received key block cannot claim the storage key context (1)');
+  assertProtects('KEK', kekLength, keyLength);
+  return attributes;
+}
+
+/** HSM_KEY_TOO_WEAK when a wrapping key is shorter than the key it wraps. */
+function assertProtects(what: string, wrappingKeyLength: number, keyLength: number): void {
+  if (wrappingKeyLength < keyLength) {
+    throw new PaypadError('HSM_KEY_TOO_WEAK', `a ${wrappingKeyLength * 8}-bit ${what} cannot protect a ${keyLength * 8}-bit key`);
+  }
 }

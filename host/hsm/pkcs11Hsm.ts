@@ -25,19 +25,38 @@
  *     session key to unwrap or wrap the transported key inside the token;
  *   - K_tkmac (SP 800-108 counter mode): the token computes each CMAC block, the host joins them
  *     and loads the result as a session key;
- *   - exportKeyUnder: the KBPK and the key are read out of the token and the TR-31 block is
- *     assembled by shared/crypto/tr31 in the host (TR-31 version D MACs the clear key).
+ *   - exportKeyUnder and generateZoneKey: the KBPK or ZMK and the key are read out of the token
+ *     and the TR-31 block is assembled by shared/crypto/tr31 in the host (TR-31 version D MACs
+ *     the clear key); importKeyBlock likewise opens the received block in the host;
+ *   - importKeyComponents: the components arrive in clear and are combined in the host.
+ * PIN blocks are refused (HSM_COMMAND_UNSUPPORTED): no PKCS#11 mechanism translates or verifies
+ * a PIN block, so the PIN would be clear in host memory, where PCI PIN Security Requirement 1
+ * ("PINs must never appear in the clear outside of a secure cryptographic device") forbids it.
+ * The keys are checked first, so a caller's usage errors read the same on every backend.
  */
 import pkcs11js from 'pkcs11js';
 import { type Rng, constantTimeEqual, fromHex, toHex, wipe } from '../../shared/bytes';
 import { type KdfParams, kdfCounterMode, kdfFixedInput } from '../../shared/crypto/kdf';
 import { assertPublicKey, decodeKeyEnvelope, encodeKeyEnvelope, oneStepKek } from '../../shared/crypto/keyTransport';
 import { sha256 } from '../../shared/crypto/primitives';
-import { type Tr31Header, type Tr31HeaderInit, type Tr31KeyPolicy, assertKeyBlockPolicy, wrapKeyBlock } from '../../shared/crypto/tr31';
+import { type Tr31Header, type Tr31HeaderInit, type Tr31KeyPolicy, type UnwrappedKey, assertKeyBlockPolicy, unwrapKeyBlock, wrapKeyBlock } from '../../shared/crypto/tr31';
 import { buildKeyBlockHeader, parseKeyBlockHeader } from '../../shared/crypto/tr31Header';
 import { PaypadError, isPaypadError } from '../../shared/errors';
-import { type GenerateKeyRequest, type Hsm, type KeyAttributes, type KeyHandle, type KeyPair, assertBytes, assertKeyHandle } from './hsm';
-import { COMMAND_POLICIES, INTAKE_KEY_HEADER, STORAGE_CONTEXT, assertAesKeyLength, assertKeyAttributes, exportHeader, headerOf } from './keyPolicy';
+import { type GenerateKeyRequest, type Hsm, type KeyAttributes, type KeyHandle, type KeyPair, type ZoneKey, assertBytes, assertKeyHandle } from './hsm';
+import { combineKeyComponents } from './keyComponents';
+import {
+  COMMAND_POLICIES,
+  INTAKE_KEY_HEADER,
+  STORAGE_CONTEXT,
+  assertAesKeyLength,
+  assertKeyAttributes,
+  exportHeader,
+  headerOf,
+  importPolicy,
+  importedAttributes,
+  zoneKeyExportHeader,
+} from './keyPolicy';
+import { assertPvv } from './pinVerification';
 
 export interface Pkcs11HsmOptions {
   /** Path of the token's PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so. */
@@ -376,6 +395,23 @@ function pkcs11Hsm(module: pkcs11js.PKCS11, session: Session, lmk: MasterKey, op
     return { block: seal(headerOf(attributes), wrapped), kcv: aesKcv(key) };
   }
 
+  /** An AES session object holding `material` (which arrived in clear: components, a received block). */
+  function loadAes(material: Uint8Array, keep: (o: ObjectHandle) => ObjectHandle): ObjectHandle {
+    return keep(module.C_CreateObject(session, [...sessionAesTemplate(false), { type: pkcs11js.CKA_VALUE, value: Buffer.from(material) }]));
+  }
+
+  /** Checks both keys of a PIN command, then refuses it: see the module comment. */
+  function refusePinCommand(pinKey: KeyHandle, pinPolicy: Tr31KeyPolicy, other: KeyHandle, otherName: string, otherPolicy: Tr31KeyPolicy, pinBlock: Uint8Array): never {
+    assertBytes(pinBlock, 'PIN block');
+    return token(() =>
+      withObjects((keep) => {
+        unwrapChecked(pinKey, 'PIN key', pinPolicy, keep);
+        unwrapChecked(other, otherName, otherPolicy, keep);
+        throw new PaypadError('HSM_COMMAND_UNSUPPORTED', 'a PKCS#11 token cannot keep a PIN inside its boundary: PIN blocks need a payment HSM (docs/payment-keys.md)');
+      }),
+    );
+  }
+
   function derivedMac<T>(baseKey: KeyHandle, derivation: KdfParams, use: (macKey: ObjectHandle) => T): T {
     const fixedInput = kdfFixedInput(derivation);
     assertAesKeyLength(derivation.lengthBytes);
@@ -492,6 +528,72 @@ function pkcs11Hsm(module: pkcs11js.PKCS11, session: Session, lmk: MasterKey, op
           }
         }),
       );
+    },
+
+    async importKeyComponents(attributes, components, kcv): Promise<KeyHandle> {
+      assertOpen();
+      assertKeyAttributes(attributes);
+      const material = combineKeyComponents(components, kcv);
+      try {
+        return token(() => withObjects((keep) => sealAes(attributes, loadAes(material, keep))));
+      } finally {
+        wipe(material);
+      }
+    },
+
+    async importKeyBlock(kek, block, usage): Promise<KeyHandle> {
+      const policy = importPolicy(usage);
+      return token(() =>
+        withObjects((keep) => {
+          const opened = unwrapChecked(kek, 'KEK', COMMAND_POLICIES.importUnderKek, keep, true);
+          const kekValue = value(module, session, opened.key);
+          let received: UnwrappedKey;
+          try {
+            received = unwrapKeyBlock(kekValue, block, policy);
+          } finally {
+            wipe(kekValue);
+          }
+          try {
+            const attributes = importedAttributes(received.header, received.key.length, opened.length);
+            return sealAes(attributes, loadAes(received.key, keep));
+          } finally {
+            wipe(received.key);
+          }
+        }),
+      );
+    },
+
+    async generateZoneKey(zmk, request): Promise<ZoneKey> {
+      assertOpen();
+      assertKeyAttributes(request);
+      assertAesKeyLength(request.lengthBytes);
+      return token(() =>
+        withObjects((keep) => {
+          const opened = unwrapChecked(zmk, 'ZMK', COMMAND_POLICIES.exportUnderZmk, keep, true);
+          const exported = zoneKeyExportHeader(request, opened.length);
+          const key = keep(module.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [...sessionAesTemplate(true), { type: pkcs11js.CKA_VALUE_LEN, value: request.lengthBytes }]));
+          const zmkValue = value(module, session, opened.key);
+          const keyValue = value(module, session, key);
+          try {
+            return { handle: sealAes(request, key), block: wrapKeyBlock(zmkValue, exported, keyValue, options.rng) };
+          } finally {
+            wipe(zmkValue, keyValue);
+          }
+        }),
+      );
+    },
+
+    async translatePinBlock(sourceKey, destinationKey, pinBlock): Promise<Uint8Array> {
+      return refusePinCommand(sourceKey, COMMAND_POLICIES.decipherPin, destinationKey, 'destination PIN key', COMMAND_POLICIES.encipherPin, pinBlock);
+    },
+
+    async pinVerificationValue(pinKey, pvk, pinBlock): Promise<Uint8Array> {
+      return refusePinCommand(pinKey, COMMAND_POLICIES.decipherPin, pvk, 'PIN verification key', COMMAND_POLICIES.generatePvv, pinBlock);
+    },
+
+    async verifyPin(pinKey, pvk, pinBlock, _pan, pvv): Promise<void> {
+      assertPvv(pvv);
+      refusePinCommand(pinKey, COMMAND_POLICIES.decipherPin, pvk, 'PIN verification key', COMMAND_POLICIES.verifyPvv, pinBlock);
     },
 
     async mac(key, data): Promise<Uint8Array> {

@@ -13,11 +13,17 @@
  *
  * Each KMS and MTMS opens its own instance with its own LMK file: they are separate HSMs, and a
  * handle made by one is refused by the others (TR31_MAC_MISMATCH).
+ *
+ * PIN translation and verification run here too, the plain text PIN field in wiped buffers inside
+ * one command. This HSM is the host process, so it is a stand-in for development, tests and the
+ * simulators, not a secure cryptographic device: a deployment that handles real PINs puts a payment
+ * HSM behind the Hsm interface (docs/payment-keys.md).
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { type Rng, constantTimeEqual, fromHex, toHex, wipe } from '../../shared/bytes';
 import { aesCmac, verifyAesCmac } from '../../shared/crypto/cmac';
 import { keyCheckValue as aesKeyCheckValue } from '../../shared/crypto/kcv';
+import { translatePinBlockIso4 } from '../../shared/crypto/pinblock';
 import { type KdfParams, deriveKeyCounterCmac } from '../../shared/crypto/kdf';
 import {
   decodeKeyEnvelope,
@@ -30,8 +36,21 @@ import { type Tr31Header, type Tr31HeaderInit, type Tr31KeyPolicy, unwrapKeyBloc
 import { parseKeyBlockHeader } from '../../shared/crypto/tr31Header';
 import { PaypadError } from '../../shared/errors';
 import { decodeP256PrivateKey, encodeP256PrivateKey } from './ecPrivateKey';
-import { type GenerateKeyRequest, type Hsm, type KeyAttributes, type KeyHandle, type KeyPair, assertBytes, assertKeyHandle } from './hsm';
-import { COMMAND_POLICIES, INTAKE_KEY_HEADER, STORAGE_CONTEXT, assertAesKeyLength, assertKeyAttributes, exportHeader, headerOf } from './keyPolicy';
+import { type GenerateKeyRequest, type Hsm, type KeyAttributes, type KeyHandle, type KeyPair, type ZoneKey, assertBytes, assertKeyHandle } from './hsm';
+import { combineKeyComponents } from './keyComponents';
+import {
+  COMMAND_POLICIES,
+  INTAKE_KEY_HEADER,
+  STORAGE_CONTEXT,
+  assertAesKeyLength,
+  assertKeyAttributes,
+  exportHeader,
+  headerOf,
+  importPolicy,
+  importedAttributes,
+  zoneKeyExportHeader,
+} from './keyPolicy';
+import { assertPvv, pinVerificationValueOf, verifyPinAgainstPvv } from './pinVerification';
 import { LMK_BYTES, loadOrCreateLmk } from './lmkFile';
 
 export interface SoftwareHsmOptions {
@@ -178,6 +197,66 @@ function softwareHsm(lmk: Uint8Array, rng: Rng): Hsm {
           if (constantTimeEqual(protectionKey, key)) throw new PaypadError('TR31_USAGE_NOT_ALLOWED', 'a key cannot be exported under itself');
           return wrapKeyBlock(protectionKey, exported, key, randomBytes);
         }),
+      );
+    },
+
+    async importKeyComponents(attributes, components, kcv): Promise<KeyHandle> {
+      assertOpen();
+      assertKeyAttributes(attributes);
+      const key = combineKeyComponents(components, kcv);
+      try {
+        return seal(headerOf(attributes), key);
+      } finally {
+        wipe(key);
+      }
+    },
+
+    async importKeyBlock(kek, block, usage): Promise<KeyHandle> {
+      const policy = importPolicy(usage);
+      return withKey(kek, 'KEK', COMMAND_POLICIES.importUnderKek, (kekKey) => {
+        const { key, header } = unwrapKeyBlock(kekKey, block, policy);
+        try {
+          return seal(headerOf(importedAttributes(header, key.length, kekKey.length)), key);
+        } finally {
+          wipe(key);
+        }
+      });
+    },
+
+    async generateZoneKey(zmk, request): Promise<ZoneKey> {
+      assertOpen();
+      assertKeyAttributes(request);
+      assertAesKeyLength(request.lengthBytes);
+      return withKey(zmk, 'ZMK', COMMAND_POLICIES.exportUnderZmk, (zmkKey) => {
+        const exported = zoneKeyExportHeader(request, zmkKey.length);
+        const key = randomBytes(request.lengthBytes);
+        try {
+          return { handle: seal(headerOf(request), key), block: wrapKeyBlock(zmkKey, exported, key, randomBytes) };
+        } finally {
+          wipe(key);
+        }
+      });
+    },
+
+    async translatePinBlock(sourceKey, destinationKey, pinBlock, pan): Promise<Uint8Array> {
+      assertBytes(pinBlock, 'PIN block');
+      return withKey(sourceKey, 'source PIN key', COMMAND_POLICIES.decipherPin, (source) =>
+        withKey(destinationKey, 'destination PIN key', COMMAND_POLICIES.encipherPin, (destination) => translatePinBlockIso4(source, destination, pinBlock, pan)),
+      );
+    },
+
+    async pinVerificationValue(pinKey, pvk, pinBlock, pan): Promise<Uint8Array> {
+      assertBytes(pinBlock, 'PIN block');
+      return withKey(pinKey, 'PIN key', COMMAND_POLICIES.decipherPin, (pin) =>
+        withKey(pvk, 'PIN verification key', COMMAND_POLICIES.generatePvv, (verification) => pinVerificationValueOf(verification, pin, pinBlock, pan)),
+      );
+    },
+
+    async verifyPin(pinKey, pvk, pinBlock, pan, pvv): Promise<void> {
+      assertBytes(pinBlock, 'PIN block');
+      assertPvv(pvv);
+      withKey(pinKey, 'PIN key', COMMAND_POLICIES.decipherPin, (pin) =>
+        withKey(pvk, 'PIN verification key', COMMAND_POLICIES.verifyPvv, (verification) => verifyPinAgainstPvv(verification, pin, pinBlock, pan, pvv)),
       );
     },
 

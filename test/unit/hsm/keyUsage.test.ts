@@ -100,6 +100,16 @@ forEachHsmBackend((name) => `the ${name} HSM`, (backend) => {
       await expectCode(hsm.exportKeyUnder(keys.tmk, keys.tdk, { ...tdkHeader, algorithm: 'T' }), 'TR31_USAGE_NOT_ALLOWED');
     });
 
+    it('C6: may narrow the mode of use (a PIK kept as B reaches the terminal as E) but never widen or change it', async () => {
+      const pikBoth = await hsm.generateKey(request('P0', 'B'));
+      const pinHeader = { keyUsage: 'P0', algorithm: 'A', exportability: 'E' } as const;
+      expect((await hsm.exportKeyUnder(keys.tmk, pikBoth, { ...pinHeader, modeOfUse: 'E' })).slice(5, 9)).toBe('P0AE');
+      expect((await hsm.exportKeyUnder(keys.tmk, pikBoth, { ...pinHeader, modeOfUse: 'D' })).slice(5, 9)).toBe('P0AD');
+      await expectCode(hsm.exportKeyUnder(keys.tmk, keys.pik, { ...pinHeader, modeOfUse: 'D' }), 'TR31_USAGE_NOT_ALLOWED');
+      expect((await hsm.exportKeyUnder(keys.tmk, keys.mak, { keyUsage: 'M6', algorithm: 'A', modeOfUse: 'V', exportability: 'E' })).slice(5, 9)).toBe('M6AV');
+      await expectCode(hsm.exportKeyUnder(keys.tmk, keys.makGenerate, { keyUsage: 'M6', algorithm: 'A', modeOfUse: 'C', exportability: 'E' }), 'TR31_USAGE_NOT_ALLOWED');
+    });
+
     it('may narrow exportability to N but never loosen it', async () => {
       await hsm.exportKeyUnder(keys.tmk, keys.tdk, { ...tdkHeader, exportability: 'N' });
       await expectCode(hsm.exportKeyUnder(keys.tmk, keys.tdk, { ...tdkHeader, exportability: 'S' }), 'TR31_USAGE_NOT_ALLOWED');

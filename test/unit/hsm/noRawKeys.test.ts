@@ -2,13 +2,16 @@
  * X1 ("nothing secret is ever written to a log, a database row or a response in clear") at the
  * HSM boundary: run every command, successes and failures, and scan everything that comes back
  * (results, error messages, the HSM object itself) for any clear key the test can know: the LMK,
- * every key behind every handle, the TK, the intake private keys and the derived K_tkmac. Run
+ * every key behind every handle, the TK, the intake private keys, the derived K_tkmac, a ZMK's
+ * components, and the plain text PIN field of a PIN block that was translated and verified. Run
  * against every HSM backend (a PKCS#11 token's master key cannot be read, so it is not scanned for).
  */
 import { inspect } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { asciiToBytes, toHex } from '../../../shared/bytes';
+import { asciiToBytes, fromHex, toHex, xorBytes } from '../../../shared/bytes';
+import { keyCheckValue } from '../../../shared/crypto/kcv';
+import { encipherPinBlockIso4 } from '../../../shared/crypto/pinblock';
 import { deriveKeyCounterCmac } from '../../../shared/crypto/kdf';
 import { encodeKeyEnvelope, wrapKeyForRecipient } from '../../../shared/crypto/keyTransport';
 import { tkMacKdfParams } from '../../../shared/protocol/macEnvelope';
@@ -21,16 +24,26 @@ const COMMANDS: readonly (keyof Hsm)[] = [
   'exportKeyUnder',
   'generateKey',
   'generateKeyPair',
+  'generateZoneKey',
+  'importKeyBlock',
+  'importKeyComponents',
   'importTransportedKey',
   'keyCheckValue',
   'mac',
   'macWithDerivedKey',
+  'pinVerificationValue',
+  'translatePinBlock',
   'translateTransportedKey',
   'verifyMac',
   'verifyMacWithDerivedKey',
+  'verifyPin',
 ];
 
 const SERIAL = 'PP2024000123';
+const PAN = '4321987654321098';
+const PIN = '7294';
+/** The left half of PIN 7294's format 4 plain text PIN field: control, length, digits, fill. */
+const PIN_FIELD_HALF = fromHex('447294AAAAAAAAAA');
 const CONTEXT = asciiToBytes(`paypad-tk|${SERIAL}`);
 const DATA = asciiToBytes('sign-on request');
 
@@ -133,15 +146,41 @@ forEachHsmBackend((name) => `X1: no ${name} HSM command returns a clear key`, (b
       await run(kms.hsm.importTransportedKey(kmsIntake.handle, fromTerminal, CONTEXT, { usage: 'K1', algorithm: 'A', modeOfUse: 'B', exportability: 'N' })); // refused
       await run(kms.hsm.keyCheckValue({ block: mak.block, kcv: pik.kcv })); // refused
       await run(mtms.hsm.mac(mak, DATA)); // refused: another LMK
+
+      // Zone keys and PIN blocks (System C).
+      const zmkKey = rng(32);
+      const firstComponent = rng(32);
+      const components = [firstComponent, xorBytes(zmkKey, firstComponent)].map((value) => ({ value, kcv: toHex(keyCheckValue(value)) }));
+      const zmkAttributes = { usage: 'K0', algorithm: 'A', modeOfUse: 'B', exportability: 'N' } as const;
+      const zmk = keep(await run(kms.hsm.importKeyComponents(zmkAttributes, components, toHex(keyCheckValue(zmkKey)))));
+      await run(kms.hsm.importKeyComponents(zmkAttributes, [components[0], components[0]], toHex(keyCheckValue(zmkKey)))); // refused
+      await run(kms.hsm.importKeyComponents(zmkAttributes, [components[0], { ...components[1], kcv: components[0].kcv }], toHex(keyCheckValue(zmkKey)))); // refused
+      const zpk = await run(kms.hsm.generateZoneKey(zmk, { usage: 'P0', algorithm: 'A', modeOfUse: 'B', exportability: 'E', lengthBytes: 16 }));
+      if (!zpk) throw new Error('zone key expected');
+      keep(zpk.handle);
+      keep(await run(kms.hsm.importKeyBlock(zmk, zpk.block, 'P0')));
+      await run(kms.hsm.importKeyBlock(zmk, zpk.block, 'M6')); // refused
+      await run(kms.hsm.generateZoneKey(zmk, { usage: 'D0', algorithm: 'A', modeOfUse: 'B', exportability: 'E', lengthBytes: 16 })); // refused
+      const terminalPik = keep(await run(kms.hsm.generateKey({ usage: 'P0', algorithm: 'A', modeOfUse: 'B', exportability: 'E', lengthBytes: 16 })));
+      const pvk = keep(await run(kms.hsm.generateKey({ usage: 'V0', algorithm: 'A', modeOfUse: 'C', exportability: 'N', lengthBytes: 16 })));
+      const pinBlock = encipherPinBlockIso4((await kms.open(terminalPik)).key, PIN, PAN, rng);
+      await run(kms.hsm.translatePinBlock(terminalPik, zpk.handle, pinBlock, PAN));
+      await run(kms.hsm.translatePinBlock(terminalPik, zpk.handle, pinBlock, '5413330089604111')); // refused
+      await run(kms.hsm.translatePinBlock(zpk.handle, mak, pinBlock, PAN)); // refused
+      const pvv = (await run(kms.hsm.pinVerificationValue(terminalPik, pvk, pinBlock, PAN))) ?? new Uint8Array(16);
+      await run(kms.hsm.verifyPin(terminalPik, pvk, pinBlock, PAN, pvv));
+      await run(kms.hsm.verifyPin(terminalPik, pvk, encipherPinBlockIso4((await kms.open(terminalPik)).key, '7295', PAN, rng), PAN, pvv)); // refused
+      await run(kms.hsm.verifyPin(terminalPik, pvk, pinBlock, '5413330089604111', pvv)); // refused
+
       await run(kms.hsm.close());
       await run(kms.hsm.mac(mak, DATA)); // refused: closed
 
-      const secrets: Uint8Array[] = [tk, deriveKeyCounterCmac(tk, params)];
+      const secrets: Uint8Array[] = [tk, deriveKeyCounterCmac(tk, params), zmkKey, ...components.map((c) => c.value), PIN_FIELD_HALF];
       const masterKeys = await Promise.all([mtms, kms].map(lmkOf));
       for (const lmk of masterKeys) if (lmk) secrets.push(lmk);
       for (const handle of handles) secrets.push((await (handle === mtmsIntake.handle ? mtms : kms).open(handle)).key);
-      expect(secrets.length).toBe(2 + masterKeys.filter(Boolean).length + handles.length);
-      expect(outputs.length).toBeGreaterThan(30);
+      expect(secrets.length).toBe(6 + masterKeys.filter(Boolean).length + handles.length);
+      expect(outputs.length).toBeGreaterThan(45);
       expect(findLeaks(outputs, secrets)).toEqual([]);
       expect(findLeaks([inspect(mtms.hsm, { showHidden: true, depth: 8 })], secrets)).toEqual([]);
     });
