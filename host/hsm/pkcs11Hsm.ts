@@ -30,8 +30,8 @@
  *     the clear key); importKeyBlock likewise opens the received block in the host;
  *   - importKeyComponents: the components arrive in clear and are combined in the host.
  * PIN blocks are refused (HSM_COMMAND_UNSUPPORTED): no PKCS#11 mechanism translates or verifies
- * a PIN block, so the PIN would be clear in host memory, where PCI PIN Security Requirement 1
- * ("PINs must never appear in the clear outside of a secure cryptographic device") forbids it.
+ * a PIN block, so the PIN would be clear in host memory, and the PCI PIN Security Requirements
+ * (Control Objective 1, Requirement 1) allow clear PINs only inside a secure cryptographic device.
  * The keys are checked first, so a caller's usage errors read the same on every backend.
  */
 import pkcs11js from 'pkcs11js';
