@@ -214,6 +214,13 @@ forEachHsmBackend((name) => `C: zone keys on the ${name} HSM`, (backend) => {
       await expectCode(posp.hsm.importKeyBlock(pospZmk, 'not a key block', 'P0'), 'TR31_MALFORMED');
     });
 
+    it('refuses an oversized block, a truncated one and one that is not a string (TR31_MALFORMED)', async () => {
+      const block = fromBank({});
+      await expectCode(posp.hsm.importKeyBlock(pospZmk, block + '0'.repeat(10_000), 'P0'), 'TR31_MALFORMED');
+      await expectCode(posp.hsm.importKeyBlock(pospZmk, block.slice(0, -2), 'P0'), 'TR31_MALFORMED');
+      await expectCode(posp.hsm.importKeyBlock(pospZmk, fromHex('00') as never, 'P0'), 'TR31_MALFORMED');
+    });
+
     it('takes only a K0 that may unwrap as the KEK, and only its own handles', async () => {
       const wrapOnly = await posp.hsm.importKeyComponents({ ...ZMK_ATTRIBUTES, modeOfUse: 'E' }, splitKey(zmkKey), kcvOf(zmkKey));
       await expectCode(posp.hsm.importKeyBlock(wrapOnly, fromBank({}), 'P0'), 'TR31_USAGE_NOT_ALLOWED');
