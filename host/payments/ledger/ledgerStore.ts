@@ -304,7 +304,12 @@ async function inSqliteImmediateTransaction<T>(db: Kysely<Schema>, work: (trx: K
     try {
       result = await work(conn);
     } catch (e) {
-      await sql`rollback`.execute(conn);
+      try {
+        await sql`rollback`.execute(conn);
+      } catch {
+        // SQLite rolls back by itself after some errors (https://www.sqlite.org/lang_transaction.html,
+        // "Response To Errors Within A Transaction"); the error worth reporting is the first one.
+      }
       throw e;
     }
     await sql`commit`.execute(conn);
