@@ -5,6 +5,7 @@
 import { commandGroup, EXIT_FAILED, reportError } from './args';
 import { caCommand } from './commands/ca';
 import { cryptoCommand } from './commands/crypto';
+import { ledgerCommand } from './commands/ledger';
 import { mtmsCommand } from './commands/mtms';
 import { operatorCommand } from './commands/operator';
 import { serveCommand } from './commands/serve';
@@ -13,6 +14,7 @@ import { terminalCommand } from './commands/terminal';
 const cli = commandGroup('paypad', 'Usage: paypad <command> [...]\n\npaypad: the open POS terminal platform (host, terminal tools, payment-crypto calculator).', {
   serve: serveCommand,
   mtms: mtmsCommand,
+  ledger: ledgerCommand,
   ca: caCommand,
   operator: operatorCommand,
   terminal: terminalCommand,
