@@ -1,28 +1,15 @@
 /**
  * The ledger's tables (migration.ts) and every statement that reads or changes them; the rules
- * that decide what may change are in ledger.ts.
- *
- * Concurrency (docs/ledger.md "Two hosts, one database"): every change runs in a LedgerTx, and
- * the first thing a LedgerTx that changes balances does is lock every account it will touch.
- * - PostgreSQL: READ COMMITTED with SELECT ... FOR UPDATE over the accounts, ordered by id. Two
- *   transfers that share an account queue on its row instead of one of them failing, and since
- *   every transaction takes its locks in the same (ascending id) order, no two wait on each other
- *   in a cycle. Reads after the lock see the latest committed balances (PostgreSQL docs 13.2.1).
- *   SERIALIZABLE would give the same safety, but every payment touches the merchant's or the
- *   provider's settlement account, and on such a hot row it turns waiting into aborts and retries.
- *   A transfer id inserted by two hosts at once is settled by the primary key: the second insert
- *   waits for the first to commit and then inserts nothing (ON CONFLICT DO NOTHING).
- *   Deadlocks remain possible only between linked batches that reuse each other's ids in another
- *   order; PostgreSQL breaks them (40P01) and the batch is retried whole, as on 40001.
- * - SQLite: BEGIN IMMEDIATE takes the database's one write lock before the first read, so the
- *   balances read are the ones written over, even with a second connection on the file; a
- *   writer that cannot get the lock within busy_timeout fails with DB_UNAVAILABLE.
+ * that decide what may change are in ledger.ts. Every change runs in a LedgerTx that locks every
+ * account it will touch (lockAccounts) before it reads a balance or a hold's state, inside a
+ * write transaction in which those locks serialise the hosts (writeTransaction.ts).
  */
-import { type ColumnType, type Kysely, type Selectable, sql } from 'kysely';
+import type { ColumnType, Kysely, Selectable } from 'kysely';
 import { PaypadError } from '../../../shared/errors';
 import type { Database, Dialect } from '../../db/database';
 import { isoTimestamp, type IsoTimestamp, type Schema } from '../../db/schema';
 import type { BalanceLimit, Balances } from './balances';
+import { runWriteTransaction } from './writeTransaction';
 
 export type AccountKind = 'asset' | 'liability' | 'equity' | 'income' | 'expense';
 export const ACCOUNT_KINDS: readonly AccountKind[] = ['asset', 'liability', 'equity', 'income', 'expense'];
@@ -139,10 +126,6 @@ export interface LedgerStore {
   expiredPending(now: Date, limit: number): Promise<string[]>;
 }
 
-/** PostgreSQL SQLSTATEs that mean "nothing was kept, run it again": deadlock_detected, serialization_failure. */
-const RETRYABLE_SQLSTATES = new Set(['40P01', '40001']);
-const MAX_ATTEMPTS = 5;
-
 export function createLedgerStore(database: Database): LedgerStore {
   const { dialect } = database;
   const base = database.db;
@@ -236,7 +219,7 @@ export function createLedgerStore(database: Database): LedgerStore {
   return {
     dialect,
     db: base,
-    inTransaction: (work) => (dialect === 'postgres' ? inPostgresTransaction(base, (trx) => work(tx(trx))) : inSqliteImmediateTransaction(base, (trx) => work(tx(trx)))),
+    inTransaction: (work) => runWriteTransaction(database, (trx) => work(tx(trx))),
     async insertAccount(spec, at) {
       const now = isoTimestamp(at);
       await reads.db
@@ -277,44 +260,6 @@ export function createLedgerStore(database: Database): LedgerStore {
       return rows.map((r) => r.transfer_id);
     },
   };
-}
-
-async function inPostgresTransaction<T>(db: Kysely<Schema>, work: (trx: Kysely<Schema>) => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await db.transaction().execute(work);
-    } catch (e) {
-      const sqlState = (e as { code?: unknown }).code;
-      if (typeof sqlState !== 'string' || !RETRYABLE_SQLSTATES.has(sqlState)) throw e;
-      if (attempt === MAX_ATTEMPTS) throw Object.assign(new PaypadError('DB_UNAVAILABLE', `the ledger transaction was aborted ${attempt} times by the database (${sqlState}); retry later`), { cause: e });
-    }
-  }
-}
-
-async function inSqliteImmediateTransaction<T>(db: Kysely<Schema>, work: (trx: Kysely<Schema>) => Promise<T>): Promise<T> {
-  // Kysely's transaction() issues a deferred BEGIN; the write lock must come before the reads.
-  return db.connection().execute(async (conn) => {
-    try {
-      await sql`begin immediate`.execute(conn);
-    } catch (e) {
-      if ((e as { code?: unknown }).code === 'SQLITE_BUSY') throw Object.assign(new PaypadError('DB_UNAVAILABLE', 'the ledger database is locked by another writer; retry'), { cause: e });
-      throw e;
-    }
-    let result: T;
-    try {
-      result = await work(conn);
-    } catch (e) {
-      try {
-        await sql`rollback`.execute(conn);
-      } catch {
-        // SQLite rolls back by itself after some errors (https://www.sqlite.org/lang_transaction.html,
-        // "Response To Errors Within A Transaction"); the error worth reporting is the first one.
-      }
-      throw e;
-    }
-    await sql`commit`.execute(conn);
-    return result;
-  });
 }
 
 function accountFromRow(row: AccountRow): Account {
