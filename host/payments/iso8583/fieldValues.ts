@@ -2,7 +2,8 @@
  * Between typed message objects and field values: numbers to fixed-width digits for the
  * builders, and required/optional field reads for the readers. A reader's complaint is
  * ISO8583_MALFORMED (the peer sent a message its type does not allow); a builder's is
- * ISO8583_FIELD_INVALID (our caller passed a value the field cannot carry).
+ * ISO8583_FIELD_INVALID (our caller passed a value the field cannot carry). Readers take a message
+ * as Packager.unpack returns it, every field already checked against its spec.
  */
 import { PaypadError } from '../../../shared/errors';
 import type { FieldValue } from './fieldSpec';

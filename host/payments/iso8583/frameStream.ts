@@ -13,6 +13,9 @@ import type { Socket } from 'node:net';
 import { PaypadError } from '../../../shared/errors';
 import { FrameDecoder, encodeFrame } from '../../../shared/protocol/localLink';
 
+/** How long a frame may take from its first byte to its last, unless a side sets its own. */
+export const DEFAULT_FRAME_TIMEOUT_MS = 5_000;
+
 export interface FrameStreamEvents {
   onFrame(payload: Uint8Array): void;
   /** Once, when the connection ends: with the reason if it ended on an error. */

@@ -18,5 +18,6 @@ export * from './reversal';
 export * from './networkManagement';
 export * from './reconciliation';
 export { MAC_BYTES, type MessageAuthenticator, hsmMessageAuthenticator, signMessage, verifyMessage } from './mac';
-export { type AcquirerLinkClient, type AcquirerLinkClientOptions, DEFAULT_FRAME_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, connectAcquirerLink } from './linkClient';
+export { DEFAULT_FRAME_TIMEOUT_MS } from './frameStream';
+export { type AcquirerLinkClient, type AcquirerLinkClientOptions, DEFAULT_REQUEST_TIMEOUT_MS, connectAcquirerLink } from './linkClient';
 export { type AcquirerLinkHandler, type AcquirerLinkServer, type AcquirerLinkServerOptions, listenAcquirerLink } from './linkServer';

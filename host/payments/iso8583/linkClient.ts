@@ -14,12 +14,11 @@
  */
 import { connect } from 'node:net';
 import { PaypadError } from '../../../shared/errors';
-import { type FrameStream, openFrameStream } from './frameStream';
+import { DEFAULT_FRAME_TIMEOUT_MS, type FrameStream, openFrameStream } from './frameStream';
 import { responseMtiFor } from './mti';
 import type { Iso8583Message, Packager } from './packager';
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
-export const DEFAULT_FRAME_TIMEOUT_MS = 5_000;
 
 export interface AcquirerLinkClientOptions {
   readonly host: string;

@@ -16,7 +16,7 @@ import { ISO87_FIELDS } from './iso87Fields';
 /** ISO 9564-1:2017 format 4 PIN block length. */
 export const PIN_BLOCK_BYTES = 16;
 
-const USED = [2, 3, 4, 7, 11, 12, 13, 14, 15, 22, 35, 37, 38, 39, 41, 42, 48, 49, 50, 52, 64, 66, 70, 74, 75, 76, 77, 86, 87, 88, 89, 90, 128];
+const USED = [2, 3, 4, 7, 11, 12, 13, 14, 15, 22, 35, 37, 38, 39, 41, 42, 48, 49, 50, 52, 53, 64, 66, 70, 74, 75, 76, 77, 86, 87, 88, 89, 90, 128];
 
 function iso87(field: number): FieldSpec {
   const spec = ISO87_FIELDS.get(field);

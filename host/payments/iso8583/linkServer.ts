@@ -10,8 +10,7 @@
  * failures (oversize, slow or cut frames) end that connection and are reported to `onError`.
  */
 import { type Server, type Socket, createServer } from 'node:net';
-import { openFrameStream } from './frameStream';
-import { DEFAULT_FRAME_TIMEOUT_MS } from './linkClient';
+import { DEFAULT_FRAME_TIMEOUT_MS, openFrameStream } from './frameStream';
 import type { Iso8583Message, Packager } from './packager';
 
 export type AcquirerLinkHandler = (request: Iso8583Message) => Promise<Iso8583Message | undefined>;

@@ -93,28 +93,33 @@ describe('0400/0410 reversal', () => {
 describe('0800/0810 network management', () => {
   const common = { stan: 1, transmissionDateTime: '1206000001' };
 
-  it('C8: sign-on 001, echo 301, key change 101 with the key block in field 48, cutover 201 with the settlement date', () => {
+  it('C8: sign-on 001, echo 301, key exchange 101 with the key block in field 48 and its zone key type in 53, cutover 201 with the settlement date', () => {
     const keyBlock = 'D0112M6TC00E0000B82679114F470F540165EDFBF7E250FCEA43F810D215F8D207E2E417C07156A27E8E31DA05F7425509593D03A457DC34';
     for (const request of [
       { ...common, action: 'signOn' as const },
       { ...common, action: 'echo' as const },
-      { ...common, action: 'keyChange' as const, keyBlock },
+      { ...common, action: 'keyExchange' as const, keyType: 'mac' as const, keyBlock },
+      { ...common, action: 'keyExchange' as const, keyType: 'pin' as const, keyBlock: keyBlock.replace('M6TC', 'P0AB') },
       { ...common, action: 'cutover' as const, settlementDate: '1207' },
     ]) {
       const message = wire(buildNetworkRequest(request));
-      expect(message.fields[70]).toBe({ signOn: '001', echo: '301', keyChange: '101', cutover: '201' }[request.action]);
+      expect(message.fields[70]).toBe({ signOn: '001', echo: '301', keyExchange: '101', cutover: '201' }[request.action]);
+      expect(message.fields[53]).toBe(request.action === 'keyExchange' ? { pin: '01', mac: '02' }[request.keyType] + '0'.repeat(14) : undefined);
       expect(readNetworkRequest(message)).toEqual(request);
-      const kcv = request.action === 'keyChange' ? '08793E25AB' : undefined;
+      const keyType = request.action === 'keyExchange' ? request.keyType : undefined;
+      const kcv = keyType ? '08793E25AB' : undefined;
       const response = readNetworkResponse(wire(buildNetworkResponse(request, { responseCode: APPROVED, keyCheckValue: kcv })));
-      expect(response).toEqual({ ...common, action: request.action, responseCode: '00', keyCheckValue: kcv });
+      expect(response).toEqual({ ...common, action: request.action, responseCode: '00', keyType, keyCheckValue: kcv });
     }
   });
 
-  it('C8: a key change without its key block, a key block in a sign-on, or an unknown code is refused', () => {
-    const keyChange = buildNetworkRequest({ ...common, action: 'keyChange', keyBlock: 'D0112' });
-    expect(() => readNetworkRequest({ mti: '0800', fields: { ...keyChange.fields, 48: undefined } })).toThrow(/field 48 is required/);
-    expect(() => readNetworkRequest({ mti: '0800', fields: { ...keyChange.fields, 70: '001' } })).toThrow(/field 48 does not belong/);
-    expect(() => readNetworkRequest({ mti: '0800', fields: { ...keyChange.fields, 70: '999' } })).toThrow(/code 999/);
+  it('C8: a key exchange without its key block or key type, a key block in a sign-on, an unknown key type or code is refused', () => {
+    const keyExchange = buildNetworkRequest({ ...common, action: 'keyExchange', keyType: 'pin', keyBlock: 'D0112' });
+    expect(() => readNetworkRequest({ mti: '0800', fields: { ...keyExchange.fields, 48: undefined } })).toThrow(/field 48 is required/);
+    expect(() => readNetworkRequest({ mti: '0800', fields: { ...keyExchange.fields, 53: undefined } })).toThrow(/field 53 is required/);
+    expect(() => readNetworkRequest({ mti: '0800', fields: { ...keyExchange.fields, 53: '0300000000000000' } })).toThrow(/names no zone key/);
+    expect(() => readNetworkRequest({ mti: '0800', fields: { ...keyExchange.fields, 70: '001' } })).toThrow(/field 48 does not belong/);
+    expect(() => readNetworkRequest({ mti: '0800', fields: { ...keyExchange.fields, 70: '999' } })).toThrow(/code 999/);
     expect(() => buildNetworkResponse({ ...common, action: 'echo' }, { responseCode: '00', keyCheckValue: '08793E25AB' })).toThrow(code('ISO8583_FIELD_INVALID'));
   });
 });
