@@ -1,5 +1,5 @@
 /**
- * ISO 8583:1987 §4.3 bitmaps, binary (8 bytes each). Bit 1 of the primary bitmap says a secondary
+ * ISO 8583:1987 bitmaps, binary (8 bytes each). Bit 1 of the primary bitmap says a secondary
  * bitmap follows; bits 2-64 and 65-128 say which data elements are present, most significant bit first.
  */
 

@@ -1,7 +1,7 @@
 /**
  * What one ISO 8583 data element may hold, and the check every packed or unpacked value passes.
  *
- * Kinds (ISO 8583:1987 §4.2 attribute notation):
+ * Kinds (the ISO 8583:1987 attribute notation):
  *   n    numeric digits 0-9
  *   an   alphanumeric: A-Z, a-z, 0-9 and space (fixed fields are space-padded, as jPOS IF_CHAR does)
  *   ans  any printable ASCII character, 0x20-0x7E

@@ -1,7 +1,7 @@
 /**
  * The MAC of an acquirer-link message: AES-CMAC (NIST SP 800-38B) under the zone MAC key,
- * truncated to its leftmost 8 bytes (SP 800-38B §5.3 allows 64 bits and up), carried in
- * field 64, or in field 128 when the message has a secondary bitmap (ISO 8583:1987 §4.4: the MAC
+ * truncated to its leftmost 8 bytes (SP 800-38B: a tag of at least 64 bits), carried in
+ * field 64, or in field 128 when the message has a secondary bitmap (ISO 8583:1987: the MAC
  * is the last data element). It covers the packed message from the MTI up to, not including,
  * the MAC field, so the bitmap bit of the MAC field itself is covered too.
  *

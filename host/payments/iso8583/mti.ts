@@ -1,5 +1,5 @@
 /**
- * The message type indicators the acquirer link uses (ISO 8583:1987 §4.1: version 0, then class,
+ * The message type indicators the acquirer link uses (ISO 8583:1987: version 0, then class,
  * function and origin), and the request -> response pairing the channel matches on.
  */
 import { PaypadError } from '../../../shared/errors';

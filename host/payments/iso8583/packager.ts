@@ -28,7 +28,7 @@ export interface Packager {
 }
 
 const MTI_BYTES = 4;
-/** ISO 8583:1987 §4.1: the first MTI digit is the version, 0 for 1987. */
+/** ISO 8583: the first MTI digit is the version, 0 for 1987. */
 const MTI_1987 = /^0[0-9]{3}$/;
 const PREFIX_DIGITS: Record<FieldSpec['lengthType'], number> = { fixed: 0, LLVAR: 2, LLLVAR: 3 };
 
