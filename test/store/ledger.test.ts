@@ -162,7 +162,7 @@ describe.each(DIALECTS)('ledger on %s', (dialect) => {
   });
 
   it('C9 opening an account twice with the same attributes returns it; other attributes are refused', async () => {
-    const spec = { code: 'open:payee', name: 'Li Si', kind: 'liability', currency: 'CNY', limit: 'debits_must_not_exceed_credits' } as const;
+    const spec = { code: 'payee:13800138000', name: 'Li Si', kind: 'liability', currency: 'CNY', limit: 'debits_must_not_exceed_credits' } as const;
     const first = await books().openAccount(spec);
     expect(first).toMatchObject({ ...spec, debitsPending: 0n, debitsPosted: 0n, creditsPending: 0n, creditsPosted: 0n });
     expect(await books().openAccount({ ...spec })).toEqual(first);

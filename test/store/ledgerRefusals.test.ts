@@ -40,6 +40,7 @@ describe.each(DIALECTS)('ledger refusals on %s', (dialect) => {
       posted({ id: 'has space' }),
       posted({ id: '-leading-dash' }),
       posted({ id: 42 }),
+      posted({ id: 'pay-4111111111111111' }),
       posted({ debitAccount: 'p'.repeat(65) }),
       posted({ creditAccount: 'a/b' }),
       posted({ kind: 'refund' }),
@@ -58,6 +59,9 @@ describe.each(DIALECTS)('ledger refusals on %s', (dialect) => {
       { code: 'bad code' },
       { name: 'n'.repeat(201) },
       { name: '  ' },
+      // A card number in a code or a name would be stored and logged in clear (PCI DSS 3.4.1).
+      { code: 'card:6222021234567890128' },
+      { name: 'Card 4111 1111 1111 1111 is 4111111111111111' },
       { kind: 'revenue' },
       { currency: 'cny' },
       { currency: 'CNYY' },

@@ -4,6 +4,7 @@
  * was expected. Rules that depend on stored state (funds, currency, a hold's state) are in ledger.ts.
  */
 import { PaypadError } from '../../../shared/errors';
+import { isLuhnValid } from '../../../shared/pan';
 import { BALANCE_LIMITS, MAX_BALANCE } from './balances';
 import { ACCOUNT_KINDS, type AccountSpec } from './ledgerStore';
 
@@ -57,6 +58,7 @@ export function checkAccountSpec(spec: AccountSpec): AccountSpec {
   if (typeof spec.name !== 'string' || spec.name.trim() === '' || spec.name.length > MAX_ACCOUNT_NAME_LENGTH) {
     throw new PaypadError('BAD_ARGUMENT', `account name must be a non-empty string of at most ${MAX_ACCOUNT_NAME_LENGTH} characters`);
   }
+  refuseCardNumber('account name', spec.name);
   if (!ACCOUNT_KINDS.includes(spec.kind)) throw new PaypadError('BAD_ARGUMENT', `account kind must be one of ${ACCOUNT_KINDS.join(', ')}`);
   if (typeof spec.currency !== 'string' || !CURRENCY_PATTERN.test(spec.currency)) throw new PaypadError('BAD_ARGUMENT', 'account currency must be an ISO 4217 alphabetic code such as CNY');
   if (spec.limit !== undefined && !BALANCE_LIMITS.includes(spec.limit)) throw new PaypadError('BAD_ARGUMENT', `account limit must be one of ${BALANCE_LIMITS.join(', ')}, or omitted`);
@@ -112,6 +114,20 @@ function checkTransferRequest(r: TransferRequest): void {
 function checkKey(what: string, value: unknown): void {
   if (typeof value !== 'string' || !LEDGER_KEY_PATTERN.test(value)) {
     throw new PaypadError('BAD_ARGUMENT', `${what} must be 1-64 of A-Z a-z 0-9 : . _ - starting with a letter or digit`);
+  }
+  refuseCardNumber(what, value);
+}
+
+/**
+ * Codes, ids and names are stored and logged in clear, so they must not carry a card number
+ * (PCI DSS v4.0 Req. 3.4.1; docs/ledger.md): a run of 13-19 digits that passes the Luhn check is
+ * refused. Phone numbers (11 digits) and most references pass; name a card by an internal id.
+ */
+function refuseCardNumber(what: string, value: string): void {
+  for (const digits of value.match(/[0-9]+/g) ?? []) {
+    if (digits.length >= 13 && digits.length <= 19 && isLuhnValid(digits)) {
+      throw new PaypadError('BAD_ARGUMENT', `${what} holds what looks like a card number; name a card by an internal id`);
+    }
   }
 }
 
