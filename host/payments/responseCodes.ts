@@ -4,14 +4,16 @@
  * POS when a payment fails (C7, C8); the bank simulators answer with these same codes, so nothing
  * downstream can tell a simulated issuer from a real one (X5).
  *
- * `meaning` is the standard's wording in plain words, for a person at the POS or an operator; an
+ * Each code's text is the standard's wording in plain words, for a person at the POS or an operator; an
  * answer may carry a more specific reason (which of the reasons for 57 it was, say).
  */
 export const RESPONSE_CODES = Object.freeze({
   '00': 'Approved',
   '05': 'Do not honour: the card issuer declined the transaction',
+  '12': 'Invalid transaction',
   '14': 'Invalid card number',
   '25': 'No record of the original transaction',
+  '30': 'Format error',
   '51': 'Insufficient funds',
   '54': 'Expired card',
   '55': 'Incorrect PIN',
@@ -22,8 +24,6 @@ export const RESPONSE_CODES = Object.freeze({
 } as const);
 
 export type ResponseCode = keyof typeof RESPONSE_CODES;
-
-export const APPROVED: ResponseCode = '00';
 
 /** A response from an issuer or the provider: the code, and the reason in words a person can act on. */
 export interface PaymentResponse {
