@@ -117,7 +117,8 @@ export function createLedger(database: Database, clock: () => Date = () => new D
           const accounts = await tx.lockAccounts([pending.debitAccount, pending.creditAccount]);
           if ((await tx.pendingStatus(id))?.state !== 'pending') return false;
           await moveBalances(tx, accounts, pending, releaseMovement(pending.amount), now);
-          return closeHold(tx, id, 'expired', now);
+          await closeHold(tx, id, 'expired', now);
+          return true;
         });
         if (done) expired.push(id);
       }
@@ -233,10 +234,9 @@ function refuseBreach(transfer: Transfer, account: Account, after: Balances): vo
   if (breach !== undefined) throw new PaypadError('LEDGER_INSUFFICIENT_FUNDS', `transfer ${transfer.id} refused: on account ${account.code} ${breach}`);
 }
 
-async function closeHold(tx: LedgerTx, holdId: string, state: 'posted' | 'voided' | 'expired', now: Date): Promise<boolean> {
+async function closeHold(tx: LedgerTx, holdId: string, state: 'posted' | 'voided' | 'expired', now: Date): Promise<void> {
   // Its accounts are locked and its state was read as pending under those locks.
   assertInvariant(await tx.resolvePending(holdId, state, now), `hold ${holdId} was resolved by someone not holding its accounts' locks`);
-  return true;
 }
 
 /**
