@@ -228,6 +228,32 @@ describe('C8: framing on the responder side', () => {
   });
 });
 
+describe('X2: replayed answers on the requester side', () => {
+  it('X2: an answer the bank sends twice resolves its request once; the copy matches nothing and cannot answer a later request', async () => {
+    const replaying = createServer((socket) => {
+      const decoder = new FrameDecoder();
+      socket.on('data', async (chunk) => {
+        for (const frame of decoder.push(new Uint8Array(chunk))) {
+          const answer = await bank(link.unpack(frame));
+          const bytes = encodeFrame(link.pack(answer!));
+          socket.write(concatBytes(bytes, bytes));
+        }
+      });
+    });
+    await new Promise<void>((resolve) => replaying.listen(0, '127.0.0.1', resolve));
+    try {
+      const address = replaying.address();
+      const c = await client(typeof address === 'object' && address ? address.port : 0);
+      expect(readFinancialResponse(await c.request(await signedPurchase({ stan: 7 }))).stan).toBe(7);
+      await sleep(50); // the copy has arrived, with nothing waiting for it
+      // The same STAN again (a terminal's counter wrapped): answered by its own 0210, not the copy.
+      expect(readFinancialResponse(await c.request(await signedPurchase({ stan: 7, amountMinor: 800n }))).amountMinor).toBe(800n);
+    } finally {
+      replaying.close();
+    }
+  });
+});
+
 describe('C8: framing on the requester side', () => {
   it('C8: an answer announcing more than 4096 bytes fails the open request with LINK_FRAME_TOO_LARGE', async () => {
     const fake = await misbehavingBank((socket) => socket.write(new Uint8Array([0x20, 0x00])));
