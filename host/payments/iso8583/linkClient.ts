@@ -103,7 +103,7 @@ export function connectAcquirerLink(options: AcquirerLinkClientOptions): Promise
             }
             const timer = setTimeout(() => {
               pending.delete(key);
-              rejectRequest(new PaypadError('ACQUIRER_LINK_TIMEOUT', `acquirer link: no ${responseMti} within ${timeoutMs} ms; reverse the ${message.mti}`));
+              rejectRequest(new PaypadError('ACQUIRER_LINK_TIMEOUT', `acquirer link: no ${responseMti} within ${timeoutMs} ms: the outcome of the ${message.mti} is unknown`));
             }, timeoutMs);
             pending.set(key, { resolve: resolveRequest, reject: rejectRequest, timer });
             try {
