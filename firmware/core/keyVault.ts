@@ -90,6 +90,13 @@ interface CheckedKey {
   readonly kcv: Uint8Array;
 }
 
+
+/** BAD_LENGTH unless a delivered key check value has the vault's length; checked before any unwrap. */
+function assertDeliveredKcv(slot: string, expectedKcv: Uint8Array): void {
+  if (!(expectedKcv instanceof Uint8Array) || expectedKcv.length !== KCV_BYTES) {
+    throw new PaypadError('BAD_LENGTH', `${slot} key check value: expected ${KCV_BYTES} bytes`);
+  }
+}
 function describe(slot: KeySlotName, attributes: KeyAttributes, kcv: Uint8Array): KeySlotInfo {
   const { keyUsage, algorithm, modeOfUse, keyVersionNumber, exportability } = attributes;
   return { slot, keyUsage, algorithm, modeOfUse, keyVersionNumber, exportability, kcv };
@@ -170,7 +177,8 @@ export class KeyVault {
    */
   importTerminalMasterKey(block: string, expectedKcv: Uint8Array): KeySlotInfo {
     // Sealed after TK is closed again: the seal's TR-31 wrap must not stack on the unwrap's frames.
-    const [sealed] = this.#sealChecked([this.#open('TK', (tk) => this.#unwrapDelivery('TMK', tk, block, expectedKcv))]);
+    assertDeliveredKcv('TMK', expectedKcv);
+    const [sealed] = this.#sealChecked([this.#open('TK', (tk) => this.#checkDelivery('TMK', this.#openDelivery('TMK', tk, block), expectedKcv))]);
     this.#storage.set(VAULT_NAMESPACE, 'TMK', sealed.record);
     return sealed.info;
   }
@@ -192,17 +200,9 @@ export class KeyVault {
       }
       if (seen.includes(name as string)) throw new PaypadError('BAD_ARGUMENT', `working key ${name} is delivered more than once`);
       seen.push(name as string);
+      assertDeliveredKcv(d.name, d.kcv);
     }
-    const checked = this.#open('TMK', (tmk) => {
-      const keys: CheckedKey[] = [];
-      try {
-        for (const d of deliveries) keys.push(this.#unwrapDelivery(d.name, tmk, d.block, d.kcv));
-        return keys;
-      } catch (e) {
-        for (const k of keys) wipe(k.key);
-        throw e;
-      }
-    });
+    const checked = this.#open('TMK', (tmk) => this.#openDeliveries(tmk, deliveries));
     const sealed = this.#sealChecked(checked);
     this.#storeAll(sealed);
     return sealed.map((s) => s.info);
@@ -276,19 +276,34 @@ export class KeyVault {
     throw new PaypadError('TR31_USAGE_NOT_ALLOWED', `key slot ${slot} (usage ${KEY_SLOTS[slot].usage}) cannot compute a MAC`);
   }
 
-  /** Unwraps a delivered block under its parent key and checks its KCV. The caller wipes the key (#sealChecked does). */
-  #unwrapDelivery(slot: KeySlotName, parentKey: Uint8Array, block: string, expectedKcv: Uint8Array): CheckedKey {
-    if (!(expectedKcv instanceof Uint8Array) || expectedKcv.length !== KCV_BYTES) {
-      throw new PaypadError('BAD_LENGTH', `${slot} key check value: expected ${KCV_BYTES} bytes`);
-    }
-    let opened: UnwrappedKey;
+  /** Every delivery unwrapped under TMK and checked; on any failure the ones already open are wiped. */
+  #openDeliveries(tmk: Uint8Array, deliveries: readonly WorkingKeyDelivery[]): CheckedKey[] {
+    const keys: CheckedKey[] = [];
     try {
-      opened = unwrapKeyBlock(parentKey, block, KEY_SLOTS[slot]);
+      for (const d of deliveries) keys.push(this.#checkDelivery(d.name, this.#openDelivery(d.name, tmk, d.block), d.kcv));
+      return keys;
+    } catch (e) {
+      for (const k of keys) wipe(k.key);
+      throw e;
+    }
+  }
+
+  /**
+   * A delivered block unwrapped under its parent key with `slot`'s policy. Opening and checking
+   * are two calls made one after the other, not one inside the other: the unwrap's chain (KDF,
+   * CMAC, AES) then sits on a small frame (docs/firmware.md "Stack").
+   */
+  #openDelivery(slot: KeySlotName, parentKey: Uint8Array, block: string): UnwrappedKey {
+    try {
+      return unwrapKeyBlock(parentKey, block, KEY_SLOTS[slot]);
     } catch (e) {
       if (!isPaypadError(e)) throw e;
       throw new PaypadError(e.code, `${slot} key block: ${e.message}`);
     }
-    const { key, header } = opened;
+  }
+
+  /** The opened key, once its context and KCV are right; wiped otherwise. The caller wipes it later (#sealChecked does). */
+  #checkDelivery(slot: KeySlotName, { key, header }: UnwrappedKey, expectedKcv: Uint8Array): CheckedKey {
     try {
       // X9.143:2021 §6.2: a storage-only block is not for exchange.
       if (header.keyContext === STORAGE_KEY_CONTEXT) {

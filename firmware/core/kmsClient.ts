@@ -20,7 +20,7 @@
  */
 import { fromHex, toHex } from 'shared/bytes';
 import { PaypadError, isPaypadError } from 'shared/errors';
-import { MAC_HEADERS, MAX_BODY_BYTES, type MacFunction, type MacKeyId, signRequest, verifyResponse } from 'shared/protocol/macEnvelope';
+import { MAC_HEADERS, MAX_BODY_BYTES, type MacKeyId, requestMacHeaders, requestMacInput, responseMacInput, responseMacOf } from 'shared/protocol/macEnvelope';
 import { MESSAGE_VERSION, type Message, type SignOnRequest, type TmkRequest, validateMessage } from 'shared/protocol/messages';
 import { kmsTerminalPath } from 'shared/protocol/kmsPaths';
 import { decodeJson, encodeJson } from 'shared/protocol/validate';
@@ -80,64 +80,112 @@ export class KmsClient {
   }
 
   /** A11: asks for a TMK under TK, MAC'd under K_tkmac; the vault unwraps it and checks its KCV. */
-  async downloadTmk(): Promise<KeySlotInfo> {
-    if (this.#vault.slotInfo('TK') === null) {
-      throw new PaypadError('TERMINAL_STATE', 'there is no TK yet: the operator reads it over the local link first (A1, A10)');
-    }
+  downloadTmk(): Promise<KeySlotInfo> {
     const request: TmkRequest = { v: MESSAGE_VERSION };
-    const answer = await this.#exchange('tmk', 'TK', request, 'tmkResponse');
-    const info = this.#vault.importTerminalMasterKey(answer.tmkBlock, fromHex(answer.kcv, 'TMK KCV'));
-    // The working keys in the vault belong to the old TMK now: the next sign-on goes under TK.
-    writeTerminalState(this.#storage, { ...readTerminalState(this.#storage), signedOnTmk: null });
-    return info;
+    return this.#exchange('tmk', request, () => {
+      if (this.#vault.slotInfo('TK') === null) {
+        throw new PaypadError('TERMINAL_STATE', 'there is no TK yet: the operator reads it over the local link first (A1, A10)');
+      }
+      return 'TK';
+    }, 'tmkResponse', (answer) => {
+      const info = this.#vault.importTerminalMasterKey(answer.tmkBlock, fromHex(answer.kcv, 'TMK KCV'));
+      // The working keys in the vault belong to the old TMK now: the next sign-on goes under TK.
+      writeTerminalState(this.#storage, { ...readTerminalState(this.#storage), signedOnTmk: null });
+      return info;
+    });
   }
 
   /** A12: asks for PIK, MAK, TDK and DMK under TMK; the vault stores none unless every KCV matches. */
-  async signOn(): Promise<KeySlotInfo[]> {
-    const tmk = this.#vault.slotInfo('TMK');
-    if (tmk === null) throw new PaypadError('TERMINAL_STATE', 'there is no TMK yet: download it first (A11)');
+  signOn(): Promise<KeySlotInfo[]> {
     const request: SignOnRequest = { v: MESSAGE_VERSION };
-    const answer = await this.#exchange('sign-on', this.signOnKeyId(), request, 'signOnResponse');
-    const infos = this.#vault.importWorkingKeys(answer.keys.map((k) => ({ name: k.name, block: k.block, kcv: fromHex(k.kcv, `${k.name} KCV`) })));
-    writeTerminalState(this.#storage, { ...readTerminalState(this.#storage), signedOnTmk: toHex(tmk.kcv) });
-    return infos;
+    let signedOnTmk = '';
+    return this.#exchange('sign-on', request, () => {
+      const tmk = this.#vault.slotInfo('TMK');
+      if (tmk === null) throw new PaypadError('TERMINAL_STATE', 'there is no TMK yet: download it first (A11)');
+      signedOnTmk = toHex(tmk.kcv);
+      return this.signOnKeyId();
+    }, 'signOnResponse', (answer) => {
+      const infos = this.#vault.importWorkingKeys(answer.keys.map((k) => ({ name: k.name, block: k.block, kcv: fromHex(k.kcv, `${k.name} KCV`) })));
+      writeTerminalState(this.#storage, { ...readTerminalState(this.#storage), signedOnTmk });
+      return infos;
+    });
   }
 
-  /** One MAC'd round trip; returns the validated answer only once its MAC verified. */
-  async #exchange<N extends AnswerName>(route: KmsRoute, keyId: MacKeyId, request: object, answerName: N): Promise<Message<N>> {
-    const { serial, kmsUrl, trustAnchor } = this.#identity;
-    const path = kmsTerminalPath(serial, route);
-    const body = encodeJson(request);
-    const mac: MacFunction = (data) => this.#vault.mac(keyId, data);
-    const seq = reserveSequence(this.#storage);
-    const signed = await signRequest({ method: 'POST', path, serial, seq, keyId }, body, mac);
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    for (const name of Object.keys(signed)) headers[name.toLowerCase()] = signed[name];
-    const response = await this.#http.request({ method: 'POST', url: kmsUrl + path, headers, body, tls: { trustAnchor }, maxResponseBytes: MAX_BODY_BYTES });
-    await authenticate(route, response, { status: response.status, serial, seq }, mac);
-    if (response.status !== 200) throw refusal(route, response);
-    return decodeJson(response.body, MAX_BODY_BYTES, (value) => validateMessage(answerName, value), answerName);
+  /**
+   * One MAC'd round trip: `keyFor` checks the state and names the MAC key, `message` is MAC'd
+   * and sent, and `accept` gets the validated answer only once its MAC verified.
+   *
+   * A chain of promise reactions, not async functions: on the device each step starts from the
+   * event loop's empty stack, so the deepest chain is one step's own (the vault opening a key
+   * record: TR-31 unwrap, KDF, CMAC), not that stacked on every caller's frames, and an async
+   * function's frame is not on the stack twice while it runs (docs/firmware.md "Stack").
+   */
+  #exchange<N extends AnswerName, T>(route: KmsRoute, message: object, keyFor: () => MacKeyId, answerName: N, accept: (answer: Message<N>) => T): Promise<T> {
+    return Promise.resolve()
+      .then(() => this.#sign(route, message, keyFor()))
+      .then((request) => this.#send(request))
+      .then(({ request, response }) => {
+        this.#authenticate(route, request, response);
+        return response;
+      })
+      .then((response) => accept(answer(route, response, answerName)));
   }
+
+  #send(request: SignedRequest): Promise<{ request: SignedRequest; response: HttpResponse }> {
+    const { kmsUrl, trustAnchor } = this.#identity;
+    return this.#http
+      .request({ method: 'POST', url: kmsUrl + request.path, headers: request.headers, body: request.body, tls: { trustAnchor }, maxResponseBytes: MAX_BODY_BYTES })
+      .then((response) => ({ request, response }));
+  }
+
+  /** `message` as the request of `route`, MAC'd under `keyId` with the next sequence number (persisted first). */
+  #sign(route: KmsRoute, message: object, keyId: MacKeyId): SignedRequest {
+    const { serial } = this.#identity;
+    const path = kmsTerminalPath(serial, route);
+    const body = encodeJson(message);
+    const fields = { method: 'POST', path, serial, seq: reserveSequence(this.#storage), keyId };
+    const headers = requestMacHeaders(fields, this.#vault.mac(keyId, requestMacInput(fields, body)));
+    const out: Record<string, string> = { 'content-type': 'application/json' };
+    for (const name of Object.keys(headers)) out[name.toLowerCase()] = headers[name];
+    return { path, body, headers: out, keyId, seq: fields.seq };
+  }
+
+  /** Throws unless the response carries a MAC that verifies under the request's key (nothing is read from it before). */
+  #authenticate(route: KmsRoute, request: SignedRequest, response: HttpResponse): void {
+    if (!hasMacHeader(response.headers)) {
+      throw new PaypadError(
+        'KMS_RESPONSE_UNSIGNED',
+        `the KMS answered the ${route} request with status ${response.status} and no MAC (unauthenticated diagnostic: ${unsignedErrorCode(response)}); nothing was stored`,
+      );
+    }
+    const fields = { status: response.status, serial: this.#identity.serial, seq: request.seq };
+    try {
+      this.#vault.verifyMac(request.keyId, responseMacInput(fields, response.body), responseMacOf(response.headers));
+    } catch (e) {
+      if (!isPaypadError(e)) throw e;
+      throw new PaypadError(e.code, `KMS ${route} response: ${e.code === 'MAC_MISMATCH' ? 'response MAC does not verify' : e.message}; nothing was stored`);
+    }
+  }
+}
+
+/** An authenticated response's answer, validated; an authenticated refusal as a KmsRefusal. */
+function answer<N extends AnswerName>(route: KmsRoute, response: HttpResponse, answerName: N): Message<N> {
+  if (response.status !== 200) throw refusal(route, response);
+  return decodeJson(response.body, MAX_BODY_BYTES, (value) => validateMessage(answerName, value), answerName);
+}
+
+/** A request as sent: what the answer is verified against. */
+interface SignedRequest {
+  readonly path: string;
+  readonly body: Uint8Array;
+  readonly headers: Record<string, string>;
+  readonly keyId: MacKeyId;
+  readonly seq: number;
 }
 
 function hasMacHeader(headers: HttpResponse['headers']): boolean {
   const name = MAC_HEADERS.mac.toLowerCase();
   return Object.keys(headers).some((key) => key.toLowerCase() === name);
-}
-
-async function authenticate(route: KmsRoute, response: HttpResponse, fields: { status: number; serial: string; seq: number }, mac: MacFunction): Promise<void> {
-  if (!hasMacHeader(response.headers)) {
-    throw new PaypadError(
-      'KMS_RESPONSE_UNSIGNED',
-      `the KMS answered the ${route} request with status ${response.status} and no MAC (unauthenticated diagnostic: ${unsignedErrorCode(response)}); nothing was stored`,
-    );
-  }
-  try {
-    await verifyResponse(fields, response.headers, response.body, mac);
-  } catch (e) {
-    if (!isPaypadError(e)) throw e;
-    throw new PaypadError(e.code, `KMS ${route} response: ${e.message}; nothing was stored`);
-  }
 }
 
 /** The error code of an unsigned answer, for the operator to read; never acted on. */

@@ -22,7 +22,7 @@ import { type Rng, asciiToBytes, randomBytes, constantTimeEqual, fromHex, toHex,
 import { PaypadError } from '../errors';
 import { AES_BLOCK, aesCbcDecrypt, aesCbcEncrypt, assertAesKey } from './aes';
 import { aesCmac } from './cmac';
-import { type Tr31Header, type Tr31HeaderInit, buildKeyBlockHeader, completeKeyBlockHeader, parseKeyBlockHeader } from './tr31Header';
+import { type Tr31Header, type Tr31HeaderInit, completeKeyBlockHeader, formatKeyBlockHeader, parseKeyBlockHeader } from './tr31Header';
 
 export type { Tr31Header, Tr31HeaderInit, Tr31OptionalBlock } from './tr31Header';
 
@@ -105,7 +105,28 @@ export function wrapKeyBlock(
   opts: Tr31WrapOptions = {},
 ): string {
   assertAesKey(kbpk, 'KBPK');
+  // Checked, padded, laid out and sealed one after the other from this frame, none inside
+  // another: the device's stack then holds only the deepest one's chain (docs/firmware.md "Stack").
   const h = resolveHeader(header);
+  const payloadLength = keyBlockPayloadLength(h, key, opts);
+  const pad = randomBytes(rng, payloadLength - 2 - key.length, 'the key block padding');
+  const clear = layOutKeyBlock(h, key, pad);
+  wipe(pad);
+  try {
+    return sealKeyBlock(kbpk, clear);
+  } finally {
+    wipe(clear.macInput);
+  }
+}
+
+/** A key block before sealing: its header text, and the MAC input (header, then the clear payload). */
+interface ClearKeyBlock {
+  readonly headerText: string;
+  readonly macInput: Uint8Array;
+}
+
+/** The payload's length: key length field, key and padding to the masked length, in whole blocks. */
+function keyBlockPayloadLength(h: Tr31Header, key: Uint8Array, opts: Tr31WrapOptions): number {
   const layout = versionLayout(h.versionId);
   if (!(key instanceof Uint8Array)) throw new PaypadError('BAD_ARGUMENT', 'key must be a Uint8Array');
   assertKeyLengthFor(h.algorithm, key.length);
@@ -114,29 +135,30 @@ export function wrapKeyBlock(
   if (!Number.isInteger(masked) || masked < key.length || masked > MAX_KEY_LENGTH) {
     throw new PaypadError('BAD_ARGUMENT', `maskedKeyLength must be a whole number from the key length (${key.length}) to ${MAX_KEY_LENGTH}`);
   }
+  return Math.ceil((2 + masked) / layout.blockSize) * layout.blockSize;
+}
 
-  const payloadLength = Math.ceil((2 + masked) / layout.blockSize) * layout.blockSize;
-  const padLength = payloadLength - 2 - key.length;
-  const pad = randomBytes(rng, padLength, 'the key block padding');
-  const headerText = buildKeyBlockHeader(h, 2 * (payloadLength + layout.macLength));
-
-  // One buffer holds the MAC input: ASCII header, then the clear payload.
+function layOutKeyBlock(h: Tr31Header, key: Uint8Array, pad: Uint8Array): ClearKeyBlock {
+  const payloadLength = 2 + key.length + pad.length;
+  const headerText = formatKeyBlockHeader(h, 2 * (payloadLength + versionLayout(h.versionId).macLength));
   const macInput = new Uint8Array(headerText.length + payloadLength);
   macInput.set(asciiToBytes(headerText));
-  const payloadOffset = headerText.length;
   const bits = key.length * 8;
-  macInput[payloadOffset] = bits >> 8;
-  macInput[payloadOffset + 1] = bits & 0xff;
-  macInput.set(key, payloadOffset + 2);
-  macInput.set(pad, payloadOffset + 2 + key.length);
+  macInput[headerText.length] = bits >> 8;
+  macInput[headerText.length + 1] = bits & 0xff;
+  macInput.set(key, headerText.length + 2);
+  macInput.set(pad, headerText.length + 2 + key.length);
+  return { headerText, macInput };
+}
 
+/** MAC over header and clear payload, then the payload encrypted with that MAC as IV. */
+function sealKeyBlock(kbpk: Uint8Array, clear: ClearKeyBlock): string {
   const { kbek, kbmk } = deriveKeyBlockKeys(kbpk);
   try {
-    const mac = aesCmac(kbmk, macInput);
-    const encrypted = aesCbcEncrypt(kbek, mac, macInput.subarray(payloadOffset));
-    return headerText + toHex(encrypted) + toHex(mac);
+    const mac = aesCmac(kbmk, clear.macInput);
+    return clear.headerText + toHex(aesCbcEncrypt(kbek, mac, clear.macInput.subarray(clear.headerText.length))) + toHex(mac);
   } finally {
-    wipe(kbek, kbmk, macInput);
+    wipe(kbek, kbmk);
   }
 }
 
@@ -173,6 +195,38 @@ export interface UnwrappedKey {
 export function unwrapKeyBlock(kbpk: Uint8Array, block: string, policy: Tr31KeyPolicy): UnwrappedKey {
   assertAesKey(kbpk, 'KBPK');
   assertPolicy(policy);
+  // Parsed, keys derived, then opened, each in its own call from this small frame (see wrapKeyBlock).
+  const sealed = parseSealedKeyBlock(block);
+  const { kbek, kbmk } = deriveKeyBlockKeys(kbpk);
+  let payload: Uint8Array;
+  try {
+    payload = openKeyBlock(kbek, kbmk, sealed);
+  } finally {
+    wipe(kbek, kbmk);
+  }
+  try {
+    // Authentic from here on: what follows is a statement about the sender's block.
+    const keyBits = (payload[0] << 8) | payload[1];
+    if (keyBits === 0 || keyBits % 8 !== 0 || keyBits / 8 > payload.length - 2) {
+      throw new PaypadError('TR31_MALFORMED', 'key length field does not fit the payload');
+    }
+    assertKeyLengthFor(sealed.header.algorithm, keyBits / 8);
+    checkPolicy(sealed.header, policy);
+    return { key: payload.slice(2, 2 + keyBits / 8), header: sealed.header };
+  } finally {
+    wipe(payload);
+  }
+}
+
+/** A key block as received, its shape checked: the header (parsed and as sent), payload and MAC. */
+interface SealedKeyBlock {
+  readonly header: Tr31Header;
+  readonly headerText: string;
+  readonly encrypted: Uint8Array;
+  readonly mac: Uint8Array;
+}
+
+function parseSealedKeyBlock(block: string): SealedKeyBlock {
   const { header, headerLength, declaredLength } = parseKeyBlockHeader(block);
   const layout = versionLayout(header.versionId);
   if (declaredLength !== block.length) {
@@ -189,34 +243,29 @@ export function unwrapKeyBlock(kbpk: Uint8Array, block: string, policy: Tr31KeyP
       throw new PaypadError('TR31_MALFORMED', `payload and MAC must be uppercase hex (position ${i})`);
     }
   }
-  const encrypted = fromHex(block.slice(headerLength, headerLength + payloadHex), 'encrypted payload');
-  const mac = fromHex(block.slice(headerLength + payloadHex), 'MAC');
+  return {
+    header,
+    headerText: block.slice(0, headerLength),
+    encrypted: fromHex(block.slice(headerLength, headerLength + payloadHex), 'encrypted payload'),
+    mac: fromHex(block.slice(headerLength + payloadHex), 'MAC'),
+  };
+}
 
-  const macInput = new Uint8Array(headerLength + encrypted.length);
-  macInput.set(asciiToBytes(block.slice(0, headerLength)));
-  const { kbek, kbmk } = deriveKeyBlockKeys(kbpk);
-  let clear: Uint8Array | undefined;
-  let computed: Uint8Array | undefined;
-  try {
-    clear = aesCbcDecrypt(kbek, mac, encrypted);
-    macInput.set(clear, headerLength);
-    computed = aesCmac(kbmk, macInput);
-    if (!constantTimeEqual(computed, mac)) {
-      throw new PaypadError('TR31_MAC_MISMATCH', 'key block MAC does not verify: the block was altered or the KBPK is wrong');
-    }
-    // Authentic from here on: what follows is a statement about the sender's block.
-    const keyBits = (clear[0] << 8) | clear[1];
-    if (keyBits === 0 || keyBits % 8 !== 0 || keyBits / 8 > clear.length - 2) {
-      throw new PaypadError('TR31_MALFORMED', 'key length field does not fit the payload');
-    }
-    assertKeyLengthFor(header.algorithm, keyBits / 8);
-    checkPolicy(header, policy);
-    return { key: clear.slice(2, 2 + keyBits / 8), header };
-  } finally {
-    wipe(kbek, kbmk, macInput);
-    if (clear) wipe(clear);
-    if (computed) wipe(computed);
+/** The clear payload, once the MAC over header and payload verified; TR31_MAC_MISMATCH otherwise. */
+function openKeyBlock(kbek: Uint8Array, kbmk: Uint8Array, sealed: SealedKeyBlock): Uint8Array {
+  const headerLength = sealed.headerText.length;
+  const macInput = new Uint8Array(headerLength + sealed.encrypted.length);
+  macInput.set(asciiToBytes(sealed.headerText));
+  const clear = aesCbcDecrypt(kbek, sealed.mac, sealed.encrypted);
+  macInput.set(clear, headerLength);
+  const computed = aesCmac(kbmk, macInput);
+  const authentic = constantTimeEqual(computed, sealed.mac);
+  wipe(macInput, computed);
+  if (!authentic) {
+    wipe(clear);
+    throw new PaypadError('TR31_MAC_MISMATCH', 'key block MAC does not verify: the block was altered or the KBPK is wrong');
   }
+  return clear;
 }
 
 /**

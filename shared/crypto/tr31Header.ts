@@ -142,12 +142,13 @@ function checkFields(h: Tr31Header): void {
   }
   if (!Array.isArray(h.optionalBlocks)) throw malformed('optional blocks must be an array');
   if (h.optionalBlocks.length > MAX_OPTIONAL_BLOCKS) throw malformed(`at most ${MAX_OPTIONAL_BLOCKS} optional blocks fit the header`);
-  h.optionalBlocks.forEach((b, i) => {
+  for (let i = 0; i < h.optionalBlocks.length; i++) {
+    const b = h.optionalBlocks[i];
     checkAlphanumeric(b.id, 2, `optional block ${i + 1} id`);
     if (typeof b.data !== 'string' || !isPrintable(b.data)) throw malformed(`optional block ${b.id} data must be printable ASCII`);
     // X9.143:2021 §6.3.6: the padding block, when present, is the last one.
     if (b.id === PADDING_BLOCK && i !== h.optionalBlocks.length - 1) throw malformed('optional block PB must be the last one');
-  });
+  }
 }
 
 /**
@@ -238,7 +239,11 @@ function encodeOptionalBlock(block: Tr31OptionalBlock): string {
  * examples.
  */
 export function buildKeyBlockHeader(init: Tr31HeaderInit, bodyLength: number): string {
-  const header = completeKeyBlockHeader(init);
+  return formatKeyBlockHeader(completeKeyBlockHeader(init), bodyLength);
+}
+
+/** buildKeyBlockHeader for a header completeKeyBlockHeader (or parseKeyBlockHeader) already checked. */
+export function formatKeyBlockHeader(header: Tr31Header, bodyLength: number): string {
   const blockSize = cipherBlockSize(header.versionId);
   const given = header.optionalBlocks;
   const blocks = given.length > 0 && given[given.length - 1].id === PADDING_BLOCK ? given.slice(0, -1) : given;

@@ -121,23 +121,36 @@ export function responseMacInput(fields: ResponseMacFields, body: Uint8Array): U
   return macInput([RESPONSE_MAC_TAG, String(fields.status), fields.serial, formatSequence(fields.seq)], body);
 }
 
-async function computeMac(mac: MacFunction, data: Uint8Array): Promise<Uint8Array> {
-  const tag = await mac(data);
+/** BAD_LENGTH unless `tag` is a whole MAC. */
+function checkTag(tag: Uint8Array): Uint8Array {
   if (!(tag instanceof Uint8Array) || tag.length !== MAC_BYTES) {
     throw new PaypadError('BAD_LENGTH', `MAC function: expected ${MAC_BYTES} bytes`);
   }
   return tag;
 }
 
-/** The four headers of a request, MAC included. The caller persists `seq` before sending. */
-export async function signRequest(fields: RequestMacFields, body: Uint8Array, mac: MacFunction): Promise<Record<string, string>> {
-  const tag = await computeMac(mac, requestMacInput(fields, body));
+async function computeMac(mac: MacFunction, data: Uint8Array): Promise<Uint8Array> {
+  return checkTag(await mac(data));
+}
+
+/**
+ * The four headers of a request whose MAC over requestMacInput(fields, body) is `tag`. For a
+ * signer that MACs synchronously (the terminal's vault): no promise between the two, so the
+ * device's stack holds one call chain, not an async one per layer. The caller persists `seq`
+ * before sending.
+ */
+export function requestMacHeaders(fields: RequestMacFields, tag: Uint8Array): Record<string, string> {
   return {
     [MAC_HEADERS.serial]: fields.serial,
     [MAC_HEADERS.seq]: formatSequence(fields.seq),
     [MAC_HEADERS.keyId]: fields.keyId,
-    [MAC_HEADERS.mac]: toHex(tag),
+    [MAC_HEADERS.mac]: toHex(checkTag(tag)),
   };
+}
+
+/** The four headers of a request, MAC included. The caller persists `seq` before sending. */
+export async function signRequest(fields: RequestMacFields, body: Uint8Array, mac: MacFunction): Promise<Record<string, string>> {
+  return requestMacHeaders(fields, await computeMac(mac, requestMacInput(fields, body)));
 }
 
 /** The Paypad-Mac header of a response. */
@@ -190,12 +203,17 @@ export async function verifyRequest(request: ReceivedRequest, mac: MacFunction, 
 }
 
 /**
- * Verifies a response to the request with `fields.serial` and `fields.seq`. A response without a
- * Paypad-Mac (for example the KMS refusing a request it could not authenticate) is
- * PROTOCOL_MALFORMED: its body may be shown as an unauthenticated diagnostic, never acted on.
+ * The MAC a response carries in Paypad-Mac. A response without one (for example the KMS refusing
+ * a request it could not authenticate) is PROTOCOL_MALFORMED: its body may be shown as an
+ * unauthenticated diagnostic, never acted on. The receiver verifies it over responseMacInput.
  */
+export function responseMacOf(headers: HeaderMap): Uint8Array {
+  return fromHex(macHex(header(headers, MAC_HEADERS.mac), MAC_HEADERS.mac));
+}
+
+/** Verifies a response to the request with `fields.serial` and `fields.seq` (see responseMacOf). */
 export async function verifyResponse(fields: ResponseMacFields, headers: HeaderMap, body: Uint8Array, mac: MacFunction): Promise<void> {
-  const received = fromHex(macHex(header(headers, MAC_HEADERS.mac), MAC_HEADERS.mac));
+  const received = responseMacOf(headers);
   const expected = await computeMac(mac, responseMacInput(fields, body));
   if (!constantTimeEqual(expected, received)) throw new PaypadError('MAC_MISMATCH', 'response MAC does not verify');
 }

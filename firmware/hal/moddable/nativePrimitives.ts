@@ -23,15 +23,22 @@ function wipeBuffers(...buffers: ArrayBuffer[]): void {
   for (const buffer of buffers) new Uint8Array(buffer).fill(0);
 }
 
+/**
+ * One AES pass. The cipher is made in its own call and the key's copy wiped right after (the C
+ * context keeps its own schedule): this frame is the innermost of the terminal's deepest chains,
+ * so it holds as little as it can (docs/firmware.md "Stack").
+ */
 function aes(mode: 'ECB' | 'CBC', decrypt: boolean, key: Uint8Array, iv: Uint8Array | undefined, data: Uint8Array): Uint8Array {
+  const cipher = modeFor(mode, key, iv);
+  return new Uint8Array(decrypt ? cipher.decrypt(data) : cipher.encrypt(data));
+}
+
+function modeFor(mode: 'ECB' | 'CBC', key: Uint8Array, iv: Uint8Array | undefined): Mode {
+  // Inputs were checked by shared/crypto/aes, so the constructor does not throw before the wipe.
   const keyBuffer = copyOf(key);
-  const ivBuffer = iv ? copyOf(iv) : undefined;
-  try {
-    const cipher = new Mode(mode, new BlockCipher('AES', keyBuffer), ivBuffer, false);
-    return new Uint8Array(decrypt ? cipher.decrypt(data) : cipher.encrypt(data));
-  } finally {
-    wipeBuffers(keyBuffer);
-  }
+  const cipher = new BlockCipher('AES', keyBuffer);
+  wipeBuffers(keyBuffer);
+  return new Mode(mode, cipher, iv ? copyOf(iv) : undefined, false);
 }
 
 export function aesEncryptEcb(key: Uint8Array, data: Uint8Array): Uint8Array {

@@ -56,8 +56,7 @@ function mul(a: number, b: number): number {
 }
 
 /** FIPS 197 §5.2 key expansion: (rounds + 1) round keys of 16 bytes, in one array. */
-function expandKey(key: Uint8Array): Uint8Array {
-  const [s] = sboxes();
+function expandKey(key: Uint8Array, s: Uint8Array): Uint8Array {
   const nk = key.length / 4;
   const rounds = nk + 6;
   const w = new Uint8Array(16 * (rounds + 1));
@@ -146,7 +145,7 @@ function decryptBlock(w: Uint8Array, inv: Uint8Array, state: Uint8Array, at: num
  */
 function run(key: Uint8Array, data: Uint8Array, decrypt: boolean, iv?: Uint8Array): Uint8Array {
   const [s, inv] = sboxes();
-  const w = expandKey(key);
+  const w = expandKey(key, s);
   const out = data.slice();
   const t = new Uint8Array(16);
   const chain = iv ? iv.slice() : undefined;

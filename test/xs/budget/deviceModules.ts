@@ -5,13 +5,17 @@
  * rewritten to those names. esbuild finds the files (a bundle build's metafile) and compiles each
  * alone: ES2022 as mcconfig's tsc targets, class static blocks lowered for XS 13.3.
  *
+ * As the device build does (manifest.json `modules`), the crypto-primitive seam is Moddable's
+ * native crypto: nativePrimitives.ts under the name shared/crypto/primitives, over `crypt` and
+ * `curve`, which xs-budget provides in C (xsBudgetCrypt.c) with the SDK modules' shapes (native/).
+ *
  * The files go to a temporary directory per entry and process, removed when the process exits.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, transform } from 'esbuild';
+import { type Plugin, build, transform } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -42,10 +46,39 @@ export function evaluationOrder({ main, imports }: Pick<DeviceModules, 'main' | 
   return order;
 }
 
+/**
+ * What the device build puts where (manifest.json `modules`): the crypto-primitive seam is
+ * Moddable's native crypto there, so here it is nativePrimitives.ts too, over the SDK modules it
+ * imports, which xs-budget provides in C (xsBudgetCrypt.c, native/*.ts).
+ */
+const DEVICE_SOURCES: Readonly<Record<string, string>> = {
+  'shared/crypto/primitives.ts': 'firmware/hal/moddable/nativePrimitives.ts',
+};
+const SDK_MODULES: Readonly<Record<string, string>> = {
+  crypt: 'test/xs/budget/native/crypt.ts',
+  curve: 'test/xs/budget/native/curve.ts',
+};
+const SDK_MODULE_NAMES = new Map(Object.entries(SDK_MODULES).map(([name, path]) => [path, name]));
+
 /** `shared/bytes.ts` -> `shared/bytes`; paths are relative to the repository. */
 function moduleName(path: string): string {
-  return path.replace(/\.[cm]?[jt]s$/, '');
+  return SDK_MODULE_NAMES.get(path) ?? path.replace(/\.[cm]?[jt]s$/, '');
 }
+
+const sourceOf = (path: string) => DEVICE_SOURCES[path] ?? path;
+
+/** esbuild's view of the device build: the manifest's substitutions, the SDK's modules. */
+const deviceBuild: Plugin = {
+  name: 'device-build',
+  setup(build) {
+    build.onResolve({ filter: /^(crypt|curve)$/ }, ({ path }) => ({ path: join(ROOT, SDK_MODULES[path]) }));
+    build.onLoad({ filter: /\.ts$/ }, ({ path }) => {
+      const source = DEVICE_SOURCES[relative(ROOT, path)];
+      if (source === undefined) return undefined;
+      return { contents: readFileSync(join(ROOT, source), 'utf8'), loader: 'ts', resolveDir: dirname(join(ROOT, source)) };
+    });
+  },
+};
 
 const cache = new Map<string, Promise<DeviceModules>>();
 const made: string[] = [];
@@ -73,6 +106,7 @@ async function writeModules(entry: string): Promise<DeviceModules> {
     platform: 'neutral',
     mainFields: ['module', 'main'],
     logLevel: 'silent',
+    plugins: [deviceBuild],
   });
   const dir = mkdtempSync(join(tmpdir(), 'paypad-xs-modules-'));
   made.push(dir);
@@ -85,12 +119,12 @@ async function writeModules(entry: string): Promise<DeviceModules> {
     if (path.endsWith('.ts')) typescript.add(name);
     const specifiers = new Map(input.imports.filter((i) => !i.external).map((i) => [i.original ?? i.path, moduleName(i.path)]));
     imports[name] = [...new Set(specifiers.values())];
-    const { code } = await transform(readFileSync(join(ROOT, path), 'utf8'), {
+    const { code } = await transform(readFileSync(join(ROOT, sourceOf(path)), 'utf8'), {
       loader: path.endsWith('.ts') ? 'ts' : 'js',
       format: 'esm',
       target: 'es2022',
       supported: { 'class-static-blocks': false },
-      sourcefile: path,
+      sourcefile: sourceOf(path),
     });
     const rewritten = code.replace(/(\bfrom\s*|\bimport\s*\(?\s*)"([^"]+)"/g, (whole, keyword: string, specifier: string) => {
       const target = specifiers.get(specifier);

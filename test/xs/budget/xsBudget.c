@@ -88,6 +88,7 @@ void installGlobals(txMachine* the)
 	xsResult = xsNewHostFunction(xs_memoryUsage, 1);
 	xsDefine(xsGlobal, xsID("memoryUsage"), xsResult, xsDontEnum);
 	xsEndHost(the);
+	installNativeCrypt(the);
 }
 
 /* ---- protocol ----------------------------------------------------------------------------- */

@@ -85,4 +85,7 @@ extern txMachine* createBudgetMachine(char* source, size_t length, txScript** lo
 /* xsBudget.c */
 extern void installGlobals(txMachine* the);
 
+/* xsBudgetCrypt.c */
+extern void installNativeCrypt(txMachine* the);
+
 #endif

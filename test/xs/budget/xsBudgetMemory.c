@@ -124,6 +124,15 @@ void trackPeaks(txMachine* the)
 		gSampledStackPeak = the->stack;
 		recordDeepest(the);
 	}
+	else if (the->stackPeak < gSampledStackPeak) {
+		/* XS found a deeper stack when a function ended than any sample did (a leaf's temporaries,
+		   a native call's arguments): the chain here is what was beneath that peak. */
+		size_t used = strlen(gDeepest);
+		gSampledStackPeak = the->stackPeak;
+		recordDeepest(the);
+		used = strlen(gDeepest);
+		snprintf(gDeepest + used, sizeof(gDeepest) - used, " [peak %ld slots above this]", (long)(the->stack - the->stackPeak));
+	}
 	if (the->stack < the->stackPeak)
 		the->stackPeak = the->stack;
 	if (appChunks(the) > gPeaks.chunksPeak + gSlackChunks || appSlots(the) > gPeaks.slotsPeak + gSlackSlots) {

@@ -17,10 +17,51 @@ import { PaypadError } from '../../../shared/errors';
 const BYTES_KEY = '$bytes';
 const LENGTH_BYTES = 4;
 
+/**
+ * A copy of `value` for JSON with each Uint8Array replaced by its reference into `blobs`. A walk of
+ * our own rather than a JSON.stringify replacer or a JSON.parse reviver: those call back into
+ * JavaScript from inside the native stringify/parse, which in XS puts the native frame and a
+ * callback frame under every value, on the stack the device budget measures (the device's native
+ * HAL pays none of this).
+ */
+function withBlobReferences(value: object, blobs: Uint8Array[]): object {
+  const out: Record<string, unknown> = Array.isArray(value) ? ([] as unknown as Record<string, unknown>) : {};
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const item = (value as Record<string, unknown>)[keys[i]];
+    if (item instanceof Uint8Array) out[keys[i]] = { [BYTES_KEY]: blobs.push(item) - 1 };
+    else out[keys[i]] = typeof item === 'object' && item !== null ? withBlobReferences(item, blobs) : item;
+  }
+  return out;
+}
+
+/** `value` (fresh from JSON.parse) with each blob reference replaced by its blob, in place. */
+function resolveBlobReferences(value: Record<string, unknown>, blobs: readonly Uint8Array[], used: Set<number>): void {
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const item = value[keys[i]];
+    if (typeof item !== 'object' || item === null) continue;
+    const record = item as Record<string, unknown>;
+    if (Array.isArray(item) || !(BYTES_KEY in record)) {
+      resolveBlobReferences(record, blobs, used);
+      continue;
+    }
+    const index = record[BYTES_KEY];
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= blobs.length || used.has(index)) {
+      throw malformed('a byte reference names no blob, or one already used');
+    }
+    used.add(index);
+    value[keys[i]] = blobs[index];
+  }
+}
+
 export function encodeWire(value: unknown): Uint8Array {
   const blobs: Uint8Array[] = [];
-  // JSON.stringify hands the replacer each Uint8Array before it would become {"0":..,"1":..}.
-  const json = utf8ToBytes(JSON.stringify(value, (_key, v: unknown) => (v instanceof Uint8Array ? { [BYTES_KEY]: blobs.push(v) - 1 } : v)));
+  const json = utf8ToBytes(JSON.stringify(typeof value === 'object' && value !== null ? withBlobReferences(value, blobs) : value));
+  return frameWire(json, blobs);
+}
+
+function frameWire(json: Uint8Array, blobs: readonly Uint8Array[]): Uint8Array {
   let length = LENGTH_BYTES + json.length;
   for (const blob of blobs) length += LENGTH_BYTES + blob.length;
   const out = new Uint8Array(length);
@@ -62,21 +103,14 @@ export function decodeWire(bytes: Uint8Array): unknown {
     throw malformed('JSON part is not UTF-8');
   }
   const used = new Set<number>();
-  let value: unknown;
+  let parsed: unknown;
   try {
-    value = JSON.parse(json, (_key, v: unknown) => {
-      if (typeof v !== 'object' || v === null || !(BYTES_KEY in v)) return v;
-      const index = (v as Record<string, unknown>)[BYTES_KEY];
-      if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= blobs.length || used.has(index)) {
-        throw malformed('a byte reference names no blob, or one already used');
-      }
-      used.add(index);
-      return blobs[index];
-    });
-  } catch (e) {
-    if (e instanceof PaypadError) throw e;
+    parsed = JSON.parse(json);
+  } catch {
     throw malformed('JSON part does not parse');
   }
+  // A message is an object; the root itself is never a blob reference.
+  if (typeof parsed === 'object' && parsed !== null) resolveBlobReferences(parsed as Record<string, unknown>, blobs, used);
   if (used.size !== blobs.length) throw malformed('a blob is referenced by nothing');
-  return value;
+  return parsed;
 }
