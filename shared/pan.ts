@@ -12,8 +12,8 @@
  */
 import { PaypadError } from './errors';
 
-export const PAN_MIN_DIGITS = 8;
-export const PAN_MAX_DIGITS = 19;
+const PAN_MIN_DIGITS = 8;
+const PAN_MAX_DIGITS = 19;
 
 /** PCI DSS v4.0 Req. 3.4.1: at most the BIN (first six) and the last four digits may be shown. */
 const SHOWN_LEADING = 6;
@@ -33,10 +33,9 @@ export function luhnCheckDigit(payload: string): number {
   return (10 - (luhnSum(payload, true) % 10)) % 10;
 }
 
-/** PAN_INVALID unless `pan` is 8 to 19 digits ending in its Luhn check digit. */
-export function assertPan(pan: string): void {
-  assertDigits(pan, PAN_MIN_DIGITS, PAN_MAX_DIGITS, 'PAN');
-  if (luhnSum(pan, false) % 10 !== 0) throw new PaypadError('PAN_INVALID', 'PAN: the Luhn check digit does not match');
+/** True when `value` has the shape of a PAN, 8 to 19 decimal digits; whether its check digit is right is isLuhnValid's question. */
+export function isPanShaped(value: unknown): value is string {
+  return typeof value === 'string' && value.length >= PAN_MIN_DIGITS && value.length <= PAN_MAX_DIGITS && allDigits(value);
 }
 
 /**
@@ -71,10 +70,15 @@ function luhnSum(digits: string, doubleRightmost: boolean): number {
 }
 
 function assertDigits(value: string, min: number, max: number, what: string): void {
-  let ok = typeof value === 'string' && value.length >= min && value.length <= max;
-  for (let i = 0; ok && i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    ok = c >= 48 && c <= 57;
+  if (typeof value !== 'string' || value.length < min || value.length > max || !allDigits(value)) {
+    throw new PaypadError('PAN_INVALID', `${what}: expected ${min} to ${max} decimal digits`);
   }
-  if (!ok) throw new PaypadError('PAN_INVALID', `${what}: expected ${min} to ${max} decimal digits`);
+}
+
+function allDigits(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }

@@ -16,6 +16,7 @@
  * read is a PaypadError PAYMENT_REQUEST_INVALID, and changes nothing.
  */
 import { PaypadError } from '../../shared/errors';
+import { isPanShaped } from '../../shared/pan';
 import type { PaymentResponse } from './responseCodes';
 
 /** The schemes the provider in the patent stands for (C7). */
@@ -136,7 +137,7 @@ function assertReference(reference: string): void {
  * is wrong is a well-formed request for an invalid card, which the provider answers with 14.
  */
 function assertRequestPan(pan: string): void {
-  if (typeof pan !== 'string' || !/^\d{8,19}$/.test(pan)) throw invalid('pan: expected 8 to 19 digits');
+  if (!isPanShaped(pan)) throw invalid('pan: expected 8 to 19 digits');
 }
 
 function invalid(message: string): PaypadError {

@@ -130,7 +130,7 @@ export function parseSettlementFile(text: string): SettlementFile {
   return { businessDay, providerId: header[4], currency: header[5], records, totals };
 }
 
-export function totalsOf(records: readonly SettlementRecord[]): SettlementTotals {
+function totalsOf(records: readonly SettlementRecord[]): SettlementTotals {
   const sum = (type: SettlementRecordType) => records.filter((r) => r.type === type).reduce((s, r) => s + r.amount, 0);
   const count = (type: SettlementRecordType) => records.filter((r) => r.type === type).length;
   const debitTotal = sum('DEBIT');

@@ -25,7 +25,7 @@
 import { PaypadError } from '../../shared/errors';
 import { encipherPinBlockIso4 } from '../../shared/crypto/pinblock';
 import type { Rng } from '../../shared/bytes';
-import { isLuhnValid, maskPan } from '../../shared/pan';
+import { isLuhnValid, isPanShaped, maskPan } from '../../shared/pan';
 import {
   type AccountVerificationRequest,
   type AccountVerificationResponse,
@@ -132,7 +132,7 @@ export class BankSimulator implements PaymentProvider {
       if (!members.has(range.bankId)) throw new PaypadError('SIMULATOR_FIXTURE_INVALID', `BIN ${range.bin} names bank ${range.bankId}, which is not listed`);
     }
     for (const { pin, ...account } of fixture.cards) {
-      const route = typeof account.pan === 'string' && /^\d{8,19}$/.test(account.pan) ? bins.lookup(account.pan) : undefined;
+      const route = isPanShaped(account.pan) ? bins.lookup(account.pan) : undefined;
       if (!route) throw new PaypadError('SIMULATOR_FIXTURE_INVALID', 'card account: no BIN in the table routes its PAN');
       await members.get(route.bankId)!.bank.issueCard(account, encipherPinBlockIso4(options.zonePinKey, pin, account.pan, options.rng));
     }

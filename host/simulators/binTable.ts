@@ -6,6 +6,7 @@
  * different issuer's range carved out of it, so the longest match wins, whatever the table order.
  */
 import { PaypadError } from '../../shared/errors';
+import { isPanShaped } from '../../shared/pan';
 import { CARD_SCHEMES, type CardScheme } from '../payments/paymentProvider';
 
 export interface BinRange {
@@ -41,7 +42,7 @@ export class BinTable {
 
   /** The range with the longest BIN that prefixes `pan`, or undefined when no scheme issued it. PAN_INVALID unless 8 to 19 digits. */
   lookup(pan: string): BinRange | undefined {
-    if (typeof pan !== 'string' || !/^\d{8,19}$/.test(pan)) throw new PaypadError('PAN_INVALID', 'BIN lookup: a PAN is 8 to 19 digits');
+    if (!isPanShaped(pan)) throw new PaypadError('PAN_INVALID', 'BIN lookup: a PAN is 8 to 19 digits');
     for (let length = Math.min(MAX_BIN_DIGITS, pan.length); length >= MIN_BIN_DIGITS; length--) {
       const range = this.#byBin.get(pan.slice(0, length));
       if (range) return range;

@@ -12,7 +12,7 @@
  * never a PIN.
  */
 import { PaypadError } from '../../shared/errors';
-import { isLuhnValid } from '../../shared/pan';
+import { isLuhnValid, isPanShaped } from '../../shared/pan';
 import type { AccountVerificationResponse, CreditRequest, DebitRequest } from '../payments/paymentProvider';
 import { type PaymentResponse, respond } from '../payments/responseCodes';
 import type { IssuerPinVerifier } from './issuerPinVerifier';
@@ -144,7 +144,7 @@ function comparableName(name: string): string {
 function assertCardAccount(account: CardAccount): void {
   const bad = (what: string) => new PaypadError('SIMULATOR_FIXTURE_INVALID', `card account: ${what}`);
   if (typeof account !== 'object' || account === null) throw bad('expected an object');
-  if (typeof account.pan !== 'string' || !/^\d{8,19}$/.test(account.pan) || !isLuhnValid(account.pan)) {
+  if (!isPanShaped(account.pan) || !isLuhnValid(account.pan)) {
     throw bad('pan: expected 8 to 19 digits ending in a Luhn check digit');
   }
   if (typeof account.holderName !== 'string' || account.holderName.trim() === '') throw bad('holderName: expected a name');

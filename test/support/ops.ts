@@ -14,6 +14,7 @@ import { decodeKeyEnvelope, encodeKeyEnvelope, generateP256KeyPair, unwrapKeyAsR
 import { decipherPinBlockIso4, encipherPinBlockIso4 } from '../../shared/crypto/pinblock';
 import { type Tr31HeaderInit, type Tr31KeyPolicy, deriveKeyBlockKeys, unwrapKeyBlock, wrapKeyBlock } from '../../shared/crypto/tr31';
 import { buildKeyBlockHeader, parseKeyBlockHeader } from '../../shared/crypto/tr31Header';
+import { isLuhnValid, luhnCheckDigit, maskPan } from '../../shared/pan';
 import { type Json, type Op, defineOp } from './opsRunner';
 import { type RngArgs, rngFromArgs } from './opsRng';
 
@@ -77,6 +78,11 @@ export const ops: Record<string, Op> = {
     (a: { key: string; block: string; pan: string }) => ({ key: fromHex(a.key, 'key'), block: fromHex(a.block, 'block'), pan: a.pan }),
     ({ key, block, pan }) => decipherPinBlockIso4(key, block, pan),
   ),
+
+  // ISO/IEC 7812-1 PANs: the Luhn check digit and PCI DSS 6/4 masking (shared/pan.ts)
+  'pan.isLuhnValid': defineOp(({ number }: { number: string }) => number, (number) => isLuhnValid(number)),
+  'pan.luhnCheckDigit': defineOp(({ payload }: { payload: string }) => payload, (payload) => luhnCheckDigit(payload)),
+  'pan.mask': defineOp(({ pan }: { pan: string }) => pan, (pan) => maskPan(pan)),
 
   // TR-31 / X9.143 key blocks, version D (shared/crypto/tr31.ts, tr31Header.ts)
   'tr31.wrap': defineOp(

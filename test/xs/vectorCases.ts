@@ -24,6 +24,11 @@ interface KcvFile { vectors: { name: string; key: string; method: string; kcv: s
 interface KdfFile { vectors: { name: string; KI: string; FixedInputData: string; L: number; KO: string }[] }
 interface WrapVector { name: string; kek: string; keyData: string; wrapped: string }
 interface KeyWrapFile { kw: { vectors: WrapVector[] }; kwp: { vectors: WrapVector[] } }
+interface LuhnFile {
+  valid: { name: string; number: string }[];
+  invalid: { name: string; number: string }[];
+  mask: { name: string; pan: string; masked: string }[];
+}
 interface PinBlockFile { vectors: { name: string; key: string; pan: string; pin: string; block: string; randomFill: string }[] }
 interface Tr31File {
   derivation: { name: string; kbpk: string; kbek: string; kbmk: string }[];
@@ -66,6 +71,15 @@ export const vectorAdapters: Record<string, Adapter> = {
         { name: `${v.name}, unwrap`, op: unwrap, args: { kek: v.kek, data: v.wrapped }, expected: { ok: up(v.keyData) } },
       ]),
     ),
+
+  'luhn.json': (f: LuhnFile): VectorCase[] => [
+    ...f.valid.flatMap((v): VectorCase[] => [
+      { name: v.name, op: 'pan.isLuhnValid', args: { number: v.number }, expected: { ok: true } },
+      { name: `${v.name}, check digit`, op: 'pan.luhnCheckDigit', args: { payload: v.number.slice(0, -1) }, expected: { ok: Number(v.number.slice(-1)) } },
+    ]),
+    ...f.invalid.map((v): VectorCase => ({ name: v.name, op: 'pan.isLuhnValid', args: { number: v.number }, expected: { ok: false } })),
+    ...f.mask.map((v): VectorCase => ({ name: v.name, op: 'pan.mask', args: { pan: v.pan }, expected: { ok: v.masked } })),
+  ],
 
   'pinblock.json': (f: PinBlockFile): VectorCase[] =>
     f.vectors.flatMap((v): VectorCase[] => [
