@@ -45,6 +45,7 @@ import { type PaymentResponse, respond } from '../payments/responseCodes';
 import { formatSettlementFile, type SettlementRecord, type SettlementRecordType } from '../payments/settlementFile';
 import { type BinRange, BinTable } from './binTable';
 import { IssuerHsmSimulator } from './issuerHsmSimulator';
+import type { IssuerPinVerifier } from './issuerPinVerifier';
 import { type CardAccount, IssuingBankSimulator } from './issuingBankSimulator';
 
 /** How a simulated issuer answers, set by a test: normally, not at all, or too late. */
@@ -81,6 +82,18 @@ interface Transaction {
   reversed: boolean;
 }
 
+export interface BankSimulatorOptions {
+  /** The zone PIN key as the key ceremony gave it: the fixture's PINs are enciphered under it at card issue. */
+  readonly zonePinKey: Uint8Array;
+  readonly rng: Rng;
+  readonly now: () => Date;
+  /**
+   * Each bank's PIN verifier; by default an IssuerHsmSimulator holding `zonePinKey`. Give
+   * hsmIssuerPinVerifier to run the issuers' PIN work on a host HSM holding the same ZPK.
+   */
+  readonly pinVerifierFor?: (bankId: string) => IssuerPinVerifier;
+}
+
 const BANK_ID = /^[A-Z0-9-]{1,20}$/;
 
 interface SettlementEntry extends SettlementRecord {
@@ -113,18 +126,19 @@ export class BankSimulator implements PaymentProvider {
   }
 
   /**
-   * The network a fixture describes. Each bank gets its own issuer HSM holding `zonePinKey`; each
-   * card's PIN is enciphered under it, as a PIN-selection device would, and reaches its bank only as
-   * a PIN block. SIMULATOR_FIXTURE_INVALID for a malformed or repeated bank, a BIN naming an unlisted
+   * The network a fixture describes. Each bank gets its own PIN verifier (an issuer HSM simulator
+   * holding `zonePinKey` unless `pinVerifierFor` says otherwise); each card's PIN is enciphered under
+   * the zone PIN key, as a PIN-selection device would, and reaches its bank only as a PIN block. SIMULATOR_FIXTURE_INVALID for a malformed or repeated bank, a BIN naming an unlisted
    * bank, or a card account that is malformed, repeated or routed by no BIN; BIN_TABLE_INVALID for a
    * malformed BIN table.
    */
-  static async create(fixture: PaymentNetworkFixture, options: { zonePinKey: Uint8Array; rng: Rng; now: () => Date }): Promise<BankSimulator> {
+  static async create(fixture: PaymentNetworkFixture, options: BankSimulatorOptions): Promise<BankSimulator> {
     const members = new Map<string, Member>();
+    const pinVerifierFor = options.pinVerifierFor ?? (() => new IssuerHsmSimulator(options.zonePinKey));
     for (const { bankId, name, contracted } of fixture.banks) {
       if (typeof bankId !== 'string' || !BANK_ID.test(bankId)) throw new PaypadError('SIMULATOR_FIXTURE_INVALID', 'bank id: expected 1 to 20 of A-Z, 0-9, -');
       if (members.has(bankId)) throw new PaypadError('SIMULATOR_FIXTURE_INVALID', `bank ${bankId} is listed twice`);
-      const bank = new IssuingBankSimulator(bankId, name, new IssuerHsmSimulator(options.zonePinKey), options.now);
+      const bank = new IssuingBankSimulator(bankId, name, pinVerifierFor(bankId), options.now);
       members.set(bankId, { bank, contracted, availability: 'up' });
     }
     const bins = new BinTable(fixture.bins);
