@@ -94,7 +94,8 @@ export interface BankSimulatorOptions {
   readonly pinVerifierFor?: (bankId: string) => IssuerPinVerifier;
 }
 
-const BANK_ID = /^[A-Z0-9-]{1,20}$/;
+/** Provider and bank ids, as the settlement file carries them. */
+const PARTY_ID = /^[A-Z0-9-]{1,20}$/;
 
 interface SettlementEntry extends SettlementRecord {
   readonly currency: string;
@@ -128,15 +129,19 @@ export class BankSimulator implements PaymentProvider {
   /**
    * The network a fixture describes. Each bank gets its own PIN verifier (an issuer HSM simulator
    * holding `zonePinKey` unless `pinVerifierFor` says otherwise); each card's PIN is enciphered under
-   * the zone PIN key, as a PIN-selection device would, and reaches its bank only as a PIN block. SIMULATOR_FIXTURE_INVALID for a malformed or repeated bank, a BIN naming an unlisted
-   * bank, or a card account that is malformed, repeated or routed by no BIN; BIN_TABLE_INVALID for a
-   * malformed BIN table.
+   * the zone PIN key, as a PIN-selection device would, and reaches its bank only as a PIN block.
+   * SIMULATOR_FIXTURE_INVALID for a malformed provider id, a malformed or repeated bank, a BIN naming
+   * an unlisted bank, or a card account that is malformed, repeated or routed by no BIN;
+   * BIN_TABLE_INVALID for a malformed BIN table.
    */
   static async create(fixture: PaymentNetworkFixture, options: BankSimulatorOptions): Promise<BankSimulator> {
+    if (typeof fixture.providerId !== 'string' || !PARTY_ID.test(fixture.providerId)) {
+      throw new PaypadError('SIMULATOR_FIXTURE_INVALID', 'provider id: expected 1 to 20 of A-Z, 0-9, -');
+    }
     const members = new Map<string, Member>();
     const pinVerifierFor = options.pinVerifierFor ?? (() => new IssuerHsmSimulator(options.zonePinKey));
     for (const { bankId, name, contracted } of fixture.banks) {
-      if (typeof bankId !== 'string' || !BANK_ID.test(bankId)) throw new PaypadError('SIMULATOR_FIXTURE_INVALID', 'bank id: expected 1 to 20 of A-Z, 0-9, -');
+      if (typeof bankId !== 'string' || !PARTY_ID.test(bankId)) throw new PaypadError('SIMULATOR_FIXTURE_INVALID', 'bank id: expected 1 to 20 of A-Z, 0-9, -');
       if (members.has(bankId)) throw new PaypadError('SIMULATOR_FIXTURE_INVALID', `bank ${bankId} is listed twice`);
       const bank = new IssuingBankSimulator(bankId, name, pinVerifierFor(bankId), options.now);
       members.set(bankId, { bank, contracted, availability: 'up' });

@@ -76,6 +76,7 @@ describe('X5: fixtures that cannot make a network', () => {
   const card = TEST_CARDS.unionPay;
 
   it.each([
+    ['a provider id with a space', { providerId: 'SIM PSP' }, 'SIMULATOR_FIXTURE_INVALID'],
     ['a bank listed twice', { banks: [...TEST_NETWORK.banks, TEST_BANKS.east] }, 'SIMULATOR_FIXTURE_INVALID'],
     ['a bank id in lower case', { banks: [...TEST_NETWORK.banks, { bankId: 'sim-x', name: 'x', contracted: true }] }, 'SIMULATOR_FIXTURE_INVALID'],
     ['a BIN naming an unlisted bank', { bins: [...TEST_NETWORK.bins, { bin: '601111', scheme: 'VISA' as const, bankId: 'SIM-GONE' }] }, 'SIMULATOR_FIXTURE_INVALID'],
