@@ -10,6 +10,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { createLedger } from '../../host/payments/ledger/ledger';
 import { expectConsistentBooks, type Outcome, prepare, submit, workload } from './helpers/ledgerWorkload';
@@ -63,6 +64,46 @@ describe.each(DIALECTS)('X4 ledger under concurrent hosts on %s', (dialect) => {
       await store.destroy();
     }
   }, 30_000);
+
+  it.runIf(dialect === 'postgres')('X4 a deadlock over reused transfer ids is broken by PostgreSQL and the linked batch is retried whole', async () => {
+    const store = await createTestStore('postgres');
+    const own = store.open();
+    await migrateToLatest(own);
+    if (store.config.dialect !== 'postgres') throw new Error('a PostgreSQL store was asked for');
+    const ledger = createLedger(own);
+    const codes = ['dl:1', 'dl:2', 'dl:3', 'dl:4', 'dl:5', 'dl:6'];
+    for (const code of codes) await ledger.openAccount({ code, name: code, kind: 'asset', currency: 'CNY' });
+    const [, , , , five, six] = await Promise.all(codes.map(async (c) => (await ledger.account(c))!.id));
+    // Another writer, on accounts of its own, inserts the batch's ids in the other order.
+    const other = new pg.Client({ connectionString: store.config.url });
+    await other.connect();
+    const insert = (id: string) =>
+      other.query(`insert into ledger_transfers (id, kind, debit_account_id, credit_account_id, amount, currency, created_at) values ($1, 'posted', $2, $3, 1, 'CNY', '2026-12-06T09:00:00.000Z')`, [id, five, six]);
+    try {
+      await other.query('begin');
+      await insert('dl-y');
+      // The batch inserts dl-x, then waits for the other writer's dl-y ...
+      const batch = ledger.createLinkedTransfers([
+        { kind: 'posted', id: 'dl-x', debitAccount: 'dl:1', creditAccount: 'dl:2', amount: 5n },
+        { kind: 'posted', id: 'dl-y', debitAccount: 'dl:3', creditAccount: 'dl:4', amount: 6n },
+      ]);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // ... which now waits for the batch's dl-x: a cycle. The batch waited first, so its deadlock
+      // check (deadlock_timeout, 1 s) finds the cycle and PostgreSQL aborts it (40P01); the other
+      // writer's insert then goes through, which shows it was the batch that was aborted.
+      await insert('dl-x');
+      await other.query('rollback');
+      const applied = await batch;
+      expect(applied.map((t) => [t.id, t.debitAccount, t.amount])).toEqual([
+        ['dl-x', 'dl:1', 5n],
+        ['dl-y', 'dl:3', 6n],
+      ]);
+      expect((await ledger.verify()).problems).toEqual([]);
+    } finally {
+      await other.end();
+      await store.destroy();
+    }
+  }, 15_000);
 });
 
 /** The child's stdout as lines: next(prefix) waits for the next line that starts with prefix. */
