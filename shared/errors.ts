@@ -175,7 +175,12 @@ export type ErrorCode =
   | 'LOOKUP_EXPIRED'
   | 'CARD_BANK_NOT_CONTRACTED'
   | 'PAYMENT_EXISTS_DIFFERENT'
-  | 'MOBILE_COMMAND_INVALID';
+  | 'MOBILE_COMMAND_INVALID'
+  // POSP, the acquiring front end (host/posp; SPEC C3-C8, X2): card data under TDK, the terminal transaction exchange
+  | 'CARD_DATA_INVALID'
+  | 'POSP_REFUSED'
+  | 'POSP_RESPONSE_UNSIGNED'
+  | 'POSP_REQUEST_IN_PROGRESS';
 
 export class PaypadError extends Error {
   readonly code: ErrorCode;

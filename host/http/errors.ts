@@ -43,6 +43,7 @@ export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   REQUEST_TIMEOUT: 408,
   // RFC 9110 §15.5.10: authentic, but in conflict with the stored state.
   PROTOCOL_REPLAY: 409,
+  POSP_REQUEST_IN_PROGRESS: 409,
   KMS_KEY_STATE: 409,
   DELIVERY_CONFLICT: 409,
   MTMS_DEVICE_ENROLLED: 409,
