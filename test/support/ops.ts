@@ -14,6 +14,7 @@ import { decodeKeyEnvelope, encodeKeyEnvelope, generateP256KeyPair, unwrapKeyAsR
 import { decipherPinBlockIso4, encipherPinBlockIso4 } from '../../shared/crypto/pinblock';
 import { type Tr31HeaderInit, type Tr31KeyPolicy, deriveKeyBlockKeys, unwrapKeyBlock, wrapKeyBlock } from '../../shared/crypto/tr31';
 import { buildKeyBlockHeader, parseKeyBlockHeader } from '../../shared/crypto/tr31Header';
+import { isMainlandMobileNumber, maskMobileNumber } from '../../shared/mobileNumber';
 import { isLuhnValid, luhnCheckDigit, maskPan } from '../../shared/pan';
 import { type Json, type Op, defineOp } from './opsRunner';
 import { type RngArgs, rngFromArgs } from './opsRng';
@@ -83,6 +84,10 @@ export const ops: Record<string, Op> = {
   'pan.isLuhnValid': defineOp(({ number }: { number: string }) => number, (number) => isLuhnValid(number)),
   'pan.luhnCheckDigit': defineOp(({ payload }: { payload: string }) => payload, (payload) => luhnCheckDigit(payload)),
   'pan.mask': defineOp(({ pan }: { pan: string }) => pan, (pan) => maskPan(pan)),
+
+  // Mainland-China mobile numbers: the number check at the POS and on the platform (shared/mobileNumber.ts, C4)
+  'mobile.isMainland': defineOp(({ number }: { number: string }) => number, (number) => isMainlandMobileNumber(number)),
+  'mobile.mask': defineOp(({ number }: { number: string }) => number, (number) => maskMobileNumber(number)),
 
   // TR-31 / X9.143 key blocks, version D (shared/crypto/tr31.ts, tr31Header.ts)
   'tr31.wrap': defineOp(

@@ -29,6 +29,11 @@ interface LuhnFile {
   invalid: { name: string; number: string }[];
   mask: { name: string; pan: string; masked: string }[];
 }
+interface MobileNumberFile {
+  valid: { name: string; number: string }[];
+  invalid: { name: string; number: string }[];
+  mask: { name: string; number: string; masked: string }[];
+}
 interface PinBlockFile { vectors: { name: string; key: string; pan: string; pin: string; block: string; randomFill: string }[] }
 interface Tr31File {
   derivation: { name: string; kbpk: string; kbek: string; kbmk: string }[];
@@ -79,6 +84,12 @@ export const vectorAdapters: Record<string, Adapter> = {
     ]),
     ...f.invalid.map((v): VectorCase => ({ name: v.name, op: 'pan.isLuhnValid', args: { number: v.number }, expected: { ok: false } })),
     ...f.mask.map((v): VectorCase => ({ name: v.name, op: 'pan.mask', args: { pan: v.pan }, expected: { ok: v.masked } })),
+  ],
+
+  'mobileNumbers.json': (f: MobileNumberFile): VectorCase[] => [
+    ...f.valid.map((v): VectorCase => ({ name: v.name, op: 'mobile.isMainland', args: { number: v.number }, expected: { ok: true } })),
+    ...f.invalid.map((v): VectorCase => ({ name: v.name, op: 'mobile.isMainland', args: { number: v.number }, expected: { ok: false } })),
+    ...f.mask.map((v): VectorCase => ({ name: v.name, op: 'mobile.mask', args: { number: v.number }, expected: { ok: v.masked } })),
   ],
 
   'pinblock.json': (f: PinBlockFile): VectorCase[] =>
