@@ -8,6 +8,8 @@
  *   credit          0200/0210  credit to the payee's bound card after reconciliation (C9),
  *                              processing code 20 (ISO 8583 DE 3)
  *   verifyAccount   0100/0110  account verification, amount zero, with the cardholder's name (C1)
+ *   checkCardBank              whether the card's bank is one the provider has a contract with,
+ *                              by its BIN (C7), before the payer spends a PIN entry on it
  *   settlementFile             the provider's daily file of what it settled (C9 reconciliation)
  *
  * host/simulators/bankSimulator.ts answers in process for tests and demos; an ISO 8583 client over
@@ -29,6 +31,12 @@ export interface PaymentProvider {
   reverse(request: ReversalRequest): Promise<PaymentResponse>;
   credit(request: CreditRequest): Promise<ApprovalResponse>;
   verifyAccount(request: AccountVerificationRequest): Promise<AccountVerificationResponse>;
+  /**
+   * C7: 00 when the provider routes `pan` (by its BIN, longest match) to a bank it has a contract
+   * with; 57 when the bank is not contracted; 14 when no scheme issued the number or its check digit
+   * is wrong. Moves nothing and uses no reference. PAYMENT_REQUEST_INVALID unless 8 to 19 digits.
+   */
+  checkCardBank(pan: string): Promise<PaymentResponse>;
   /** The file for one business day (YYYY-MM-DD, UTC) and currency, as text. */
   settlementFile(businessDay: string, currency: string): Promise<string>;
 }
@@ -120,6 +128,11 @@ export function assertBusinessDay(day: string): void {
   const m = typeof day === 'string' ? BUSINESS_DAY.exec(day) : null;
   const date = m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : undefined;
   if (!date || date.toISOString().slice(0, 10) !== day) throw invalid('business day: expected a date written YYYY-MM-DD');
+}
+
+/** PAYMENT_REQUEST_INVALID unless `pan` is 8 to 19 digits. */
+export function assertCardBankRequest(pan: string): void {
+  assertRequestPan(pan);
 }
 
 function assertRequestObject(request: object): void {

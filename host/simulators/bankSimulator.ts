@@ -32,6 +32,7 @@ import {
   type ApprovalResponse,
   assertAccountVerificationRequest,
   assertBusinessDay,
+  assertCardBankRequest,
   assertCurrency,
   assertDebitRequest,
   assertReversalRequest,
@@ -187,6 +188,12 @@ export class BankSimulator implements PaymentProvider {
     if ('responseCode' in routed) return routed;
     if (routed.member.availability !== 'up') return respond('91', 'the card issuer did not answer');
     return routed.member.bank.verifyHolder(request.pan, request.holderName);
+  }
+
+  async checkCardBank(pan: string): Promise<PaymentResponse> {
+    assertCardBankRequest(pan);
+    const routed = this.#route(pan);
+    return 'responseCode' in routed ? routed : respond('00', `issued by ${routed.member.bank.name}, a contracted bank`);
   }
 
   async settlementFile(businessDay: string, currency: string): Promise<string> {
