@@ -23,7 +23,7 @@ import { assertAesKey } from 'shared/crypto/aes';
 import { signP256Sha256 } from 'shared/crypto/ecdsa';
 import { generateP256KeyPair } from 'shared/crypto/keyTransport';
 import { p256PublicKey } from 'shared/crypto/primitives';
-import type { Tr31KeyPolicy } from 'shared/crypto/tr31';
+import { type KeyBlockKeys, type Tr31KeyPolicy, deriveKeyBlockKeys } from 'shared/crypto/tr31';
 import { PaypadError } from 'shared/errors';
 import { STORAGE_VALUE_MAX, type Storage } from '../hal/storage';
 import type { KeyAttributes } from './keySlots';
@@ -50,14 +50,15 @@ function contains(haystack: Uint8Array, needle: Uint8Array): boolean {
 export class DeviceKey {
   readonly #storage: Storage;
   readonly #rng: Rng;
-  readonly #rootKey: Uint8Array;
+  /** The device root key's TR-31 KBEK and KBMK, derived once: every record is sealed and opened under them. */
+  readonly #root: KeyBlockKeys;
 
-  /** `rootKey`: the device root key that seals the vault (keyVault.ts). Copied. */
+  /** `rootKey`: the device root key that seals the vault (keyVault.ts); its record keys are derived from it. */
   constructor(storage: Storage, rng: Rng, rootKey: Uint8Array) {
     assertAesKey(rootKey, 'device root key');
     this.#storage = storage;
     this.#rng = rng;
-    this.#rootKey = rootKey.slice();
+    this.#root = deriveKeyBlockKeys(rootKey);
   }
 
   /** The identity public key (uncompressed SEC 1, 65 bytes); the key pair is made on the first call. */
@@ -94,7 +95,7 @@ export class DeviceKey {
   #generate(): void {
     const pair = generateP256KeyPair(this.#rng);
     try {
-      this.#storage.set(DEVICE_NAMESPACE, DEVICE_KEY_SLOT, sealSlotRecord(this.#rootKey, DEVICE_KEY_SLOT, DEVICE_KEY_ATTRIBUTES, pair.privateKey, this.#rng));
+      this.#storage.set(DEVICE_NAMESPACE, DEVICE_KEY_SLOT, sealSlotRecord(this.#root, DEVICE_KEY_SLOT, DEVICE_KEY_ATTRIBUTES, pair.privateKey, this.#rng));
     } finally {
       wipe(pair.privateKey);
     }
@@ -103,7 +104,7 @@ export class DeviceKey {
   #open<T>(use: (privateKey: Uint8Array) => T): T {
     const record = this.#storage.get(DEVICE_NAMESPACE, DEVICE_KEY_SLOT);
     if (record === undefined) throw new PaypadError('VAULT_SLOT_EMPTY', 'the device has no identity key yet: enrol it (paypad mtms device enrol)');
-    const { key } = openSlotRecord(this.#rootKey, DEVICE_KEY_SLOT, DEVICE_KEY_POLICY, record);
+    const { key } = openSlotRecord(this.#root, DEVICE_KEY_SLOT, DEVICE_KEY_POLICY, record);
     try {
       return use(key);
     } finally {

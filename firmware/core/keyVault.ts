@@ -21,12 +21,13 @@
  */
 import { type Rng, asciiToBytes, constantTimeEqual, randomBytes, wipe } from 'shared/bytes';
 import { assertAesKey } from 'shared/crypto/aes';
+import { encipherCardData } from 'shared/crypto/cardData';
 import { aesCmac, verifyAesCmac } from 'shared/crypto/cmac';
 import { keyCheckValue } from 'shared/crypto/kcv';
 import { deriveKeyCounterCmac } from 'shared/crypto/kdf';
 import { encodeKeyEnvelope, wrapKeyForRecipient } from 'shared/crypto/keyTransport';
 import { encipherPinBlockIso4 } from 'shared/crypto/pinblock';
-import { type Tr31Header, type UnwrappedKey, unwrapKeyBlock } from 'shared/crypto/tr31';
+import { type KeyBlockKeys, type Tr31Header, type UnwrappedKey, deriveKeyBlockKeys, unwrapKeyBlock } from 'shared/crypto/tr31';
 import { PaypadError, isPaypadError } from 'shared/errors';
 import { serial as serialField } from 'shared/protocol/fields';
 import { type MacKeyId, tkMacKdfParams } from 'shared/protocol/macEnvelope';
@@ -91,6 +92,23 @@ interface CheckedKey {
 }
 
 
+/** BAD_ARGUMENT / BAD_LENGTH unless the deliveries name distinct working-key slots, each with a KCV of the right length. */
+function assertDeliveries(deliveries: readonly WorkingKeyDelivery[]): void {
+  if (!Array.isArray(deliveries) || deliveries.length === 0 || deliveries.length > WORKING_KEY_SLOTS.length) {
+    throw new PaypadError('BAD_ARGUMENT', `working keys: expected 1 to ${WORKING_KEY_SLOTS.length} deliveries`);
+  }
+  const seen: string[] = [];
+  for (const d of deliveries) {
+    const name = typeof d === 'object' && d !== null ? d.name : undefined;
+    if (!(WORKING_KEY_SLOTS as readonly unknown[]).includes(name)) {
+      throw new PaypadError('BAD_ARGUMENT', `working key name must be one of ${WORKING_KEY_SLOTS.join(', ')}`);
+    }
+    if (seen.includes(name as string)) throw new PaypadError('BAD_ARGUMENT', `working key ${name} is delivered more than once`);
+    seen.push(name as string);
+    assertDeliveredKcv(d.name, d.kcv);
+  }
+}
+
 /** BAD_LENGTH unless a delivered key check value has the vault's length; checked before any unwrap. */
 function assertDeliveredKcv(slot: string, expectedKcv: Uint8Array): void {
   if (!(expectedKcv instanceof Uint8Array) || expectedKcv.length !== KCV_BYTES) {
@@ -109,7 +127,8 @@ function assertBytes(value: unknown, what: string): asserts value is Uint8Array 
 export class KeyVault {
   readonly #storage: Storage;
   readonly #rng: Rng;
-  readonly #rootKey: Uint8Array;
+  /** The device root key's TR-31 KBEK and KBMK, derived once: every record is sealed and opened under them. */
+  readonly #root: KeyBlockKeys;
   readonly #serial: string;
 
   constructor(options: KeyVaultOptions) {
@@ -120,7 +139,7 @@ export class KeyVault {
     this.#serial = serialField(options.serial, 'serial');
     this.#storage = options.storage;
     this.#rng = options.rng;
-    this.#rootKey = options.rootKey.slice();
+    this.#root = deriveKeyBlockKeys(options.rootKey);
   }
 
   /** The slot's attributes and KCV, or null when it is empty. VAULT_RECORD_INVALID if its record fails. */
@@ -178,7 +197,11 @@ export class KeyVault {
   importTerminalMasterKey(block: string, expectedKcv: Uint8Array): KeySlotInfo {
     // Sealed after TK is closed again: the seal's TR-31 wrap must not stack on the unwrap's frames.
     assertDeliveredKcv('TMK', expectedKcv);
-    const [sealed] = this.#sealChecked([this.#open('TK', (tk) => this.#checkDelivery('TMK', this.#openDelivery('TMK', tk, block), expectedKcv))]);
+    const checked = this.#open('TK', (tk) => {
+      const opened = this.#openDelivery('TMK', tk, block);
+      return this.#checkDelivery('TMK', opened, expectedKcv);
+    });
+    const [sealed] = this.#sealChecked([checked]);
     this.#storage.set(VAULT_NAMESPACE, 'TMK', sealed.record);
     return sealed.info;
   }
@@ -189,19 +212,7 @@ export class KeyVault {
    * records that were there before, so the previous key set stays whole.
    */
   importWorkingKeys(deliveries: readonly WorkingKeyDelivery[]): KeySlotInfo[] {
-    if (!Array.isArray(deliveries) || deliveries.length === 0 || deliveries.length > WORKING_KEY_SLOTS.length) {
-      throw new PaypadError('BAD_ARGUMENT', `working keys: expected 1 to ${WORKING_KEY_SLOTS.length} deliveries`);
-    }
-    const seen: string[] = [];
-    for (const d of deliveries) {
-      const name = typeof d === 'object' && d !== null ? d.name : undefined;
-      if (!(WORKING_KEY_SLOTS as readonly unknown[]).includes(name)) {
-        throw new PaypadError('BAD_ARGUMENT', `working key name must be one of ${WORKING_KEY_SLOTS.join(', ')}`);
-      }
-      if (seen.includes(name as string)) throw new PaypadError('BAD_ARGUMENT', `working key ${name} is delivered more than once`);
-      seen.push(name as string);
-      assertDeliveredKcv(d.name, d.kcv);
-    }
+    assertDeliveries(deliveries);
     const checked = this.#open('TMK', (tmk) => this.#openDeliveries(tmk, deliveries));
     const sealed = this.#sealChecked(checked);
     this.#storeAll(sealed);
@@ -224,6 +235,12 @@ export class KeyVault {
   /** ISO 9564-1 format 4 PIN block under PIK (A12). */
   encipherPin(pin: string, pan: string): Uint8Array {
     return this.#open('PIK', (pik) => encipherPinBlockIso4(pik, pin, pan, this.#rng));
+  }
+
+  /** Card data (track 2) as IV || AES-CBC under TDK (shared/crypto/cardData), for POSP to decipher in its HSM (X1). */
+  encipherCardData(data: Uint8Array): Uint8Array {
+    assertBytes(data, 'card data');
+    return this.#open('TDK', (tdk) => encipherCardData(tdk, data, this.#rng));
   }
 
   /**
@@ -252,7 +269,7 @@ export class KeyVault {
   #open<T>(slot: KeySlotName, use: (key: Uint8Array, header: Tr31Header) => T): T {
     const record = this.#storage.get(VAULT_NAMESPACE, slot);
     if (record === undefined) throw new PaypadError('VAULT_SLOT_EMPTY', `key slot ${slot} is empty`);
-    const { key, header } = openSlotRecord(this.#rootKey, slot, KEY_SLOTS[slot], record);
+    const { key, header } = openSlotRecord(this.#root, slot, KEY_SLOTS[slot], record);
     try {
       return use(key, header);
     } finally {
@@ -280,10 +297,14 @@ export class KeyVault {
   #openDeliveries(tmk: Uint8Array, deliveries: readonly WorkingKeyDelivery[]): CheckedKey[] {
     const keys: CheckedKey[] = [];
     try {
-      for (const d of deliveries) keys.push(this.#checkDelivery(d.name, this.#openDelivery(d.name, tmk, d.block), d.kcv));
+      for (let i = 0; i < deliveries.length; i++) {
+        const { name, block, kcv } = deliveries[i];
+        const opened = this.#openDelivery(name, tmk, block);
+        keys.push(this.#checkDelivery(name, opened, kcv));
+      }
       return keys;
     } catch (e) {
-      for (const k of keys) wipe(k.key);
+      for (let i = 0; i < keys.length; i++) wipe(keys[i].key);
       throw e;
     }
   }
@@ -322,15 +343,21 @@ export class KeyVault {
 
   /** The at-rest records of checked keys; every key is wiped, sealed or not. */
   #sealChecked(checked: readonly CheckedKey[]): SealedKey[] {
+    const sealed: SealedKey[] = [];
     try {
-      return checked.map((c) => ({ record: this.#seal(c.slot, c.header, c.key), info: describe(c.slot, c.header, c.kcv) }));
+      for (let i = 0; i < checked.length; i++) {
+        const { slot, header, key, kcv } = checked[i];
+        const record = this.#seal(slot, header, key);
+        sealed.push({ record, info: describe(slot, header, kcv) });
+      }
+      return sealed;
     } finally {
-      for (const c of checked) wipe(c.key);
+      for (let i = 0; i < checked.length; i++) wipe(checked[i].key);
     }
   }
 
   #seal(slot: KeySlotName, attributes: KeyAttributes, key: Uint8Array): Uint8Array {
-    return sealSlotRecord(this.#rootKey, slot, attributes, key, this.#rng);
+    return sealSlotRecord(this.#root, slot, attributes, key, this.#rng);
   }
 
   #storeAll(sealed: readonly SealedKey[]): void {

@@ -12,7 +12,7 @@
  * Runs in XS: no Node APIs.
  */
 import { type Rng, asciiToBytes, bytesToAscii, wipe } from 'shared/bytes';
-import { type Tr31Header, type Tr31HeaderInit, type Tr31KeyPolicy, type UnwrappedKey, unwrapKeyBlock, wrapKeyBlock } from 'shared/crypto/tr31';
+import { type KeyBlockKeys, type Tr31Header, type Tr31HeaderInit, type Tr31KeyPolicy, type UnwrappedKey, unwrapKeyBlockUnder, wrapKeyBlockUnder } from 'shared/crypto/tr31';
 import { PaypadError, isPaypadError } from 'shared/errors';
 import type { KeyAttributes } from './keySlots';
 
@@ -46,16 +46,19 @@ function recordInvalid(slot: string, reason: string): PaypadError {
   return new PaypadError('VAULT_RECORD_INVALID', `key slot ${slot}: stored record fails verification (${reason}); repair the terminal`);
 }
 
-/** The Storage bytes of `slot` holding `key`; the TR-31 padding comes from `rng`. */
-export function sealSlotRecord(rootKey: Uint8Array, slot: string, attributes: KeyAttributes, key: Uint8Array, rng: Rng): Uint8Array {
-  return asciiToBytes(wrapKeyBlock(rootKey, recordHeader(slot, attributes), key, rng));
+/**
+ * The Storage bytes of `slot` holding `key`; the TR-31 padding comes from `rng`. `root` is the
+ * device root key's KBEK and KBMK (shared/crypto/tr31 deriveKeyBlockKeys), derived once at boot.
+ */
+export function sealSlotRecord(root: KeyBlockKeys, slot: string, attributes: KeyAttributes, key: Uint8Array, rng: Rng): Uint8Array {
+  return asciiToBytes(wrapKeyBlockUnder(root, recordHeader(slot, attributes), key, rng));
 }
 
 /** The key and header of `slot`'s record, whose key must allow `policy`. The caller wipes the key when done. */
-export function openSlotRecord(rootKey: Uint8Array, slot: string, policy: Tr31KeyPolicy, record: Uint8Array): UnwrappedKey {
+export function openSlotRecord(root: KeyBlockKeys, slot: string, policy: Tr31KeyPolicy, record: Uint8Array): UnwrappedKey {
   let opened: UnwrappedKey;
   try {
-    opened = unwrapKeyBlock(rootKey, bytesToAscii(record), policy);
+    opened = unwrapKeyBlockUnder(root, bytesToAscii(record), policy);
   } catch (e) {
     if (!isPaypadError(e)) throw e;
     throw recordInvalid(slot, e.code);

@@ -17,7 +17,18 @@ function doubleSubkey(block: Uint8Array): Uint8Array {
 export function aesCmac(key: Uint8Array, data: Uint8Array): Uint8Array {
   assertAesKey(key, 'CMAC key');
   if (!(data instanceof Uint8Array)) throw new PaypadError('BAD_ARGUMENT', 'CMAC: expected bytes to MAC');
+  // Each step its own call from this small frame, none in another's arguments, the last a tail
+  // call: on the terminal CMAC is the innermost step of its deepest chains (docs/firmware.md "Stack").
   const l = aesEcbEncrypt(key, new Uint8Array(AES_BLOCK));
+  const message = preparedMessage(data, l);
+  return cbcMacOfPrepared(key, message);
+}
+
+/**
+ * §6.2 steps 1-4 from L = CIPH_K(0^128) (wiped here): the message padded 10* if its last block is
+ * partial, that block XORed with K1 or K2.
+ */
+function preparedMessage(data: Uint8Array, l: Uint8Array): Uint8Array {
   const k1 = doubleSubkey(l);
   const k2 = doubleSubkey(k1);
   // §6.2: a complete last block is XORed with K1; a partial (or empty) one is padded 10* and XORed with K2.
@@ -28,9 +39,15 @@ export function aesCmac(key: Uint8Array, data: Uint8Array): Uint8Array {
   const last = message.length - AES_BLOCK;
   const subkey = complete ? k1 : k2;
   for (let i = 0; i < AES_BLOCK; i++) message[last + i] ^= subkey[i];
+  wipe(l, k1, k2);
+  return message;
+}
+
+/** §6.2 steps 5-7: the last block of the CBC chain over the prepared message; the message is wiped. */
+function cbcMacOfPrepared(key: Uint8Array, message: Uint8Array): Uint8Array {
   const chain = aesCbcEncrypt(key, new Uint8Array(AES_BLOCK), message);
-  const mac = chain.slice(last);
-  wipe(l, k1, k2, message, chain);
+  const mac = chain.slice(message.length - AES_BLOCK);
+  wipe(message, chain);
   return mac;
 }
 

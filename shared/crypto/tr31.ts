@@ -65,9 +65,26 @@ function assertKeyLengthFor(algorithm: string, length: number): void {
  * per counter value from 1 until the key is as long as the KBPK: usage 0000 derives the
  * encryption key, 0001 the MAC key; algorithm 0002/0003/0004 is AES-128/192/256.
  */
-export function deriveKeyBlockKeys(kbpk: Uint8Array): { kbek: Uint8Array; kbmk: Uint8Array } {
+export function deriveKeyBlockKeys(kbpk: Uint8Array): KeyBlockKeys {
   assertAesKey(kbpk, 'KBPK');
   return { kbek: deriveKey(kbpk, 0), kbmk: deriveKey(kbpk, 1) };
+}
+
+/**
+ * A KBPK's two derived keys. A holder that wraps and unwraps under one KBPK all the time (the
+ * terminal's vault under its root key) derives them once and uses the `...Under` functions, which
+ * saves two CMACs per block and keeps the derivation off every later call's stack.
+ */
+export interface KeyBlockKeys {
+  readonly kbek: Uint8Array;
+  readonly kbmk: Uint8Array;
+}
+
+function assertKeyBlockKeys(keys: KeyBlockKeys): void {
+  if (typeof keys !== 'object' || keys === null) throw new PaypadError('BAD_ARGUMENT', 'key block keys: expected { kbek, kbmk }');
+  assertAesKey(keys.kbek, 'KBEK');
+  assertAesKey(keys.kbmk, 'KBMK');
+  if (keys.kbek.length !== keys.kbmk.length) throw new PaypadError('KEY_LENGTH', 'KBEK and KBMK: expected the same length');
 }
 
 function deriveKey(kbpk: Uint8Array, usage: number): Uint8Array {
@@ -104,7 +121,23 @@ export function wrapKeyBlock(
   rng: Rng,
   opts: Tr31WrapOptions = {},
 ): string {
-  assertAesKey(kbpk, 'KBPK');
+  const keys = deriveKeyBlockKeys(kbpk);
+  try {
+    return wrapKeyBlockUnder(keys, header, key, rng, opts);
+  } finally {
+    wipe(keys.kbek, keys.kbmk);
+  }
+}
+
+/** wrapKeyBlock under a KBPK's derived keys (deriveKeyBlockKeys). */
+export function wrapKeyBlockUnder(
+  keys: KeyBlockKeys,
+  header: string | Tr31HeaderInit,
+  key: Uint8Array,
+  rng: Rng,
+  opts: Tr31WrapOptions = {},
+): string {
+  assertKeyBlockKeys(keys);
   // Checked, padded, laid out and sealed one after the other from this frame, none inside
   // another: the device's stack then holds only the deepest one's chain (docs/firmware.md "Stack").
   const h = resolveHeader(header);
@@ -113,7 +146,7 @@ export function wrapKeyBlock(
   const clear = layOutKeyBlock(h, key, pad);
   wipe(pad);
   try {
-    return sealKeyBlock(kbpk, clear);
+    return sealKeyBlock(keys, clear);
   } finally {
     wipe(clear.macInput);
   }
@@ -152,14 +185,9 @@ function layOutKeyBlock(h: Tr31Header, key: Uint8Array, pad: Uint8Array): ClearK
 }
 
 /** MAC over header and clear payload, then the payload encrypted with that MAC as IV. */
-function sealKeyBlock(kbpk: Uint8Array, clear: ClearKeyBlock): string {
-  const { kbek, kbmk } = deriveKeyBlockKeys(kbpk);
-  try {
-    const mac = aesCmac(kbmk, clear.macInput);
-    return clear.headerText + toHex(aesCbcEncrypt(kbek, mac, clear.macInput.subarray(clear.headerText.length))) + toHex(mac);
-  } finally {
-    wipe(kbek, kbmk);
-  }
+function sealKeyBlock({ kbek, kbmk }: KeyBlockKeys, clear: ClearKeyBlock): string {
+  const mac = aesCmac(kbmk, clear.macInput);
+  return clear.headerText + toHex(aesCbcEncrypt(kbek, mac, clear.macInput.subarray(clear.headerText.length))) + toHex(mac);
 }
 
 function resolveHeader(header: string | Tr31HeaderInit): Tr31Header {
@@ -193,26 +221,37 @@ export interface UnwrappedKey {
  * TR31_KEY_LENGTH (an authentic block whose key does not suit its algorithm).
  */
 export function unwrapKeyBlock(kbpk: Uint8Array, block: string, policy: Tr31KeyPolicy): UnwrappedKey {
-  assertAesKey(kbpk, 'KBPK');
   assertPolicy(policy);
-  // Parsed, keys derived, then opened, each in its own call from this small frame (see wrapKeyBlock).
-  const sealed = parseSealedKeyBlock(block);
-  const { kbek, kbmk } = deriveKeyBlockKeys(kbpk);
-  let payload: Uint8Array;
+  const keys = deriveKeyBlockKeys(kbpk);
   try {
-    payload = openKeyBlock(kbek, kbmk, sealed);
+    return unwrapKeyBlockUnder(keys, block, policy);
   } finally {
-    wipe(kbek, kbmk);
+    wipe(keys.kbek, keys.kbmk);
   }
+}
+
+/** unwrapKeyBlock under a KBPK's derived keys (deriveKeyBlockKeys). */
+export function unwrapKeyBlockUnder(keys: KeyBlockKeys, block: string, policy: Tr31KeyPolicy): UnwrappedKey {
+  assertKeyBlockKeys(keys);
+  assertPolicy(policy);
+  // Parsed, then opened, then read, each from this small frame (see wrapKeyBlockUnder); the last
+  // is a tail call.
+  const sealed = parseSealedKeyBlock(block);
+  const payload = openKeyBlock(keys, sealed);
+  return keyOfPayload(sealed.header, payload, policy);
+}
+
+/** The key an authentic payload holds, if its header allows `policy`; the payload is wiped. */
+function keyOfPayload(header: Tr31Header, payload: Uint8Array, policy: Tr31KeyPolicy): UnwrappedKey {
   try {
     // Authentic from here on: what follows is a statement about the sender's block.
     const keyBits = (payload[0] << 8) | payload[1];
     if (keyBits === 0 || keyBits % 8 !== 0 || keyBits / 8 > payload.length - 2) {
       throw new PaypadError('TR31_MALFORMED', 'key length field does not fit the payload');
     }
-    assertKeyLengthFor(sealed.header.algorithm, keyBits / 8);
-    checkPolicy(sealed.header, policy);
-    return { key: payload.slice(2, 2 + keyBits / 8), header: sealed.header };
+    assertKeyLengthFor(header.algorithm, keyBits / 8);
+    checkPolicy(header, policy);
+    return { key: payload.slice(2, 2 + keyBits / 8), header };
   } finally {
     wipe(payload);
   }
@@ -252,7 +291,7 @@ function parseSealedKeyBlock(block: string): SealedKeyBlock {
 }
 
 /** The clear payload, once the MAC over header and payload verified; TR31_MAC_MISMATCH otherwise. */
-function openKeyBlock(kbek: Uint8Array, kbmk: Uint8Array, sealed: SealedKeyBlock): Uint8Array {
+function openKeyBlock({ kbek, kbmk }: KeyBlockKeys, sealed: SealedKeyBlock): Uint8Array {
   const headerLength = sealed.headerText.length;
   const macInput = new Uint8Array(headerLength + sealed.encrypted.length);
   macInput.set(asciiToBytes(sealed.headerText));

@@ -26,11 +26,7 @@ const describeRun = (run: BudgetRun) =>
   `${run.steps.map((s) => `${s.id}: chunks ${s.memory.chunksPeak}, slots ${s.memory.slotsPeak}, stack ${s.memory.stackPeak}`).join('; ')}${run.failure ? `; stopped at ${run.failure.step}: ${run.failure.abort?.reason ?? ''} (${run.failure.abort?.resource ?? ''}) ${run.failure.abort?.detail ?? run.failure.message}` : ''}`;
 
 describe('X3 device budget: onboarding in the ESP32 creation, fixed', () => {
-  // Expected to fail until the firmware fits (see docs/firmware.md "Device budget in CI" for the
-  // current numbers): without preloading, loading the modules alone takes most of the slots, and
-  // the TMK download needs more than the 512-slot stack. When this starts passing, vitest fails
-  // it: then turn `it.fails` into `it`.
-  it.fails(`X3, A1, A10, A11, A12: loading, boot, TK generation and export, TMK download, sign-on and idle each stay within 60% of the creation (preloaded as the manifest says: ${JSON.stringify(MANIFEST_PRELOAD)})`, () => {
+  it(`X3, A1, A10, A11, A12: loading, boot, TK generation and export, TMK download, sign-on and idle each stay within 60% of the creation (preloaded as the manifest says: ${JSON.stringify(MANIFEST_PRELOAD)})`, () => {
     expect(plain.failure, describeRun(plain)).toBeUndefined();
     expect(plain.steps.map((s) => s.id)).toEqual(['load', 'boot', 'tk', 'tmk', 'signOn', 'idle']);
     expect(overTarget(plain), describeRun(plain)).toEqual([]);

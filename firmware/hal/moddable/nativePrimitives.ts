@@ -19,26 +19,30 @@ function copyOf(bytes: Uint8Array): ArrayBuffer {
   return buffer;
 }
 
-function wipeBuffers(...buffers: ArrayBuffer[]): void {
-  for (const buffer of buffers) new Uint8Array(buffer).fill(0);
+function wipeBuffer(buffer: ArrayBuffer): void {
+  new Uint8Array(buffer).fill(0);
 }
 
 /**
- * One AES pass. The cipher is made in its own call and the key's copy wiped right after (the C
- * context keeps its own schedule): this frame is the innermost of the terminal's deepest chains,
- * so it holds as little as it can (docs/firmware.md "Stack").
+ * One AES pass. This is the innermost frame of the terminal's deepest call chains, so it nests
+ * no call in another's arguments (each would keep its pushed arguments on the stack meanwhile),
+ * and the pass is a tail call. The C constructor copies the key into its own schedule, so the
+ * copy made here for it is wiped at once (docs/firmware.md "Stack").
  */
 function aes(mode: 'ECB' | 'CBC', decrypt: boolean, key: Uint8Array, iv: Uint8Array | undefined, data: Uint8Array): Uint8Array {
-  const cipher = modeFor(mode, key, iv);
-  return new Uint8Array(decrypt ? cipher.decrypt(data) : cipher.encrypt(data));
+  const cipher = cipherFor(key);
+  return pass(new Mode(mode, cipher, iv ? iv.slice().buffer : undefined, false), decrypt, data);
 }
 
-function modeFor(mode: 'ECB' | 'CBC', key: Uint8Array, iv: Uint8Array | undefined): Mode {
-  // Inputs were checked by shared/crypto/aes, so the constructor does not throw before the wipe.
-  const keyBuffer = copyOf(key);
-  const cipher = new BlockCipher('AES', keyBuffer);
-  wipeBuffers(keyBuffer);
-  return new Mode(mode, cipher, iv ? copyOf(iv) : undefined, false);
+function cipherFor(key: Uint8Array): BlockCipher {
+  const copy = key.slice();
+  const cipher = new BlockCipher('AES', copy.buffer);
+  copy.fill(0);
+  return cipher;
+}
+
+function pass(cipher: Mode, decrypt: boolean, data: Uint8Array): Uint8Array {
+  return new Uint8Array(decrypt ? cipher.decrypt(data) : cipher.encrypt(data));
 }
 
 export function aesEncryptEcb(key: Uint8Array, data: Uint8Array): Uint8Array {
@@ -68,7 +72,7 @@ export function p256PublicKey(privateKey: Uint8Array): Uint8Array {
   try {
     return new Uint8Array(new Curve('secp256r1').dh(scalar));
   } finally {
-    wipeBuffers(scalar);
+    wipeBuffer(scalar);
   }
 }
 
@@ -79,7 +83,8 @@ export function p256SharedSecretX(privateKey: Uint8Array, publicKey: Uint8Array)
     point = new Curve('secp256r1').dh(scalar, copyOf(publicKey));
     return new Uint8Array(point.slice(1, 33));
   } finally {
-    wipeBuffers(scalar, ...(point ? [point] : []));
+    wipeBuffer(scalar);
+    if (point) wipeBuffer(point);
   }
 }
 

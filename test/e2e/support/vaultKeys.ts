@@ -13,6 +13,7 @@
 import { toHex } from '../../../shared/bytes';
 import { keyCheckValue } from '../../../shared/crypto/kcv';
 import { deriveKeyCounterCmac } from '../../../shared/crypto/kdf';
+import { deriveKeyBlockKeys } from '../../../shared/crypto/tr31';
 import { tkMacKdfParams } from '../../../shared/protocol/macEnvelope';
 import { DEVICE_KEY_POLICY, DEVICE_KEY_SLOT, DEVICE_NAMESPACE } from '../../../firmware/core/deviceKey';
 import { KEY_SLOT_NAMES, KEY_SLOTS, type KeySlotName, VAULT_NAMESPACE } from '../../../firmware/core/keySlots';
@@ -42,16 +43,17 @@ export function recoverTerminalKeys(stateDir: string, serial: string): Recovered
 
 /** As recoverTerminalKeys, for any HAL Storage and its root key (a simulator's preferences file); `where` names it in errors. */
 export function recoverVaultKeys(storage: Storage, rootKey: Uint8Array, serial: string, where: string): RecoveredKey[] {
+  const root = deriveKeyBlockKeys(rootKey);
   const keys: RecoveredKey[] = [];
   for (const name of KEY_SLOT_NAMES) {
     const record = storage.get(VAULT_NAMESPACE, name);
     if (record === undefined) continue;
-    const { key } = openSlotRecord(rootKey, name, KEY_SLOTS[name], record);
+    const { key } = openSlotRecord(root, name, KEY_SLOTS[name], record);
     keys.push({ serial, name, key, kcv: toHex(keyCheckValue(key, 'cmac')) });
   }
   const identity = storage.get(DEVICE_NAMESPACE, DEVICE_KEY_SLOT);
   if (identity !== undefined) {
-    const { key } = openSlotRecord(rootKey, DEVICE_KEY_SLOT, DEVICE_KEY_POLICY, identity);
+    const { key } = openSlotRecord(root, DEVICE_KEY_SLOT, DEVICE_KEY_POLICY, identity);
     keys.push({ serial, name: DEVICE_KEY_SLOT, key, kcv: toHex(keyCheckValue(key, 'cmac')) });
   }
   const tk = keys.find((k) => k.name === 'TK');

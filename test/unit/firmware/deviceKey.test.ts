@@ -8,7 +8,7 @@ import { createPublicKey, verify } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bytesToAscii, fromHex, toHex } from '../../../shared/bytes';
 import { p256PublicKey } from '../../../shared/crypto/primitives';
-import { wrapKeyBlock } from '../../../shared/crypto/tr31';
+import { wrapKeyBlock, deriveKeyBlockKeys } from '../../../shared/crypto/tr31';
 import { parseKeyBlockHeader } from '../../../shared/crypto/tr31Header';
 import { enrolmentSignedBytes, tkIntakeSignedBytes } from '../../../shared/protocol/deviceIdentity';
 import { LINK_VERSION, type LinkRequest } from '../../../shared/protocol/localLink';
@@ -46,7 +46,7 @@ describe('A8 device identity key (firmware/core/deviceKey)', () => {
     expect(header).toMatchObject({ versionId: 'D', keyUsage: 'S0', algorithm: 'E', modeOfUse: 'S', exportability: 'N', keyContext: STORAGE_KEY_CONTEXT });
     expect(header.optionalBlocks).toContainEqual({ id: SLOT_BINDING_BLOCK_ID, data: DEVICE_KEY_SLOT });
     // The record holds the private key of that public key, and nothing at rest holds it in clear.
-    const { key } = openSlotRecord(ROOT_KEY, DEVICE_KEY_SLOT, DEVICE_KEY_POLICY, record);
+    const { key } = openSlotRecord(deriveKeyBlockKeys(ROOT_KEY), DEVICE_KEY_SLOT, DEVICE_KEY_POLICY, record);
     expect(toHex(p256PublicKey(key))).toBe(toHex(publicKey));
     expect(toHex(record)).not.toContain(toHex(key));
   });

@@ -6,7 +6,10 @@
  * test/xs/budget/native/*.ts give them the modules' shapes. Like the device's, they keep nothing
  * in the JS heap but the result they return, and wipe their own copies of keys.
  *
- *   nativeCrypt.aes(cbc, decrypt, key, iv, data)  AES-128/192/256 ECB or CBC, no padding
+ *   new nativeCrypt.BlockCipher("AES", key)       the cipher: a copy of the key, as the device's C
+ *                                                 keeps its schedule (the caller may wipe `key`)
+ *   new nativeCrypt.Mode(mode, cipher, iv, pad)   ECB or CBC over the cipher, unpadded, whose
+ *                                                 encrypt(data) / decrypt(data) return ArrayBuffers
  *   nativeCrypt.sha256(data)                      SHA-256
  *   nativeCrypt.p256(scalar, point?)              scalar x point (or the base point), uncompressed
  *
@@ -56,13 +59,13 @@ static void freeWiped(void* data, size_t length)
 	}
 }
 
-static void xs_aes(xsMachine* the)
+/* AES over copies of the arguments; the result replaces xsResult. */
+static void runAes(xsMachine* the, int cbc, int decrypt, xsSlot* keyArg, xsSlot* ivArg, xsSlot* dataArg)
 {
-	int cbc = xsToBoolean(xsArg(0)), decrypt = xsToBoolean(xsArg(1));
 	size_t keyLength, ivLength = 0, dataLength;
-	uint8_t* key = copyOf(the, &xsArg(2), &keyLength);
-	uint8_t* iv = cbc ? copyOf(the, &xsArg(3), &ivLength) : NULL;
-	uint8_t* data = copyOf(the, &xsArg(4), &dataLength);
+	uint8_t* key = copyOf(the, keyArg, &keyLength);
+	uint8_t* iv = cbc ? copyOf(the, ivArg, &ivLength) : NULL;
+	uint8_t* data = copyOf(the, dataArg, &dataLength);
 	const EVP_CIPHER* cipher = NULL;
 	switch (keyLength) {
 	case 16: cipher = cbc ? EVP_aes_128_cbc() : EVP_aes_128_ecb(); break;
@@ -83,6 +86,63 @@ static void xs_aes(xsMachine* the)
 	}
 	xsResult = xsArrayBuffer(data, (xsIntegerValue)dataLength);
 	freeWiped(data, dataLength);
+}
+
+/* new Mode("ECB" | "CBC", cipher, iv, pad): an object of Mode.prototype holding the cipher's key
+   and the IV (pad must be false: paypad pads nothing). */
+static void xs_mode(xsMachine* the)
+{
+	xsVars(2);
+	if (xsToInteger(xsArgc) < 2)
+		xsTypeError("crypt: Mode(mode, cipher, iv, pad)");
+	int cbc = !strcmp(xsToString(xsArg(0)), "CBC");
+	if (!cbc && strcmp(xsToString(xsArg(0)), "ECB"))
+		xsTypeError("crypt: only ECB and CBC are built in");
+	if (xsToInteger(xsArgc) > 3 && xsToBoolean(xsArg(3)))
+		xsTypeError("crypt: only unpadded modes are built in");
+	xsVar(0) = xsGet(xsGlobal, xsID("Object"));
+	xsVar(1) = xsGet(xsTarget, xsID("prototype"));
+	xsResult = xsCall1(xsVar(0), xsID("create"), xsVar(1));
+	xsDefine(xsResult, xsID("cbc"), xsBoolean(cbc), xsDontSet);
+	xsDefine(xsResult, xsID("key"), xsGet(xsArg(1), xsID("key")), xsDontSet);
+	if (cbc) {
+		if (xsToInteger(xsArgc) < 3)
+			xsTypeError("crypt: CBC needs an IV");
+		size_t length;
+		uint8_t* iv = copyOf(the, &xsArg(2), &length);
+		xsDefine(xsResult, xsID("iv"), xsArrayBuffer(iv, (xsIntegerValue)length), xsDontSet);
+		free(iv);
+	}
+}
+
+static void modeRun(xsMachine* the, int decrypt)
+{
+	xsVars(3);
+	int cbc = xsToBoolean(xsGet(xsThis, xsID("cbc")));
+	xsVar(0) = xsGet(xsThis, xsID("key"));
+	xsVar(1) = cbc ? xsGet(xsThis, xsID("iv")) : xsUndefined;
+	xsVar(2) = xsArg(0);
+	runAes(the, cbc, decrypt, &xsVar(0), &xsVar(1), &xsVar(2));
+}
+
+static void xs_mode_encrypt(xsMachine* the) { modeRun(the, 0); }
+static void xs_mode_decrypt(xsMachine* the) { modeRun(the, 1); }
+
+/* A host constructor, as the device's BlockCipher is: returns { key } holding its own copy. */
+static void xs_blockCipher(xsMachine* the)
+{
+	size_t length;
+	uint8_t* key;
+	if (xsToInteger(xsArgc) < 2 || strcmp(xsToString(xsArg(0)), "AES"))
+		xsTypeError("crypt: only AES is built in");
+	key = copyOf(the, &xsArg(1), &length);
+	if (length != 16 && length != 24 && length != 32) {
+		freeWiped(key, length);
+		xsRangeError("AES: a 16, 24 or 32-byte key");
+	}
+	xsResult = xsNewObject();
+	xsDefine(xsResult, xsID("key"), xsArrayBuffer(key, (xsIntegerValue)length), xsDontSet);
+	freeWiped(key, length);
 }
 
 static void xs_sha256(xsMachine* the)
@@ -132,10 +192,17 @@ static void xs_p256(xsMachine* the)
 void installNativeCrypt(txMachine* the)
 {
 	xsBeginHost(the);
-	xsVars(2);
+	xsVars(3);
 	xsVar(0) = xsNewObject();
-	xsVar(1) = xsNewHostFunction(xs_aes, 5);
-	xsDefine(xsVar(0), xsID("aes"), xsVar(1), xsDontEnum);
+	xsVar(1) = xsNewHostConstructor(xs_blockCipher, 2, xsObjectPrototype);
+	xsDefine(xsVar(0), xsID("BlockCipher"), xsVar(1), xsDontEnum);
+	xsVar(1) = xsNewObject();
+	xsVar(2) = xsNewHostFunction(xs_mode_encrypt, 1);
+	xsDefine(xsVar(1), xsID("encrypt"), xsVar(2), xsDontEnum);
+	xsVar(2) = xsNewHostFunction(xs_mode_decrypt, 1);
+	xsDefine(xsVar(1), xsID("decrypt"), xsVar(2), xsDontEnum);
+	xsVar(1) = xsNewHostConstructor(xs_mode, 4, xsVar(1));
+	xsDefine(xsVar(0), xsID("Mode"), xsVar(1), xsDontEnum);
 	xsVar(1) = xsNewHostFunction(xs_sha256, 1);
 	xsDefine(xsVar(0), xsID("sha256"), xsVar(1), xsDontEnum);
 	xsVar(1) = xsNewHostFunction(xs_p256, 2);
