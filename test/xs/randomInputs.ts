@@ -54,7 +54,7 @@ export class Draw {
 /** `bad` is true for every tenth input: the generator must then make an input that should fail. */
 type Generator = (d: Draw, bad: boolean) => Json;
 
-/** symmetric: AES, CMAC, KDF, key wrap, PIN blocks. keys: TR-31 and ECDH key transport. Each group
+/** symmetric: AES, CMAC, KDF, key wrap, PIN blocks, PANs. keys: TR-31 and ECDH key transport. Each group
  * runs in its own test file, so vitest spreads the XS work over two cores. */
 export type RandomGroup = 'symmetric' | 'keys';
 
@@ -178,6 +178,10 @@ export const randomSpecs: Record<string, RandomSpec> = {
       return { kek: toHex(kek), data: bad ? d.flipHexBit(wrapped) : wrapped };
     },
   },
+  // PANs (shared/pan.ts): digit strings of card-number lengths, and strings no card number has.
+  'pan.isLuhnValid': { group: 'symmetric', count: 300, make: (d, bad) => ({ number: bad ? d.pick(['', '4a11', d.digits(d.int(1, 40)) + ' ']) : d.digits(d.int(1, 19)) }) },
+  'pan.luhnCheckDigit': { group: 'symmetric', count: 300, make: (d, bad) => ({ payload: bad ? d.pick(['', 'x', `${d.digits(5)}-1`]) : d.digits(d.int(1, 18)) }) },
+  'pan.mask': { group: 'symmetric', count: 300, make: (d, bad) => ({ pan: bad ? d.pick(['', d.digits(7), d.digits(20), '4111 1111 1111 1111']) : d.digits(d.int(8, 19)) }) },
   'pinblock.iso4.encipher': { group: 'symmetric', count: 300, make: (d, bad) => ({ key: d.aesKey(), ...pinPan(d, bad), seed: d.hex(8) }) },
   'pinblock.iso4.decipher': {
     group: 'symmetric',
