@@ -176,6 +176,15 @@ export interface Hsm {
    */
   verifyPin(pinKey: KeyHandle, pvk: KeyHandle, pinBlock: Uint8Array, pan: string, pvv: Uint8Array): Promise<void>;
 
+  /**
+   * Card data a terminal enciphered under its TDK (`dataKey`, D0 that may decrypt: B or D), as
+   * shared/crypto/cardData makes it: IV || AES-CBC, ISO/IEC 9797-1 padding method 2. Returns the
+   * clear data (track 2) for the caller to use for one authorisation and wipe. CARD_DATA_INVALID
+   * for a length that is not an IV and whole blocks, or padding that is not there (another key,
+   * altered): call it only on data whose message MAC verified, so no padding oracle is offered.
+   */
+  decipherCardData(dataKey: KeyHandle, enciphered: Uint8Array): Promise<Uint8Array>;
+
   /** The 16-byte AES-CMAC of `data` under a CMAC key (M6, mode C or G). */
   mac(key: KeyHandle, data: Uint8Array): Promise<Uint8Array>;
 

@@ -81,6 +81,8 @@ export const COMMAND_POLICIES = {
   decipherPin: { usage: 'P0', modesOfUse: ['B', 'D'], algorithm: 'A' },
   /** The key a translated PIN block leaves under: P0 that may encrypt. */
   encipherPin: { usage: 'P0', modesOfUse: ['B', 'E'], algorithm: 'A' },
+  /** Deciphering card data a terminal enciphered under its TDK (shared/crypto/cardData): D0 that may decrypt. */
+  decipherData: { usage: 'D0', modesOfUse: ['B', 'D'], algorithm: 'A' },
   /** Computing a PIN verification value when a PIN is set: V0, generate (G) or both (C). */
   generatePvv: { usage: 'V0', modesOfUse: ['C', 'G'], algorithm: 'A' },
   /** Verifying a PIN against its verification value: V0, verify (V) or both (C). */

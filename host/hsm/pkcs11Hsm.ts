@@ -18,8 +18,9 @@
  *
  * Inside the token: key and key pair generation, wrapping under the LMK, the handle's CMAC, ECDH,
  * SHA-256 over the shared secret, RFC 5649 wrap/unwrap under a KEK, CMAC generation and
- * verification, check values. What passes through host memory, briefly and wiped after use,
- * because SoftHSM2 has no mechanism for it (a payment HSM does each natively):
+ * verification, check values, AES-CBC deciphering of card data (the clear card data comes out:
+ * POSP needs it for the authorisation). What passes through host memory, briefly and wiped after
+ * use, because SoftHSM2 has no mechanism for it (a payment HSM does each natively):
  *   - the key-transport KEK (SP 800-56C one-step KDF): the token digests the shared secret as a
  *     key object, but the digest (the KEK) is returned to the host, which loads it back as a
  *     session key to unwrap or wrap the transported key inside the token;
@@ -36,6 +37,7 @@
  */
 import pkcs11js from 'pkcs11js';
 import { type Rng, constantTimeEqual, fromHex, toHex, wipe } from '../../shared/bytes';
+import { assertEncipheredCardData, removeCardDataPadding } from '../../shared/crypto/cardData';
 import { type KdfParams, kdfCounterMode, kdfFixedInput } from '../../shared/crypto/kdf';
 import { assertPublicKey, decodeKeyEnvelope, encodeKeyEnvelope, oneStepKek } from '../../shared/crypto/keyTransport';
 import { sha256 } from '../../shared/crypto/primitives';
@@ -594,6 +596,20 @@ function pkcs11Hsm(module: pkcs11js.PKCS11, session: Session, lmk: MasterKey, op
     async verifyPin(pinKey, pvk, pinBlock, _pan, pvv): Promise<void> {
       assertPvv(pvv);
       refusePinCommand(pinKey, COMMAND_POLICIES.decipherPin, pvk, 'PIN verification key', COMMAND_POLICIES.verifyPvv, pinBlock);
+    },
+
+    async decipherCardData(dataKey, enciphered): Promise<Uint8Array> {
+      assertBytes(enciphered, 'enciphered card data');
+      assertEncipheredCardData(enciphered);
+      // CBC runs in the token (CKM_AES_CBC, no padding: SP 800-38A); only the clear card data, which the
+      // caller needs for the authorisation anyway, comes out to have its padding removed.
+      return withAesKey(dataKey, 'data key', COMMAND_POLICIES.decipherData, (key) => {
+        module.C_DecryptInit(session, { mechanism: pkcs11js.CKM_AES_CBC, parameter: Buffer.from(enciphered.subarray(0, 16)) }, key);
+        const padded = module.C_Decrypt(session, Buffer.from(enciphered.subarray(16)), Buffer.alloc(enciphered.length - 16));
+        const data = removeCardDataPadding(new Uint8Array(padded));
+        wipe(padded);
+        return data;
+      });
     },
 
     async mac(key, data): Promise<Uint8Array> {

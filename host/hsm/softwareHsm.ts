@@ -21,6 +21,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { type Rng, constantTimeEqual, fromHex, toHex, wipe } from '../../shared/bytes';
+import { decipherCardData } from '../../shared/crypto/cardData';
 import { aesCmac, verifyAesCmac } from '../../shared/crypto/cmac';
 import { keyCheckValue as aesKeyCheckValue } from '../../shared/crypto/kcv';
 import { translatePinBlockIso4 } from '../../shared/crypto/pinblock';
@@ -258,6 +259,11 @@ function softwareHsm(lmk: Uint8Array, rng: Rng): Hsm {
       withKey(pinKey, 'PIN key', COMMAND_POLICIES.decipherPin, (pin) =>
         withKey(pvk, 'PIN verification key', COMMAND_POLICIES.verifyPvv, (verification) => verifyPinAgainstPvv(verification, pin, pinBlock, pan, pvv)),
       );
+    },
+
+    async decipherCardData(dataKey, enciphered): Promise<Uint8Array> {
+      assertBytes(enciphered, 'enciphered card data');
+      return withKey(dataKey, 'data key', COMMAND_POLICIES.decipherData, (key) => decipherCardData(key, enciphered));
     },
 
     async mac(key, data): Promise<Uint8Array> {

@@ -20,7 +20,7 @@ import { PaypadError } from '../../shared/errors';
 import type { ReceivedRequest } from '../../shared/protocol/macEnvelope';
 import { type KmsTkDelivery, type KmsTkDeliveryAck, type SignOnResponse, type TmkResponse, MESSAGE_VERSION, WORKING_KEY_NAMES, type WorkingKeyName, validateMessage } from '../../shared/protocol/messages';
 import { tkTransportContext } from '../../shared/protocol/tkTransport';
-import type { GenerateKeyRequest, Hsm, KeyAttributes, KeyHandle } from '../hsm/hsm';
+import type { GenerateKeyRequest, Hsm, KeyAttributes, KeyHandle, ModeOfUse } from '../hsm/hsm';
 import type { DeliveryRecord, IntakeKey, KmsStore, TerminalRecord, WorkingKeys } from './kmsStore';
 import { type DecoyKeys, type TerminalReply, exchange, readBody } from './terminalEnvelope';
 
@@ -29,23 +29,33 @@ export const TK_ATTRIBUTES: KeyAttributes = { usage: 'K1', algorithm: 'A', modeO
 
 /**
  * The keys the KMS makes (docs/key-loading.md "Keys"; firmware/core/keySlots). Exportable (E) so
- * the HSM may wrap them for the terminal; AES-128, as the TK that protects the TMK.
+ * the HSM may wrap them for the terminal; AES-128, as the TK that protects the TMK. The PIK is kept
+ * as mode B because POSP, beside this KMS, deciphers with it when it translates a PIN block to the
+ * zone PIN key (host/posp; X9.143:2021 §6.3.3: a PIN translation source must be allowed to decrypt).
  */
 const KEY_SPECS: Readonly<Record<'TMK' | WorkingKeyName, GenerateKeyRequest>> = {
   TMK: { usage: 'K1', algorithm: 'A', modeOfUse: 'B', exportability: 'E', lengthBytes: 16 },
-  PIK: { usage: 'P0', algorithm: 'A', modeOfUse: 'E', exportability: 'E', lengthBytes: 16 },
+  PIK: { usage: 'P0', algorithm: 'A', modeOfUse: 'B', exportability: 'E', lengthBytes: 16 },
   MAK: { usage: 'M6', algorithm: 'A', modeOfUse: 'C', exportability: 'E', lengthBytes: 16 },
   TDK: { usage: 'D0', algorithm: 'A', modeOfUse: 'B', exportability: 'E', lengthBytes: 16 },
   DMK: { usage: 'K0', algorithm: 'A', modeOfUse: 'B', exportability: 'E', lengthBytes: 16 },
 };
 
 /**
- * The header a key travels to the terminal with: its own usage, algorithm and mode, narrowed to
- * exportability N (X9.143:2021 §6.3.5: the terminal may never export it again) and key context 2,
- * exchange only (§6.2), so the block cannot pass as one of the terminal's storage records.
+ * The mode each key reaches the terminal with, where it is narrower than the KMS's own: the PIK
+ * only encrypts PIN blocks on the PIN pad (E), never deciphers one (keySlots.ts).
  */
-function deliveryHeader(spec: GenerateKeyRequest): Tr31HeaderInit {
-  return { keyUsage: spec.usage, algorithm: spec.algorithm, modeOfUse: spec.modeOfUse, exportability: 'N', keyContext: '2' };
+const DELIVERED_MODE: Readonly<Partial<Record<'TMK' | WorkingKeyName, ModeOfUse>>> = { PIK: 'E' };
+
+/**
+ * The header a key travels to the terminal with: its own usage and algorithm, its mode narrowed
+ * where DELIVERED_MODE says, exportability N (X9.143:2021 §6.3.5: the terminal may never export it
+ * again) and key context 2, exchange only (§6.2), so the block cannot pass as one of the terminal's
+ * storage records.
+ */
+function deliveryHeader(name: 'TMK' | WorkingKeyName): Tr31HeaderInit {
+  const spec = KEY_SPECS[name];
+  return { keyUsage: spec.usage, algorithm: spec.algorithm, modeOfUse: DELIVERED_MODE[name] ?? spec.modeOfUse, exportability: 'N', keyContext: '2' };
 }
 
 export interface IntakePublicKey {
@@ -110,7 +120,7 @@ export async function openKmsService(options: KmsServiceOptions): Promise<KmsSer
   const issue = async (name: 'TMK' | WorkingKeyName, kbpk: KeyHandle): Promise<{ handle: KeyHandle; block: string }> => {
     const spec = KEY_SPECS[name];
     const handle = await hsm.generateKey(spec);
-    return { handle, block: await hsm.exportKeyUnder(kbpk, handle, deliveryHeader(spec)) };
+    return { handle, block: await hsm.exportKeyUnder(kbpk, handle, deliveryHeader(name)) };
   };
 
   const lostRace = (request: ReceivedRequest) =>

@@ -69,7 +69,8 @@ export function createKmsRouter(options: KmsRouterOptions): Router {
   return router;
 }
 
-function terminalRoute(handle: (request: ReceivedRequest) => Promise<TerminalReply>): RequestHandler {
+/** A MAC-authenticated terminal route: parse the envelope, check the serial, send the MAC'd reply (host/posp too). */
+export function terminalRoute(handle: (request: ReceivedRequest) => Promise<TerminalReply>): RequestHandler {
   return async (req, res) => {
     const body = Buffer.isBuffer(req.body) ? new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.length) : new Uint8Array(0);
     // The MAC covers the request target as sent, query included (macEnvelope RequestMacFields.path).

@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { asciiToBytes, fromHex, toHex, xorBytes } from '../../../shared/bytes';
 import { keyCheckValue } from '../../../shared/crypto/kcv';
+import { encipherCardData } from '../../../shared/crypto/cardData';
 import { encipherPinBlockIso4 } from '../../../shared/crypto/pinblock';
 import { deriveKeyCounterCmac } from '../../../shared/crypto/kdf';
 import { encodeKeyEnvelope, wrapKeyForRecipient } from '../../../shared/crypto/keyTransport';
@@ -21,6 +22,7 @@ import { forEachHsmBackend, type TestHsm, rng } from './hsmTestKit';
 /** Every command of the interface: a new command fails this test until the scan below runs it. */
 const COMMANDS: readonly (keyof Hsm)[] = [
   'close',
+  'decipherCardData',
   'exportKeyUnder',
   'generateKey',
   'generateKeyPair',
@@ -171,6 +173,13 @@ forEachHsmBackend((name) => `X1: no ${name} HSM command returns a clear key`, (b
       await run(kms.hsm.verifyPin(terminalPik, pvk, pinBlock, PAN, pvv));
       await run(kms.hsm.verifyPin(terminalPik, pvk, encipherPinBlockIso4((await kms.open(terminalPik)).key, '7295', PAN, rng), PAN, pvv)); // refused
       await run(kms.hsm.verifyPin(terminalPik, pvk, pinBlock, '5413330089604111', pvv)); // refused
+
+      // Card data under a terminal's TDK (POSP).
+      const tdk = keep(await run(kms.hsm.generateKey({ usage: 'D0', algorithm: 'A', modeOfUse: 'B', exportability: 'E', lengthBytes: 16 })));
+      const card = encipherCardData((await kms.open(tdk)).key, asciiToBytes(`${PAN}=30121010000`), rng);
+      await run(kms.hsm.decipherCardData(tdk, card));
+      await run(kms.hsm.decipherCardData(mak, card)); // refused
+      await run(kms.hsm.decipherCardData(tdk, card.subarray(16))); // refused
 
       await run(kms.hsm.close());
       await run(kms.hsm.mac(mak, DATA)); // refused: closed
