@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import { PaypadError } from '../shared/errors';
+import type { LinkOp, LinkRequest, LinkResult } from '../shared/protocol/localLink';
 import { MESSAGE_VERSION } from '../shared/protocol/messages';
 import { Terminal } from '../firmware/core/terminal';
 import { provisionTerminal } from '../firmware/core/terminalIdentity';
@@ -63,6 +64,8 @@ export const CUSTOMER_CODE = 'BENCH';
 const DELIVERY_TIMEOUT_MS = 30_000;
 const DELIVERY_POLL_MS = 20;
 const silent = createLogger({ level: 'silent' });
+/** The production line and the operating terminal the bench plays, at MTMS. */
+const BENCH_STATION = { name: 'bench', certSerial: '01' };
 
 /** createTestStore takes PostgreSQL's admin URL from DATABASE_URL; a probed server has none set. */
 export async function createStore(target: DatabaseTarget): Promise<TestStore> {
@@ -116,9 +119,22 @@ export async function openKmsTestbed(store: TestStore, terminalCount: number, hs
       const device = { storage: new MemoryStorage(), rng, http, rootKey: rng(32) };
       provisionTerminal(device.storage, { serial, mtmsPublicKey: mtms.intakePublicKey.publicKey, kmsUrl: kms.url, trustAnchor: caDer });
       const terminal = Terminal.open(device);
-      const answer = await terminal.handleLinkRequest({ v: 1, id: 1, op: 'tk' });
-      if (!('tkEnvelope' in answer)) throw new PaypadError('INTERNAL', `terminal ${serial} answered the tk request without an envelope`);
-      const receipt = await mtms.service.intakeTk({ v: MESSAGE_VERSION, serial, tkEnvelope: answer.tkEnvelope, confirmed: true }, { name: 'bench', certSerial: '01' });
+      const link = async <O extends LinkOp>(request: { op: O } & Record<string, string>) => {
+        const answer = await terminal.handleLinkRequest({ v: 1, id: 1, ...request } as unknown as LinkRequest);
+        if (!answer.ok) throw new PaypadError('INTERNAL', `terminal ${serial} refused ${request.op}`);
+        return answer as LinkResult<O>;
+      };
+      // A8: enrolled as the production line does, then the TK signed by the device over MTMS's nonce.
+      const enrolment = (await mtms.service.deviceChallenge(serial, 'enrol', BENCH_STATION)).nonce;
+      const identity = await link({ op: 'identity', nonce: enrolment });
+      const { certificate } = await mtms.service.enrolDevice({ v: MESSAGE_VERSION, serial, publicKey: identity.publicKey, nonce: enrolment, signature: identity.signature }, BENCH_STATION);
+      await link({ op: 'certify', certificate });
+      const { nonce } = await mtms.service.deviceChallenge(serial, 'tk', BENCH_STATION);
+      const answer = await link({ op: 'tk', nonce });
+      const receipt = await mtms.service.intakeTk(
+        { v: MESSAGE_VERSION, serial, tkEnvelope: answer.tkEnvelope, confirmed: true, nonce, deviceSignature: answer.signature, deviceCertificate: answer.certificate },
+        BENCH_STATION,
+      );
       deliveryIds.push(receipt.deliveryId);
       terminals.push(terminal);
     }

@@ -68,6 +68,8 @@ ${DATA_DIR_HELP}`,
     const { isCertRole, CERT_ROLES } = await import('../../host/ca/roles');
     const role = required(f.role, 'role');
     if (!isCertRole(role)) throw new UsageError(`--role must be one of ${CERT_ROLES.join(', ')}, got '${role}'`);
+    // A device's key never leaves it: its certificate comes from enrolment, where it proves the key.
+    if (role === 'device') throw new UsageError('device certificates are issued at enrolment, for the key the device made: paypad mtms device enrol --link HOST:PORT ...');
     const name = required(f.name, 'name');
     const out = resolve(required(f.out, 'out'));
     if (role === 'kms' && f.customer === undefined) throw new UsageError('--customer is required for a kms certificate');

@@ -4,6 +4,8 @@
  * database the host uses (--data-dir / PAYPAD_DATA_DIR, DATABASE_URL); a running host's outbox
  * worker sends what is queued here within its poll interval. Host modules load lazily: other
  * commands stay fast. Operators never use this: it lists what A14 keeps from them.
+ * `device enrol` is the production line's: it talks to a terminal's local link and to MTMS over
+ * mutual TLS with the station's certificate, not to the database.
  */
 import { userInfo } from 'node:os';
 import { type Command, commandGroup, EXIT_OK, parseFlags, required, UsageError, withFlagArguments } from '../args';
@@ -222,6 +224,59 @@ ${DATA_DIR_HELP}`,
   },
 };
 
+const deviceEnrol: Command = {
+  summary: "enrol a terminal on the production line: its identity key certified by the CA (A8)",
+  help: `Usage: paypad mtms device enrol --link HOST:PORT --mtms URL --cert FILE --key FILE --ca FILE [--crl FILE] [--json]
+
+The last step of manufacture. The terminal makes its identity key (once; it never leaves the
+device) and signs it over an MTMS challenge; MTMS has the CA issue its device certificate (role
+device, CN = the serial), which the terminal keeps. From then on MTMS takes a TK for that serial
+only signed by this device. A serial is enrolled once: a second device for it is refused
+(MTMS_DEVICE_ENROLLED) until an administrator revokes the first certificate (paypad ca revoke).
+  --link HOST:PORT  the terminal's local link (the emulated terminal prints it)
+  --mtms URL        MTMS, https://host:port
+  --cert FILE       the production station's certificate (PEM, role operator, from \`paypad ca issue\`)
+  --key FILE        its private key (PEM)
+  --ca FILE         the paypad CA certificate: MTMS must chain to it and be role mtms
+  --crl FILE        the CA's current CRL (\`paypad ca crl\`): MTMS's certificate must not be on it
+  --json            print the result as JSON
+Exit codes: 0 enrolled; 1 refused or unreachable (the message says which); 2 the command line is wrong.`,
+  async run(argv) {
+    const f = parseFlags(argv, { link: { type: 'string' }, mtms: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' }, ca: { type: 'string' }, crl: { type: 'string' }, json: { type: 'boolean' } });
+    const linkText = required(f.link, 'link');
+    const mtmsUrl = required(f.mtms, 'mtms');
+    const files = { cert: required(f.cert, 'cert'), key: required(f.key, 'key'), ca: required(f.ca, 'ca') };
+    const [{ parseLinkAddress, connectTcpLink }, { createMtmsClient }, { readOperatorIdentity }, { readCrlRevocation }, { enrolTerminal }] = await Promise.all([
+      import('../../host/operator/tcpLink'),
+      import('../../host/operator/mtmsClient'),
+      import('../../host/operator/operatorIdentity'),
+      import('../../host/tls/crlRevocation'),
+      import('../../host/operator/deviceEnrolment'),
+    ]);
+    const address = withUsage(() => parseLinkAddress(linkText));
+    const { identity, subject } = await readOperatorIdentity(files);
+    const revocation = f.crl === undefined ? undefined : await readCrlRevocation(f.crl, identity.caPem);
+    const mtms = withUsage(() => createMtmsClient({ baseUrl: mtmsUrl, identity, revocation }));
+    process.stderr.write(`Station ${subject.name}; terminal at ${linkText}; MTMS at ${mtmsUrl}\n`);
+    const link = await connectTcpLink(address);
+    try {
+      const result = await enrolTerminal(link, mtms);
+      return print(f.json ? JSON.stringify(result) : `terminal ${result.serial} enrolled: device certificate ${result.deviceCertSerial}, identity key ${result.publicKeyCheck}`);
+    } finally {
+      await link.close();
+    }
+  },
+};
+
+/** A flag value the protocol refuses is a command-line mistake: exit 2, not 1. */
+function withUsage<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
 const outbox: Command = {
   summary: 'show the outbox: messages per topic and state, and dead ones; re-arm a dead one',
   help: `Usage: paypad mtms outbox [--retry ID] [--data-dir DIR]
@@ -256,10 +311,11 @@ ${DATA_DIR_HELP}`,
   },
 };
 
-export const mtmsCommand: Command = commandGroup('MTMS administration: customers, serials, production orders, repair authorisations, outbox', 'Usage: paypad mtms <command> [...]', {
+export const mtmsCommand: Command = commandGroup('MTMS administration: customers, serials, production orders, device enrolment, repair authorisations, outbox', 'Usage: paypad mtms <command> [...]', {
   customer: commandGroup('customers and their KMS address', 'Usage: paypad mtms customer <command> [...]', { add: customerAdd }),
   serial: commandGroup('the serial-number table', 'Usage: paypad mtms serial <command> [...]', { add: serialAdd }),
   order: commandGroup('production orders', 'Usage: paypad mtms order <command> [...]', { create: orderCreate, transfer: orderTransfer }),
+  device: commandGroup('device identity: enrol a terminal on the production line', 'Usage: paypad mtms device <command> [...]', { enrol: deviceEnrol }),
   'kms-key': commandGroup("the intake key pinned for each customer's KMS", 'Usage: paypad mtms kms-key <command> [...]', { list: kmsKeyList, accept: kmsKeyAccept }),
   repair: commandGroup('repair authorisations: a new TK for a terminal that has keys', 'Usage: paypad mtms repair <command> [...]', {
     authorize: repairAuthorize,

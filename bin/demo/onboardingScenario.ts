@@ -2,6 +2,8 @@
  * System A end to end (docs/onboarding.md, SPEC A1-A14): two terminals onboarded through the real
  * CLIs against a running host, then compared key by key as each party sees it.
  *
+ *   first:      the production line enrols each terminal (`paypad mtms device enrol`: A8), so MTMS
+ *               takes a TK for its serial only signed by that device
  *   terminal 1: its serial is registered for customer 1; the operator confirms the customer MTMS
  *               shows (`paypad operator onboard --yes`: A2-A5)
  *   terminal 2: its serial is registered for customer 1 too, but it was built for customer 2: the
@@ -161,7 +163,13 @@ async function onboardOne(
   const shownCustomer = (await host.mtms.store.serial(plan.serial))?.customerCode ?? '(none)';
   expect(shownCustomer === customers[0].code, `serial ${plan.serial} is registered for ${shownCustomer}, not customer 1 (${customers[0].code}): the scenario needs it there`);
 
-  say(`terminal ${plan.serial}: local link on ${terminal.link}; paypad operator onboard ${plan.operatorAnswer.join(' ')}`);
+  say(`terminal ${plan.serial}: local link on ${terminal.link}; paypad mtms device enrol (A8: the production line certifies its identity key)`);
+  const enrolled = await runPaypadJson<{ serial: string; deviceCertSerial: string }>(['mtms', 'device', 'enrol', '--link', terminal.link, ...operatorFlags], commands);
+  expect(enrolled.serial === plan.serial, `the production line enrolled serial ${enrolled.serial}, not ${plan.serial}`);
+  const deviceCert = (await host.ca.current({ role: 'device', name: plan.serial }, new Date())).map((c) => c.serial);
+  expect(deviceCert.length === 1 && deviceCert[0] === enrolled.deviceCertSerial, `the CA holds device certificate(s) ${deviceCert.join(', ') || 'none'} for ${plan.serial}, not ${enrolled.deviceCertSerial}`);
+
+  say(`terminal ${plan.serial}: paypad operator onboard ${plan.operatorAnswer.join(' ')}`);
   const onboarded = await runPaypadJson<OperatorResult>(['operator', 'onboard', '--link', terminal.link, ...operatorFlags, ...plan.operatorAnswer], commands);
   expect(onboarded.serial === plan.serial, `the operator onboarded serial ${onboarded.serial}, not ${plan.serial}`);
   expect(onboarded.customerCode === plan.builtFor.code, `MTMS took the TK for ${onboarded.customerCode}, not ${plan.builtFor.code}`);

@@ -18,6 +18,12 @@ export interface IssueRequest {
    * passes through the CA. Only its public key is used; the subject comes from `subject`.
    */
   readonly csrPem?: string;
+  /**
+   * An uncompressed P-256 point (SEC 1) whose holder the caller has proven (a device's identity
+   * key, by its signature over an MTMS challenge: host/mtms/deviceEnrolment). The only way a
+   * device certificate is issued: a device's key is made in it and never leaves.
+   */
+  readonly publicKey?: Uint8Array;
 }
 
 export interface IssuedIdentity {
@@ -31,8 +37,10 @@ export interface IssuedIdentity {
 export interface CertificateAuthority {
   readonly caCertificatePem: string;
   readonly caCertificate: x509.X509Certificate;
-  /** @throws PaypadError BAD_ARGUMENT for a bad subject or host, CSR_INVALID for a bad CSR. */
+  /** @throws PaypadError BAD_ARGUMENT for a bad subject, host or key source, CSR_INVALID for a bad CSR, PUBLIC_KEY_INVALID. */
   issue(request: IssueRequest): Promise<IssuedIdentity>;
+  /** The certificates of `subject` (its one-line form) neither revoked nor expired at `at`. */
+  current(subject: CertSubject, at: Date): Promise<IssuedCertificate[]>;
   /** @throws PaypadError CERT_NOT_FOUND, CERT_ALREADY_REVOKED, BAD_ARGUMENT. */
   revoke(serial: string, reason?: RevocationReason): Promise<IssuedCertificate>;
   /** True only for a serial this CA recorded and revoked. */
@@ -51,8 +59,12 @@ export function createCertificateAuthority(keys: CaKeys, store: CertificateStore
 
     async issue(request) {
       const subject = assertCertSubject(request.subject);
-      const generated = request.csrPem === undefined ? ((await subtle.generateKey(EC_KEY_ALGORITHM, true, ['sign', 'verify'])) as CryptoKeyPair) : undefined;
-      const publicKey = generated?.publicKey ?? (await publicKeyOfCsr(request.csrPem as string));
+      if (request.csrPem !== undefined && request.publicKey !== undefined) throw new PaypadError('BAD_ARGUMENT', 'certify a CSR or a public key, not both');
+      if ((subject.role === 'device') !== (request.publicKey !== undefined)) {
+        throw new PaypadError('BAD_ARGUMENT', 'a device certificate, and only one, certifies a public key the device proved it holds');
+      }
+      const generated = request.csrPem === undefined && request.publicKey === undefined ? ((await subtle.generateKey(EC_KEY_ALGORITHM, true, ['sign', 'verify'])) as CryptoKeyPair) : undefined;
+      const publicKey = generated?.publicKey ?? (request.publicKey !== undefined ? await importPoint(request.publicKey) : await publicKeyOfCsr(request.csrPem as string));
       const serial = randomSerial();
       const cert = await signLeafCertificate(keys, { subject, publicKey, serial, now: clock(), hosts: request.hosts });
       const certPem = cert.toString('pem') + '\n';
@@ -73,6 +85,11 @@ export function createCertificateAuthority(keys: CaKeys, store: CertificateStore
       await store.record(record);
       const keyPem = generated && x509.PemConverter.encode(await subtle.exportKey('pkcs8', generated.privateKey), 'PRIVATE KEY') + '\n';
       return { record, certPem, caPem: caCertificatePem, ...(keyPem === undefined ? {} : { keyPem }) };
+    },
+
+    async current(subject, at) {
+      const line = describeSubject(assertCertSubject(subject));
+      return (await store.bySubject(line)).filter((c) => c.revokedAt === undefined && c.notAfter > at);
     },
 
     revoke(serial, reason = 'unspecified') {
@@ -96,6 +113,16 @@ export function createCertificateAuthority(keys: CaKeys, store: CertificateStore
       return crlToPem(await signCrl(keys, await store.revoked(now), now));
     },
   };
+}
+
+/** An uncompressed P-256 point as a WebCrypto key; WebCrypto checks it is on the curve. */
+async function importPoint(point: Uint8Array): Promise<CryptoKey> {
+  if (!(point instanceof Uint8Array) || point.length !== 65 || point[0] !== 0x04) throw new PaypadError('PUBLIC_KEY_INVALID', 'expected an uncompressed P-256 public key (65 bytes)');
+  try {
+    return await subtle.importKey('raw', point, EC_KEY_ALGORITHM, true, ['verify']);
+  } catch {
+    throw new PaypadError('PUBLIC_KEY_INVALID', 'the public key is not a point on P-256');
+  }
 }
 
 /** RFC 2986 §4.2: the request is signed with its own key, which proves the requester holds it. */

@@ -58,6 +58,8 @@ export interface CertificateStore {
   get(serial: string): Promise<IssuedCertificate | undefined>;
   /** Every certificate, oldest first. */
   list(): Promise<IssuedCertificate[]>;
+  /** Every certificate issued to `subject` (its one-line form, "CN=PP-0001, OU=device"), oldest first. */
+  bySubject(subject: string): Promise<IssuedCertificate[]>;
   /** Revoked certificates still within their validity at `now` (RFC 5280 §3.3: expired ones may leave the CRL). */
   revoked(now: Date): Promise<RevokedEntry[]>;
 }
@@ -114,6 +116,11 @@ export function createCertificateStore(schemaDb: Kysely<Schema>): CertificateSto
 
     async list() {
       const rows = await db.selectFrom('ca_certificates').selectAll().orderBy('not_before').orderBy('serial').execute();
+      return rows.map(fromRow);
+    },
+
+    async bySubject(subject) {
+      const rows = await db.selectFrom('ca_certificates').selectAll().where('subject', '=', subject).orderBy('not_before').orderBy('serial').execute();
       return rows.map(fromRow);
     },
 

@@ -82,7 +82,7 @@ export interface LeafRequest {
   readonly hosts?: readonly string[];
 }
 
-/** A role certificate: one year (capped at the CA's own expiry), digitalSignature, the role's EKUs. */
+/** A role certificate: one year (capped at the CA's own expiry), digitalSignature, the role's EKUs (a device has none). */
 export async function signLeafCertificate(ca: CaKeys, request: LeafRequest): Promise<x509.X509Certificate> {
   const subject = assertCertSubject(request.subject);
   const now = request.now;
@@ -93,10 +93,12 @@ export async function signLeafCertificate(ca: CaKeys, request: LeafRequest): Pro
     new x509.BasicConstraintsExtension(false, undefined, true),
     // ECDHE_ECDSA key exchange signs with the certificate key: digitalSignature only (RFC 8422 §5.3).
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-    new x509.ExtendedKeyUsageExtension(extendedKeyUsages(subject.role)),
     await x509.SubjectKeyIdentifierExtension.create(request.publicKey),
     await x509.AuthorityKeyIdentifierExtension.create(ca.certificate.publicKey),
   ];
+  const ekus = extendedKeyUsages(subject.role);
+  // RFC 5280 §4.2.1.12: the extension lists at least one purpose; none, no extension.
+  if (ekus.length > 0) extensions.push(new x509.ExtendedKeyUsageExtension(ekus));
   if (servesTls(subject.role)) {
     // RFC 6125 §6.4.4: clients match the host only against subjectAltName, never the CN.
     extensions.push(new x509.SubjectAlternativeNameExtension(subjectAltNames(request.hosts ?? DEFAULT_SERVER_HOSTS)));

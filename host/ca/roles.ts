@@ -4,11 +4,15 @@
  * The role and the customer code live in the subject: `CN=<name>, OU=<role>` and, for a KMS,
  * `O=<customer code>`. Servers read them back from the peer certificate to decide what the peer
  * may do (A8), so building and parsing the subject live together here.
+ *
+ * A PIN pad's certificate has role `device` and its serial as the CN: MTMS checks that the serial
+ * a TK is uploaded for is the one the signing device was enrolled under (docs/key-loading.md
+ * "Device identity"). It never authenticates TLS: the device signs challenges with its key.
  */
 import { PaypadError } from '../../shared/errors';
 import { x509 } from './x509';
 
-export const CERT_ROLES = ['operator', 'mtms', 'kms'] as const;
+export const CERT_ROLES = ['operator', 'mtms', 'kms', 'device'] as const;
 export type CertRole = (typeof CERT_ROLES)[number];
 
 /** Who a certificate names. `customerCode` is present exactly when the role is 'kms'. */
@@ -22,6 +26,8 @@ export interface CertSubject {
 // prints and compares the same everywhere; 64 is ub-common-name (RFC 5280 Appendix A.1).
 const NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/;
 const CUSTOMER_CODE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
+/** A terminal serial as the protocol has it (shared/protocol/fields serial): the CN of a device. */
+const DEVICE_SERIAL = /^[A-Z0-9-]{4,32}$/;
 
 /** A common name the CA writes: for role certificates and for the CA itself. */
 export function isCertName(value: unknown): value is string {
@@ -42,6 +48,7 @@ export function assertCertSubject(subject: CertSubject): CertSubject {
   if (!isCertName(name)) {
     throw new PaypadError('BAD_ARGUMENT', 'certificate name must be 1-64 characters: letters, digits, space, dot, underscore, hyphen, starting with a letter or digit');
   }
+  if (role === 'device' && !DEVICE_SERIAL.test(name)) throw new PaypadError('BAD_ARGUMENT', 'a device certificate names the terminal serial: 4 to 32 of A-Z 0-9 -');
   if (role === 'kms') {
     if (typeof customerCode !== 'string' || !CUSTOMER_CODE.test(customerCode)) {
       throw new PaypadError('BAD_ARGUMENT', 'a kms certificate needs a customer code of 1-32 letters, digits, underscores or hyphens');
@@ -89,11 +96,15 @@ export function certSubjectOf(cert: x509.X509Certificate): CertSubject {
   }
 }
 
-/** Every role authenticates as a TLS client; MTMS and KMS also serve (RFC 5280 §4.2.1.12). */
+/**
+ * The operator authenticates as a TLS client; MTMS and KMS also serve (RFC 5280 §4.2.1.12). A
+ * device gets none: its key signs challenges, never a TLS handshake.
+ */
 export function extendedKeyUsages(role: CertRole): string[] {
+  if (role === 'device') return [];
   return role === 'operator' ? [x509.ExtendedKeyUsage.clientAuth] : [x509.ExtendedKeyUsage.clientAuth, x509.ExtendedKeyUsage.serverAuth];
 }
 
 export function servesTls(role: CertRole): boolean {
-  return role !== 'operator';
+  return role === 'mtms' || role === 'kms';
 }

@@ -39,7 +39,7 @@ export interface MtmsOptions {
   /** Migrated (host/db/migrate): the mtms_* tables, the outbox and the CA's register. */
   readonly db: Kysely<Schema>;
   readonly dialect: Dialect;
-  /** Issues MTMS's certificate on first start; operator certificates are checked against its register. */
+  /** Issues MTMS's certificate on first start and devices' at enrolment; operator and device certificates are checked against its register. */
   readonly ca: CertificateAuthority;
   /** 0 for any free port. */
   readonly port: number;
@@ -109,7 +109,7 @@ export async function startMtms(options: MtmsOptions): Promise<RunningMtms> {
       logger,
     });
     const outbox = worker;
-    service = createMtmsService({ db: options.db, hsm, store, intakeKey, lookupLimits: options.lookupLimits, clock, onQueued: () => outbox.wake() });
+    service = createMtmsService({ db: options.db, hsm, store, ca: options.ca, intakeKey, lookupLimits: options.lookupLimits, clock, onQueued: () => outbox.wake() });
     const router = createMtmsRouter({ service, revocation: options.ca });
     const app = createListenerApp(logger, (a) => a.use(router));
     server = await listen(createHttpsListener(app, serverTlsOptions(identity), { limits: options.limits ?? DEFAULT_LISTENER_LIMITS, logger, who: 'MTMS' }), options.host, options.port, 'MTMS');

@@ -12,21 +12,31 @@
  * - A5/A10: MTMS's HSM opens each uploaded envelope once, to prove it is for MTMS's intake key and
  *   this serial (a wrong one is refused now, not discovered at delivery) and to record the TK's
  *   check value; the TK itself stays inside the HSM and only the envelope is stored (X1).
+ * - A8: a TK is taken only from the device enrolled under its serial (deviceCertificates.ts,
+ *   deviceEnrolment.ts): its certificate, its signature over the envelope and a fresh MTMS nonce,
+ *   then the nonce used once. These come before anything about the serial is looked up, so an
+ *   upload that does not authenticate learns nothing (not even whether the serial exists), and
+ *   every refusal is audited (mtms.tk.refused) and changes nothing else.
  */
 import { randomBytes } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { Kysely } from 'kysely';
 import { fromHex, toHex } from '../../shared/bytes';
 import { isPaypadError, PaypadError } from '../../shared/errors';
-import { type CustomerInfo, MESSAGE_VERSION, type TkIntakeReceipt, validateMessage } from '../../shared/protocol/messages';
+import { tkIntakeSignedBytes } from '../../shared/protocol/deviceIdentity';
+import { type CustomerInfo, type DeviceCertificateMessage, type DeviceChallengeMessage, MESSAGE_VERSION, type TkIntakeReceipt, type TkIntakeRequest, validateMessage } from '../../shared/protocol/messages';
 // The envelope context is the terminal's (firmware/core/keyVault): one definition for every end.
 import { tkTransportContext } from '../../shared/protocol/tkTransport';
 import { createAuditStore } from '../audit/auditStore';
+import type { CertificateAuthority } from '../ca/authority';
 import type { Schema } from '../db/schema';
 import type { Hsm, KeyAttributes, KeyPair } from '../hsm/hsm';
 import { createLookupBuckets, DEFAULT_LOOKUP_LIMITS, HIT_COST, LookupRateLimited, type LookupLimits } from './lookupLimits';
+import { assertDeviceSignature, createDeviceCertificates, type DeviceCertificate } from './deviceCertificates';
+import { createDeviceChallenges } from './deviceChallenges';
+import { createDeviceEnrolment } from './deviceEnrolment';
 import type { MtmsStore } from './mtmsStore';
-import type { OperatorIdentity } from './mtmsTables';
+import type { DeviceChallengePurpose, OperatorIdentity } from './mtmsTables';
 import type { OrderTransferResult } from './orderTransfer';
 
 /** How MTMS's HSM holds a TK for the moment it checks an envelope: never exportable, then dropped. */
@@ -52,12 +62,23 @@ export interface MtmsService {
    */
   customerNameFor(serial: string, customerCode: string, operator: OperatorIdentity): Promise<CustomerInfo>;
   /**
-   * A5/A6/A7: takes a tkIntakeRequest (validated here), re-associates the serial when it names
-   * another customer (audited), stores the intake and queues its delivery in one transaction.
-   * @throws PaypadError PROTOCOL_MALFORMED, MTMS_SERIAL_UNKNOWN, MTMS_CUSTOMER_UNKNOWN,
-   * KEY_UNWRAP_FAILED / KEY_ENVELOPE_UNSUPPORTED (not an envelope for MTMS and this serial).
+   * A8: a single-use nonce for the device with `serial` to sign, for this operator's station only:
+   * for a TK intake ('tk') or its enrolment ('enrol'). Answered for any well-formed serial.
+   * @throws PaypadError PROTOCOL_MALFORMED.
+   */
+  deviceChallenge(serial: string, purpose: DeviceChallengePurpose, operator: OperatorIdentity): Promise<DeviceChallengeMessage>;
+  /**
+   * A5/A6/A7/A8: takes a tkIntakeRequest (validated here), authenticates the device that signed
+   * it, re-associates the serial when it names another customer (audited), stores the intake and
+   * queues its delivery in one transaction.
+   * @throws PaypadError PROTOCOL_MALFORMED, DEVICE_CERT_INVALID, DEVICE_CERT_REVOKED,
+   * DEVICE_SIGNATURE_INVALID, MTMS_CHALLENGE_INVALID, MTMS_SERIAL_UNKNOWN, MTMS_CUSTOMER_UNKNOWN,
+   * MTMS_REPAIR_NOT_AUTHORISED, KEY_UNWRAP_FAILED / KEY_ENVELOPE_UNSUPPORTED (not an envelope for
+   * MTMS and this serial).
    */
   intakeTk(request: unknown, operator: OperatorIdentity): Promise<TkIntakeReceipt>;
+  /** A8: see deviceEnrolment.ts. */
+  enrolDevice(request: unknown, operator: OperatorIdentity): Promise<DeviceCertificateMessage>;
   /** A9: see orderTransfer.ts. */
   transferOrder(orderId: number, actor: string): Promise<OrderTransferResult>;
 }
@@ -66,6 +87,8 @@ export interface MtmsServiceOptions {
   readonly db: Kysely<Schema>;
   readonly hsm: Hsm;
   readonly store: MtmsStore;
+  /** Certifies enrolled devices, and its register says whether a device certificate is revoked (A8). */
+  readonly ca: CertificateAuthority;
   /** From loadMtmsIntakeKey. */
   readonly intakeKey: KeyPair;
   /** Called after a delivery was queued and committed: wakes the outbox worker. */
@@ -83,6 +106,22 @@ export function createMtmsService(options: MtmsServiceOptions): MtmsService {
   const audit = createAuditStore(options.db, clock);
   const lookupLimits = options.lookupLimits ?? DEFAULT_LOOKUP_LIMITS;
   const buckets = createLookupBuckets(options.db, lookupLimits, clock);
+  const challenges = createDeviceChallenges(options.db, clock);
+  const deviceCertificates = createDeviceCertificates(options.ca.caCertificatePem, options.ca);
+  const enrolDevice = createDeviceEnrolment({ db: options.db, ca: options.ca, challenges, serial: (serial) => store.serial(serial), clock });
+
+  /** A8: the device enrolled under the serial vouches for this envelope, over a nonce used here once. */
+  const authenticateDevice = async (request: TkIntakeRequest, envelope: Uint8Array, operator: OperatorIdentity): Promise<DeviceCertificate> => {
+    const { deviceCertificate, deviceSignature, nonce } = request;
+    if (deviceCertificate === undefined || deviceSignature === undefined || nonce === undefined) {
+      throw new PaypadError('DEVICE_CERT_INVALID', `the upload for serial ${request.serial} carries no device certificate, signature and nonce: the PIN pad must be enrolled and sign MTMS's TK challenge`);
+    }
+    const device = await deviceCertificates.check(fromHex(deviceCertificate, 'deviceCertificate'), request.serial, clock());
+    const challenge = fromHex(nonce, 'nonce');
+    assertDeviceSignature(device.publicKey, tkIntakeSignedBytes(request.serial, challenge, envelope), fromHex(deviceSignature, 'deviceSignature'), request.serial);
+    await challenges.consume(request.serial, 'tk', challenge, operator);
+    return device;
+  };
 
   /**
    * A14: answers a lookup, charges the operator's bucket by what it found, and audits it. A miss
@@ -148,10 +187,32 @@ export function createMtmsService(options: MtmsServiceOptions): MtmsService {
       });
     },
 
+    async deviceChallenge(serial, purpose, operator) {
+      const request = validateMessage('deviceChallengeRequest', { v: MESSAGE_VERSION, serial });
+      const challenge = await challenges.issue(request.serial, purpose, operator);
+      return validateMessage('deviceChallenge', { v: MESSAGE_VERSION, serial: challenge.serial, nonce: toHex(challenge.nonce), expiresAt: challenge.expiresAt.toISOString() });
+    },
+
+    enrolDevice,
+
     async intakeTk(input, operator) {
       const request = validateMessage('tkIntakeRequest', input);
-      const current = await serialRecord(request.serial);
       const envelope = fromHex(request.tkEnvelope, 'tkEnvelope');
+      let device: DeviceCertificate;
+      try {
+        device = await authenticateDevice(request, envelope, operator);
+      } catch (e) {
+        if (isPaypadError(e)) {
+          await audit.append({
+            actor: `operator:${operator.name}`,
+            action: 'mtms.tk.refused',
+            subject: `terminal:${request.serial}`,
+            detail: { reason: e.code, operatorCertSerial: operator.certSerial },
+          });
+        }
+        throw e;
+      }
+      const current = await serialRecord(request.serial);
       const tk = await hsm.importTransportedKey(intake.handle, envelope, tkTransportContext(request.serial), TK_CHECK_ATTRIBUTES);
       const customerCode = request.customerCode ?? current.customerCode;
       let result;
@@ -164,7 +225,7 @@ export function createMtmsService(options: MtmsServiceOptions): MtmsService {
             actor: `operator:${operator.name}`,
             action: 'mtms.tk.refused',
             subject: `terminal:${request.serial}`,
-            detail: { reason: e.code, customerCode, tkKcv: tk.kcv, operatorCertSerial: operator.certSerial },
+            detail: { reason: e.code, customerCode, tkKcv: tk.kcv, operatorCertSerial: operator.certSerial, deviceCertSerial: device.certSerial },
           });
         }
         throw e;

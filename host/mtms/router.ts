@@ -8,7 +8,11 @@
  *     POST /mtms/v1/customer-name  customerNameRequest -> customerInfo    (A6, A14)
  *   The two lookups are limited per operator certificate (lookupLimits.ts): 429
  *   MTMS_LOOKUP_RATE_LIMITED with Retry-After when the operator's bucket is empty.
- *     POST /mtms/v1/tk             tkIntakeRequest -> tkIntakeReceipt     (A5, A6, A7)
+ *     POST /mtms/v1/tk-challenge        deviceChallengeRequest -> deviceChallenge  (A8: nonce for the device)
+ *     POST /mtms/v1/tk                  tkIntakeRequest -> tkIntakeReceipt         (A5, A6, A7, A8)
+ *   the production line, enrolling a device (A8, deviceEnrolment.ts), same certificate rule:
+ *     POST /mtms/v1/device-challenge    deviceChallengeRequest -> deviceChallenge
+ *     POST /mtms/v1/device-certificate  deviceEnrolmentRequest -> deviceCertificate
  *
  * Failures leave through the listener's one error handler (host/http/errors) as
  * {"error":{"code","message"}}.
@@ -34,8 +38,8 @@ export interface MtmsIntakeKey {
   readonly kcv: string;
 }
 
-/** Operator messages are small JSON documents; an envelope is at most 512 hex digits. */
-const OPERATOR_BODY_LIMIT_BYTES = 4 * 1024;
+/** Operator messages are small JSON documents: an envelope is at most 512 hex digits, a device certificate 2,400. */
+const OPERATOR_BODY_LIMIT_BYTES = 8 * 1024;
 
 export interface MtmsRouterOptions {
   readonly service: MtmsService;
@@ -62,6 +66,22 @@ export function createMtmsRouter(options: MtmsRouterOptions): Router {
   router.post(`${MTMS_API_PREFIX}/customer-name`, ...operatorOnly, async (req, res) => {
     const request = validateMessage('customerNameRequest', req.body);
     res.set('Cache-Control', 'no-store').json(await withRetryAfter(res, service.customerNameFor(request.serial, request.customerCode, operatorOf(req))));
+  });
+
+  router.post(`${MTMS_API_PREFIX}/tk-challenge`, ...operatorOnly, async (req, res) => {
+    const request = validateMessage('deviceChallengeRequest', req.body);
+    res.set('Cache-Control', 'no-store').json(await service.deviceChallenge(request.serial, 'tk', operatorOf(req)));
+  });
+
+  router.post(`${MTMS_API_PREFIX}/device-challenge`, ...operatorOnly, async (req, res) => {
+    const request = validateMessage('deviceChallengeRequest', req.body);
+    res.set('Cache-Control', 'no-store').json(await service.deviceChallenge(request.serial, 'enrol', operatorOf(req)));
+  });
+
+  router.post(`${MTMS_API_PREFIX}/device-certificate`, ...operatorOnly, async (req, res) => {
+    const answer = await service.enrolDevice(req.body, operatorOf(req));
+    req.log?.info({ serial: answer.serial, operator: req.peer?.name }, 'device enrolled');
+    res.set('Cache-Control', 'no-store').json(answer);
   });
 
   router.post(`${MTMS_API_PREFIX}/tk`, ...operatorOnly, async (req, res) => {

@@ -1,6 +1,6 @@
 /**
  * The operating terminal's side of the local link (shared/protocol/localLink): requests `serial`
- * (A2), `tk` (A5, A10) and `repair` (A13) over any byte stream, a TCP socket to the emulated
+ * (A2), `tk` (A5, A8, A10), `repair` (A13), and `identity` and `certify` (A8, enrolment) over any byte stream, a TCP socket to the emulated
  * terminal or a serial port to a board, both Node Duplex streams.
  *
  * One request at a time, ids counting up from 1 per connection. Any failure of the stream itself
@@ -30,10 +30,30 @@ import { PeerRefusal } from './refusal';
 export interface TerminalLink {
   /** S1 (A2): the terminal's serial number. */
   readSerial(): Promise<string>;
-  /** The TK as an envelope for MTMS's intake key (A10), hex as sent, with the serial it is bound to. */
-  readTkEnvelope(): Promise<{ serial: string; tkEnvelope: string }>;
+  /**
+   * The TK as an envelope for MTMS's intake key (A10), hex as sent, with the serial it is bound to,
+   * signed by the device over MTMS's `nonce` (hex) and with its device certificate (A8).
+   */
+  readTkEnvelope(nonce: string): Promise<SignedTkEnvelope>;
   /** A13: zeroize the vault and make a new TK; answers the serial repaired. */
   repair(serial: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface SignedTkEnvelope {
+  readonly serial: string;
+  readonly tkEnvelope: string;
+  readonly signature: string;
+  readonly certificate: string;
+}
+
+/** What the production line needs from the terminal to enrol it (A8). */
+export interface EnrolmentLink {
+  readSerial(): Promise<string>;
+  /** The device's identity public key, signed over MTMS's enrolment `nonce` (hex). */
+  readIdentity(nonce: string): Promise<{ serial: string; publicKey: string; signature: string }>;
+  /** Stores the device certificate (hex DER) the CA issued; answers the serial. */
+  certify(certificate: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -59,7 +79,7 @@ interface Pending {
 }
 
 /** A link client over `stream`; it owns the stream from now on and destroys it on close or failure. */
-export function createLinkClient(stream: Duplex, options: LinkClientOptions = {}): TerminalLink {
+export function createLinkClient(stream: Duplex, options: LinkClientOptions = {}): TerminalLink & EnrolmentLink {
   const timeoutMs = options.timeoutMs ?? DEFAULT_LINK_TIMEOUT_MS;
   const peer = options.peerName ?? 'the terminal';
   const decoder = new FrameDecoder();
@@ -144,9 +164,17 @@ export function createLinkClient(stream: Duplex, options: LinkClientOptions = {}
     async readSerial() {
       return (await call((id) => ({ v: LINK_VERSION, id, op: 'serial' as const }))).serial;
     },
-    async readTkEnvelope() {
-      const { serial, tkEnvelope } = await call((id) => ({ v: LINK_VERSION, id, op: 'tk' as const }));
-      return { serial, tkEnvelope };
+    async readTkEnvelope(nonce) {
+      const { serial, tkEnvelope, signature, certificate } = await call((id) => ({ v: LINK_VERSION, id, op: 'tk' as const, nonce }));
+      if (signature === undefined || certificate === undefined) throw new PaypadError('PROTOCOL_MALFORMED', `${peer} answered the TK challenge without its signature and device certificate`);
+      return { serial, tkEnvelope, signature, certificate };
+    },
+    async readIdentity(nonce) {
+      const { serial, publicKey, signature } = await call((id) => ({ v: LINK_VERSION, id, op: 'identity' as const, nonce }));
+      return { serial, publicKey, signature };
+    },
+    async certify(certificate) {
+      return (await call((id) => ({ v: LINK_VERSION, id, op: 'certify' as const, certificate }))).serial;
     },
     async repair(serial) {
       return (await call((id) => ({ v: LINK_VERSION, id, op: 'repair' as const, serial }))).serial;

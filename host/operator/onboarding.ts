@@ -6,7 +6,8 @@
  *   S1 (A2)    read the serial from the terminal
  *   S2 (A3)    ask MTMS whose terminal it is
  *   S3/S4 (A4) show the customer, wait for the operator's confirmation
- *   S5 (A5)    confirmed: read the TK envelope from the terminal and upload serial + envelope
+ *   S5 (A5)    confirmed: ask MTMS for a TK challenge, have the terminal sign its TK envelope over
+ *              it (A8), and upload serial + envelope + device signature and certificate
  *   A6         not confirmed: the operator types a customer code, MTMS names that customer for
  *              this serial only (A14), the operator confirms, and serial + envelope + code go up
  *
@@ -18,8 +19,9 @@
  *   terminal for an upload that will not happen. It is relayed as the hex the terminal sent (A10).
  * - The terminal must answer the same serial throughout: a device swapped on the link mid-flow
  *   would otherwise have its TK filed under another terminal's serial.
- * - The upload is sent twice at most, with the same bytes, when MTMS's answer is lost: MTMS
- *   records the same envelope for the same customer once and answers the first receipt again.
+ * - The upload is sent twice at most when MTMS's answer is lost, each time over a fresh challenge
+ *   (a nonce is used once, by whichever upload reached MTMS) and so a fresh envelope of the same
+ *   TK: MTMS records the same TK for the same customer once and answers the first receipt again.
  * - At most MAX_CODE_ATTEMPTS customer codes per run: A14 asks that an operator learn names for
  *   the serial in hand, not walk MTMS's customer list.
  */
@@ -27,7 +29,7 @@ import { isPaypadError, PaypadError } from '../../shared/errors';
 import { customerCode as customerCodeField } from '../../shared/protocol/fields';
 import type { CustomerInfo, TkIntakeReceipt } from '../../shared/protocol/messages';
 import type { TerminalLink } from './linkClient';
-import type { MtmsPort, TkUpload } from './mtmsClient';
+import type { MtmsPort } from './mtmsClient';
 import type { OperatorPrompt } from './prompt';
 import { isRefusal } from './refusal';
 
@@ -72,7 +74,7 @@ export async function repairTerminal(ports: OperatorPorts): Promise<OnboardingRe
 }
 
 async function onboard(ports: OperatorPorts, serial: string, repaired: boolean): Promise<OnboardingResult> {
-  const { link, mtms, prompt } = ports;
+  const { mtms, prompt } = ports;
   prompt.say(`Terminal serial: ${serial}`);
   let shown: CustomerInfo;
   try {
@@ -86,9 +88,7 @@ async function onboard(ports: OperatorPorts, serial: string, repaired: boolean):
   const confirmed = await prompt.confirmCustomer(shown);
   const chosen = confirmed ? shown : await chooseCustomer(ports, serial);
 
-  const envelope = await link.readTkEnvelope();
-  if (envelope.serial !== serial) throw swapped(serial, envelope.serial);
-  const receipt = await upload(ports, { serial, tkEnvelope: envelope.tkEnvelope, ...(confirmed ? {} : { customerCode: chosen.customerCode }) });
+  const receipt = await upload(ports, serial, confirmed ? undefined : chosen.customerCode);
   // A5 sends no code and MTMS files the TK for the serial's customer at that moment: it must be
   // the one the operator confirmed, or the serial changed customer in between.
   if (receipt.customerCode !== chosen.customerCode) {
@@ -137,15 +137,26 @@ async function chooseCustomer({ mtms, prompt }: OperatorPorts, serial: string): 
   throw new PaypadError('OPERATOR_CANCELLED', `no customer confirmed after ${MAX_CODE_ATTEMPTS} codes for serial ${serial}; nothing was uploaded`);
 }
 
-async function upload({ mtms, prompt }: OperatorPorts, request: TkUpload): Promise<TkIntakeReceipt> {
+/** A5/A8: a TK challenge from MTMS, the envelope the terminal signs over it, and the upload. */
+async function upload({ link, mtms, prompt }: OperatorPorts, serial: string, customerCode: string | undefined): Promise<TkIntakeReceipt> {
   for (let attempt = 1; ; attempt++) {
+    const challenge = await mtms.tkChallenge(serial);
+    const envelope = await link.readTkEnvelope(challenge.nonce);
+    if (envelope.serial !== serial) throw swapped(serial, envelope.serial);
     try {
-      return await mtms.uploadTk(request);
+      return await mtms.uploadTk({
+        serial,
+        tkEnvelope: envelope.tkEnvelope,
+        ...(customerCode === undefined ? {} : { customerCode }),
+        nonce: challenge.nonce,
+        deviceSignature: envelope.signature,
+        deviceCertificate: envelope.certificate,
+      });
     } catch (e) {
       // Only a lost answer is retried; a refusal, a certificate problem or a bad answer is final.
       const lost = isPaypadError(e, 'HTTP_TIMEOUT') || isPaypadError(e, 'HTTP_FAILED');
       if (!lost || attempt === UPLOAD_ATTEMPTS) throw e;
-      prompt.say(`No answer from MTMS (${e.message}); sending the same envelope again: MTMS records it once.`);
+      prompt.say(`No answer from MTMS (${e.message}); sending the same TK again over a new challenge: MTMS records it once.`);
     }
   }
 }

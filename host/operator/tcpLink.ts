@@ -5,7 +5,7 @@
  */
 import { connect as tcpConnect } from 'node:net';
 import { PaypadError } from '../../shared/errors';
-import { createLinkClient, type LinkClientOptions, type TerminalLink } from './linkClient';
+import { createLinkClient, type EnrolmentLink, type LinkClientOptions, type TerminalLink } from './linkClient';
 
 export interface LinkAddress {
   readonly host: string;
@@ -38,7 +38,7 @@ export function formatLinkAddress(address: LinkAddress): string {
  * Connects to a terminal's link.
  * @throws PaypadError LINK_UNAVAILABLE (refused, unreachable), LINK_TIMEOUT (no connection in time).
  */
-export function connectTcpLink(address: LinkAddress, options: LinkClientOptions & { connectTimeoutMs?: number } = {}): Promise<TerminalLink> {
+export function connectTcpLink(address: LinkAddress, options: LinkClientOptions & { connectTimeoutMs?: number } = {}): Promise<TerminalLink & EnrolmentLink> {
   const name = formatLinkAddress(address);
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   return new Promise((resolve, reject) => {

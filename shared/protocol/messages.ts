@@ -5,7 +5,9 @@
  *
  *   operator -> MTMS   lookupRequest -> customerInfo                       (A2, A3)
  *                      customerNameRequest -> customerInfo                 (A6, A14: one serial, one name)
- *                      tkIntakeRequest -> tkIntakeReceipt                  (A5, A6, A10)
+ *                      deviceChallengeRequest -> deviceChallenge           (A8: a nonce for the device)
+ *                      tkIntakeRequest -> tkIntakeReceipt                  (A5, A6, A8, A10)
+ *                      deviceEnrolmentRequest -> deviceCertificate         (A8, production line)
  *   MTMS -> KMS        kmsTkDelivery -> kmsTkDeliveryAck                   (A7, A9, A13)
  *   terminal -> KMS    tmkRequest -> tmkResponse     MAC'd under K_tkmac   (A11, X2)
  *                      signOnRequest -> signOnResponse  MAC'd under K_tkmac (A12, X2)
@@ -15,18 +17,22 @@
  */
 import { isPaypadError } from '../errors';
 import {
+  certificateHex,
   customerCode,
   customerName,
   deliveryId,
+  deviceNonceHex,
   ERROR_MESSAGE_MAX,
   errorCode,
   errorMessage,
   kcvHex,
   keyEnvelopeHex,
+  publicKeyHex,
   serial,
+  signatureHex,
   tr31Block,
 } from './fields';
-import { type Infer, array, fail, integer, isControlOrSurrogate, object, oneOf, optional, version } from './validate';
+import { type Infer, array, fail, integer, isControlOrSurrogate, object, oneOf, optional, string, version } from './validate';
 
 export const MESSAGE_VERSION = 1;
 const v = version(MESSAGE_VERSION);
@@ -40,6 +46,9 @@ export const KMS_TK_DELIVERY_OUTCOMES = ['applied', 'duplicate', 'superseded'] a
 /** The working keys sign-on delivers under TMK (A12) and the TR-31 usage each must carry. */
 export const WORKING_KEY_NAMES = ['PIK', 'MAK', 'TDK', 'DMK'] as const;
 export type WorkingKeyName = (typeof WORKING_KEY_NAMES)[number];
+
+/** ISO 8601 UTC with milliseconds, as Date.prototype.toISOString writes it. */
+const isoTime = string({ min: 24, max: 24, pattern: /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, describe: 'an ISO 8601 UTC time' });
 
 const workingKey = object({ name: oneOf(...WORKING_KEY_NAMES), block: tr31Block, kcv: kcvHex });
 const signOnKeys = object({ v, keys: array(workingKey, WORKING_KEY_NAMES.length, WORKING_KEY_NAMES.length) });
@@ -62,12 +71,32 @@ export const messages = {
   customerNameRequest: object({ v, serial, customerCode }),
   /** MTMS -> operator: the answer to both requests above (A3, A6). */
   customerInfo: object({ v, serial, customerCode, customerName }),
+  /** Operator -> MTMS (A8): a nonce for the device with this serial to sign, for a TK intake or its enrolment. */
+  deviceChallengeRequest: object({ v, serial }),
+  /** MTMS -> operator: the nonce, single-use, for this station only, until `expiresAt`. */
+  deviceChallenge: object({ v, serial, nonce: deviceNonceHex, expiresAt: isoTime }),
   /**
-   * Operator -> MTMS (A5/A6): the terminal's envelope, which the operator relays but cannot open
+   * Operator -> MTMS (A5/A6/A8): the terminal's envelope, which the operator relays but cannot open
    * (A10). `confirmed` must be true: the operator confirmed the customer shown (A4). With
-   * `customerCode` the serial is re-associated with that customer, audited (A6).
+   * `customerCode` the serial is re-associated with that customer, audited (A6). The device vouches
+   * for the envelope: `deviceSignature` over MTMS's `nonce` (shared/protocol/deviceIdentity) under
+   * the key of `deviceCertificate` (DER). MTMS refuses an upload without them (DEVICE_CERT_INVALID),
+   * so they are optional here only to give that answer rather than a schema error.
    */
-  tkIntakeRequest: object({ v, serial, tkEnvelope: keyEnvelopeHex, customerCode: optional(customerCode), confirmed: oneOf(true) }),
+  tkIntakeRequest: object({
+    v,
+    serial,
+    tkEnvelope: keyEnvelopeHex,
+    customerCode: optional(customerCode),
+    confirmed: oneOf(true),
+    nonce: optional(deviceNonceHex),
+    deviceSignature: optional(signatureHex),
+    deviceCertificate: optional(certificateHex),
+  }),
+  /** Operator -> MTMS (A8, production line): the device's identity key, signed over MTMS's enrolment nonce. */
+  deviceEnrolmentRequest: object({ v, serial, publicKey: publicKeyHex, nonce: deviceNonceHex, signature: signatureHex }),
+  /** MTMS -> operator: the device certificate the CA issued (DER), for the device to keep. */
+  deviceCertificate: object({ v, serial, certificate: certificateHex }),
   /** MTMS -> operator: accepted and queued for the customer's KMS under this delivery id (A7). */
   tkIntakeReceipt: object({ v, serial, customerCode, deliveryId }),
   /**
@@ -100,7 +129,10 @@ export type Message<N extends MessageName> = Infer<(typeof messages)[N]>;
 export type LookupRequest = Message<'lookupRequest'>;
 export type CustomerNameRequest = Message<'customerNameRequest'>;
 export type CustomerInfo = Message<'customerInfo'>;
+export type DeviceChallengeMessage = Message<'deviceChallenge'>;
 export type TkIntakeRequest = Message<'tkIntakeRequest'>;
+export type DeviceEnrolmentRequest = Message<'deviceEnrolmentRequest'>;
+export type DeviceCertificateMessage = Message<'deviceCertificate'>;
 export type TkIntakeReceipt = Message<'tkIntakeReceipt'>;
 export type KmsTkDelivery = Message<'kmsTkDelivery'>;
 export type KmsTkDeliveryAck = Message<'kmsTkDeliveryAck'>;

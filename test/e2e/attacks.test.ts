@@ -20,19 +20,31 @@
  *       lookup and at the upload: no intake is recorded.
  *   X2  A terminal request recorded on the wire and sent again, or sent with one bit or one header
  *       changed, is refused with its typed code and changes no KMS row; the terminal still works.
- *   A13 A fake PIN pad claiming a live terminal's serial, and an old TK envelope replayed after a
- *       repair, are refused by MTMS (MTMS_REPAIR_NOT_AUTHORISED, audited): the KMS keeps the real
- *       terminal's keys. A repair goes through once an MTMS administrator authorised it.
+ *   A8  A fake PIN pad (or a station speaking for one) is refused by MTMS with its typed code,
+ *       audited, and changes nothing at the KMS: no device certificate, a genuine certificate of
+ *       another serial, a revoked certificate, a nonce used before or expired, a signature that is
+ *       not over the envelope sent. A second device cannot be enrolled under a live serial.
+ *   A13 A new TK of the real terminal is refused without a repair authorisation
+ *       (MTMS_REPAIR_NOT_AUTHORISED, audited) and an old envelope replayed after a repair carries no
+ *       device signature: the KMS keeps the real terminal's keys. A repair goes through once an MTMS
+ *       administrator authorised it.
  *
  * PostgreSQL when DATABASE_URL is set (a schema of its own), SQLite otherwise.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPaypad } from '../../bin/demo/paypadProcess';
 import { cliTerminalDriver, type RunningTerminal } from '../../bin/demo/terminalDriver';
-import { toHex } from '../../shared/bytes';
+import { randomBytes } from 'node:crypto';
+import { fromHex, toHex } from '../../shared/bytes';
+import { signP256Sha256 } from '../../shared/crypto/ecdsa';
+import { encodeKeyEnvelope, generateP256KeyPair, wrapKeyForRecipient } from '../../shared/crypto/keyTransport';
+import { enrolmentSignedBytes, tkIntakeSignedBytes } from '../../shared/protocol/deviceIdentity';
+import { tkTransportContext } from '../../shared/protocol/tkTransport';
+import { systemRng } from '../../host/hsm/index';
 import { createAuditStore } from '../../host/audit/auditStore';
 import { CA_CERT_FILE, caDirectory } from '../../host/ca/caStorage';
 import type { CertSubject } from '../../host/ca/roles';
@@ -51,7 +63,7 @@ import { e2eDatabase, type E2eDatabase } from './support/e2eDatabase';
 import { type ImpostorKms, startImpostorKms } from './support/impostorKms';
 import { deliveriesWithId, kmsRowsOf } from './support/kmsRows';
 import { eventually, freeLoopbackPorts, httpsGetJson, LOOPBACK } from './support/loopback';
-import { onboard, type OnboardingReceipt, outboxRowWhen, runOnboard, stationFiles } from './support/operatorStation';
+import { enrol, onboard, type OnboardingReceipt, outboxRowWhen, runEnrol, runOnboard, stationFiles } from './support/operatorStation';
 import { hostEnv, issuedSerial, paypadResult } from './support/paypadCli';
 import { hexWithLastBitFlipped, type RecordingProxy, sendWireRequest, startRecordingProxy, type WireRequest, wireHeader, withBodyBitFlipped, withHeader } from './support/recordingProxy';
 
@@ -64,7 +76,16 @@ const REVOKED_CERT = { code: 'C400', name: 'Revoked Bank', serial: 'PP-A8-0400' 
 const ROTATING = { code: 'C500', name: 'Rotating Bank', serials: ['PP-A10-0501', 'PP-A10-0502'] };
 const STOPPING = { code: 'C600', name: 'Stopping Bank' };
 const ADMIN = 'admin:attacks-test';
-const SERIALS = { revoked: 'PP-A8-0101', foreign: 'PP-A8-0102', recorded: 'PP-X2-0001', neighbour: 'PP-X2-0002', live: 'PP-A13-0001' };
+const SERIALS = {
+  revoked: 'PP-A8-0101',
+  foreign: 'PP-A8-0102',
+  recorded: 'PP-X2-0001',
+  neighbour: 'PP-X2-0002',
+  live: 'PP-A13-0001',
+  genuine: 'PP-A8-0201',
+  spare: 'PP-A8-0202',
+  revokedDevice: 'PP-A8-0203',
+};
 
 describe('attacks on System A over loopback (A8, X2)', () => {
   const root = mkdtempSync(join(tmpdir(), 'paypad-e2e-attacks-'));
@@ -95,9 +116,11 @@ describe('attacks on System A over loopback (A8, X2)', () => {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     await writeIdentity(dir, await host.ca.issue({ subject }));
   };
-  const manufacture = async (serial: string, kmsUrl: string, stateDir = join(root, 'terminals', serial)): Promise<RunningTerminal> => {
+  /** A terminal made and, unless `enrolled` is false, enrolled by the line-1 station (A8) as the production line does. */
+  const manufacture = async (serial: string, kmsUrl: string, stateDir = join(root, 'terminals', serial), enrolled = true): Promise<RunningTerminal> => {
     const terminal = await cliTerminalDriver().start({ stateDir, serial, kmsUrl, mtmsKeyFile, mtmsPublicKeyHex: toHex(host.mtms.intakePublicKey.publicKey), caFile, caPem });
     terminals.push(terminal);
+    if (enrolled) await enrol(terminal.link, host.mtms.url, lineOne());
     return terminal;
   };
   const lineOne = () => stationFiles(join(root, 'stations', 'line-1'));
@@ -311,7 +334,7 @@ describe('attacks on System A over loopback (A8, X2)', () => {
     ]);
     expect((await terminal.status()).stage).toBe('signed-on');
   }, 120_000);
-  it('A13 A8: a fake PIN pad claiming a live serial, and an old envelope replayed after a repair, are refused and audited; the KMS keeps the real keys; an authorised repair goes through once', async () => {
+  it('A13 A8: a second device with a live serial is neither enrolled nor onboarded; a new TK of the real terminal needs a repair authorisation; an old envelope replayed after a repair is refused; the KMS keeps the real keys', async () => {
     const kms = host.kms.get(REAL.code)!;
     const real = await manufacture(SERIALS.live, kms.url);
     const first = await onboard(real.link, host.mtms.url, lineOne());
@@ -321,41 +344,131 @@ describe('attacks on System A over loopback (A8, X2)', () => {
     const held = async () => (await kmsRowsOf(host.database.db, SERIALS.live)).terminals;
     const before = await held();
     expect(before[0]).toMatchObject({ tmk_kcv: keys.TMK, mak_kcv: keys.MAK });
+    const audit = () => host.database.db.selectFrom('audit_log').selectAll().where('subject', '=', `terminal:${SERIALS.live}`).execute();
 
-    // A device made with the live serial and the public intake key, onboarded by a valid station.
-    const clone = await manufacture(SERIALS.live, kms.url, join(root, 'terminals', 'clone'));
+    // A device made with the live serial and the public intake key: the production line cannot enrol it ...
+    const clone = await manufacture(SERIALS.live, kms.url, join(root, 'terminals', 'clone'), false);
+    const notEnrolled = await runEnrol(clone.link, host.mtms.url, lineOne());
+    expect(notEnrolled.code).toBe(1);
+    expect(notEnrolled.stderr).toContain('MTMS_DEVICE_ENROLLED');
+    // ... and unenrolled it has nothing to sign its TK with: a valid station gets no upload out of it.
     const refused = await runOnboard(clone.link, host.mtms.url, lineOne());
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain('MTMS_REPAIR_NOT_AUTHORISED');
-    expect(refused.stderr).toContain(`paypad mtms repair authorize --serial ${SERIALS.live}`);
+    expect(refused.stderr).toContain('DEVICE_CERT_INVALID');
     expect(await intakesOf('serial', SERIALS.live)).toHaveLength(1);
     expect(await held()).toEqual(before);
-    const audit = () => host.database.db.selectFrom('audit_log').selectAll().where('subject', '=', `terminal:${SERIALS.live}`).execute();
-    expect((await audit()).filter((e) => e.action === 'mtms.tk.refused')).toHaveLength(1);
 
-    // The administrator authorises a repair; the real terminal is repaired and keyed again.
+    // The real terminal repaired without an authorisation: its new TK is refused and audited.
+    const unauthorised = await paypadResult(['operator', 'repair', '--link', real.link, '--mtms', host.mtms.url, '--cert', lineOne().cert, '--key', lineOne().key, '--ca', lineOne().ca, '--json', '--yes']);
+    expect(unauthorised.code).toBe(1);
+    expect(unauthorised.stderr).toContain('MTMS_REPAIR_NOT_AUTHORISED');
+    expect(unauthorised.stderr).toContain(`paypad mtms repair authorize --serial ${SERIALS.live}`);
+    expect(await held()).toEqual(before);
+    expect((await auditOf(`terminal:${SERIALS.live}`, 'mtms.tk.refused')).map((e) => e.detail.reason)).toEqual(['MTMS_REPAIR_NOT_AUTHORISED']);
+
+    // The administrator authorises the repair; the terminal's new TK goes through once.
     await admin(['mtms', 'repair', 'authorize', '--serial', SERIALS.live, '--minutes', '10']);
-    const repair = await paypadResult(['operator', 'repair', '--link', real.link, '--mtms', host.mtms.url, '--cert', lineOne().cert, '--key', lineOne().key, '--ca', lineOne().ca, '--json', '--yes']);
-    expect(repair.code, repair.stderr).toBe(0);
-    const repaired = JSON.parse(repair.stdout) as OnboardingReceipt;
+    const repaired = await onboard(real.link, host.mtms.url, lineOne());
     expect((await outboxRowWhen(outbox, repaired.deliveryId, (r) => r.state !== 'pending', 'delivered')).state).toBe('delivered');
     const newKeys = await real.loadKeys();
     const after = await held();
     expect(after[0]).toMatchObject({ tmk_kcv: newKeys.TMK, mak_kcv: newKeys.MAK });
 
-    // The first TK's envelope, as stored at MTMS, sent again by a valid station: refused, nothing moves.
+    // The first TK's envelope, as stored at MTMS, sent again by a valid station: no device vouches for it.
     const replay = await mtlsRequest({
       url: `${host.mtms.url}/mtms/v1/tk`,
       identity: await readIdentity(join(root, 'stations', 'line-1')),
       expectPeer: { role: 'mtms' },
       body: { v: 1, serial: SERIALS.live, tkEnvelope: firstIntake.envelope, confirmed: true },
     });
-    expect(replay).toMatchObject({ status: 403, json: { error: { code: 'MTMS_REPAIR_NOT_AUTHORISED' } } });
+    expect(replay).toMatchObject({ status: 403, json: { error: { code: 'DEVICE_CERT_INVALID' } } });
     expect(await intakesOf('serial', SERIALS.live)).toHaveLength(2);
     expect(await held()).toEqual(after);
-    expect((await audit()).filter((e) => e.action === 'mtms.tk.refused')).toHaveLength(2);
+    expect((await auditOf(`terminal:${SERIALS.live}`, 'mtms.tk.refused')).map((e) => e.detail.reason)).toEqual(['MTMS_REPAIR_NOT_AUTHORISED', 'DEVICE_CERT_INVALID']);
     expect((await audit()).map((e) => e.action).filter((a) => a.startsWith('mtms.repair.'))).toEqual(['mtms.repair.authorised']);
     expect((await real.status()).stage).toBe('signed-on');
+  }, 120_000);
+
+  it('A8: fake PIN pads are refused by MTMS with their typed codes, each audited, and change nothing at the KMS: no device certificate, a certificate of another serial, a revoked certificate, a used or expired nonce, a signature over another envelope', async () => {
+    const kms = host.kms.get(REAL.code)!;
+    const station = await readIdentity(join(root, 'stations', 'line-1'));
+    const post = (path: string, body: unknown) => mtlsRequest({ url: `${host.mtms.url}/mtms/v1/${path}`, identity: station, expectPeer: { role: 'mtms' }, body });
+    const challenge = async (serial: string, path = 'tk-challenge') => ((await post(path, { v: 1, serial })).json as { nonce: string }).nonce;
+
+    // The genuine terminal, enrolled and onboarded, its keys loaded.
+    const genuine = await manufacture(SERIALS.genuine, kms.url);
+    const first = await onboard(genuine.link, host.mtms.url, lineOne());
+    expect((await outboxRowWhen(outbox, first.deliveryId, (r) => r.state !== 'pending', 'delivered')).state).toBe('delivered');
+    await genuine.loadKeys();
+
+    // A fake pad: its own identity key and TK, made from the public intake key.
+    const fake = generateP256KeyPair(systemRng);
+    const fakeEnvelope = (serial: string) => toHex(encodeKeyEnvelope(wrapKeyForRecipient(host.mtms.intakePublicKey.publicKey, new Uint8Array(randomBytes(16)), tkTransportContext(serial), systemRng)));
+    const fakeSigned = (serial: string, tkEnvelope: string, nonce: string, certificate: string) => ({
+      v: 1,
+      serial,
+      tkEnvelope,
+      confirmed: true,
+      nonce,
+      deviceSignature: toHex(signP256Sha256(fake.privateKey, tkIntakeSignedBytes(serial, fromHex(nonce), fromHex(tkEnvelope)))),
+      deviceCertificate: certificate,
+    });
+    // The fake pad enrolled honestly under spare serials of its own (a registered serial nobody enrolled).
+    const enrolFake = async (serial: string) => {
+      const nonce = await challenge(serial, 'device-challenge');
+      const signature = toHex(signP256Sha256(fake.privateKey, enrolmentSignedBytes(serial, fromHex(nonce), fake.publicKey)));
+      const answer = await post('device-certificate', { v: 1, serial, publicKey: toHex(fake.publicKey), nonce, signature });
+      expect(answer.status).toBe(200);
+      return (answer.json as { certificate: string }).certificate;
+    };
+    const spareCert = await enrolFake(SERIALS.spare);
+    const revokedCert = await enrolFake(SERIALS.revokedDevice);
+    const [revokedRecord] = await host.ca.current({ role: 'device', name: SERIALS.revokedDevice }, new Date());
+    await admin(['ca', 'revoke', '--serial', revokedRecord.serial, '--reason', 'keyCompromise']);
+
+    // A genuine signature and certificate, taken from the genuine terminal over the local link by a station it trusts.
+    const link = await connectTcpLink(parseLinkAddress(genuine.link));
+    const genuineNonce = await challenge(SERIALS.genuine);
+    let signedByGenuine;
+    try {
+      signedByGenuine = await link.readTkEnvelope(genuineNonce);
+    } finally {
+      await link.close();
+    }
+    const genuineUpload = { v: 1, serial: SERIALS.genuine, tkEnvelope: signedByGenuine.tkEnvelope, confirmed: true, nonce: genuineNonce, deviceSignature: signedByGenuine.signature, deviceCertificate: signedByGenuine.certificate };
+    // It is the same TK MTMS has: answered with the first receipt, nothing new queued.
+    expect(await post('tk', genuineUpload)).toMatchObject({ status: 200, json: { deliveryId: first.deliveryId } });
+    const expiringNonce = await challenge(SERIALS.genuine);
+    const expired = await challenge(SERIALS.spare);
+    // Five minutes pass for this nonce: its expiry moved into the past.
+    await sql`update mtms_tk_challenges set expires_at = ${new Date(Date.now() - 1000).toISOString()} where nonce = ${expired}`.execute(host.database.db);
+
+    const attacks: { what: string; serial: string; body: () => Promise<Record<string, unknown>>; code: string }[] = [
+      { what: 'no device certificate', serial: SERIALS.genuine, body: async () => ({ v: 1, serial: SERIALS.genuine, tkEnvelope: fakeEnvelope(SERIALS.genuine), confirmed: true }), code: 'DEVICE_CERT_INVALID' },
+      { what: "a genuine device certificate of another serial", serial: SERIALS.genuine, body: async () => fakeSigned(SERIALS.genuine, fakeEnvelope(SERIALS.genuine), await challenge(SERIALS.genuine), spareCert), code: 'DEVICE_CERT_INVALID' },
+      { what: 'a revoked device certificate', serial: SERIALS.revokedDevice, body: async () => fakeSigned(SERIALS.revokedDevice, fakeEnvelope(SERIALS.revokedDevice), await challenge(SERIALS.revokedDevice), revokedCert), code: 'DEVICE_CERT_REVOKED' },
+      { what: 'the genuine upload again (its nonce used)', serial: SERIALS.genuine, body: async () => genuineUpload, code: 'MTMS_CHALLENGE_INVALID' },
+      { what: 'an expired nonce', serial: SERIALS.spare, body: async () => fakeSigned(SERIALS.spare, fakeEnvelope(SERIALS.spare), expired, spareCert), code: 'MTMS_CHALLENGE_INVALID' },
+      {
+        what: "the genuine device's signature and certificate over a fresh nonce, with the fake's envelope",
+        serial: SERIALS.genuine,
+        body: async () => ({ ...genuineUpload, tkEnvelope: fakeEnvelope(SERIALS.genuine), nonce: expiringNonce }),
+        code: 'DEVICE_SIGNATURE_INVALID',
+      },
+    ];
+    for (const attack of attacks) {
+      const before = { kms: await kmsRowsOf(host.database.db, attack.serial), intakes: await intakesOf('serial', attack.serial), deliveries: (await outbox.status({ deadLimit: 0 })).counts };
+      const refusals = (await auditOf(`terminal:${attack.serial}`, 'mtms.tk.refused')).length;
+      const answer = await post('tk', await attack.body());
+      expect({ what: attack.what, status: answer.status, code: (answer.json as { error?: { code?: string } }).error?.code }).toEqual({ what: attack.what, status: 403, code: attack.code });
+      const after = { kms: await kmsRowsOf(host.database.db, attack.serial), intakes: await intakesOf('serial', attack.serial), deliveries: (await outbox.status({ deadLimit: 0 })).counts };
+      // The one change is MTMS's audit entry of the refusal (kmsRowsOf reads the terminal's audit entries too).
+      expect({ ...after, kms: { ...after.kms, audit: [] } }, attack.what).toEqual({ ...before, kms: { ...before.kms, audit: [] } });
+      expect(await auditOf(`terminal:${attack.serial}`, 'mtms.tk.refused'), attack.what).toHaveLength(refusals + 1);
+      expect((await auditOf(`terminal:${attack.serial}`, 'mtms.tk.refused')).at(-1)?.detail.reason, attack.what).toBe(attack.code);
+    }
+    // The genuine terminal still works.
+    expect((await genuine.status()).stage).toBe('signed-on');
   }, 120_000);
 
   it("A8: an impostor at the customer's KMS address with our CA's KMS certificate for that customer and its key, but revoked, completes handshakes and receives nothing; the TK stays queued (PEER_CERT_REVOKED)", async () => {
@@ -424,16 +537,25 @@ describe('attacks on System A over loopback (A8, X2)', () => {
   }, 90_000);
 });
 
-/** The terminal's TK envelope read over its local link, uploaded straight to MTMS with `identity`. */
+/**
+ * The terminal's TK envelope, signed over a challenge `identity` asked MTMS for, read over its
+ * local link and uploaded straight to MTMS with `identity`; MTMS's refusal of the challenge when it
+ * refuses the station.
+ */
 async function uploadEnvelope(mtmsUrl: string, terminal: RunningTerminal, identity: TlsIdentity) {
+  const serial = (await terminal.status()).serial;
+  const challenge = await mtlsRequest({ url: `${mtmsUrl}/mtms/v1/tk-challenge`, identity, expectPeer: { role: 'mtms' }, body: { v: 1, serial } });
+  if (challenge.status !== 200) return challenge;
+  const nonce = (challenge.json as { nonce: string }).nonce;
   const link = await connectTcpLink(parseLinkAddress(terminal.link));
-  let envelope: { serial: string; tkEnvelope: string };
+  let envelope;
   try {
-    envelope = await link.readTkEnvelope();
+    envelope = await link.readTkEnvelope(nonce);
   } finally {
     await link.close();
   }
-  return mtlsRequest({ url: `${mtmsUrl}/mtms/v1/tk`, identity, expectPeer: { role: 'mtms' }, body: { v: 1, ...envelope, confirmed: true } });
+  const body = { v: 1, serial: envelope.serial, tkEnvelope: envelope.tkEnvelope, confirmed: true, nonce, deviceSignature: envelope.signature, deviceCertificate: envelope.certificate };
+  return mtlsRequest({ url: `${mtmsUrl}/mtms/v1/tk`, identity, expectPeer: { role: 'mtms' }, body });
 }
 
 function errorCodeOf(body: Buffer): string | undefined {

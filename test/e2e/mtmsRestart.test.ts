@@ -28,7 +28,7 @@ import { e2eDatabase, type E2eDatabase } from './support/e2eDatabase';
 import { type HostProcess, type LogLine, startHostProcess } from './support/hostProcess';
 import { deliveriesWithId, kmsRowsOf } from './support/kmsRows';
 import { freeLoopbackPorts, httpsGetJson, LOOPBACK, type PortSquatter, squatPort } from './support/loopback';
-import { onboard, outboxRowWhen, stationFiles } from './support/operatorStation';
+import { enrol, onboard, outboxRowWhen, stationFiles } from './support/operatorStation';
 import { hostEnv } from './support/paypadCli';
 
 const CUSTOMER = { code: 'C700', name: 'Restart Bank' };
@@ -93,6 +93,7 @@ describe('a killed and restarted MTMS delivers a pending TK exactly once (A7)', 
     const mtmsKeyFile = join(root, 'mtms-intake-key.hex');
     writeFileSync(mtmsKeyFile, `${intakeKey.publicKey}\n`);
     terminal = await cliTerminalDriver().start({ stateDir: join(root, 'terminal'), serial: SERIAL, kmsUrl, mtmsKeyFile, mtmsPublicKeyHex: intakeKey.publicKey, caFile, caPem });
+    await enrol(terminal.link, mtmsUrl, stationFiles(join(root, 'station')));
     const receipt = await onboard(terminal.link, mtmsUrl, stationFiles(join(root, 'station')));
     expect(receipt).toMatchObject({ serial: SERIAL, customerCode: CUSTOMER.code });
     // The KMS logs the delivery id as deliveryId, MTMS's outbox as its row's idempotencyKey.

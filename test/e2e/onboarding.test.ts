@@ -127,17 +127,21 @@ async function expectOnboarded(result: OnboardingScenarioResult): Promise<void> 
 
   // A14: every lookup is audited with the operator's certificate (and charged to its bucket);
   // A6, A14: the name for the typed code was asked for this serial and audited, as was the move;
-  // A7: the TK was installed by the chosen customer's KMS, as its own audit entry says.
+  // A7: the TK was installed by the chosen customer's KMS, as its own audit entry says;
+  // A8: each terminal was enrolled (its device certificate issued) before anything else.
   const audit = createAuditStore(host.database.db);
   const trail = async (serial: string) => (await audit.listBySubject(`terminal:${serial}`)).map((e) => ({ actor: e.actor, action: e.action, detail: e.detail }));
   const operator = `operator:${DEMO_OPERATOR_NAME}`;
   const lookedUp = { actor: operator, action: 'mtms.serial.looked-up', detail: expect.objectContaining({ found: true, operatorCertSerial: expect.stringMatching(/^[0-9A-F]+$/) }) };
+  const enrolled = { actor: operator, action: 'mtms.device.enrolled', detail: expect.objectContaining({ deviceCertSerial: expect.stringMatching(/^[0-9A-F]+$/), publicKeyCheck: expect.stringMatching(/^[0-9A-F]{10}$/) }) };
   expect(await trail(one.serial)).toEqual([
+    enrolled,
     lookedUp,
     { actor: operator, action: 'mtms.tk.received', detail: expect.objectContaining({ customerCode: 'C001', deliveryId: one.deliveryId, tkKcv: one.keys.TK.terminal }) },
     { actor: 'kms:C001', action: 'kms.tk.installed', detail: expect.objectContaining({ deliveryId: one.deliveryId, generation: 1, tkKcv: one.keys.TK.terminal }) },
   ]);
   expect(await trail(two.serial)).toEqual([
+    enrolled,
     lookedUp,
     { actor: operator, action: 'mtms.customer-name.asked', detail: expect.objectContaining({ customerCode: 'C002', found: true }) },
     { actor: operator, action: 'mtms.serial.reassociated', detail: expect.objectContaining({ from: 'C001', to: 'C002', deliveryId: two.deliveryId }) },
@@ -157,14 +161,15 @@ describe(`issue 3: System A onboarding end to end over real TLS (${dialect}, ${h
     await expectOnboarded(result);
   }, RUN_TIMEOUT_MS);
 
-  it('X1, A10: no TK, TMK, PIK, MAK, TDK, DMK or K_tkmac of any terminal is in the host log, CLI output, database, data or state files, or HTTP responses', async () => {
+  it('X1, A8, A10: no TK, TMK, PIK, MAK, TDK, DMK, device identity key or K_tkmac of any terminal is in the host log, CLI output, database, data or state files, or HTTP responses', async () => {
     expect(runs.map((r) => r.engine), 'the X1 scan needs both runs above').toEqual(['node', 'xs']);
     const report = await scanRunForKeys({ host, logger, logFile, http, transcripts, runs });
     console.info(report.summary);
 
     // The keys searched for are the ones the parties agreed on: each slot's KCV is the terminal's.
     const terminals = runs.flatMap((r) => r.result.terminals);
-    expect(report.keys.map((k) => [k.serial, k.name])).toEqual(terminals.flatMap((t) => [...KEY_NAMES, 'K_tkmac'].map((name) => [t.serial, name])));
+    // ID: the device identity private key (A8), as secret as the others.
+    expect(report.keys.map((k) => [k.serial, k.name])).toEqual(terminals.flatMap((t) => [...KEY_NAMES, 'ID', 'K_tkmac'].map((name) => [t.serial, name])));
     for (const key of report.keys) {
       const t = terminals.find((candidate) => candidate.serial === key.serial)!;
       if (key.name !== 'K_tkmac' && key.name !== 'ID') expect(key.kcv, `${key.serial} ${key.name}`).toBe(t.keys[key.name].terminal);

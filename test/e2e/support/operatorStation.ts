@@ -1,7 +1,7 @@
 /**
  * An operating terminal's station for the end-to-end tests: the three identity files
- * `paypad ca issue --out DIR` writes, and `paypad operator onboard` run with them against a
- * terminal's local link.
+ * `paypad ca issue --out DIR` writes, and `paypad mtms device enrol` (the production line, A8) and
+ * `paypad operator onboard` run with them against a terminal's local link.
  */
 import { join } from 'node:path';
 import type { OutboxRow, OutboxStore } from '../../../host/outbox/outboxStore';
@@ -39,6 +39,25 @@ export async function onboard(link: string, mtmsUrl: string, station: StationFil
   const result = await runOnboard(link, mtmsUrl, station);
   if (result.code !== 0) throw new Error(`paypad operator onboard exited ${result.code}: ${result.stderr}`);
   return JSON.parse(result.stdout) as OnboardingReceipt;
+}
+
+/** What `paypad mtms device enrol --json` prints (host/operator/deviceEnrolment EnrolmentResult). */
+export interface EnrolmentReceipt {
+  readonly serial: string;
+  readonly deviceCertSerial: string;
+  readonly publicKeyCheck: string;
+}
+
+/** `paypad mtms device enrol --json` with the station's files. */
+export function runEnrol(link: string, mtmsUrl: string, station: StationFiles): Promise<CliResult> {
+  return paypadResult(['mtms', 'device', 'enrol', '--link', link, '--mtms', mtmsUrl, '--cert', station.cert, '--key', station.key, '--ca', station.ca, '--json']);
+}
+
+/** As runEnrol, for a run that must succeed. @throws Error with the CLI's stderr otherwise. */
+export async function enrol(link: string, mtmsUrl: string, station: StationFiles): Promise<EnrolmentReceipt> {
+  const result = await runEnrol(link, mtmsUrl, station);
+  if (result.code !== 0) throw new Error(`paypad mtms device enrol exited ${result.code}: ${result.stderr}`);
+  return JSON.parse(result.stdout) as EnrolmentReceipt;
 }
 
 /** The outbox row of `deliveryId` once `ready` holds for it (bounded by `timeoutMs`). */

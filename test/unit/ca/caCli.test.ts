@@ -76,6 +76,8 @@ describe('A8 paypad ca', () => {
     const out = join(dirs.make(), 'x');
     expect((await ca('issue', '--role', 'admin', '--name', 'x', '--out', out, ...d)).code).toBe(EXIT_USAGE);
     expect((await ca('issue', '--role', 'kms', '--name', 'x', '--out', out, ...d)).code).toBe(EXIT_USAGE);
+    // A8: a device certificate certifies a key the device made and proved at enrolment, never one the CA makes.
+    expect(await ca('issue', '--role', 'device', '--name', 'PP-0001', '--out', out, ...d)).toMatchObject({ code: EXIT_USAGE, err: expect.stringMatching(/paypad mtms device enrol/) });
     expect((await ca('issue', '--role', 'operator', '--name', 'x', ...d)).code).toBe(EXIT_USAGE);
     expect((await ca('issue', '--role', 'operator', '--name', 'x,OU=mtms', '--out', out, ...d)).err).toMatch(/BAD_ARGUMENT/);
     expect((await ca('issue', '--role', 'operator', '--name', 'x', '--customer', 'ACME', '--out', out, ...d)).err).toMatch(/BAD_ARGUMENT/);

@@ -101,10 +101,13 @@ describe('paypad mtms', () => {
       ['order', 'transfer', '--id', '0'],
       ['order', 'ship'],
       ['outbox', '--bogus'],
+      ['device', 'enrol', '--mtms', 'https://127.0.0.1:8781', '--cert', 'c', '--key', 'k', '--ca', 'a'],
+      ['device', 'enrol', '--link', 'not an address', '--mtms', 'https://127.0.0.1:8781', '--cert', 'c', '--key', 'k', '--ca', 'a'],
     ]) {
       expect((await run(...argv)).code, argv.join(' ')).toBe(2);
     }
     const help = await run('order', 'transfer', '--help');
     expect(help).toMatchObject({ code: 0, stdout: expect.stringContaining('Usage: paypad mtms order transfer --id N') });
+    expect(await run('device', 'enrol', '--help')).toMatchObject({ code: 0, stdout: expect.stringContaining('Usage: paypad mtms device enrol --link HOST:PORT') });
   });
 });

@@ -65,6 +65,13 @@ describe('A2-A8 MTMS on loopback HTTPS with real KMS instances', () => {
   });
 
   const call = (path: string, body: unknown, as: TlsIdentity = operator) => mtlsRequest({ url: `${mtms.url}/mtms/v1${path}`, identity: as, expectPeer: { role: 'mtms' }, body });
+  /** A8: the enrolled terminal's envelope signed over a TK challenge this operator asked for over HTTP. */
+  const signedUpload = async (terminal: TerminalWithTk, tkEnvelope: string) => {
+    const challenge = await call('/tk-challenge', { v: MESSAGE_VERSION, serial: terminal.serial });
+    expect(challenge).toMatchObject({ status: 200, json: { serial: terminal.serial } });
+    return { v: MESSAGE_VERSION, serial: terminal.serial, tkEnvelope, confirmed: true, ...terminal.vouch(tkEnvelope, (challenge.json as { nonce: string }).nonce) };
+  };
+  const alice = { name: 'alice', certSerial: '01' };
   const deliveryState = async (deliveryId: string) => (await createOutboxStore(db.db, db.dialect).byKey(deliveryId))?.state;
 
   it('A10 publishes the intake public key the terminal wraps TK for, to anyone', async () => {
@@ -82,10 +89,11 @@ describe('A2-A8 MTMS on loopback HTTPS with real KMS instances', () => {
   it("A2-A7 an operator's lookup and upload reach the customer's KMS, which installs the very same TK", async () => {
     const terminal = new TerminalWithTk('PP-E2E-0001');
     await mtms.store.addSerials([terminal.serial], 'ACME', 'admin:test');
+    await terminal.enrol(ca);
     const info = await call('/lookup', { v: MESSAGE_VERSION, serial: terminal.serial });
     expect(info).toMatchObject({ status: 200, json: { serial: terminal.serial, customerCode: 'ACME', customerName: 'Acme Bank' } });
 
-    const upload = await call('/tk', { v: MESSAGE_VERSION, serial: terminal.serial, tkEnvelope: terminal.envelopeFor(mtms.intakePublicKey.publicKey), confirmed: true });
+    const upload = await call('/tk', await signedUpload(terminal, terminal.envelopeFor(mtms.intakePublicKey.publicKey)));
     expect(upload.status).toBe(200);
     const receipt = upload.json as { deliveryId: string; customerCode: string };
     expect(receipt.customerCode).toBe('ACME');
@@ -112,8 +120,11 @@ describe('A2-A8 MTMS on loopback HTTPS with real KMS instances', () => {
   it('A5/A10 over HTTP an envelope MTMS cannot open is a 422, an oversized body a 413, and neither is stored', async () => {
     const terminal = new TerminalWithTk('PP-E2E-0005');
     await mtms.store.addSerials([terminal.serial], 'ACME', 'admin:test');
+    await terminal.enrol(ca);
     const wrongSerial = terminal.envelopeFor(mtms.intakePublicKey.publicKey, 'paypad-tk|PP-E2E-0001');
-    expect(await call('/tk', { v: MESSAGE_VERSION, serial: terminal.serial, tkEnvelope: wrongSerial, confirmed: true })).toMatchObject({ status: 422, json: { error: { code: 'KEY_UNWRAP_FAILED' } } });
+    expect(await call('/tk', await signedUpload(terminal, wrongSerial))).toMatchObject({ status: 422, json: { error: { code: 'KEY_UNWRAP_FAILED' } } });
+    // A8: unsigned, the same upload is refused before the envelope or the serial is looked at.
+    expect(await call('/tk', { v: MESSAGE_VERSION, serial: terminal.serial, tkEnvelope: wrongSerial, confirmed: true })).toMatchObject({ status: 403, json: { error: { code: 'DEVICE_CERT_INVALID' } } });
     expect(await call('/tk', { v: MESSAGE_VERSION, serial: terminal.serial, tkEnvelope: 'AB'.repeat(5_000), confirmed: true })).toMatchObject({ status: 413, json: { error: { code: 'PAYLOAD_TOO_LARGE' } } });
     expect(await mtms.store.latestIntake(terminal.serial)).toBeUndefined();
   });
@@ -131,7 +142,8 @@ describe('A2-A8 MTMS on loopback HTTPS with real KMS instances', () => {
     await mtms.store.addCustomer({ code: 'LATE', name: 'Late Bank', kmsUrl: `https://127.0.0.1:${port}` }, 'admin:test');
     const terminal = new TerminalWithTk('PP-E2E-0003');
     await mtms.store.addSerials([terminal.serial], 'LATE', 'admin:test');
-    const receipt = await mtms.service.intakeTk({ v: MESSAGE_VERSION, serial: terminal.serial, tkEnvelope: terminal.envelopeFor(mtms.intakePublicKey.publicKey), confirmed: true }, { name: 'alice', certSerial: '01' });
+    await terminal.enrol(ca);
+    const receipt = await mtms.service.intakeTk(await terminal.signedRequest(mtms.service, alice, terminal.envelopeFor(mtms.intakePublicKey.publicKey)), alice);
     const outbox = createOutboxStore(db.db, db.dialect);
     await expect.poll(async () => (await outbox.byKey(receipt.deliveryId))?.attempts ?? 0, { timeout: 10_000, interval: 20 }).toBeGreaterThanOrEqual(2);
     expect(await outbox.byKey(receipt.deliveryId)).toMatchObject({ state: 'pending', lastError: expect.stringMatching(/^HTTP_FAILED: /) });
@@ -147,7 +159,8 @@ describe('A2-A8 MTMS on loopback HTTPS with real KMS instances', () => {
     await mtms.store.addCustomer({ code: 'FAKE', name: 'Fake Bank', kmsUrl: acme.url }, 'admin:test');
     const terminal = new TerminalWithTk('PP-E2E-0004');
     await mtms.store.addSerials([terminal.serial], 'FAKE', 'admin:test');
-    const receipt = await mtms.service.intakeTk({ v: MESSAGE_VERSION, serial: terminal.serial, tkEnvelope: terminal.envelopeFor(mtms.intakePublicKey.publicKey), confirmed: true }, { name: 'alice', certSerial: '01' });
+    await terminal.enrol(ca);
+    const receipt = await mtms.service.intakeTk(await terminal.signedRequest(mtms.service, alice, terminal.envelopeFor(mtms.intakePublicKey.publicKey)), alice);
     const outbox = createOutboxStore(db.db, db.dialect);
     await expect.poll(async () => (await outbox.byKey(receipt.deliveryId))?.attempts ?? 0, { timeout: 10_000, interval: 20 }).toBeGreaterThanOrEqual(2);
     expect((await outbox.byKey(receipt.deliveryId))?.lastError).toMatch(/^PEER_CERT_MISMATCH: .*ACME.*FAKE/);

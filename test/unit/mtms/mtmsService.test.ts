@@ -13,7 +13,8 @@ import { createMtmsService, loadMtmsIntakeKey, type MtmsService } from '../../..
 import { createOutboxStore } from '../../../host/outbox/outboxStore';
 import { MESSAGE_VERSION } from '../../../shared/protocol/messages';
 import { useMigratedDatabase } from '../../store/helpers/testDatabase';
-import { dumpRows, expectNoClearTk, rng, tempDir, TerminalWithTk } from './mtmsTestKit';
+import type { CertificateAuthority } from '../../../host/ca/authority';
+import { dumpRows, expectNoClearTk, rng, tempDir, TerminalWithTk, testCa } from './mtmsTestKit';
 
 const operator = { name: 'alice', certSerial: '0A1B2C3D' };
 
@@ -23,6 +24,7 @@ describe('MTMS service', () => {
   let store: MtmsStore;
   let intakeKey: KeyPair;
   let service: MtmsService;
+  let ca: CertificateAuthority;
   let queued = 0;
   let serialNo = 0;
   const newSerial = () => `PP-${String(++serialNo).padStart(6, '0')}`;
@@ -31,7 +33,8 @@ describe('MTMS service', () => {
     hsm = await openSoftwareHsm({ lmkFile: join(await tempDir(), 'lmk.key'), rng: systemRng });
     store = createMtmsStore(database().db, 'sqlite');
     intakeKey = await loadMtmsIntakeKey(hsm, store);
-    service = createMtmsService({ db: database().db, hsm, store, intakeKey, onQueued: () => queued++ });
+    ca = await testCa(database().db);
+    service = createMtmsService({ db: database().db, hsm, store, ca, intakeKey, onQueued: () => queued++ });
     await store.addCustomer({ code: 'ACME', name: 'Acme Bank', kmsUrl: 'https://kms-acme.example:8790' }, 'admin:test');
     await store.addCustomer({ code: 'BETA', name: 'Beta Savings', kmsUrl: 'https://kms-beta.example:8790' }, 'admin:test');
   });
@@ -39,10 +42,11 @@ describe('MTMS service', () => {
   const registered = async (customerCode = 'ACME') => {
     const terminal = new TerminalWithTk(newSerial());
     await store.addSerials([terminal.serial], customerCode, 'admin:test');
+    await terminal.enrol(ca);
     return terminal;
   };
-  const upload = (terminal: TerminalWithTk, extra: Record<string, unknown> = {}) =>
-    service.intakeTk({ v: MESSAGE_VERSION, serial: terminal.serial, tkEnvelope: terminal.envelopeFor(intakeKey.publicKey), confirmed: true, ...extra }, operator);
+  const upload = async (terminal: TerminalWithTk, extra: Record<string, unknown> = {}) =>
+    service.intakeTk(await terminal.signedRequest(service, operator, terminal.envelopeFor(intakeKey.publicKey), extra), operator);
 
   it('A3 looks a serial up: its customer code and name; an unknown serial is a typed 404 code', async () => {
     const terminal = await registered();
@@ -69,7 +73,7 @@ describe('MTMS service', () => {
   });
 
   it('A14 offers no way to list customers or serials', () => {
-    expect(Object.keys(service).sort()).toEqual(['customerNameFor', 'intakePublicKey', 'intakeTk', 'lookup', 'transferOrder']);
+    expect(Object.keys(service).sort()).toEqual(['customerNameFor', 'deviceChallenge', 'enrolDevice', 'intakePublicKey', 'intakeTk', 'lookup', 'transferOrder']);
   });
 
   it("A5/A10 takes the terminal's envelope, checks it in the HSM, records the TK's check value and queues the delivery", async () => {
@@ -94,7 +98,7 @@ describe('MTMS service', () => {
     expect(moved).toMatchObject({ actor: 'operator:alice', detail: { from: 'ACME', to: 'BETA', operatorCertSerial: operator.certSerial, deliveryId: receipt.deliveryId } });
     // Naming the customer it already has is no re-association.
     await store.openRepair(terminal.serial, 60, 'admin:test'); // a new TK for a serial that has one is a repair (A13)
-    const again = new TerminalWithTk(terminal.serial);
+    const again = terminal.repaired();
     await upload(again, { customerCode: 'BETA' });
     expect((await createAuditStore(database().db).listBySubject(`terminal:${terminal.serial}`)).filter((e) => e.action === 'mtms.serial.reassociated')).toHaveLength(1);
   });
@@ -135,10 +139,13 @@ describe('MTMS service', () => {
       Buffer.from(rng(100)).toString('hex'),
     ];
     for (const tkEnvelope of envelopes) {
-      const error = await service.intakeTk({ v: MESSAGE_VERSION, serial: terminal.serial, tkEnvelope, confirmed: true }, operator).catch((e: unknown) => e);
+      const error = await service.intakeTk(await terminal.signedRequest(service, operator, tkEnvelope), operator).catch((e: unknown) => e);
       expect(['KEY_UNWRAP_FAILED', 'KEY_ENVELOPE_UNSUPPORTED', 'PUBLIC_KEY_INVALID']).toContain((error as { code?: string }).code);
     }
-    await expect(upload(new TerminalWithTk('PP-NOT-MADE'))).rejects.toMatchObject({ code: 'MTMS_SERIAL_UNKNOWN' });
+    // Only an enrolled device hears that its serial is unknown (a certificate issued outside enrolment here).
+    const unregistered = new TerminalWithTk('PP-NOT-MADE');
+    await unregistered.enrol(ca);
+    await expect(upload(unregistered)).rejects.toMatchObject({ code: 'MTMS_SERIAL_UNKNOWN' });
     await expect(upload(terminal, { customerCode: 'NOSUCH' })).rejects.toMatchObject({ code: 'MTMS_CUSTOMER_UNKNOWN' });
     expect(await dumpRows(database().db)).toBe(before);
     expect(queued).toBe(queuedBefore);

@@ -14,6 +14,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CertificateAuthority } from '../../../host/ca/authority';
 import { ensureCa } from '../../../host/ca/caStorage';
 import type { Hsm } from '../../../host/hsm/hsm';
 import { openSoftwareHsm, systemRng } from '../../../host/hsm/index';
@@ -54,6 +55,7 @@ describe.each(DIALECTS)('A7 A13 TK delivery order across a repair on %s', (diale
    */
   const translateHooks = new Map<string, () => Promise<void>>();
   let serials = 0;
+  let deviceCa: CertificateAuthority;
 
   beforeAll(async () => {
     const db = database().db;
@@ -64,7 +66,8 @@ describe.each(DIALECTS)('A7 A13 TK delivery order across a repair on %s', (diale
     const store = createMtmsStore(db, dialect, clock);
     const intakeKey = await loadMtmsIntakeKey(hsm, store, clock);
     intakePublicKey = intakeKey.publicKey;
-    service = createMtmsService({ db, hsm, store, intakeKey, clock });
+    service = createMtmsService({ db, hsm, store, ca, intakeKey, clock });
+    deviceCa = ca;
     await store.addCustomer({ code: 'ACME', name: 'Acme Bank', kmsUrl: kms.url }, 'admin:test');
 
     const issued = await ca.issue({ subject: { role: 'mtms', name: 'mtms' } });
@@ -99,13 +102,14 @@ describe.each(DIALECTS)('A7 A13 TK delivery order across a repair on %s', (diale
   async function newTerminal(): Promise<TerminalWithTk> {
     const terminal = new TerminalWithTk(`PP-ORDER-${dialect.toUpperCase()}-${++serials}`);
     await createMtmsStore(database().db, dialect, clock).addSerials([terminal.serial], 'ACME', 'admin:test');
+    await terminal.enrol(deviceCa);
     return terminal;
   }
 
   /** The operator's upload of `terminal`'s TK (A5): returns the delivery id and the stored envelope. */
   async function upload(terminal: TerminalWithTk): Promise<{ deliveryId: string; envelope: string }> {
     const envelope = terminal.envelopeFor(intakePublicKey);
-    const receipt = await service.intakeTk({ v: MESSAGE_VERSION, serial: terminal.serial, tkEnvelope: envelope, confirmed: true }, operator);
+    const receipt = await service.intakeTk(await terminal.signedRequest(service, operator, envelope), operator);
     return { deliveryId: receipt.deliveryId, envelope };
   }
 
@@ -125,7 +129,7 @@ describe.each(DIALECTS)('A7 A13 TK delivery order across a repair on %s', (diale
 
     // Repair (A13): the terminal makes a new TK; its intake is delivered while the first waits to retry.
     await createMtmsStore(database().db, dialect, clock).openRepair(original.serial, 60, 'admin:test'); // A13: an authorised repair
-    const repaired = new TerminalWithTk(original.serial);
+    const repaired = original.repaired();
     const second = await upload(repaired);
     expect(await worker.runOnce()).toBe(1);
     expect(await outbox.byKey(second.deliveryId)).toMatchObject({ state: 'delivered' });
@@ -167,7 +171,7 @@ describe.each(DIALECTS)('A7 A13 TK delivery order across a repair on %s', (diale
     await Promise.race([atGate, firstRound.then(() => Promise.reject(new Error('the first delivery ended before it reached the KMS call')))]);
 
     await createMtmsStore(database().db, dialect, clock).openRepair(original.serial, 60, 'admin:test'); // A13: an authorised repair
-    const repaired = new TerminalWithTk(original.serial);
+    const repaired = original.repaired();
     const second = await upload(repaired);
     // The stalled row is leased: this round takes only the second delivery.
     expect(await worker.runOnce()).toBe(1);

@@ -7,7 +7,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { TerminalLink } from '../../../host/operator/linkClient';
+import type { EnrolmentLink, TerminalLink } from '../../../host/operator/linkClient';
 import { connectTcpLink, formatLinkAddress, parseLinkAddress } from '../../../host/operator/tcpLink';
 import { PaypadError } from '../../../shared/errors';
 import { decodeLinkFrame, encodeFrame, encodeLinkMessage, FrameDecoder, LINK_VERSION, MAX_FRAME_BYTES } from '../../../shared/protocol/localLink';
@@ -23,7 +23,7 @@ afterAll(async () => {
   await Promise.all(servers.map((s) => s.close()));
 });
 
-async function link(address: string, timeoutMs?: number): Promise<TerminalLink> {
+async function link(address: string, timeoutMs?: number): Promise<TerminalLink & EnrolmentLink> {
   const l = await connectTcpLink(parseLinkAddress(address), { timeoutMs });
   opened.push(l);
   return l;
@@ -84,6 +84,7 @@ async function rawTerminal(): Promise<RawTerminal> {
   return t;
 }
 
+const NONCE = 'C3'.repeat(32);
 const answer = (socket: Socket, message: object) => socket.write(encodeFrame(utf8ToBytes(JSON.stringify(message))));
 
 describe('A2/A10/A13 link client against the firmware link session', () => {
@@ -92,14 +93,25 @@ describe('A2/A10/A13 link client against the firmware link session', () => {
     servers.push(terminal);
     const l = await link(terminal.address);
     expect(await l.readSerial()).toBe('PP-0001');
-    const tk = await l.readTkEnvelope();
-    expect(tk).toEqual({ serial: 'PP-0001', tkEnvelope: terminal.envelopes[0] });
+    const tk = await l.readTkEnvelope(NONCE);
+    expect(tk).toMatchObject({ serial: 'PP-0001', tkEnvelope: terminal.envelopes[0], signature: expect.stringMatching(/^[0-9A-F]{128}$/), certificate: expect.any(String) });
     expect(await l.repair('PP-0001')).toBe('PP-0001');
     expect(terminal.requests.map((r) => [r.id, r.op])).toEqual([
       [1, 'serial'],
       [2, 'tk'],
       [3, 'repair'],
     ]);
+    expect(terminal.requests[1]).toMatchObject({ nonce: NONCE });
+  });
+
+  it('A8 enrolment: reads the identity key signed over the nonce and hands the certificate over, as sent', async () => {
+    const terminal = await startFakeTerminal({ serial: 'PP-0001' });
+    servers.push(terminal);
+    const l = await link(terminal.address);
+    expect(await l.readIdentity(NONCE)).toMatchObject({ serial: 'PP-0001', publicKey: expect.stringMatching(/^04[0-9A-F]{128}$/), signature: expect.stringMatching(/^[0-9A-F]{128}$/) });
+    expect(await l.certify('30'.repeat(400))).toBe('PP-0001');
+    expect((await l.readTkEnvelope(NONCE)).certificate).toBe('30'.repeat(400));
+    expect(terminal.requests.map((r) => r.op)).toEqual(['identity', 'certify', 'tk']);
   });
 
   it("a terminal's typed refusal is LINK_REFUSED with its code, and the link stays usable", async () => {
@@ -116,7 +128,7 @@ describe('A2/A10/A13 link client against the firmware link session', () => {
     const terminal = await startFakeTerminal({ serial: 'PP-0001' });
     servers.push(terminal);
     const l = await link(terminal.address);
-    const [a, b, c] = await Promise.all([l.readSerial(), l.readTkEnvelope(), l.readSerial()]);
+    const [a, b, c] = await Promise.all([l.readSerial(), l.readTkEnvelope(NONCE), l.readSerial()]);
     expect([a, b.serial, c]).toEqual(['PP-0001', 'PP-0001', 'PP-0001']);
   });
 });
@@ -200,7 +212,7 @@ describe('link client against a misbehaving peer', () => {
     const raw = await rawTerminal();
     const accepted = raw.accept();
     const l = await link(raw.address, 100);
-    const pending = l.readTkEnvelope();
+    const pending = l.readTkEnvelope(NONCE);
     const { socket } = await accepted;
     const e = await failure(pending);
     expect(e).toMatchObject({ code: 'LINK_TIMEOUT', message: expect.stringMatching(/did not answer 'tk' within 100 ms/) });

@@ -66,15 +66,22 @@ describe('A3/A5/A6 operator calls to MTMS over mutual TLS', () => {
   });
 
   it('A5/A10 uploads the envelope unchanged; MTMS sees the operator named by the certificate', async () => {
-    const receipt = await client().uploadTk({ serial: 'PP-0001', tkEnvelope: ENVELOPE });
+    const receipt = await client().uploadTk({ serial: 'PP-0001', tkEnvelope: ENVELOPE, ...DEVICE_PART });
     expect(receipt).toMatchObject({ serial: 'PP-0001', customerCode: 'ACME' });
     const recorded = mtms.state.uploads.find((u) => u.deliveryId === receipt.deliveryId)!;
-    expect(recorded.request).toEqual({ v: 1, serial: 'PP-0001', tkEnvelope: ENVELOPE, confirmed: true });
+    expect(recorded.request).toEqual({ v: 1, serial: 'PP-0001', tkEnvelope: ENVELOPE, confirmed: true, ...DEVICE_PART });
     expect(recorded.operator.name).toBe('alice');
   });
 
+  it('A8 asks for a TK challenge for the serial in hand; an answer for another serial is refused', async () => {
+    const challenge = await client().tkChallenge('PP-0001');
+    expect(challenge).toMatchObject({ serial: 'PP-0001', nonce: expect.stringMatching(/^[0-9A-F]{64}$/) });
+    const lying = createMtmsClient({ baseUrl: mtms.url, identity: alice, request: async (o) => ({ ...(await mtlsRequest(o)), json: { ...((await mtlsRequest(o)).json as object), serial: 'PP-0002' } }) });
+    expect((await failure(lying.tkChallenge('PP-0001'))).code).toBe('PROTOCOL_MALFORMED');
+  });
+
   it('refuses to send an upload MTMS would refuse (checked with the same schema)', async () => {
-    const e = await failure(client().uploadTk({ serial: 'PP-0001', tkEnvelope: 'not hex' }));
+    const e = await failure(client().uploadTk({ serial: 'PP-0001', tkEnvelope: 'not hex', ...DEVICE_PART }));
     expect(e.code).toBe('PROTOCOL_MALFORMED');
   });
 
@@ -107,6 +114,9 @@ describe('A3/A5/A6 operator calls to MTMS over mutual TLS', () => {
   });
 });
 
+/** The device's part of an upload (A8): relayed as the terminal sent it; MTMS checks it. */
+const DEVICE_PART = { nonce: 'AB'.repeat(32), deviceSignature: '5A'.repeat(64), deviceCertificate: '30'.repeat(300) };
+
 describe('A8 certificates, both directions', () => {
   it('a revoked operator certificate: MTMS answers 401 CLIENT_CERT_REVOKED', async () => {
     const bob = await pki.issue({ role: 'operator', name: 'bob' });
@@ -123,7 +133,7 @@ describe('A8 certificates, both directions', () => {
   it('a peer that is not MTMS (a KMS certificate of our CA) gets no request: PEER_CERT_MISMATCH', async () => {
     const fake = await startFakeMtms(pki, await pki.issue({ role: 'kms', name: 'kms-acme', customerCode: 'ACME' }), SEED);
     stopped.push(() => fake.close());
-    expect(await failure(client(alice, fake.url).uploadTk({ serial: 'PP-0001', tkEnvelope: ENVELOPE }))).toMatchObject({ code: 'PEER_CERT_MISMATCH' });
+    expect(await failure(client(alice, fake.url).uploadTk({ serial: 'PP-0001', tkEnvelope: ENVELOPE, ...DEVICE_PART }))).toMatchObject({ code: 'PEER_CERT_MISMATCH' });
     expect(fake.state.uploads).toEqual([]);
   });
 
@@ -132,7 +142,7 @@ describe('A8 certificates, both directions', () => {
     stopped.push(() => other.cleanup());
     const impostor = await startFakeMtms(other, await other.issue({ role: 'mtms', name: 'mtms-1' }), SEED);
     stopped.push(() => impostor.close());
-    expect((await failure(client(alice, impostor.url).uploadTk({ serial: 'PP-0001', tkEnvelope: ENVELOPE }))).code).toBe('PEER_CERT_UNTRUSTED');
+    expect((await failure(client(alice, impostor.url).uploadTk({ serial: 'PP-0001', tkEnvelope: ENVELOPE, ...DEVICE_PART }))).code).toBe('PEER_CERT_UNTRUSTED');
     expect(impostor.state.uploads).toEqual([]);
   });
 
@@ -143,7 +153,7 @@ describe('A8 certificates, both directions', () => {
     await pki.ca.revoke(serial, 'keyCompromise');
     const revocation = await crlRevocationSource(await pki.ca.crlPem(), alice.caPem, 'crl.pem');
     const withCrl = (url: string) => createMtmsClient({ baseUrl: url, identity: alice, revocation, timeoutMs: 5_000 });
-    expect(await failure(withCrl(revokedMtms.url).uploadTk({ serial: 'PP-0001', tkEnvelope: ENVELOPE }))).toMatchObject({ code: 'PEER_CERT_REVOKED', message: expect.stringContaining(serial) });
+    expect(await failure(withCrl(revokedMtms.url).uploadTk({ serial: 'PP-0001', tkEnvelope: ENVELOPE, ...DEVICE_PART }))).toMatchObject({ code: 'PEER_CERT_REVOKED', message: expect.stringContaining(serial) });
     expect(revokedMtms.state.uploads).toEqual([]);
     // Without the CRL the station cannot tell: the chain and the role are fine.
     expect(await client(alice, revokedMtms.url).lookup('PP-0001')).toMatchObject({ customerCode: 'ACME' });

@@ -9,7 +9,10 @@ import { MAX_CODE_ATTEMPTS, onboardTerminal, repairTerminal } from '../../../hos
 import { answeringPrompt, needsOperator } from '../../../host/operator/prompt';
 import { PeerRefusal } from '../../../host/operator/refusal';
 import { PaypadError } from '../../../shared/errors';
-import { ENVELOPE, fakeLink, fakeMtmsPort, NEW_ENVELOPE, scriptedOperator } from './support/fakePorts';
+import { DEVICE_CERTIFICATE, ENVELOPE, fakeLink, fakeMtmsPort, NEW_ENVELOPE, nonceNo, scriptedOperator, signatureOver } from './support/fakePorts';
+
+/** A8: what the upload carries for MTMS's n-th challenge: the nonce, the device's signature over it, its certificate. */
+const signedOver = (n: number) => ({ nonce: nonceNo(n), deviceSignature: signatureOver(nonceNo(n)), deviceCertificate: DEVICE_CERTIFICATE });
 
 const TABLE = { customers: { ACME: 'Acme Bank', GLOBEX: 'Globex Pay' }, serials: { 'PP-0001': 'ACME' } };
 
@@ -32,17 +35,17 @@ describe('A2-A5 confirmed customer', () => {
   it('S1-S5: reads the serial, looks it up, shows the customer, and only after yes reads and uploads the envelope', async () => {
     const { events, ports, mtms } = setup({ customer: [true] });
     const result = await onboardTerminal(ports);
-    expect(events).toEqual(['link.serial', 'mtms.lookup PP-0001', 'ask.customer PP-0001 ACME Acme Bank', 'link.tk', 'mtms.uploadTk PP-0001 -']);
+    expect(events).toEqual(['link.serial', 'mtms.lookup PP-0001', 'ask.customer PP-0001 ACME Acme Bank', 'mtms.tkChallenge PP-0001', 'link.tk', 'mtms.uploadTk PP-0001 -']);
     expect(result).toEqual({ serial: 'PP-0001', customerCode: 'ACME', customerName: 'Acme Bank', deliveryId: 'tk-1', repaired: false });
-    // A5: serial + envelope, no customer code on the confirmed path.
-    expect(mtms.uploads).toEqual([{ serial: 'PP-0001', tkEnvelope: ENVELOPE }]);
+    // A5, A8: serial + envelope signed by the device over MTMS's nonce, no customer code on the confirmed path.
+    expect(mtms.uploads).toEqual([{ serial: 'PP-0001', tkEnvelope: ENVELOPE, ...signedOver(1) }]);
   });
 
   it('A10: relays the envelope exactly as the terminal sent it, with nothing derived from it', async () => {
     const { ports, mtms } = setup({ customer: [true] });
     await onboardTerminal(ports);
     expect(mtms.uploads[0].tkEnvelope).toBe(ENVELOPE);
-    expect(Object.keys(mtms.uploads[0]).sort()).toEqual(['serial', 'tkEnvelope']);
+    expect(Object.keys(mtms.uploads[0]).sort()).toEqual(['deviceCertificate', 'deviceSignature', 'nonce', 'serial', 'tkEnvelope']);
   });
 
   it('A5: refuses a receipt that files the TK for another customer than the one confirmed', async () => {
@@ -51,12 +54,14 @@ describe('A2-A5 confirmed customer', () => {
     await expect(onboardTerminal(ports)).rejects.toThrow(/filed the TK of serial PP-0001 for customer GLOBEX, not ACME/);
   });
 
-  it('A5: a lost answer to the upload is retried once with the same bytes; a second loss is reported', async () => {
+  it('A5 A8: a lost answer to the upload is retried once, over a new challenge the terminal signs again; a second loss is reported', async () => {
     const once = setup({ customer: [true] });
     once.mtms.failures.uploadTk.push(new PaypadError('HTTP_TIMEOUT', 'no answer'));
     expect((await onboardTerminal(once.ports)).deliveryId).toBe('tk-1');
-    expect(once.mtms.uploads).toHaveLength(2);
-    expect(once.mtms.uploads[1]).toEqual(once.mtms.uploads[0]);
+    expect(once.mtms.uploads).toEqual([
+      { serial: 'PP-0001', tkEnvelope: ENVELOPE, ...signedOver(1) },
+      { serial: 'PP-0001', tkEnvelope: ENVELOPE, ...signedOver(2) },
+    ]);
 
     const twice = setup({ customer: [true] });
     twice.mtms.failures.uploadTk.push(new PaypadError('HTTP_FAILED', 'reset'), new PaypadError('HTTP_FAILED', 'reset'));
@@ -83,10 +88,11 @@ describe('A6 the operator rejects the customer and enters a code', () => {
       'ask.code PP-0001',
       'mtms.customerName PP-0001 GLOBEX',
       'ask.entered PP-0001 GLOBEX Globex Pay',
+      'mtms.tkChallenge PP-0001',
       'link.tk',
       'mtms.uploadTk PP-0001 GLOBEX',
     ]);
-    expect(mtms.uploads).toEqual([{ serial: 'PP-0001', tkEnvelope: ENVELOPE, customerCode: 'GLOBEX' }]);
+    expect(mtms.uploads).toEqual([{ serial: 'PP-0001', tkEnvelope: ENVELOPE, customerCode: 'GLOBEX', ...signedOver(1) }]);
     expect(result).toMatchObject({ customerCode: 'GLOBEX', customerName: 'Globex Pay', reassociatedFrom: 'ACME' });
   });
 
@@ -159,7 +165,7 @@ describe('A13 repair', () => {
     const { events, ports, mtms } = setup({ repair: [true], customer: [true] });
     const result = await repairTerminal(ports);
     expect(events.slice(0, 4)).toEqual(['link.serial', 'ask.repair PP-0001', 'link.repair PP-0001', 'link.serial']);
-    expect(mtms.uploads).toEqual([{ serial: 'PP-0001', tkEnvelope: NEW_ENVELOPE }]);
+    expect(mtms.uploads).toEqual([{ serial: 'PP-0001', tkEnvelope: NEW_ENVELOPE, ...signedOver(1) }]);
     expect(result.repaired).toBe(true);
   });
 

@@ -12,6 +12,8 @@ export interface TestPki {
   readonly caDer: Uint8Array;
   /** Certificate and key for a KMS listener on 127.0.0.1, chained to the CA. */
   readonly kms: TlsIdentity;
+  /** A8: the device certificate (DER) for `serial`'s identity key, an uncompressed P-256 point, as enrolment issues it. */
+  certifyDevice(serial: string, publicKey: Uint8Array): Promise<Uint8Array>;
 }
 
 async function keyPair(): Promise<CryptoKeyPair> {
@@ -34,5 +36,10 @@ export async function makeTestPki(caName = 'paypad test CA', customerCode = 'ACM
   return {
     caDer: new Uint8Array(ca.certificate.rawData),
     kms: { certPem: leaf.toString('pem'), keyPem, caPem: ca.certificate.toString('pem') },
+    async certifyDevice(serial, point) {
+      const publicKey = await subtle.importKey('raw', point, EC_KEY_ALGORITHM, true, ['verify']);
+      const cert = await signLeafCertificate(ca, { subject: { role: 'device', name: serial }, publicKey, serial: randomSerial(), now: new Date() });
+      return new Uint8Array(cert.rawData);
+    },
   };
 }

@@ -109,10 +109,17 @@ function fakeService(state: MtmsState): MtmsService {
     if (name === undefined) throw new PaypadError('MTMS_CUSTOMER_UNKNOWN', `there is no customer ${code}`);
     return validateMessage('customerInfo', { v: MESSAGE_VERSION, serial, customerCode: code, customerName: name });
   };
+  let challenges = 0;
   return {
     intakePublicKey: () => {
       throw new PaypadError('INTERNAL', 'not part of the operator tests');
     },
+    // A8: the device's part is MTMS's to check (test/unit/mtms/deviceIdentity.test.ts); here a nonce is only counted out.
+    async deviceChallenge(serial) {
+      const nonce = (++challenges).toString(16).toUpperCase().padStart(64, '0');
+      return validateMessage('deviceChallenge', { v: MESSAGE_VERSION, serial, nonce, expiresAt: new Date(Date.now() + 300_000).toISOString() });
+    },
+    enrolDevice: () => Promise.reject(new PaypadError('INTERNAL', 'not part of the operator tests')),
     transferOrder: () => Promise.reject(new PaypadError('INTERNAL', 'not part of the operator tests')),
     async lookup(serial) {
       return info(serial, customerOf(serial));

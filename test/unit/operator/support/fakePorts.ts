@@ -12,6 +12,10 @@ import { PeerRefusal } from '../../../../host/operator/refusal';
 
 export const ENVELOPE = 'A1'.repeat(90);
 export const NEW_ENVELOPE = 'B2'.repeat(90);
+/** The device's signature and certificate: the station relays them and never parses them (A8). */
+export const DEVICE_CERTIFICATE = '30'.repeat(300);
+export const nonceNo = (n: number) => n.toString(16).toUpperCase().padStart(64, '0');
+export const signatureOver = (nonce: string) => `5A${nonce}${'00'.repeat(31)}`;
 
 export function fakeLink(events: string[], options: { serial: string; tkSerial?: string; serialAfterRepair?: string }): TerminalLink & { closed: boolean } {
   let serial = options.serial;
@@ -22,9 +26,9 @@ export function fakeLink(events: string[], options: { serial: string; tkSerial?:
       events.push('link.serial');
       return serial;
     },
-    async readTkEnvelope() {
+    async readTkEnvelope(nonce) {
       events.push('link.tk');
-      return { serial: options.tkSerial ?? serial, tkEnvelope: envelope };
+      return { serial: options.tkSerial ?? serial, tkEnvelope: envelope, signature: signatureOver(nonce), certificate: DEVICE_CERTIFICATE };
     },
     async repair(s) {
       events.push(`link.repair ${s}`);
@@ -58,8 +62,13 @@ export function fakeMtmsPort(events: string[], table: { customers: Record<string
     if (code === undefined) throw new PeerRefusal('MTMS', 'MTMS_SERIAL_UNKNOWN', `serial ${serial} is not in the MTMS serial table`, 404);
     return code;
   };
+  let challenges = 0;
   const port: FakeMtmsPort = {
     uploads: [],
+    async tkChallenge(serial) {
+      events.push(`mtms.tkChallenge ${serial}`);
+      return validateMessage('deviceChallenge', { v: MESSAGE_VERSION, serial, nonce: nonceNo(++challenges), expiresAt: '2026-12-06T01:05:00.000Z' });
+    },
     failures: { lookup: [], customerName: [], uploadTk: [] },
     async lookup(serial) {
       events.push(`mtms.lookup ${serial}`);
