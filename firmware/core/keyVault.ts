@@ -21,6 +21,7 @@
  */
 import { type Rng, asciiToBytes, constantTimeEqual, randomBytes, wipe } from 'shared/bytes';
 import { assertAesKey } from 'shared/crypto/aes';
+import { encipherCardData } from 'shared/crypto/cardData';
 import { aesCmac, verifyAesCmac } from 'shared/crypto/cmac';
 import { keyCheckValue } from 'shared/crypto/kcv';
 import { deriveKeyCounterCmac } from 'shared/crypto/kdf';
@@ -234,6 +235,12 @@ export class KeyVault {
   /** ISO 9564-1 format 4 PIN block under PIK (A12). */
   encipherPin(pin: string, pan: string): Uint8Array {
     return this.#open('PIK', (pik) => encipherPinBlockIso4(pik, pin, pan, this.#rng));
+  }
+
+  /** Card data (track 2) as IV || AES-CBC under TDK (shared/crypto/cardData), for POSP to decipher in its HSM (X1). */
+  encipherCardData(data: Uint8Array): Uint8Array {
+    assertBytes(data, 'card data');
+    return this.#open('TDK', (tdk) => encipherCardData(tdk, data, this.#rng));
   }
 
   /**

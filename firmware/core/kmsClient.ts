@@ -183,13 +183,13 @@ interface SignedRequest {
   readonly seq: number;
 }
 
-function hasMacHeader(headers: HttpResponse['headers']): boolean {
+export function hasMacHeader(headers: HttpResponse['headers']): boolean {
   const name = MAC_HEADERS.mac.toLowerCase();
   return Object.keys(headers).some((key) => key.toLowerCase() === name);
 }
 
-/** The error code of an unsigned answer, for the operator to read; never acted on. */
-function unsignedErrorCode(response: HttpResponse): string {
+/** The error code of an unsigned answer, for the operator to read; never acted on (paymentClient.ts too). */
+export function unsignedErrorCode(response: HttpResponse): string {
   try {
     return decodeJson(response.body, MAX_BODY_BYTES, (value) => validateMessage('errorBody', value), 'errorBody').error.code;
   } catch {

@@ -7,6 +7,7 @@
  *               | repair (A13): the serial must match; zeroize, new TK, key loading starts over
  *               | identity, certify: enrolment on the production line (deviceKey.ts, A8)
  *   KMS         downloadTmk (A11), signOn (A12)             (kmsClient.ts)
+ *   POSP        lookupPayee (C3-C5), payByMobile (C6-C8)    (paymentClient.ts)
  *   status      serial, stage, sequence, each loaded slot's attributes and KCV (never key bytes)
  *
  * Portable: every bit of I/O goes through the HAL handed in (Storage, Rng, Http) and the device
@@ -21,10 +22,12 @@ import { type Rng, fromHex, toHex } from 'shared/bytes';
 import { PaypadError, isPaypadError } from 'shared/errors';
 import { enrolmentSignedBytes, tkIntakeSignedBytes } from 'shared/protocol/deviceIdentity';
 import { LINK_VERSION, type LinkOp, type LinkRequest, type LinkResult } from 'shared/protocol/localLink';
+import type { MobileLookupResponse, MobilePayResponse } from 'shared/protocol/transactions';
 import type { Http } from '../hal/http';
 import type { Storage } from '../hal/storage';
 import { DeviceKey } from './deviceKey';
 import { KmsClient } from './kmsClient';
+import { type MobilePayment, PaymentClient } from './paymentClient';
 import { KEY_SLOT_NAMES, type KeySlotName } from './keySlots';
 import { type KeySlotInfo, KeyVault } from './keyVault';
 import { type LinkRequestHandler, answerLinkFrame } from './localLinkService';
@@ -80,6 +83,7 @@ export class Terminal implements LinkRequestHandler {
   readonly #vault: KeyVault;
   readonly #device: DeviceKey;
   readonly #kms: KmsClient;
+  readonly #payments: PaymentClient;
   #tail: Promise<unknown> = Promise.resolve();
 
   /** The manufactured terminal on `device`; TERMINAL_NOT_INITIALIZED before manufacture. */
@@ -93,6 +97,8 @@ export class Terminal implements LinkRequestHandler {
     this.#vault = new KeyVault({ storage: device.storage, rng: device.rng, rootKey: device.rootKey, serial: identity.serial });
     this.#device = new DeviceKey(device.storage, device.rng, device.rootKey);
     this.#kms = new KmsClient({ identity, vault: this.#vault, storage: device.storage, http: device.http });
+    const signedOn = () => this.#kms.signOnKeyId() === 'MAK';
+    this.#payments = new PaymentClient({ identity, vault: this.#vault, storage: device.storage, http: device.http, signedOn });
   }
 
   get serial(): string {
@@ -175,6 +181,16 @@ export class Terminal implements LinkRequestHandler {
   /** A12: see KmsClient.signOn. */
   signOn(): Promise<LoadedSlot[]> {
     return this.#exclusive(() => this.#kms.signOn().then((slots) => slots.map(loadedSlot)));
+  }
+
+  /** C3-C5: see PaymentClient.lookupPayee. */
+  lookupPayee(payeeMobile: string): Promise<MobileLookupResponse> {
+    return this.#exclusive(() => this.#payments.lookupPayee(payeeMobile));
+  }
+
+  /** C6-C8: see PaymentClient.payByMobile; the caller wipes `payment.track2` afterwards. */
+  payByMobile(payment: MobilePayment): Promise<MobilePayResponse> {
+    return this.#exclusive(() => this.#payments.payByMobile(payment));
   }
 
   /** The device certificate; DEVICE_CERT_INVALID before enrolment, when there is nothing to vouch with. */

@@ -29,9 +29,12 @@ import { createLogger, type Logger } from '../log';
 import { ensureServerIdentity, TLS_DIR_NAME } from '../tls/serverIdentity';
 import { assertServingCertificate, certificateSerialOf, watchServingCertificate } from '../tls/servingCertificate';
 import { serverTlsOptions } from '../tls/serverOptions';
-import { createKmsStore } from './kmsStore';
+import { createKmsStore, type KmsStore } from './kmsStore';
 import { type KmsService, openKmsService } from './kmsService';
 import { createKmsRouter } from './router';
+import type { Hsm } from '../hsm/hsm';
+import type { PospService } from '../posp/pospService';
+import { createPospRouter } from '../posp/router';
 
 export interface KmsInstanceOptions {
   readonly customerCode: string;
@@ -59,6 +62,11 @@ export interface KmsInstanceOptions {
   readonly onStopped?: (error: PaypadError) => void;
   readonly logger?: Logger;
   readonly clock?: () => Date;
+  /**
+   * POSP for this customer (host/posp/pospService.ts says why it runs here): made with this
+   * instance's HSM and store once they are open, its routes served on this listener.
+   */
+  readonly posp?: (kms: { readonly customerCode: string; readonly hsm: Hsm; readonly store: KmsStore }) => Promise<PospService>;
 }
 
 export interface RunningKms {
@@ -118,9 +126,11 @@ export async function startKms(options: KmsInstanceOptions): Promise<RunningKms>
   let server: Server;
   let service: KmsService;
   try {
-    service = await openKmsService({ customerCode: code, hsm, store: createKmsStore(options.db), clock: options.clock });
+    const store = createKmsStore(options.db);
+    service = await openKmsService({ customerCode: code, hsm, store, clock: options.clock });
+    const posp = await options.posp?.({ customerCode: code, hsm, store });
     const router = createKmsRouter({ service, revocation: options.ca });
-    const app = createListenerApp(logger, (a) => a.use(router));
+    const app = createListenerApp(logger, (a) => (posp === undefined ? a.use(router) : a.use(router, createPospRouter(posp))));
     const listener = createHttpsListener(app, serverTlsOptions(identity), { limits: options.limits ?? DEFAULT_LISTENER_LIMITS, logger, who: `KMS ${code}` });
     server = await listen(listener, options.host, options.port, `KMS ${code}`);
   } catch (e) {

@@ -5,6 +5,7 @@ import { keyCheckValue } from '../../../shared/crypto/kcv';
 import { deriveKeyCounterCmac } from '../../../shared/crypto/kdf';
 import { decodeKeyEnvelope, generateP256KeyPair, unwrapKeyAsRecipient } from '../../../shared/crypto/keyTransport';
 import { decipherPinBlockIso4 } from '../../../shared/crypto/pinblock';
+import { decipherCardData } from '../../../shared/crypto/cardData';
 import { parseKeyBlockHeader } from '../../../shared/crypto/tr31Header';
 import { PaypadError, isPaypadError } from '../../../shared/errors';
 import { parseRequest, signRequest, tkMacKdfParams, verifyRequest } from '../../../shared/protocol/macEnvelope';
@@ -126,6 +127,16 @@ describe('key vault: master and working keys (A11, A12)', () => {
     expectCode(() => vault.encipherPin('12', PAN), 'PIN_INVALID');
   });
 
+  it('C6: enciphers track 2 under TDK (IV || AES-CBC) for POSP to decipher; a new IV each time', () => {
+    const { vault, office } = loadedVault();
+    const track = utf8ToBytes(`${PAN}=30121011234`);
+    const card = vault.encipherCardData(track);
+    expect(toHex(decipherCardData(office.workingKeys.get('TDK') as Uint8Array, card))).toBe(toHex(track));
+    expect(toHex(vault.encipherCardData(track))).not.toBe(toHex(card));
+    expectCode(() => vault.encipherCardData(new Uint8Array(0)), 'CARD_DATA_INVALID');
+    expectCode(() => vault.encipherCardData('track' as unknown as Uint8Array), 'BAD_ARGUMENT');
+  });
+
   it('X2: MACs under MAK are AES-CMAC the KMS reproduces; a changed byte fails verification', () => {
     const { vault, office } = loadedVault();
     const data = utf8ToBytes('PAYPAD-MAC-1\nPOST\n/kms/v1/tx\n');
@@ -165,6 +176,7 @@ describe('key vault: zeroize and repair (A13)', () => {
     expect(storage.keys(VAULT_NAMESPACE)).toEqual([]);
     for (const slot of KEY_SLOT_NAMES) expect(vault.slotInfo(slot)).toBeNull();
     expectCode(() => vault.encipherPin('1234', PAN), 'VAULT_SLOT_EMPTY');
+    expectCode(() => vault.encipherCardData(new Uint8Array(1)), 'VAULT_SLOT_EMPTY');
     expectCode(() => vault.mac('MAK', new Uint8Array(1)), 'VAULT_SLOT_EMPTY');
     expectCode(() => vault.mac('TK', new Uint8Array(1)), 'VAULT_SLOT_EMPTY');
   });
@@ -191,7 +203,7 @@ describe('key vault: nothing secret leaves (X1)', () => {
     expect(Reflect.ownKeys(vault)).toEqual([]);
     expect(JSON.stringify(vault)).toBe('{}');
     expect(Object.getOwnPropertyNames(KeyVault.prototype).sort()).toEqual(
-      ['constructor', 'slotInfo', 'generateTransportKey', 'exportTransportKey', 'importTerminalMasterKey', 'importWorkingKeys', 'mac', 'verifyMac', 'encipherPin', 'zeroize', 'repair'].sort(),
+      ['constructor', 'slotInfo', 'generateTransportKey', 'exportTransportKey', 'importTerminalMasterKey', 'importWorkingKeys', 'mac', 'verifyMac', 'encipherPin', 'encipherCardData', 'zeroize', 'repair'].sort(),
     );
   });
 
@@ -200,7 +212,7 @@ describe('key vault: nothing secret leaves (X1)', () => {
     const outputs: unknown[] = [];
     for (const slot of KEY_SLOT_NAMES) outputs.push(vault.slotInfo(slot));
     outputs.push(vault.exportTransportKey(office.mtms.publicKey));
-    outputs.push(vault.mac('TK', new Uint8Array(16)), vault.mac('MAK', new Uint8Array(16)), vault.encipherPin('1234', PAN));
+    outputs.push(vault.mac('TK', new Uint8Array(16)), vault.mac('MAK', new Uint8Array(16)), vault.encipherPin('1234', PAN), vault.encipherCardData(new Uint8Array(16)));
     for (const bad of [() => vault.verifyMac('MAK', new Uint8Array(16), new Uint8Array(16)), () => vault.importWorkingKeys(office.signOn(['PIK']).map((d) => ({ ...d, kcv: new Uint8Array(5) })))]) {
       try {
         bad();

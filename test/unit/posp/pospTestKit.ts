@@ -15,10 +15,10 @@ import { type HeaderMap, type MacKeyId, parseRequest, type ReceivedRequest, sign
 import { type PospTransactionRoute, pospTerminalPath } from '../../../shared/protocol/transactions';
 import type { Database, Dialect } from '../../../host/db/database';
 import type { Schema } from '../../../host/db/schema';
-import type { KeyHandle } from '../../../host/hsm/hsm';
-import { createKmsStore } from '../../../host/kms/kmsStore';
+import type { Hsm } from '../../../host/hsm/hsm';
+import { createKmsStore, type KmsStore } from '../../../host/kms/kmsStore';
 import { type KmsService, openKmsService } from '../../../host/kms/kmsService';
-import { type AcquirerLinkClient, type AcquirerLinkServer, ACQUIRER_LINK_FIELDS, connectAcquirerLink, createPackager, hsmMessageAuthenticator, type Iso8583Message, listenAcquirerLink, type MessageAuthenticator } from '../../../host/payments/iso8583/index';
+import { ACQUIRER_LINK_FIELDS, connectAcquirerLink, createPackager, hsmMessageAuthenticator, type Iso8583Message, listenAcquirerLink, type MessageAuthenticator } from '../../../host/payments/iso8583/index';
 import { createLedger, type Ledger } from '../../../host/payments/ledger/ledger';
 import { createAuthorisationLedger } from '../../../host/posp/authorisationLedger';
 import { createCardAuthoriser } from '../../../host/posp/cardAuthoriser';
@@ -40,11 +40,8 @@ export const LINK_TIMEOUT_MS = 400;
 
 export const POSP_TABLES = ['kms_terminals', 'posp_exchanges', 'posp_transactions', 'ledger_accounts', 'ledger_transfers', 'ledger_pending_status'] as const;
 
-export interface PospUnderTest {
-  readonly database: Database;
-  readonly db: Kysely<Schema>;
-  readonly hsm: TestHsm;
-  readonly kms: KmsService;
+/** POSP and the parties around it, made on a KMS's HSM and store. */
+export interface AcquiringSide {
   readonly posp: PospService;
   readonly platform: TestPlatform;
   readonly provider: BankSimulator;
@@ -55,94 +52,108 @@ export interface PospUnderTest {
   readonly zoneKeys: { readonly zpk: Uint8Array; readonly zak: Uint8Array };
   /** Makes the bank's end keep its answer to the next 0200 until after POSP's timeout. */
   holdNextAnswer(): void;
+  close(): Promise<void>;
+}
+
+export interface PospUnderTest extends AcquiringSide {
+  readonly database: Database;
+  readonly db: Kysely<Schema>;
+  readonly hsm: TestHsm;
+  readonly kms: KmsService;
 }
 
 let serials = 0;
 
+/**
+ * A key ceremony with the card network (a ZMK from two components, ZPK and ZAK made by POSP
+ * under it), the simulated provider's server on loopback, the link to it, the ledger, the test
+ * platform and POSP itself, on `hsm` (with its test oracle `open`) and the KMS's `kmsStore`.
+ */
+export async function startAcquiringSide(deps: { database: Database; hsm: Hsm; open: TestHsm['open']; kmsStore: KmsStore }): Promise<AcquiringSide> {
+  const { hsm } = deps;
+  const zmkKey = rng(16);
+  const first = rng(16);
+  const components = [first, xorBytes(zmkKey, first)].map((value) => ({ value, kcv: toHex(keyCheckValue(value)) }));
+  const zmk = await hsm.importKeyComponents({ usage: 'K0', algorithm: 'A', modeOfUse: 'B', exportability: 'N' }, components, toHex(keyCheckValue(zmkKey)));
+  const zpk = await hsm.generateZoneKey(zmk, { usage: 'P0', algorithm: 'A', modeOfUse: 'B', exportability: 'E', lengthBytes: 16 });
+  const zak = await hsm.generateZoneKey(zmk, { usage: 'M6', algorithm: 'A', modeOfUse: 'C', exportability: 'E', lengthBytes: 16 });
+  const zoneKeys = { zpk: (await deps.open(zpk.handle)).key, zak: (await deps.open(zak.handle)).key };
+
+  const provider = await BankSimulator.create(TEST_NETWORK, { zonePinKey: zoneKeys.zpk, rng, now: () => NOW });
+  const packager = createPackager(ACQUIRER_LINK_FIELDS);
+  const bankAuthenticator: MessageAuthenticator = { mac: async (d) => aesCmac(zoneKeys.zak, d), verifyMac: async (d, m) => verifyAesCmac(zoneKeys.zak, d, m) };
+  const answer = bankSimulatorHandler({ provider, packager, authenticator: bankAuthenticator, now: () => NOW });
+  const bankReceived: Iso8583Message[] = [];
+  let hold = false;
+  const server = await listenAcquirerLink({
+    packager,
+    host: '127.0.0.1',
+    port: 0,
+    handler: async (message) => {
+      bankReceived.push(message);
+      // The bank acts on the 0200 at once; only its answer is late (the outcome POSP cannot know).
+      const response = await answer(message);
+      if (hold && message.mti === '0200') {
+        hold = false;
+        await new Promise((resolve) => setTimeout(resolve, LINK_TIMEOUT_MS * 2));
+      }
+      return response;
+    },
+  });
+  const link = await connectAcquirerLink({ host: '127.0.0.1', port: server.port, packager });
+  const authoriser = createCardAuthoriser({
+    link,
+    packager,
+    authenticator: hsmMessageAuthenticator(hsm, zak.handle),
+    clock: () => new Date(),
+    utcOffsetMinutes: 480,
+    requestTimeoutMs: LINK_TIMEOUT_MS,
+    firstStan: 1,
+  });
+  const ledger = createLedger(deps.database, () => NOW);
+  const platform = new TestPlatform(provider);
+  const posp = await openPospService({
+    customerCode: CUSTOMER,
+    hsm,
+    kmsStore: deps.kmsStore,
+    store: createPospStore(deps.database.db),
+    platform,
+    authoriser,
+    ledger: createAuthorisationLedger(ledger),
+    zonePinKey: zpk.handle,
+    merchantId: MERCHANT_ID,
+    rng,
+    clock: () => NOW,
+  });
+  return {
+    posp,
+    platform,
+    provider,
+    ledger,
+    bankReceived,
+    zoneKeys,
+    holdNextAnswer: () => {
+      hold = true;
+    },
+    async close() {
+      link.close();
+      await server.close();
+    },
+  };
+}
+
 export function usePosp(dialect: Dialect): () => PospUnderTest {
   const database = useMigratedDatabase(dialect);
   let under: PospUnderTest | undefined;
-  let server: AcquirerLinkServer | undefined;
-  let link: AcquirerLinkClient | undefined;
   beforeAll(async () => {
     const hsm = await openTestHsm();
     const kmsStore = createKmsStore(database().db);
     const kms = await openKmsService({ customerCode: CUSTOMER, hsm: hsm.hsm, store: kmsStore, clock: () => NOW });
-
-    // Key ceremony with the card network: a ZMK from two components, ZPK and ZAK made by POSP under it.
-    const zmkKey = rng(16);
-    const first = rng(16);
-    const components = [first, xorBytes(zmkKey, first)].map((value) => ({ value, kcv: toHex(keyCheckValue(value)) }));
-    const zmk = await hsm.hsm.importKeyComponents({ usage: 'K0', algorithm: 'A', modeOfUse: 'B', exportability: 'N' }, components, toHex(keyCheckValue(zmkKey)));
-    const zpk = await hsm.hsm.generateZoneKey(zmk, { usage: 'P0', algorithm: 'A', modeOfUse: 'B', exportability: 'E', lengthBytes: 16 });
-    const zak = await hsm.hsm.generateZoneKey(zmk, { usage: 'M6', algorithm: 'A', modeOfUse: 'C', exportability: 'E', lengthBytes: 16 });
-    const zoneKeys = { zpk: (await hsm.open(zpk.handle)).key, zak: (await hsm.open(zak.handle)).key };
-
-    const provider = await BankSimulator.create(TEST_NETWORK, { zonePinKey: zoneKeys.zpk, rng, now: () => NOW });
-    const packager = createPackager(ACQUIRER_LINK_FIELDS);
-    const bankAuthenticator: MessageAuthenticator = { mac: async (d) => aesCmac(zoneKeys.zak, d), verifyMac: async (d, m) => verifyAesCmac(zoneKeys.zak, d, m) };
-    const answer = bankSimulatorHandler({ provider, packager, authenticator: bankAuthenticator, now: () => NOW });
-    const bankReceived: Iso8583Message[] = [];
-    let hold = false;
-    server = await listenAcquirerLink({
-      packager,
-      host: '127.0.0.1',
-      port: 0,
-      handler: async (message) => {
-        bankReceived.push(message);
-        // The bank acts on the 0200 at once; only its answer is late (the outcome POSP cannot know).
-        const response = await answer(message);
-        if (hold && message.mti === '0200') {
-          hold = false;
-          await new Promise((resolve) => setTimeout(resolve, LINK_TIMEOUT_MS * 2));
-        }
-        return response;
-      },
-    });
-    link = await connectAcquirerLink({ host: '127.0.0.1', port: server.port, packager });
-    const authoriser = createCardAuthoriser({
-      link,
-      packager,
-      authenticator: hsmMessageAuthenticator(hsm.hsm, zak.handle),
-      clock: () => new Date(),
-      utcOffsetMinutes: 480,
-      requestTimeoutMs: LINK_TIMEOUT_MS,
-      firstStan: 1,
-    });
-    const ledger = createLedger(database(), () => NOW);
-    const platform = new TestPlatform(provider);
-    const posp = await openPospService({
-      customerCode: CUSTOMER,
-      hsm: hsm.hsm,
-      kmsStore,
-      store: createPospStore(database().db),
-      platform,
-      authoriser,
-      ledger: createAuthorisationLedger(ledger),
-      zonePinKey: zpk.handle,
-      merchantId: MERCHANT_ID,
-      rng,
-      clock: () => NOW,
-    });
-    under = {
-      database: database(),
-      db: database().db,
-      hsm,
-      kms,
-      posp,
-      platform,
-      provider,
-      ledger,
-      bankReceived,
-      zoneKeys,
-      holdNextAnswer: () => {
-        hold = true;
-      },
-    };
+    const side = await startAcquiringSide({ database: database(), hsm: hsm.hsm, open: hsm.open, kmsStore });
+    under = { ...side, database: database(), db: database().db, hsm, kms };
   });
   afterAll(async () => {
-    link?.close();
-    await server?.close();
+    await under?.close();
     await under?.hsm.hsm.close();
   });
   return () => {
@@ -208,4 +219,3 @@ export async function snapshot(db: Kysely<Schema>): Promise<Record<string, strin
   return out;
 }
 
-export type { KeyHandle };

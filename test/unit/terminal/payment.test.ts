@@ -1,0 +1,102 @@
+/**
+ * The emulated terminal pays by mobile number against the host's own KMS with POSP beside it
+ * (firmware/core/paymentClient.ts, host/posp; SPEC C3-C8, X1, X2): HTTPS with a paypad CA
+ * certificate, the real vault enciphering track 2 under TDK and the PIN under PIK, POSP in the
+ * KMS's software HSM, and ISO 8583 over loopback TCP to the simulated provider's server.
+ */
+import { X509Certificate } from 'node:crypto';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeKeyEnvelope, wrapKeyForRecipient } from '../../../shared/crypto/keyTransport';
+import { asciiToBytes, toHex } from '../../../shared/bytes';
+import type { CertificateAuthority } from '../../../host/ca/authority';
+import { ensureCa } from '../../../host/ca/caStorage';
+import { LMK_FILE_NAME, type RunningKms, kmsDirectory, startKms } from '../../../host/kms/kmsInstance';
+import { createLogger } from '../../../host/log';
+import { TEST_CARDS, TEST_PIN } from '../../../host/simulators/testCards';
+import type { Terminal } from '../../../firmware/core/terminal';
+import { useMigratedDatabase } from '../../store/helpers/testDatabase';
+import { openWithLmkFile } from '../hsm/hsmTestKit';
+import { type AcquiringSide, CUSTOMER, startAcquiringSide } from '../posp/pospTestKit';
+import { SERIAL, makeMtmsKey, manufacture, openTkEnvelope, rng, tempDirs } from './support';
+
+const dirs = tempDirs();
+const database = useMigratedDatabase('sqlite');
+const mtms = makeMtmsKey();
+let ca: CertificateAuthority;
+let kms: RunningKms;
+let acquiring: AcquiringSide | undefined;
+let terminal: Terminal;
+
+beforeAll(async () => {
+  ca = await ensureCa({ dataDir: dirs.make(), db: database().db });
+  const dataDir = dirs.make();
+  kms = await startKms({
+    customerCode: CUSTOMER,
+    dataDir,
+    db: database().db,
+    ca,
+    port: 0,
+    host: '127.0.0.1',
+    logger: createLogger({ level: 'silent' }),
+    posp: async ({ hsm, store }) => {
+      const lmkFile = join(kmsDirectory(dataDir, CUSTOMER), LMK_FILE_NAME);
+      acquiring = await startAcquiringSide({ database: database(), hsm, open: (handle) => openWithLmkFile(lmkFile, handle), kmsStore: store });
+      return acquiring.posp;
+    },
+  });
+  const caDer = new Uint8Array(new X509Certificate(ca.caCertificatePem).raw);
+  terminal = manufacture(dirs.make(), { mtms, kmsUrl: kms.url, caDer }).terminal;
+  // A1-A7 as the operator and MTMS do it, then A11 and A12.
+  const answer = await terminal.handleLinkRequest({ v: 1, id: 1, op: 'tk' });
+  if (!('tkEnvelope' in answer)) throw new Error('expected a tk answer');
+  const tk = openTkEnvelope(mtms, answer.tkEnvelope);
+  const envelope = encodeKeyEnvelope(wrapKeyForRecipient(kms.service.intakePublicKey().publicKey, tk, asciiToBytes(`paypad-tk|${SERIAL}`), rng));
+  await kms.service.receiveTk({ v: 1, deliveryId: 'd-pay-1', serial: SERIAL, envelope: toHex(envelope), customerCode: CUSTOMER, intakeSequence: 1 });
+  await terminal.downloadTmk();
+  await terminal.signOn();
+});
+afterAll(async () => {
+  await kms?.close({ graceMs: 0 });
+  await acquiring?.close();
+  dirs.cleanup();
+});
+
+const side = (): AcquiringSide => {
+  if (!acquiring) throw new Error('POSP starts with the KMS');
+  return acquiring;
+};
+
+describe('the terminal pays by mobile number through POSP (C3-C8, X2)', () => {
+  it('C5, C8: looks the payee up (name masked), pays with the swiped card and PIN, gets 00; the card is debited once', async () => {
+    side().platform.payees.set('13800138000', '王小明');
+    const payee = await terminal.lookupPayee('13800138000');
+    expect(payee.maskedName).toBe('王*明');
+    const pan = TEST_CARDS.unionPay.pan;
+    const before = side().provider.balanceOf(pan)!.balance;
+    const track2 = asciiToBytes(`${pan}=30121011234`);
+    const answer = await terminal.payByMobile({ lookupId: payee.lookupId, amount: 8_800, currency: 'CNY', track2, pin: TEST_PIN, payerMobile: '13900139000' });
+    expect(answer).toMatchObject({ responseCode: '00', reason: 'Approved', amount: 8_800, maskedPan: '622202*********0017' });
+    expect(side().provider.balanceOf(pan)!.balance).toBe(before - 8_800);
+    expect(side().platform.payments.at(-1)).toMatchObject({ reference: answer.reference, payerMobile: '13900139000', terminalId: SERIAL });
+  });
+
+  it('C8: a wrong PIN is 55 with its reason, nothing debited; C7: a non-contracted bank is 57 with the reason', async () => {
+    const payee = await terminal.lookupPayee('13800138000');
+    const wrong = await terminal.payByMobile({ lookupId: payee.lookupId, amount: 100, currency: 'CNY', track2: asciiToBytes(`${TEST_CARDS.visa.pan}=30122011234`), pin: '9999' });
+    expect(wrong).toMatchObject({ responseCode: '55', reason: 'Incorrect PIN' });
+    const other = await terminal.payByMobile({ lookupId: payee.lookupId, amount: 100, currency: 'CNY', track2: asciiToBytes(`${TEST_CARDS.nonContracted.pan}=30121011234`), pin: TEST_PIN });
+    expect(other.responseCode).toBe('57');
+    expect(other.reason).toContain('not a contracted bank');
+  });
+
+  it('C4: an unknown payee is an authenticated refusal the POS can act on (POSP_REFUSED carrying PAYEE_UNKNOWN)', async () => {
+    await expect(terminal.lookupPayee('13700137000')).rejects.toMatchObject({ code: 'POSP_REFUSED', pospCode: 'PAYEE_UNKNOWN' });
+  });
+
+  it('a malformed track is refused on the terminal, before anything is sent (CARD_DATA_INVALID)', async () => {
+    const before = side().bankReceived.length;
+    await expect(terminal.payByMobile({ lookupId: 'L1', amount: 100, currency: 'CNY', track2: asciiToBytes('not a track'), pin: TEST_PIN })).rejects.toMatchObject({ code: 'CARD_DATA_INVALID' });
+    expect(side().bankReceived.length).toBe(before);
+  });
+});
