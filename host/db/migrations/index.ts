@@ -19,7 +19,9 @@ import { mtmsLookupBuckets } from '../../mtms/lookupBucketMigration';
 import { mtmsTkChallenges } from '../../mtms/deviceChallengeMigration';
 // The ledger keeps its migration beside its store (host/payments/ledger).
 import { ledger } from '../../payments/ledger/migration';
+// The mobile payment platform keeps its migration beside its stores (host/payments/mobile).
+import { mobilePayments } from '../../payments/mobile/migration';
 // POSP keeps its migration beside its store (host/posp).
 import { pospTables } from '../../posp/migration';
 
-export const MIGRATIONS: readonly HostMigration[] = [auditLog, caCertificates, kmsKeys, outbox, mtmsTables, kmsIntakeSequence, mtmsRepairAuthorisations, mtmsKmsKeyPins, mtmsLookupBuckets, mtmsTkChallenges, ledger, pospTables];
+export const MIGRATIONS: readonly HostMigration[] = [auditLog, caCertificates, kmsKeys, outbox, mtmsTables, kmsIntakeSequence, mtmsRepairAuthorisations, mtmsKmsKeyPins, mtmsLookupBuckets, mtmsTkChallenges, ledger, mobilePayments, pospTables];

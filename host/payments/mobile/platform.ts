@@ -10,7 +10,7 @@
  */
 export interface MobilePaymentPlatform {
   /** C4, C5: the payee registered for `mobile`, name with its second character hidden. Charges the lookup buckets (payer number if known, terminal, merchant): RATE_LIMITED (429) when empty; PAYEE_UNKNOWN, MOBILE_NUMBER_INVALID. */
-  lookupPayee(query: { mobile: string; terminalId: string; merchantId: string }): Promise<{ lookupId: string; maskedName: string; expiresAt: string }>;
+  lookupPayee(query: { mobile: string; terminalId: string; merchantId: string; /** C3: the payer's own number, when keyed: charges the payer's bucket too. */ payerMobile?: string }): Promise<{ lookupId: string; maskedName: string; expiresAt: string }>;
   /** C7: CARD_BANK_NOT_CONTRACTED unless the paying card's issuer is contracted (by BIN). */
   checkPayingCard(pan: string): Promise<void>;
   /** C8: after the debit is approved: records the payment owed to the payee (from lookupId), texts the payer; idempotent on `reference`. */
