@@ -6,6 +6,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeKeyEnvelope, wrapKeyForRecipient } from '../../../shared/crypto/keyTransport';
 import { asciiToBytes, toHex } from '../../../shared/bytes';
@@ -16,6 +17,7 @@ import { createLogger } from '../../../host/log';
 import { TEST_CARDS, TEST_PIN } from '../../../host/simulators/testCards';
 import type { Terminal } from '../../../firmware/core/terminal';
 import { useMigratedDatabase } from '../../store/helpers/testDatabase';
+import { findKeys } from '../../e2e/support/keyLeakScan';
 import { openWithLmkFile } from '../hsm/hsmTestKit';
 import { type AcquiringSide, CUSTOMER, startAcquiringSide } from '../posp/pospTestKit';
 import { SERIAL, makeMtmsKey, manufacture, openTkEnvelope, rng, tempDirs } from './support';
@@ -27,6 +29,8 @@ let ca: CertificateAuthority;
 let kms: RunningKms;
 let acquiring: AcquiringSide | undefined;
 let terminal: Terminal;
+/** Every line the KMS and POSP logged, at debug level. */
+const logLines: string[] = [];
 
 beforeAll(async () => {
   ca = await ensureCa({ dataDir: dirs.make(), db: database().db });
@@ -38,7 +42,7 @@ beforeAll(async () => {
     ca,
     port: 0,
     host: '127.0.0.1',
-    logger: createLogger({ level: 'silent' }),
+    logger: createLogger({ level: 'debug', destination: { write: (line: string) => void logLines.push(line) } }),
     posp: async ({ hsm, store }) => {
       const lmkFile = join(kmsDirectory(dataDir, CUSTOMER), LMK_FILE_NAME);
       acquiring = await startAcquiringSide({ database: database(), hsm, open: (handle) => openWithLmkFile(lmkFile, handle), kmsStore: store });
@@ -98,5 +102,24 @@ describe('the terminal pays by mobile number through POSP (C3-C8, X2)', () => {
     const before = side().bankReceived.length;
     await expect(terminal.payByMobile({ lookupId: 'L1', amount: 100, currency: 'CNY', track2: asciiToBytes('not a track'), pin: TEST_PIN })).rejects.toMatchObject({ code: 'CARD_DATA_INVALID' });
     expect(side().bankReceived.length).toBe(before);
+  });
+
+  it('X1: no PAN, track 2 or PIN block the payments carried appears in any log line or any database row', async () => {
+    const tables = await sql<{ name: string }>`select name from sqlite_master where type = 'table'`.execute(database().db);
+    const rows: string[] = [];
+    for (const { name } of tables.rows) rows.push(JSON.stringify((await sql`select * from ${sql.table(name)}`.execute(database().db)).rows));
+    const debits = side().bankReceived.filter((m) => m.mti === '0200');
+    expect(debits.length).toBeGreaterThan(1);
+    const secrets = debits.flatMap((m, i) => [
+      { label: `0200 #${i} PAN`, key: asciiToBytes(m.fields[2] as string) },
+      { label: `0200 #${i} track 2`, key: asciiToBytes(m.fields[35] as string) },
+      { label: `0200 #${i} PIN block`, key: m.fields[52] as Uint8Array },
+    ]);
+    const sources = [
+      { name: 'log', kind: 'log', bytes: new TextEncoder().encode(logLines.join('')) },
+      { name: 'database rows', kind: 'database', bytes: new TextEncoder().encode(rows.join('\n')) },
+    ];
+    expect(logLines.length).toBeGreaterThan(0);
+    expect(findKeys(secrets, sources)).toEqual([]);
   });
 });
