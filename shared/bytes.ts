@@ -99,17 +99,39 @@ export function bytesToAscii(bytes: Uint8Array): string {
   return out;
 }
 
-/** UTF-8 encode without TextEncoder (not present in every Moddable build). */
+/**
+ * UTF-8 encode without TextEncoder (not present in every Moddable build). Two passes, the length
+ * first, so no array of numbers is built: in XS every array element is a slot, and a local-link
+ * answer carrying a device certificate (about 2 KB of JSON) would take some 40 KB of the ESP32's
+ * 78 KB chunk heap for one growing array.
+ */
 export function utf8ToBytes(text: string): Uint8Array {
-  const out: number[] = [];
+  let length = 0;
   for (const ch of text) {
     const cp = ch.codePointAt(0) as number;
-    if (cp < 0x80) out.push(cp);
-    else if (cp < 0x800) out.push(0xc0 | (cp >> 6), 0x80 | (cp & 63));
-    else if (cp < 0x10000) out.push(0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 63), 0x80 | (cp & 63));
-    else out.push(0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 63), 0x80 | ((cp >> 6) & 63), 0x80 | (cp & 63));
+    length += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
   }
-  return Uint8Array.from(out);
+  const out = new Uint8Array(length);
+  let i = 0;
+  for (const ch of text) {
+    const cp = ch.codePointAt(0) as number;
+    if (cp < 0x80) {
+      out[i++] = cp;
+    } else if (cp < 0x800) {
+      out[i++] = 0xc0 | (cp >> 6);
+      out[i++] = 0x80 | (cp & 63);
+    } else if (cp < 0x10000) {
+      out[i++] = 0xe0 | (cp >> 12);
+      out[i++] = 0x80 | ((cp >> 6) & 63);
+      out[i++] = 0x80 | (cp & 63);
+    } else {
+      out[i++] = 0xf0 | (cp >> 18);
+      out[i++] = 0x80 | ((cp >> 12) & 63);
+      out[i++] = 0x80 | ((cp >> 6) & 63);
+      out[i++] = 0x80 | (cp & 63);
+    }
+  }
+  return out;
 }
 
 export function bytesToUtf8(bytes: Uint8Array): string {
