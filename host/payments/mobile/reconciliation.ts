@@ -108,6 +108,7 @@ export async function reconcileBusinessDay(deps: ReconciliationDeps, businessDay
     else if (debit.maskedPan !== p.masked_pan) report('CARD_MISMATCH', p.reference, `recorded ${p.masked_pan}, settled ${debit.maskedPan}`);
     else if (reversals.has(p.reference)) report('REVERSED', p.reference, `settled ${debit.amount} and reversed by the provider`);
     else if (p.state === 'crediting') report('CREDIT_OUTCOME_UNKNOWN', p.reference, `credit ${p.credit_reference} was sent by an earlier run and its answer not kept; ask the provider`);
+    else if (p.state === 'credit_failed') report(p.credit_answer?.startsWith('91') ? 'CREDIT_UNANSWERED' : 'CREDIT_DECLINED', p.reference, `credit ${p.credit_reference}: ${p.credit_answer}; still owed`);
     else if (p.state === 'owed') {
       const outcome = await creditPayee(deps, p);
       if (outcome.ok) credited.push(p.reference);
