@@ -29,7 +29,7 @@ import { readDeviceRootKey } from '../../firmware/hal/moddable/rootKey';
 import { type HostProcess, startHostProcess } from '../e2e/support/hostProcess';
 import { kmsRowsOf } from '../e2e/support/kmsRows';
 import { freeLoopbackPorts, httpsGetJson, LOOPBACK } from '../e2e/support/loopback';
-import { onboard, outboxRowWhen, stationFiles } from '../e2e/support/operatorStation';
+import { enrol, onboard, outboxRowWhen, stationFiles } from '../e2e/support/operatorStation';
 import { hostEnv } from '../e2e/support/paypadCli';
 import { recoverVaultKeys } from '../e2e/support/vaultKeys';
 import { ROOT } from '../unit/firmware/moddableModules';
@@ -112,7 +112,11 @@ describe.skipIf(missing !== null)(`X3 the firmware in the Moddable simulator wit
     await sim.waitForLine(/^display: SN PP-1001 \| Waiting for operator/, 'the status screen');
     await shoot(sim, 'waiting-for-operator');
 
-    // The operator reads the serial, confirms the customer and uploads the TK envelope (A2-A5, A10).
+    // The production line enrols it (A8), then the operator reads the serial, confirms the customer
+    // and uploads the TK envelope the device signed (A2-A5, A8, A10).
+    await enrol(`${LOOPBACK}:${linkPort}`, mtmsUrl, stationFiles(operatorDirectory(dataDir))).catch((e: Error) => {
+      throw new Error(`${e.message}\nthe simulator said:\n${sim.lines.join('\n')}`);
+    });
     const receipt = await onboard(`${LOOPBACK}:${linkPort}`, mtmsUrl, stationFiles(operatorDirectory(dataDir))).catch((e: Error) => {
       throw new Error(`${e.message}\nthe simulator said:\n${sim.lines.join('\n')}`);
     });
