@@ -16,6 +16,8 @@ export interface FakeTerminalOptions {
   readonly serial: string;
   /** The serial answered after a repair (a device swapped on the bench); the same by default. */
   readonly serialAfterRepair?: string;
+  /** The serial answered to identity (a device swapped during enrolment); the same by default. */
+  readonly identitySerial?: string;
   /** Refuse every request of this op with this error. */
   readonly refuse?: { readonly op: LinkOp; readonly error: PaypadError };
 }
@@ -52,7 +54,7 @@ export async function startFakeTerminal(options: FakeTerminalOptions): Promise<F
           if (request.nonce === undefined) return { v: LINK_VERSION, id: request.id, ok: true, serial, tkEnvelope };
           return { v: LINK_VERSION, id: request.id, ok: true, serial, tkEnvelope, signature: randomHex(64), certificate };
         case 'identity':
-          return { v: LINK_VERSION, id: request.id, ok: true, serial, publicKey: `04${randomHex(64)}`, signature: randomHex(64) };
+          return { v: LINK_VERSION, id: request.id, ok: true, serial: options.identitySerial ?? serial, publicKey: `04${randomHex(64)}`, signature: randomHex(64) };
         case 'certify':
           certificate = request.certificate;
           return { v: LINK_VERSION, id: request.id, ok: true, serial };
