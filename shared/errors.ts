@@ -176,6 +176,7 @@ export type ErrorCode =
   | 'CARD_BANK_NOT_CONTRACTED'
   | 'PAYMENT_EXISTS_DIFFERENT'
   | 'MOBILE_COMMAND_INVALID'
+  | 'OPERATOR_ONLY'
   // POSP, the acquiring front end (host/posp; SPEC C3-C8, X2): card data under TDK, the terminal transaction exchange
   | 'CARD_DATA_INVALID'
   | 'POSP_REFUSED'

@@ -55,6 +55,19 @@ export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   PUBLIC_KEY_INVALID: 422,
   // RFC 6585 §4: the operator's lookup bucket is empty; Retry-After says when a lookup is possible.
   MTMS_LOOKUP_RATE_LIMITED: 429,
+  // Mobile payments (C1-C9): an empty lookup or registration bucket (RFC 6585 §4, with Retry-After);
+  // unknown payees and ids; a number registered twice or a reference reused with other data; a card
+  // the provider will not verify or a paying card's bank outside its contracts; an operator action asked from afar.
+  RATE_LIMITED: 429,
+  PAYEE_UNKNOWN: 404,
+  REGISTRATION_UNKNOWN: 404,
+  LOOKUP_UNKNOWN: 404,
+  PAYEE_EXISTS: 409,
+  PAYMENT_EXISTS_DIFFERENT: 409,
+  PAYEE_CARD_NOT_VERIFIED: 422,
+  CARD_BANK_NOT_CONTRACTED: 422,
+  OPERATOR_ONLY: 403,
+  SMS_GATEWAY_UNAVAILABLE: 503,
   // RFC 6585 §5.
   HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
