@@ -18,8 +18,10 @@
  *   - bad MAC: MAC_MISMATCH; malformed MAC header: PROTOCOL_MALFORMED;
  *   - authenticated refusal: PospRefusal (code POSP_REFUSED) with POSP's own error code;
  *   - authenticated answer: validated; a payment's responseCode says whether the card was debited.
- * After a lost answer the same request is not re-sent here: a new call uses a new sequence number,
- * and POSP reverses a debit whose answer it could not give (docs/payments.md).
+ * An answer lost in transit (HTTP_FAILED, HTTP_TIMEOUT) is asked for again with the very same
+ * request, bytes and sequence number, up to RESENDS times: POSP answers a repeat from what it
+ * stored, so the card is debited at most once and the terminal still learns the outcome
+ * (docs/payments.md "Sequence numbers and retries").
  *
  * Structured as kmsClient.ts: a chain of promise reactions, each step small and synchronous on the
  * vault, so the device's stack holds one step's frames at a time (docs/firmware.md "Stack").
@@ -49,6 +51,9 @@ import type { TerminalIdentity } from './terminalIdentity';
 import { reserveSequence } from './terminalState';
 
 type AnswerName = 'mobileLookupResponse' | 'mobilePayResponse';
+
+/** How often a request whose answer was lost is sent again, unchanged. */
+const RESENDS = 2;
 
 /** An authenticated refusal: POSP MAC'd its answer, so its error code can be acted on (e.g. PAYEE_UNKNOWN, RATE_LIMITED). */
 export class PospRefusal extends PaypadError {
@@ -168,11 +173,17 @@ export class PaymentClient {
     return { route, path, body, headers: out, seq: fields.seq };
   }
 
-  #send(request: SignedRequest): Promise<{ request: SignedRequest; response: HttpResponse }> {
+  #send(request: SignedRequest, resends = RESENDS): Promise<{ request: SignedRequest; response: HttpResponse }> {
     const { kmsUrl, trustAnchor } = this.#identity;
     return this.#http
       .request({ method: 'POST', url: kmsUrl + request.path, headers: request.headers, body: request.body, tls: { trustAnchor }, maxResponseBytes: MAX_BODY_BYTES })
-      .then((response) => ({ request, response }));
+      .then(
+        (response) => ({ request, response }),
+        (e: unknown) => {
+          if (resends > 0 && (isPaypadError(e, 'HTTP_FAILED') || isPaypadError(e, 'HTTP_TIMEOUT'))) return this.#send(request, resends - 1);
+          throw e;
+        },
+      );
   }
 
   /** Throws unless the response carries a MAC that verifies under MAK for this request's serial and sequence. */

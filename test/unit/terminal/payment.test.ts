@@ -15,12 +15,14 @@ import { ensureCa } from '../../../host/ca/caStorage';
 import { LMK_FILE_NAME, type RunningKms, kmsDirectory, startKms } from '../../../host/kms/kmsInstance';
 import { createLogger } from '../../../host/log';
 import { TEST_CARDS, TEST_PIN } from '../../../host/simulators/testCards';
-import type { Terminal } from '../../../firmware/core/terminal';
+import { Terminal } from '../../../firmware/core/terminal';
+import type { Http } from '../../../firmware/hal/http';
+import { PaypadError } from '../../../shared/errors';
 import { useMigratedDatabase } from '../../store/helpers/testDatabase';
 import { findKeys } from '../../e2e/support/keyLeakScan';
 import { openWithLmkFile } from '../hsm/hsmTestKit';
 import { type AcquiringSide, CUSTOMER, startAcquiringSide } from '../posp/pospTestKit';
-import { SERIAL, makeMtmsKey, manufacture, openTkEnvelope, rng, tempDirs } from './support';
+import { type Manufactured, SERIAL, makeMtmsKey, manufacture, openTkEnvelope, rng, tempDirs } from './support';
 
 const dirs = tempDirs();
 const database = useMigratedDatabase('sqlite');
@@ -29,6 +31,7 @@ let ca: CertificateAuthority;
 let kms: RunningKms;
 let acquiring: AcquiringSide | undefined;
 let terminal: Terminal;
+let unit: Manufactured;
 /** Every line the KMS and POSP logged, at debug level. */
 const logLines: string[] = [];
 
@@ -50,7 +53,8 @@ beforeAll(async () => {
     },
   });
   const caDer = new Uint8Array(new X509Certificate(ca.caCertificatePem).raw);
-  terminal = manufacture(dirs.make(), { mtms, kmsUrl: kms.url, caDer }).terminal;
+  unit = manufacture(dirs.make(), { mtms, kmsUrl: kms.url, caDer });
+  terminal = unit.terminal;
   // A1-A7 as the operator and MTMS do it, then A11 and A12.
   const answer = await terminal.handleLinkRequest({ v: 1, id: 1, op: 'tk' });
   if (!('tkEnvelope' in answer)) throw new Error('expected a tk answer');
@@ -92,6 +96,28 @@ describe('the terminal pays by mobile number through POSP (C3-C8, X2)', () => {
     const other = await terminal.payByMobile({ lookupId: payee.lookupId, amount: 100, currency: 'CNY', track2: asciiToBytes(`${TEST_CARDS.nonContracted.pan}=30121011234`), pin: TEST_PIN });
     expect(other.responseCode).toBe('57');
     expect(other.reason).toContain('not a contracted bank');
+  });
+
+  it('X2: an answer lost on the way back is asked for again with the same request: the stored answer, one debit', async () => {
+    const payee = await terminal.lookupPayee('13800138000');
+    const pan = TEST_CARDS.masterCard.pan;
+    const before = side().provider.balanceOf(pan)!.balance;
+    const sent = side().bankReceived.length;
+    let lost = 0;
+    // The request reaches POSP and is answered; the terminal's HTTP reports the connection lost, once.
+    const flaky: Http = {
+      request: (request) =>
+        unit.device.http.request(request).then((response) => {
+          if (request.url.endsWith('/mobile/pay') && lost++ === 0) throw new PaypadError('HTTP_FAILED', 'connection reset after the request was sent');
+          return response;
+        }),
+    };
+    const onFlakyLine = Terminal.open({ ...unit.device, http: flaky });
+    const answer = await onFlakyLine.payByMobile({ lookupId: payee.lookupId, amount: 300, currency: 'CNY', track2: asciiToBytes(`${pan}=30122011234`), pin: TEST_PIN });
+    expect(lost).toBe(2);
+    expect(answer.responseCode).toBe('00');
+    expect(side().provider.balanceOf(pan)!.balance).toBe(before - 300);
+    expect(side().bankReceived.length).toBe(sent + 1);
   });
 
   it('C4: an unknown payee is an authenticated refusal the POS can act on (POSP_REFUSED carrying PAYEE_UNKNOWN)', async () => {

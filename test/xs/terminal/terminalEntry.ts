@@ -11,6 +11,7 @@
 import { concatBytes } from '../../../shared/bytes';
 import { PaypadError, isPaypadError } from '../../../shared/errors';
 import { KmsRefusal } from '../../../firmware/core/kmsClient';
+import { PospRefusal } from '../../../firmware/core/paymentClient';
 import { LocalLinkSession } from '../../../firmware/core/localLinkService';
 import { type TerminalDevice, Terminal } from '../../../firmware/core/terminal';
 import { provisionTerminal, publicKeyCheckValue } from '../../../firmware/core/terminalIdentity';
@@ -100,6 +101,10 @@ async function run(command: TerminalCommand): Promise<unknown> {
       return booted().downloadTmk();
     case 'signOn':
       return booted().signOn();
+    case 'lookupPayee':
+      return booted().lookupPayee(command.payeeMobile);
+    case 'payByMobile':
+      return booted().payByMobile(command.payment);
     case 'status':
       return booted().status();
     case 'collect':
@@ -112,6 +117,7 @@ async function run(command: TerminalCommand): Promise<unknown> {
 
 function wireError(e: unknown): TerminalWireError {
   if (e instanceof KmsRefusal) return { code: e.code, message: e.message, kmsCode: e.kmsCode, status: e.status };
+  if (e instanceof PospRefusal) return { code: e.code, message: e.message, pospCode: e.pospCode, status: e.status };
   if (isPaypadError(e)) return { code: e.code, message: e.message };
   // Not a typed failure: a bug in the core or this harness. Name it, for the test to show.
   return { code: 'INTERNAL', message: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };

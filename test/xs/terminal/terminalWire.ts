@@ -9,7 +9,9 @@
  * board behind its UART, and Node only moves TCP bytes (firmware/hal/node/localLinkServer).
  * Runs in XS and Node: no Node APIs.
  */
+import type { MobilePayment } from '../../../firmware/core/paymentClient';
 import type { SlotStatus, TerminalStatus } from '../../../firmware/core/terminal';
+import type { MobileLookupResponse, MobilePayResponse } from '../../../shared/protocol/transactions';
 import type { TerminalIdentity } from '../../../firmware/core/terminalIdentity';
 import type { WireError } from './halWire';
 
@@ -22,6 +24,9 @@ export type TerminalCommand =
   | { cmd: 'link.data'; session: number; data: Uint8Array }
   | { cmd: 'downloadTmk' }
   | { cmd: 'signOn' }
+  /** POSP beside the KMS (paymentClient.ts): C3-C5, then C6-C8. */
+  | { cmd: 'lookupPayee'; payeeMobile: string }
+  | { cmd: 'payByMobile'; payment: MobilePayment }
   | { cmd: 'status' }
   /** Nothing but a garbage collection: the baseline heap count a measured command is compared with. */
   | { cmd: 'collect' };
@@ -37,13 +42,16 @@ export interface TerminalResults {
   'link.data': { data: Uint8Array; closed: boolean };
   downloadTmk: SlotStatus;
   signOn: SlotStatus[];
+  lookupPayee: MobileLookupResponse;
+  payByMobile: MobilePayResponse;
   status: TerminalStatus;
   collect: null;
 }
 
-/** A PaypadError from the core; a KMS refusal (KMS_REFUSED) also carries the KMS's code and status. */
+/** A PaypadError from the core; a KMS or POSP refusal (KMS_REFUSED, POSP_REFUSED) also carries the peer's code and status. */
 export interface TerminalWireError extends WireError {
   kmsCode?: string;
+  pospCode?: string;
   status?: number;
 }
 

@@ -10,7 +10,9 @@
  */
 import { fileURLToPath } from 'node:url';
 import { PaypadError } from '../../../shared/errors';
+import type { MobilePayment } from '../../../firmware/core/paymentClient';
 import type { SlotStatus, TerminalStatus } from '../../../firmware/core/terminal';
+import type { MobileLookupResponse, MobilePayResponse } from '../../../shared/protocol/transactions';
 import type { TerminalIdentity } from '../../../firmware/core/terminalIdentity';
 import { type LinkConnection, type LinkStream, listenLocalLink } from '../../../firmware/hal/node/localLinkServer';
 import { openNodeDevice } from '../../../firmware/hal/node/nodeDevice';
@@ -38,11 +40,12 @@ export interface XsTerminalCoreOptions extends Pick<XsTerminalOptions, 'hal' | '
   readonly script?: string;
 }
 
-/** A KMS refusal keeps the KMS's code and status across the engine boundary, as KmsRefusal has them. */
-export type TerminalError = PaypadError & { readonly kmsCode?: string; readonly status?: number };
+/** A KMS or POSP refusal keeps the peer's code and status across the engine boundary, as KmsRefusal and PospRefusal have them. */
+export type TerminalError = PaypadError & { readonly kmsCode?: string; readonly pospCode?: string; readonly status?: number };
 
 function terminalError(wire: TerminalWireError): TerminalError {
   const error = new PaypadError(wire.code, wire.message);
+  if (wire.pospCode !== undefined) return Object.assign(error, { pospCode: wire.pospCode, status: wire.status });
   return wire.kmsCode === undefined ? error : Object.assign(error, { kmsCode: wire.kmsCode, status: wire.status });
 }
 
@@ -153,6 +156,16 @@ export class XsTerminal implements EmulatedTerminal {
 
   async status(): Promise<TerminalStatus> {
     return (await this.core.call({ cmd: 'status' })).result;
+  }
+
+  /** C3-C5 through POSP beside the KMS (firmware/core/paymentClient.ts). */
+  lookupPayee(payeeMobile: string): Promise<MobileLookupResponse> {
+    return this.withKmsLock(async () => (await this.core.call({ cmd: 'lookupPayee', payeeMobile })).result);
+  }
+
+  /** C6-C8: the core enciphers the track and the PIN in its vault, in XS. */
+  payByMobile(payment: MobilePayment): Promise<MobilePayResponse> {
+    return this.withKmsLock(async () => (await this.core.call({ cmd: 'payByMobile', payment })).result);
   }
 
   async close(): Promise<void> {
