@@ -6,11 +6,16 @@
  *     as a CSR's self-signature is for PKCS#10, RFC 2986 §4.2) -> DEVICE_SIGNATURE_INVALID;
  *   - the nonce was issued to this station for this serial, unused, unexpired -> MTMS_CHALLENGE_INVALID;
  *   - the serial is in MTMS's serial table -> MTMS_SERIAL_UNKNOWN;
- *   - the serial has no device certificate in force -> MTMS_DEVICE_ENROLLED (409).
- * The last rule is what keeps a device that claims an enrolled terminal's serial from being
- * enrolled in its place: a second device for a serial needs an administrator to revoke the first
- * one's certificate (`paypad ca revoke`), on purpose and audited. Two enrolments racing for one
- * serial both see the other's certificate after issuing, and both revoke their own and refuse.
+ *   - the serial has no device certificate in force -> MTMS_DEVICE_ENROLLED (409);
+ *   - a serial already in the field (MTMS took a TK for it) has an open repair authorisation
+ *     (repairAuthorisations.ts) -> MTMS_REPAIR_NOT_AUTHORISED (403).
+ * The last two rules keep a device that claims a terminal's serial from being enrolled in its
+ * place: a second device for a serial needs an administrator to revoke the first one's
+ * certificate (`paypad ca revoke`), and a terminal that has keys (one onboarded before it had an
+ * identity, or one whose certificate was revoked) is enrolled only while an administrator's repair
+ * authorisation is open; both on purpose and audited. The authorisation is not used up here: the
+ * TK intake that may follow uses it. Two enrolments racing for one serial both see the other's
+ * certificate after issuing, and both revoke their own and refuse.
  * Every enrolment and every refusal is audited (mtms.device.enrolled, mtms.device.refused).
  */
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -25,13 +30,14 @@ import { x509 } from '../ca/x509';
 import type { Schema } from '../db/schema';
 import type { DeviceChallenges } from './deviceChallenges';
 import { assertDeviceSignature, p256PublicKeyObject } from './deviceCertificates';
-import type { OperatorIdentity, SerialRecord } from './mtmsTables';
+import type { MtmsStore } from './mtmsStore';
+import type { OperatorIdentity } from './mtmsTables';
 
 export interface DeviceEnrolmentOptions {
   readonly db: Kysely<Schema>;
   readonly ca: CertificateAuthority;
   readonly challenges: DeviceChallenges;
-  readonly serial: (serial: string) => Promise<SerialRecord | undefined>;
+  readonly store: Pick<MtmsStore, 'serial' | 'latestIntake' | 'repairAuthorisations'>;
   readonly clock: () => Date;
 }
 
@@ -39,19 +45,29 @@ export interface DeviceEnrolmentOptions {
 export type EnrolDevice = (request: unknown, operator: OperatorIdentity) => Promise<DeviceCertificateMessage>;
 
 export function createDeviceEnrolment(options: DeviceEnrolmentOptions): EnrolDevice {
-  const { ca, challenges, clock } = options;
+  const { ca, challenges, clock, store } = options;
   const audit = createAuditStore(options.db, clock);
 
   const enrol = async (serial: string, publicKey: Uint8Array, nonce: Uint8Array, signature: Uint8Array, operator: OperatorIdentity) => {
     assertDeviceSignature(p256PublicKeyObject(publicKey), enrolmentSignedBytes(serial, nonce, publicKey), signature, serial);
     await challenges.consume(serial, 'enrol', nonce, operator);
-    if ((await options.serial(serial)) === undefined) throw new PaypadError('MTMS_SERIAL_UNKNOWN', `serial ${serial} is not in the MTMS serial table`);
+    if ((await store.serial(serial)) === undefined) throw new PaypadError('MTMS_SERIAL_UNKNOWN', `serial ${serial} is not in the MTMS serial table`);
     const subject = { role: 'device' as const, name: serial };
     const inForce = () => ca.current(subject, clock());
     const enrolled = (certSerial: string) =>
       new PaypadError('MTMS_DEVICE_ENROLLED', `serial ${serial} already has a device certificate in force (${certSerial}); an administrator revokes it first (paypad ca revoke --serial ${certSerial})`);
     const existing = await inForce();
     if (existing.length > 0) throw enrolled(existing[0].serial);
+    if ((await store.latestIntake(serial)) !== undefined) {
+      const at = clock();
+      const open = (await store.repairAuthorisations(serial)).some((a) => a.closedAt === undefined && a.expiresAt > at);
+      if (!open) {
+        throw new PaypadError(
+          'MTMS_REPAIR_NOT_AUTHORISED',
+          `terminal ${serial} already has a TK at its KMS; its device is enrolled only while an MTMS administrator's repair authorisation is open (paypad mtms repair authorize --serial ${serial})`,
+        );
+      }
+    }
     const issued = await ca.issue({ subject, publicKey });
     const now = await inForce();
     if (now.length > 1) {

@@ -108,7 +108,7 @@ export function createMtmsService(options: MtmsServiceOptions): MtmsService {
   const buckets = createLookupBuckets(options.db, lookupLimits, clock);
   const challenges = createDeviceChallenges(options.db, clock);
   const deviceCertificates = createDeviceCertificates(options.ca.caCertificatePem, options.ca);
-  const enrolDevice = createDeviceEnrolment({ db: options.db, ca: options.ca, challenges, serial: (serial) => store.serial(serial), clock });
+  const enrolDevice = createDeviceEnrolment({ db: options.db, ca: options.ca, challenges, store, clock });
 
   /** A8: the device enrolled under the serial vouches for this envelope, over a nonce used here once. */
   const authenticateDevice = async (request: TkIntakeRequest, envelope: Uint8Array, operator: OperatorIdentity): Promise<DeviceCertificate> => {

@@ -163,6 +163,20 @@ describe('A8 device identity at MTMS', () => {
       await expect(service.enrolDevice(await enrolRequest(clone), operator)).resolves.toMatchObject({ serial: terminal.serial });
     });
 
+    it('A8 A13: a terminal already in the field (its certificate revoked, say) is enrolled again only while a repair authorisation is open', async () => {
+      const terminal = await registered();
+      await service.intakeTk(await terminal.signedRequest(service, operator, terminal.envelopeFor(intakeKey.publicKey)), operator);
+      const [inForce] = await ca.current({ role: 'device', name: terminal.serial }, new Date());
+      await ca.revoke(inForce.serial, 'keyCompromise');
+      const replacement = new TerminalWithTk(terminal.serial);
+      await expect(service.enrolDevice(await enrolRequest(replacement), operator)).rejects.toMatchObject({ code: 'MTMS_REPAIR_NOT_AUTHORISED' });
+      expect(await ca.current({ role: 'device', name: terminal.serial }, new Date())).toEqual([]);
+      await store.openRepair(terminal.serial, 10, 'admin:test');
+      await expect(service.enrolDevice(await enrolRequest(replacement), operator)).resolves.toMatchObject({ serial: terminal.serial });
+      // Enrolment leaves the authorisation open for the new TK that follows.
+      expect((await store.repairAuthorisations(terminal.serial))[0].closedAt).toBeUndefined();
+    });
+
     it('A8: a bad proof of possession, a reused nonce or an unknown serial is refused, audited, and certifies nothing', async () => {
       const terminal = await registered(false);
       const request = await enrolRequest(terminal);
