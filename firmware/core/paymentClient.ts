@@ -115,9 +115,14 @@ export class PaymentClient {
     this.#signedOn = options.signedOn;
   }
 
-  /** C3-C5: the payee registered for `payeeMobile`, name masked, for the payer to confirm. */
-  lookupPayee(payeeMobile: string): Promise<MobileLookupResponse> {
-    return this.#exchange('mobile/lookup', () => validateTransactionMessage('mobileLookupRequest', { v: TRANSACTION_VERSION, payeeMobile }), 'mobileLookupResponse');
+  /** C3-C5: the payee registered for `payeeMobile`, name masked, for the payer to confirm; the payer's own number when keyed. */
+  lookupPayee(payeeMobile: string, payerMobile?: string): Promise<MobileLookupResponse> {
+    const request = { v: TRANSACTION_VERSION, payeeMobile };
+    return this.#exchange(
+      'mobile/lookup',
+      () => validateTransactionMessage('mobileLookupRequest', payerMobile === undefined ? request : { ...request, payerMobile }),
+      'mobileLookupResponse',
+    );
   }
 
   /** C6-C8: debits the swiped card for the confirmed payee; the answer's responseCode '00' is approved. */

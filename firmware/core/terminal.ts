@@ -184,8 +184,8 @@ export class Terminal implements LinkRequestHandler {
   }
 
   /** C3-C5: see PaymentClient.lookupPayee. */
-  lookupPayee(payeeMobile: string): Promise<MobileLookupResponse> {
-    return this.#exclusive(() => this.#payments.lookupPayee(payeeMobile));
+  lookupPayee(payeeMobile: string, payerMobile?: string): Promise<MobileLookupResponse> {
+    return this.#exclusive(() => this.#payments.lookupPayee(payeeMobile, payerMobile));
   }
 
   /** C6-C8: see PaymentClient.payByMobile; the caller wipes `payment.track2` afterwards. */

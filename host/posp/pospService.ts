@@ -106,7 +106,8 @@ export async function openPospService(options: PospServiceOptions): Promise<Posp
 
     lookup: (request) =>
       handle(request, 'mobile/lookup', 'mobileLookupRequest', async (_terminal, message): Promise<MobileLookupResponse> => {
-        const found = await options.platform.lookupPayee({ mobile: message.payeeMobile, terminalId: request.serial, merchantId: options.merchantId });
+        const query = { mobile: message.payeeMobile, terminalId: request.serial, merchantId: options.merchantId };
+        const found = await options.platform.lookupPayee(message.payerMobile === undefined ? query : { ...query, payerMobile: message.payerMobile });
         return validateTransactionMessage('mobileLookupResponse', { v: TRANSACTION_VERSION, lookupId: found.lookupId, maskedName: found.maskedName, expiresAt: found.expiresAt });
       }),
 

@@ -54,8 +54,8 @@ const maskedPan = string({ min: 8, max: 19, pattern: /^[0-9*]+$/, describe: "8 t
 const approvalCode = string({ min: 6, max: 6, pattern: /^[0-9A-Z ]{6}$/, describe: 'six of 0-9 A-Z space (ISO 8583 field 38)' });
 
 export const transactionMessages = {
-  /** Terminal -> POSP (C3, C4): who is registered for this payee mobile number? */
-  mobileLookupRequest: object({ v, payeeMobile: mobile }),
+  /** Terminal -> POSP (C3, C4): who is registered for this payee mobile number? `payerMobile`, when keyed, is rate-limited too. */
+  mobileLookupRequest: object({ v, payeeMobile: mobile, payerMobile: optional(mobile) }),
   /** POSP -> terminal (C5): the payee's name with its second character hidden, for the payer to confirm. */
   mobileLookupResponse: object({ v, lookupId, maskedName: text(1, 80), expiresAt: text(1, 40) }),
   /**

@@ -29,7 +29,10 @@ export class TestPlatform implements MobilePaymentPlatform {
     this.#provider = provider;
   }
 
-  async lookupPayee(query: { mobile: string; terminalId: string; merchantId: string }) {
+  readonly lookupQueries: { mobile: string; terminalId: string; merchantId: string; payerMobile?: string }[] = [];
+
+  async lookupPayee(query: { mobile: string; terminalId: string; merchantId: string; payerMobile?: string }) {
+    this.lookupQueries.push(query);
     if (!/^1[3-9][0-9]{9}$/.test(query.mobile)) throw new PaypadError('MOBILE_NUMBER_INVALID', 'not a mainland China mobile number: key it again');
     const name = this.payees.get(query.mobile);
     if (name === undefined) throw new PaypadError('PAYEE_UNKNOWN', 'no payee is registered for this mobile number');

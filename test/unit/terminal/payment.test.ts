@@ -78,8 +78,9 @@ const side = (): AcquiringSide => {
 describe('the terminal pays by mobile number through POSP (C3-C8, X2)', () => {
   it('C5, C8: looks the payee up (name masked), pays with the swiped card and PIN, gets 00; the card is debited once', async () => {
     side().platform.payees.set('13800138000', '王小明');
-    const payee = await terminal.lookupPayee('13800138000');
+    const payee = await terminal.lookupPayee('13800138000', '13900139000');
     expect(payee.maskedName).toBe('王*明');
+    expect(side().platform.lookupQueries.at(-1)).toEqual({ mobile: '13800138000', terminalId: SERIAL, merchantId: '898440358120001', payerMobile: '13900139000' });
     const pan = TEST_CARDS.unionPay.pan;
     const before = side().provider.balanceOf(pan)!.balance;
     const track2 = asciiToBytes(`${pan}=30121011234`);

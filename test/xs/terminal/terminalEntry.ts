@@ -102,7 +102,7 @@ async function run(command: TerminalCommand): Promise<unknown> {
     case 'signOn':
       return booted().signOn();
     case 'lookupPayee':
-      return booted().lookupPayee(command.payeeMobile);
+      return booted().lookupPayee(command.payeeMobile, command.payerMobile);
     case 'payByMobile':
       return booted().payByMobile(command.payment);
     case 'status':

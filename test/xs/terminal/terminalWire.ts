@@ -25,7 +25,7 @@ export type TerminalCommand =
   | { cmd: 'downloadTmk' }
   | { cmd: 'signOn' }
   /** POSP beside the KMS (paymentClient.ts): C3-C5, then C6-C8. */
-  | { cmd: 'lookupPayee'; payeeMobile: string }
+  | { cmd: 'lookupPayee'; payeeMobile: string; payerMobile?: string }
   | { cmd: 'payByMobile'; payment: MobilePayment }
   | { cmd: 'status' }
   /** Nothing but a garbage collection: the baseline heap count a measured command is compared with. */

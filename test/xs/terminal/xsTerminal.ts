@@ -159,8 +159,8 @@ export class XsTerminal implements EmulatedTerminal {
   }
 
   /** C3-C5 through POSP beside the KMS (firmware/core/paymentClient.ts). */
-  lookupPayee(payeeMobile: string): Promise<MobileLookupResponse> {
-    return this.withKmsLock(async () => (await this.core.call({ cmd: 'lookupPayee', payeeMobile })).result);
+  lookupPayee(payeeMobile: string, payerMobile?: string): Promise<MobileLookupResponse> {
+    return this.withKmsLock(async () => (await this.core.call({ cmd: 'lookupPayee', payeeMobile, ...(payerMobile === undefined ? {} : { payerMobile }) })).result);
   }
 
   /** C6-C8: the core enciphers the track and the PIN in its vault, in XS. */
