@@ -20,6 +20,7 @@ import { type DemoDataState, ensureDemoData } from './demoData';
 import { createKmsFleet, type KmsFleet } from './kmsFleet';
 import { createLogger, type Logger } from './log';
 import { type RunningMtms, startMtms } from './mtms/mtmsInstance';
+import { type RunningMobilePayments, startMobilePayments } from './payments/mobile/mobileRole';
 import { readyBanner } from './readyBanner';
 import { ROLES, type RoleModule } from './roles';
 import { SERVE_USAGE } from './serveUsage';
@@ -36,6 +37,8 @@ export interface RunningHost {
   readonly mtms: RunningMtms;
   /** The customers' KMSs this process runs, each on its own listener. */
   readonly kms: KmsFleet;
+  /** The mobile payment platform (System C) on the simulated card network, served at /mobile. */
+  readonly mobile: RunningMobilePayments;
   /** What happened to the demo data on this start; 'off' when config.demoData is false. */
   readonly demoData: DemoDataState | 'off';
   /**
@@ -73,6 +76,7 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
   }
   let fleet: KmsFleet | undefined;
   let mtms: RunningMtms | undefined;
+  let mobile: RunningMobilePayments | undefined;
   let ca: CertificateAuthority;
   let demoData: DemoDataState | 'off' = 'off';
   let server: Server;
@@ -89,12 +93,14 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
     await fleet.sync();
     fleet.watch();
     mtms = await startMtms({ dataDir: config.dataDir, db: database.db, dialect: database.dialect, ca, host: config.host, port: config.mtmsPort, limits: config.listeners, lookupLimits: config.lookupLimits, hsm: config.hsm, logger, kmsUrlOf: fleet.urlOf });
-    const app = createApp({ config, database, logger, version: hostVersion(), roles: options.roles ?? ROLES });
+    mobile = await startMobilePayments({ dataDir: config.dataDir, database, logger, demoData: config.demoData });
+    const app = createApp({ config, database, logger, version: hostVersion(), roles: [...(options.roles ?? ROLES), mobile.role] });
     const httpServer = createHttpListener(app, { limits: config.listeners, logger, who: 'the host' });
     endKeepAlive = keepAliveEnder(httpServer);
     server = await listen(httpServer, config.host, config.port, 'the host');
   } catch (e) {
     await mtms?.close({ graceMs: 0 });
+    await mobile?.close();
     await fleet?.close({ graceMs: 0 });
     await database.close();
     await lock.release();
@@ -106,6 +112,7 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
   // Constants for the closures below (a `let` loses its narrowing there).
   const kms = fleet;
   const mtmsRole = mtms;
+  const mobilePayments = mobile;
   logger.info({ url, db: database.dialect, version: hostVersion() }, `paypad host listening on ${url}`);
   logger.info({ listeners: { http: url, mtms: mtmsRole.url, kms: Object.fromEntries(kms.running().map((k) => [k.customerCode, k.url])) }, demoData }, 'paypad host ready');
 
@@ -125,7 +132,7 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       endKeepAlive();
       // Every listener stops, and the database closes, even if one of them fails to.
-      const results = await Promise.allSettled([stopped, mtmsRole.close({ graceMs }), kms.close({ graceMs })]);
+      const results = await Promise.allSettled([stopped, mtmsRole.close({ graceMs }), kms.close({ graceMs }), mobilePayments.close()]);
       closed = true;
       clearTimeout(forceTimer);
       await database.close();
@@ -136,7 +143,7 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
     })();
     return closing;
   };
-  return { url, config, database, ca, mtms: mtmsRole, kms, demoData, close };
+  return { url, config, database, ca, mtms: mtmsRole, kms, mobile: mobilePayments, demoData, close };
 }
 
 /**

@@ -33,7 +33,7 @@ import type { MobileTables } from './tables';
 export const LOOKUP_TTL_MS = 10 * 60_000;
 
 /** Terminal (ISO 8583 DE 41) and merchant (DE 42) ids as the POSP passes them. */
-const PARTY_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
+const PARTY_ID = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,31}$/;
 const REFERENCE = /^[0-9A-Za-z]{12}$/;
 /** A 6/4 mask as shared/pan.ts maskPan writes it (or the last four only, for a short PAN). */
 const MASKED_PAN = /^(?:\d{6}\*{3,9}|\*{4,15})\d{4}$/;
@@ -156,7 +156,7 @@ export function createMobilePaymentPlatform(deps: MobilePaymentPlatformDeps): Mo
 }
 
 function assertPartyId(value: unknown, field: string): void {
-  if (typeof value !== 'string' || !PARTY_ID.test(value)) throw new PaypadError('BAD_ARGUMENT', `${field}: expected 1 to 32 letters, digits, '.', '_' or '-'`);
+  if (typeof value !== 'string' || !PARTY_ID.test(value)) throw new PaypadError('BAD_ARGUMENT', `${field}: expected 1 to 32 letters, digits, spaces, '.', '_' or '-'`);
 }
 
 /** Every field's shape before anything is read or written; a full card number where the mask belongs is refused (X1). */
