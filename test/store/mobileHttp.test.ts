@@ -24,6 +24,7 @@ describe.each(DIALECTS)('the mobile data channel on %s', (dialect) => {
   let running: RunningMobilePayments;
   let server: { url: string; close(): Promise<void> };
   const post = (path: string, body: unknown) => fetch(`${server.url}/mobile${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const errorCode = async (res: Response) => ((await res.json()) as { error: { code: string } }).error.code;
   const codeFor = async (mobile: string) => {
     const { texts } = (await (await fetch(`${server.url}/mobile/v1/simulated-phones/%2B86${mobile}/texts`)).json()) as { texts: { text: string }[] };
     return /code is (\d{6})/.exec(texts.at(-1)!.text)![1];
@@ -56,25 +57,26 @@ describe.each(DIALECTS)('the mobile data channel on %s', (dialect) => {
     const { registrationId } = (await started.json()) as { registrationId: string };
     const confirmed = await post(`/v1/registrations/${registrationId}/confirm`, { code: await codeFor(mobile) });
     expect(confirmed.status).toBe(200);
-    const payee = await confirmed.json();
+    const payee = (await confirmed.json()) as { maskedCard: string };
     expect(payee).toMatchObject({ mobile, name: '张三', maskedCard: '622202*********0017' });
     expect(JSON.stringify(payee)).not.toContain(TEST_CARDS.unionPay.pan);
     const update = await post(`/v1/payees/${mobile}/updates`, { name: '王小明', pan: TEST_CARDS.payee.pan });
     expect(update.status).toBe(202);
     const { registrationId: updateId } = (await update.json()) as { registrationId: string };
-    expect((await (await post(`/v1/registrations/${updateId}/confirm`, { code: await codeFor(mobile) })).json()).maskedCard).toBe('622202*********0058');
+    const updated = (await (await post(`/v1/registrations/${updateId}/confirm`, { code: await codeFor(mobile) })).json()) as { maskedCard: string };
+    expect(updated.maskedCard).toBe('622202*********0058');
   });
 
   it('C1: typed error bodies: malformed JSON 400, a bad number 400, a number registered twice 409, an unknown registration 404, a card not verified 422', async () => {
     const bad = await post('/v1/payees', '{"name":');
     expect(bad.status).toBe(400);
-    expect((await (await post('/v1/payees', { name: '王小明', mobile: '123', pan: TEST_CARDS.payee.pan })).json()).error.code).toBe('MOBILE_NUMBER_INVALID');
+    expect(await errorCode(await post('/v1/payees', { name: '王小明', mobile: '123', pan: TEST_CARDS.payee.pan }))).toBe('MOBILE_NUMBER_INVALID');
     const twice = await post('/v1/payees', { name: '王小明', mobile: '13800138000', pan: TEST_CARDS.payee.pan });
-    expect([twice.status, (await twice.json()).error.code]).toEqual([409, 'PAYEE_EXISTS']);
+    expect([twice.status, await errorCode(twice)]).toEqual([409, 'PAYEE_EXISTS']);
     const unknown = await post('/v1/registrations/nope/confirm', { code: '123456' });
-    expect([unknown.status, (await unknown.json()).error.code]).toEqual([404, 'REGISTRATION_UNKNOWN']);
+    expect([unknown.status, await errorCode(unknown)]).toEqual([404, 'REGISTRATION_UNKNOWN']);
     const wrongName = await post('/v1/payees', { name: '李四', mobile: freshMobile(), pan: TEST_CARDS.payee.pan });
-    expect([wrongName.status, (await wrongName.json()).error.code]).toEqual([422, 'PAYEE_CARD_NOT_VERIFIED']);
+    expect([wrongName.status, await errorCode(wrongName)]).toEqual([422, 'PAYEE_CARD_NOT_VERIFIED']);
   });
 
   it('C5: an empty bucket answers 429 RATE_LIMITED with Retry-After in seconds', async () => {
@@ -83,7 +85,7 @@ describe.each(DIALECTS)('the mobile data channel on %s', (dialect) => {
     const refused = await post('/v1/payees', { name: '张伟', mobile, pan: TEST_CARDS.payee.pan });
     expect(refused.status).toBe(429);
     expect(refused.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
-    expect((await refused.json()).error.code).toBe('RATE_LIMITED');
+    expect(await errorCode(refused)).toBe('RATE_LIMITED');
   });
 
   it('C9: a loopback caller runs the day\'s reconciliation and gets the report', async () => {
