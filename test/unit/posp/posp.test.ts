@@ -133,6 +133,24 @@ describe.each(DIALECTS)('POSP on %s', (dialect) => {
     expect(await snapshot(posp().db)).toEqual(rows);
   });
 
+  it('X2: the same request arriving twice at once (a proxy repeating it) debits the card once; the copy gets the answer or POSP_REQUEST_IN_PROGRESS', async () => {
+    const terminal = await signedOnTerminal(posp().kms);
+    const lookupId = await lookup(terminal);
+    const pan = TEST_CARDS.visa.pan;
+    const before = posp().provider.balanceOf(pan)!.balance;
+    const sent = posp().bankReceived.length;
+    const request = await terminal.transaction('mobile/pay', { v: 1, lookupId, amount: 250, currency: 'CNY', card: terminal.card(pan), pinBlock: terminal.pinBlock(TEST_PIN, pan) });
+    const replies = await Promise.all([posp().posp.pay(request.parsed), posp().posp.pay(request.parsed)]);
+    const answers = await Promise.all(replies.map((reply) => terminal.answer(request, reply)));
+    const approved = answers.filter((a) => a.responseCode === '00');
+    expect(approved.length).toBeGreaterThanOrEqual(1);
+    for (const a of answers) if (a.responseCode !== '00') expect(a).toMatchObject({ error: { code: 'POSP_REQUEST_IN_PROGRESS' } });
+    expect(posp().bankReceived.length).toBe(sent + 1);
+    expect(posp().provider.balanceOf(pan)!.balance).toBe(before - 250);
+    // Once answered, the copy gets the first answer.
+    expect(await terminal.answer(request, await posp().posp.pay(request.parsed))).toEqual(approved[0]);
+  });
+
   it('X2: tampered, unknown-serial and TK-MAC\'d requests are refused unsigned (MAC_MISMATCH, PROTOCOL_MALFORMED); nothing changes', async () => {
     const terminal = await signedOnTerminal(posp().kms);
     const request = await terminal.transaction('mobile/lookup', { v: 1, payeeMobile: PAYEE_MOBILE });
