@@ -16,7 +16,7 @@ import { LMK_FILE_NAME, type RunningKms, kmsDirectory, startKms } from '../../..
 import { createLogger } from '../../../host/log';
 import { TEST_CARDS, TEST_PIN } from '../../../host/simulators/testCards';
 import { Terminal } from '../../../firmware/core/terminal';
-import type { Http } from '../../../firmware/hal/http';
+import type { Http, HttpResponse } from '../../../firmware/hal/http';
 import { PaypadError } from '../../../shared/errors';
 import { useMigratedDatabase } from '../../store/helpers/testDatabase';
 import { findKeys } from '../../e2e/support/keyLeakScan';
@@ -119,6 +119,32 @@ describe('the terminal pays by mobile number through POSP (C3-C8, X2)', () => {
     expect(answer.responseCode).toBe('00');
     expect(side().provider.balanceOf(pan)!.balance).toBe(before - 300);
     expect(side().bankReceived.length).toBe(sent + 1);
+  });
+
+  it('X2: the terminal reads no answer whose MAC fails (tampered body, status or headers) or that carries none', async () => {
+    const cases: [string, (r: HttpResponse) => HttpResponse, string][] = [
+      ['tampered body', (r) => ({ ...r, body: Uint8Array.from(r.body, (b, i) => (i === 20 ? b ^ 1 : b)) }), 'MAC_MISMATCH'],
+      ['other status', (r) => ({ ...r, status: 409 }), 'MAC_MISMATCH'],
+      ['no MAC', (r) => ({ ...r, headers: Object.fromEntries(Object.entries(r.headers).filter(([name]) => name !== 'paypad-mac')) }), 'POSP_RESPONSE_UNSIGNED'],
+      ['malformed MAC', (r) => ({ ...r, headers: { ...r.headers, 'paypad-mac': 'zz' } }), 'PROTOCOL_MALFORMED'],
+    ];
+    for (const [name, alter, code] of cases) {
+      const altered: Http = { request: (request) => unit.device.http.request(request).then((response) => (request.url.endsWith('/mobile/lookup') ? alter(response) : response)) };
+      await expect(Terminal.open({ ...unit.device, http: altered }).lookupPayee('13800138000'), name).rejects.toMatchObject({ code });
+    }
+    // An answer MAC'd for another sequence number (an earlier answer replayed) is refused too.
+    let earlier: HttpResponse | undefined;
+    const replaying: Http = {
+      request: (request) =>
+        unit.device.http.request(request).then((response) => {
+          if (!request.url.endsWith('/mobile/lookup')) return response;
+          earlier ??= response;
+          return earlier;
+        }),
+    };
+    const line = Terminal.open({ ...unit.device, http: replaying });
+    await line.lookupPayee('13800138000');
+    await expect(line.lookupPayee('13800138000')).rejects.toMatchObject({ code: 'MAC_MISMATCH' });
   });
 
   it('C4: an unknown payee is an authenticated refusal the POS can act on (POSP_REFUSED carrying PAYEE_UNKNOWN)', async () => {
