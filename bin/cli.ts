@@ -6,6 +6,7 @@ import { commandGroup, EXIT_FAILED, reportError } from './args';
 import { caCommand } from './commands/ca';
 import { cryptoCommand } from './commands/crypto';
 import { ledgerCommand } from './commands/ledger';
+import { mobileCommand } from './commands/mobile';
 import { mtmsCommand } from './commands/mtms';
 import { operatorCommand } from './commands/operator';
 import { serveCommand } from './commands/serve';
@@ -15,6 +16,7 @@ const cli = commandGroup('paypad', 'Usage: paypad <command> [...]\n\npaypad: the
   serve: serveCommand,
   mtms: mtmsCommand,
   ledger: ledgerCommand,
+  mobile: mobileCommand,
   ca: caCommand,
   operator: operatorCommand,
   terminal: terminalCommand,
