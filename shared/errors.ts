@@ -177,6 +177,8 @@ export type ErrorCode =
   | 'PAYMENT_EXISTS_DIFFERENT'
   | 'MOBILE_COMMAND_INVALID'
   | 'OPERATOR_ONLY'
+  | 'MAIL_MESSAGE_INVALID'
+  | 'VOICE_CALL_INVALID'
   // POSP, the acquiring front end (host/posp; SPEC C3-C8, X2): card data under TDK, the terminal transaction exchange
   | 'CARD_DATA_INVALID'
   | 'POSP_REFUSED'
