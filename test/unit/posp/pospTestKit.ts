@@ -24,6 +24,7 @@ import { createAuthorisationLedger } from '../../../host/posp/authorisationLedge
 import { createCardAuthoriser } from '../../../host/posp/cardAuthoriser';
 import { createPospStore } from '../../../host/posp/pospStore';
 import { openPospService, type PospService } from '../../../host/posp/pospService';
+import type { MobilePaymentPlatform } from '../../../host/payments/mobile/platform';
 import { BankSimulator } from '../../../host/simulators/bankSimulator';
 import { bankSimulatorHandler } from '../../../host/simulators/bankSimulatorServer';
 import { TEST_NETWORK } from '../../../host/simulators/testCards';
@@ -41,9 +42,9 @@ export const LINK_TIMEOUT_MS = 400;
 export const POSP_TABLES = ['kms_terminals', 'posp_exchanges', 'posp_transactions', 'ledger_accounts', 'ledger_transfers', 'ledger_pending_status'] as const;
 
 /** POSP and the parties around it, made on a KMS's HSM and store. */
-export interface AcquiringSide {
+export interface AcquiringSide<P extends MobilePaymentPlatform = TestPlatform> {
   readonly posp: PospService;
-  readonly platform: TestPlatform;
+  readonly platform: P;
   readonly provider: BankSimulator;
   readonly ledger: Ledger;
   /** Every message the bank's end received, as unpacked. */
@@ -69,7 +70,14 @@ let serials = 0;
  * under it), the simulated provider's server on loopback, the link to it, the ledger, the test
  * platform and POSP itself, on `hsm` (with its test oracle `open`) and the KMS's `kmsStore`.
  */
-export async function startAcquiringSide(deps: { database: Database; hsm: Hsm; open: TestHsm['open']; kmsStore: KmsStore }): Promise<AcquiringSide> {
+export async function startAcquiringSide<P extends MobilePaymentPlatform = TestPlatform>(deps: {
+  database: Database;
+  hsm: Hsm;
+  open: TestHsm['open'];
+  kmsStore: KmsStore;
+  /** The platform POSP calls; the test platform by default. */
+  platform?: (provider: BankSimulator) => P;
+}): Promise<AcquiringSide<P>> {
   const { hsm } = deps;
   const zmkKey = rng(16);
   const first = rng(16);
@@ -111,7 +119,7 @@ export async function startAcquiringSide(deps: { database: Database; hsm: Hsm; o
     firstStan: 1,
   });
   const ledger = createLedger(deps.database, () => NOW);
-  const platform = new TestPlatform(provider);
+  const platform = deps.platform ? deps.platform(provider) : (new TestPlatform(provider) as MobilePaymentPlatform as P);
   const posp = await openPospService({
     customerCode: CUSTOMER,
     hsm,
