@@ -4,11 +4,12 @@
  * card data masked first (X1): any run of 12 to 19 digits, plain or grouped by spaces or hyphens,
  * that is not an E.164 number ('+' first) is a PAN to it and shows only its first six and last four;
  * the digits after "PIN" or "密码" become '****'. Messages live in memory: they are the record of
- * a party that does not exist, and a test wants an empty outbox at its start.
+ * a party that does not exist, and a test wants an empty outbox at its start. `receive` plays a
+ * phone texting the platform's number: the text goes to the inbox handler (SmsInbox).
  */
 import { PaypadError } from '../../shared/errors';
 import { maskPan } from '../../shared/pan';
-import { assertSmsMessage, type SmsGateway } from '../sms/smsGateway';
+import { assertSmsMessage, type InboundSms, type SmsGateway, type SmsInbox } from '../sms/smsGateway';
 
 export interface SentSms {
   readonly messageId: string;
@@ -22,10 +23,11 @@ export interface SentSms {
 const PAN_LIKE = /(?<![+\d])\d(?:[ -]?\d){11,18}(?!\d)/g;
 const PIN_LIKE = /(\bPIN\b|密码)(\W{0,3})\d{4,12}(?!\d)/giu;
 
-export class SmsGatewaySimulator implements SmsGateway {
+export class SmsGatewaySimulator implements SmsGateway, SmsInbox {
   readonly #sent: SentSms[] = [];
   readonly #now: () => Date;
   #available = true;
+  #inbound?: (sms: InboundSms) => Promise<void>;
 
   constructor(now: () => Date = () => new Date()) {
     this.#now = now;
@@ -42,6 +44,20 @@ export class SmsGatewaySimulator implements SmsGateway {
   /** What was sent, oldest first; only to `to` when given. */
   sent(to?: string): readonly SentSms[] {
     return this.#sent.filter((m) => to === undefined || m.to === to);
+  }
+
+  onMessage(handler: (sms: InboundSms) => Promise<void>): void {
+    this.#inbound = handler;
+  }
+
+  /**
+   * A phone texts the platform's number: handed to the inbox handler as the provider would, and
+   * resolved once it is handled (its replies are in sent()). SMS_MESSAGE_INVALID as for send.
+   */
+  async receive(from: string, text: string): Promise<void> {
+    assertSmsMessage(from, text);
+    if (!this.#inbound) throw new PaypadError('SMS_GATEWAY_UNAVAILABLE', 'nothing receives texts to the platform\'s number');
+    await this.#inbound({ from, text });
   }
 
   /** Makes the provider refuse every message (SMS_GATEWAY_UNAVAILABLE) until made available again. */

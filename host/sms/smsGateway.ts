@@ -16,6 +16,21 @@ export interface SmsGateway {
   send(to: string, text: string): Promise<string>;
 }
 
+/** A text a phone sent to the platform's number (mobile-originated), as the SMS provider hands it over. */
+export interface InboundSms {
+  /** E.164. */
+  readonly from: string;
+  readonly text: string;
+}
+
+/**
+ * The SMS provider's inbound side: it calls the handler for each text sent to the platform's
+ * number (a real provider does so by webhook). One handler; a second replaces the first.
+ */
+export interface SmsInbox {
+  onMessage(handler: (sms: InboundSms) => Promise<void>): void;
+}
+
 /** ITU-T E.164: '+', a country code, at most 15 digits in all; what SMS providers' APIs take. */
 const E164 = /^\+[1-9]\d{6,14}$/;
 /**

@@ -1,6 +1,7 @@
 /**
- * The mobile payment platform in the host process (`paypad serve`): on the simulated card network
- * and SMS provider (X5: host/simulators, the same network every test uses), the card vault key
+ * The mobile payment platform in the host process (`paypad serve`): on the simulated card network,
+ * SMS provider, mail provider and voice platform (X5: host/simulators, the same fakes every test
+ * uses), with the payees' update channels attached to them (channels/), the card vault key
  * from the data directory, its texts sent by an outbox worker, its data channel mounted at
  * /mobile, and, with demo data on, two registered payees to pay at a terminal right away:
  *
@@ -15,9 +16,14 @@ import { isPaypadError } from '../../../shared/errors';
 import type { Database } from '../../db/database';
 import type { Logger } from '../../log';
 import type { RoleModule } from '../../roles';
+import { MailGatewaySimulator } from '../../simulators/mailGatewaySimulator';
 import { SmsGatewaySimulator } from '../../simulators/smsGatewaySimulator';
 import { createTestPaymentNetwork, TEST_CARDS, type TestPaymentNetwork } from '../../simulators/testCards';
+import { VoicePlatformSimulator } from '../../simulators/voicePlatformSimulator';
 import { loadOrCreateCardVaultKey } from './cardVaultKey';
+import { attachMailUpdates } from './channels/mailUpdates';
+import { attachSmsCommands } from './channels/smsCommands';
+import { attachVoiceMenu } from './channels/voiceMenu';
 import { createMobilePayments, type MobilePayments } from './mobilePayments';
 import { createMobileRouter } from './router';
 
@@ -30,6 +36,8 @@ export interface RunningMobilePayments {
   readonly mobile: MobilePayments;
   readonly network: TestPaymentNetwork;
   readonly sms: SmsGatewaySimulator;
+  readonly mail: MailGatewaySimulator;
+  readonly voice: VoicePlatformSimulator;
   /** Mounted at /mobile by the host app. */
   readonly role: RoleModule;
   /** The numbers registered as demo payees on this start (empty when they were there already or demo data is off). */
@@ -41,10 +49,15 @@ export async function startMobilePayments(options: { dataDir: string; database: 
   const network = await createTestPaymentNetwork();
   const sms = new SmsGatewaySimulator();
   const mobile = createMobilePayments({ database: options.database, provider: network.provider, sms, cardVaultKey: await loadOrCreateCardVaultKey(options.dataDir), logger: options.logger });
+  const mail = new MailGatewaySimulator();
+  const voice = new VoicePlatformSimulator();
+  attachSmsCommands(sms, { payees: mobile.payees, sms });
+  attachMailUpdates(mail, { payees: mobile.payees });
+  attachVoiceMenu(voice, { payees: mobile.payees });
   const demoPayeesAdded = options.demoData ? await ensureDemoPayees(mobile, sms) : [];
   mobile.texts.start();
   const role: RoleModule = { name: 'mobile', mountPath: '/mobile', createRouter: () => withSimulatedPhone(createMobileRouter(mobile), sms) };
-  return { mobile, network, sms, role, demoPayeesAdded, close: () => mobile.texts.stop() };
+  return { mobile, network, sms, mail, voice, role, demoPayeesAdded, close: () => mobile.texts.stop() };
 }
 
 /** Registers each demo payee the way a payee would (card check, code read off the simulated phone), unless registered. */
