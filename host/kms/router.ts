@@ -23,8 +23,6 @@ import { requireClientCert } from '../tls/requireClientCert';
 import type { KmsService } from './kmsService';
 import type { TerminalReply } from './terminalEnvelope';
 
-export { KMS_API_PREFIX };
-
 /** GET /kms/v1/intake-key: the public key MTMS wraps TK envelopes to, and who it belongs to. */
 export interface KmsIntakeKey {
   readonly v: number;

@@ -29,7 +29,7 @@ import { MESSAGE_VERSION, validateMessage } from '../../shared/protocol/messages
 import { hex, object, version } from '../../shared/protocol/validate';
 import { tkTransportContext } from '../../shared/protocol/tkTransport';
 import type { Hsm, KeyHandle } from '../hsm/hsm';
-import { KMS_API_PREFIX } from '../kms/router';
+import { KMS_API_PREFIX } from '../../shared/protocol/kmsPaths';
 import { type DeliveryOutcome, type OutboxDelivery, type OutboxHandler, permanentFailure } from '../outbox/outboxWorker';
 import type { TlsIdentity } from '../tls/identity';
 import type { RevocationSource } from '../tls/peer';
