@@ -26,7 +26,7 @@ import type { CertificateAuthority } from './ca/authority';
 import type { Schema } from './db/schema';
 import type { HsmBackend } from './hsm/index';
 import type { ListenerLimits } from './http/limits';
-import { type RunningKms, startKms } from './kms/kmsInstance';
+import { type KmsInstanceOptions, type RunningKms, startKms } from './kms/kmsInstance';
 import type { Logger } from './log';
 import { type Customer, customerFromRow, type MtmsTables } from './mtms/mtmsTables';
 
@@ -50,6 +50,8 @@ export interface KmsFleetOptions {
   readonly hsm?: HsmBackend;
   readonly logger: Logger;
   readonly clock?: () => Date;
+  /** POSP beside each KMS (host/posp/simulatedAcquirer.ts in `paypad serve`). */
+  readonly posp?: KmsInstanceOptions['posp'];
 }
 
 export interface KmsFleet {
@@ -114,7 +116,7 @@ export function createKmsFleet(options: KmsFleetOptions): KmsFleet {
         kms.delete(customerCode);
         failed.set(customerCode, `${error.code}: ${error.message}`);
       };
-      pending = startKms({ customerCode, dataDir: options.dataDir, db: options.db, ca: options.ca, host: options.host, port, limits: options.limits, hsm: options.hsm, onStopped, logger, clock: options.clock })
+      pending = startKms({ customerCode, dataDir: options.dataDir, db: options.db, ca: options.ca, host: options.host, port, limits: options.limits, hsm: options.hsm, onStopped, logger, clock: options.clock, posp: options.posp })
         .then(async (running) => {
           // Closed while it started: nobody will close it later.
           if (closed) {

@@ -21,6 +21,7 @@ import { createKmsFleet, type KmsFleet } from './kmsFleet';
 import { createLogger, type Logger } from './log';
 import { type RunningMtms, startMtms } from './mtms/mtmsInstance';
 import { type RunningMobilePayments, startMobilePayments } from './payments/mobile/mobileRole';
+import { type SimulatedAcquirer, startSimulatedAcquirer } from './posp/simulatedAcquirer';
 import { readyBanner } from './readyBanner';
 import { ROLES, type RoleModule } from './roles';
 import { SERVE_USAGE } from './serveUsage';
@@ -77,6 +78,7 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
   let fleet: KmsFleet | undefined;
   let mtms: RunningMtms | undefined;
   let mobile: RunningMobilePayments | undefined;
+  let acquirer: SimulatedAcquirer | undefined;
   let ca: CertificateAuthority;
   let demoData: DemoDataState | 'off' = 'off';
   let server: Server;
@@ -85,7 +87,10 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
     const applied = await migrateToLatest(database);
     logger.info({ db: describeDatabase(config.database), applied }, applied.length ? 'database migrated' : 'database schema up to date');
     ca = await ensureCa({ dataDir: config.dataDir, db: database.db, logger });
-    fleet = createKmsFleet({ dataDir: config.dataDir, db: database.db, ca, host: config.host, basePort: config.kmsBasePort, limits: config.listeners, hsm: config.hsm, logger });
+    // The mobile platform and the simulated network before the KMSs: each KMS starts its POSP on them.
+    mobile = await startMobilePayments({ dataDir: config.dataDir, database, logger, demoData: config.demoData });
+    acquirer = await startSimulatedAcquirer({ database, network: mobile.network, platform: mobile.mobile.platform, logger });
+    fleet = createKmsFleet({ dataDir: config.dataDir, db: database.db, ca, host: config.host, basePort: config.kmsBasePort, limits: config.listeners, hsm: config.hsm, logger, posp: acquirer.pospFor });
     if (config.demoData) {
       demoData = await ensureDemoData({ dataDir: config.dataDir, db: database.db, dialect: database.dialect, ca, fleet, host: config.host, kmsBasePort: config.kmsBasePort, logger });
     }
@@ -93,7 +98,6 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
     await fleet.sync();
     fleet.watch();
     mtms = await startMtms({ dataDir: config.dataDir, db: database.db, dialect: database.dialect, ca, host: config.host, port: config.mtmsPort, limits: config.listeners, lookupLimits: config.lookupLimits, hsm: config.hsm, logger, kmsUrlOf: fleet.urlOf });
-    mobile = await startMobilePayments({ dataDir: config.dataDir, database, logger, demoData: config.demoData });
     const app = createApp({ config, database, logger, version: hostVersion(), roles: [...(options.roles ?? ROLES), mobile.role] });
     const httpServer = createHttpListener(app, { limits: config.listeners, logger, who: 'the host' });
     endKeepAlive = keepAliveEnder(httpServer);
@@ -102,6 +106,7 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
     await mtms?.close({ graceMs: 0 });
     await mobile?.close();
     await fleet?.close({ graceMs: 0 });
+    await acquirer?.close();
     await database.close();
     await lock.release();
     throw e;
@@ -113,6 +118,7 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
   const kms = fleet;
   const mtmsRole = mtms;
   const mobilePayments = mobile;
+  const acquiring = acquirer;
   logger.info({ url, db: database.dialect, version: hostVersion() }, `paypad host listening on ${url}`);
   logger.info({ listeners: { http: url, mtms: mtmsRole.url, kms: Object.fromEntries(kms.running().map((k) => [k.customerCode, k.url])) }, demoData }, 'paypad host ready');
 
@@ -132,7 +138,7 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       endKeepAlive();
       // Every listener stops, and the database closes, even if one of them fails to.
-      const results = await Promise.allSettled([stopped, mtmsRole.close({ graceMs }), kms.close({ graceMs }), mobilePayments.close()]);
+      const results = await Promise.allSettled([stopped, mtmsRole.close({ graceMs }), kms.close({ graceMs }).finally(() => acquiring.close()), mobilePayments.close()]);
       closed = true;
       clearTimeout(forceTimer);
       await database.close();

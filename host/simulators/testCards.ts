@@ -67,6 +67,11 @@ export interface TestPaymentNetwork {
   readonly provider: BankSimulator;
   /** A PIN block for `pan` as the platform's HSM would send it: format 4 under the zone PIN key. */
   pinBlock(pan: string, pin?: string): Uint8Array;
+  /**
+   * The simulated network's zone PIN key, as its side of a key ceremony holds it: for a simulated
+   * ceremony that gives the same key to a POSP's HSM (host/posp/simulatedAcquirer.ts).
+   */
+  readonly zonePinKey: Uint8Array;
 }
 
 const nodeRng: Rng = (length) => new Uint8Array(randomBytes(length));
@@ -75,5 +80,5 @@ const nodeRng: Rng = (length) => new Uint8Array(randomBytes(length));
 export async function createTestPaymentNetwork(options: { now?: () => Date } = {}): Promise<TestPaymentNetwork> {
   const zonePinKey = nodeRng(16);
   const provider = await BankSimulator.create(TEST_NETWORK, { zonePinKey, rng: nodeRng, now: options.now ?? (() => new Date()) });
-  return { provider, pinBlock: (pan, pin = TEST_PIN) => encipherPinBlockIso4(zonePinKey, pin, pan, nodeRng) };
+  return { provider, pinBlock: (pan, pin = TEST_PIN) => encipherPinBlockIso4(zonePinKey, pin, pan, nodeRng), zonePinKey };
 }
