@@ -16,7 +16,8 @@
 import { bytesToAscii, fromHex, randomBytes, type Rng, wipe } from '../../shared/bytes';
 import { isPaypadError } from '../../shared/errors';
 import { maskPan } from '../../shared/pan';
-import { type MobilePayRequest, type MobilePayResponse, TRANSACTION_VERSION } from '../../shared/protocol/transactions';
+import { type MobilePayRequest, type MobilePayResponse, REASON_MAX_CHARS, TRANSACTION_VERSION, validateTransactionMessage } from '../../shared/protocol/transactions';
+import { isControlOrSurrogate } from '../../shared/protocol/validate';
 import { readTrack2 } from '../../shared/track2';
 import type { Hsm, KeyHandle } from '../hsm/hsm';
 import type { WorkingKeys } from '../kms/kmsStore';
@@ -62,16 +63,18 @@ export async function payByMobile(ctx: MobilePaymentContext, terminal: PayingTer
     const { pan, expiry } = readTrack2(track);
     const maskedPan = maskPan(pan);
     const reference = newReference(ctx.rng);
-    const answer = (outcome: Outcome): MobilePayResponse => ({
-      v: TRANSACTION_VERSION,
-      responseCode: outcome.responseCode,
-      reason: outcome.reason,
-      reference,
-      amount: message.amount,
-      currency: message.currency,
-      maskedPan,
-      ...(outcome.approvalCode === undefined ? {} : { approvalCode: outcome.approvalCode }),
-    });
+    // Validated here too: an answer the terminal would refuse must fail at the host, not at the POS.
+    const answer = (outcome: Outcome): MobilePayResponse =>
+      validateTransactionMessage('mobilePayResponse', {
+        v: TRANSACTION_VERSION,
+        responseCode: outcome.responseCode,
+        reason: showable(outcome.reason),
+        reference,
+        amount: message.amount,
+        currency: message.currency,
+        maskedPan,
+        ...(outcome.approvalCode === undefined ? {} : { approvalCode: outcome.approvalCode }),
+      });
 
     const currencyNumeric = CURRENCY_NUMERIC[message.currency];
     if (currencyNumeric === undefined) return answer(respond('12', `${message.currency} is not a currency this acquirer settles`));
@@ -120,7 +123,9 @@ export async function payByMobile(ctx: MobilePaymentContext, terminal: PayingTer
     if (outcome.kind === 'reversed') {
       await ctx.ledger.release(reference);
       await end(outcome.reversalAcknowledged ? 'reversed' : 'reversal_failed');
-      return answer(respond('91', 'no answer from the card network in time; the debit was reversed and nothing was charged'));
+      return answer(
+        respond('91', outcome.reversalAcknowledged ? 'no answer from the card network in time; the debit was reversed and nothing was charged' : 'no answer from the card network in time; a reversal was sent and nothing will be charged once it is acknowledged'),
+      );
     }
     if (!outcome.approved) {
       await ctx.ledger.release(reference);
@@ -143,7 +148,7 @@ export async function payByMobile(ctx: MobilePaymentContext, terminal: PayingTer
       await ctx.ledger.release(reference);
       await end(acknowledged ? 'reversed' : 'reversal_failed', { responseCode: outcome.responseCode });
       if (!isPaypadError(e)) throw e;
-      return answer(respond('12', `${e.message}; the debit was reversed and nothing was charged`));
+      return answer(respond('12', `${e.message}; ${acknowledged ? 'the debit was reversed and nothing was charged' : 'a reversal was sent and nothing will be charged once it is acknowledged'}`));
     }
     await ctx.ledger.settle(reference);
     await end('approved', { responseCode: outcome.responseCode, ...(outcome.approvalCode === undefined ? {} : { approvalCode: outcome.approvalCode }) });
@@ -164,6 +169,17 @@ interface Outcome {
 /** A decline's reason: the standard wording for the codes paypad knows, the bare code otherwise. */
 function declined(code: string): Outcome {
   return Object.hasOwn(RESPONSE_CODES, code) ? respond(code as keyof typeof RESPONSE_CODES) : { responseCode: code, reason: `Declined by the card network (response code ${code})` };
+}
+
+/** A reason as the POS can show it: control characters as spaces, cut to REASON_MAX_CHARS (a platform's message may be longer). */
+function showable(reason: string): string {
+  let out = '';
+  let length = 0;
+  for (const ch of reason) {
+    if (length++ === REASON_MAX_CHARS) break;
+    out += isControlOrSurrogate(ch.codePointAt(0) as number) ? ' ' : ch;
+  }
+  return out;
 }
 
 /** ISO 8583 field 37 as POSP gives it: 12 random letters and digits (the platform's and the ledger's idempotency key). */

@@ -36,6 +36,8 @@ export function pospTerminalPath(serial: string, route: PospTransactionRoute): s
 
 /** ISO 8583:1987 field 4 is n 12. */
 export const MAX_AMOUNT_MINOR = 999_999_999_999;
+/** The longest reason a POS is shown, in code points. */
+export const REASON_MAX_CHARS = 200;
 /** ISO 9564-1:2017 format 4: one AES block. */
 const PIN_BLOCK_BYTES = 16;
 
@@ -78,7 +80,7 @@ export const transactionMessages = {
   mobilePayResponse: object({
     v,
     responseCode,
-    reason: text(1, 200),
+    reason: text(1, REASON_MAX_CHARS),
     reference,
     amount,
     currency,

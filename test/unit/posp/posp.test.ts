@@ -6,6 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../../shared/bytes';
+import { PaypadError } from '../../../shared/errors';
+import { validateTransactionMessage } from '../../../shared/protocol/transactions';
 import { TEST_CARDS, TEST_PIN } from '../../../host/simulators/testCards';
 import { accountCodes } from '../../../host/posp/authorisationLedger';
 import { DIALECTS } from '../../store/helpers/testDatabase';
@@ -235,6 +237,22 @@ describe.each(DIALECTS)('POSP on %s', (dialect) => {
     expect(answer.reason).toContain('expired');
     expect(posp().provider.balanceOf(pan)!.balance).toBe(before);
     expect((await posp().ledger.pendingStatus(`posp-${answer.reference}-auth`))?.state).toBe('voided');
+  });
+
+  it('C8: a platform reason too long or with control characters is shown cut to 200 characters, as the terminal accepts it', async () => {
+    const terminal = await signedOnTerminal(posp().kms);
+    const lookupId = await lookup(terminal);
+    posp().platform.recordFailure = new PaypadError('LOOKUP_EXPIRED', `the payee lookup expired\n${'x'.repeat(300)}`);
+    try {
+      const pan = TEST_CARDS.visa.pan;
+      const request = await terminal.transaction('mobile/pay', { v: 1, lookupId, amount: 100, currency: 'CNY', card: terminal.card(pan), pinBlock: terminal.pinBlock(TEST_PIN, pan) });
+      const answer = validateTransactionMessage('mobilePayResponse', await terminal.answer(request, await posp().posp.pay(request.parsed)));
+      expect(answer.responseCode).toBe('12');
+      expect([...answer.reason]).toHaveLength(200);
+      expect(answer.reason).toContain('the payee lookup expired x');
+    } finally {
+      posp().platform.recordFailure = undefined;
+    }
   });
 
   it('X1: no PAN, track 2 or PIN block (terminal\'s or translated) appears in any row POSP or the ledger wrote', async () => {

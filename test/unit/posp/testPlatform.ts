@@ -23,6 +23,8 @@ export class TestPlatform implements MobilePaymentPlatform {
   readonly payees = new Map<string, string>();
   readonly lookups = new Map<string, { mobile: string; expired: boolean }>();
   readonly payments: RecordedPayment[] = [];
+  /** When set, recordPayment refuses with it. */
+  recordFailure: PaypadError | undefined;
   readonly #provider: PaymentProvider;
 
   constructor(provider: PaymentProvider) {
@@ -47,6 +49,7 @@ export class TestPlatform implements MobilePaymentPlatform {
   }
 
   async recordPayment(payment: RecordedPayment) {
+    if (this.recordFailure) throw this.recordFailure;
     const lookup = this.lookups.get(payment.lookupId);
     if (lookup === undefined) throw new PaypadError('LOOKUP_UNKNOWN', 'the payee lookup is unknown');
     if (lookup.expired) throw new PaypadError('LOOKUP_EXPIRED', 'the payee lookup expired: look the payee up again');
