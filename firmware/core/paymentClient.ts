@@ -29,6 +29,7 @@
  */
 import { toHex } from 'shared/bytes';
 import { PaypadError, isPaypadError } from 'shared/errors';
+import { assertMainlandMobileNumber } from 'shared/mobileNumber';
 import { MAX_BODY_BYTES, requestMacHeaders, requestMacInput, responseMacInput, responseMacOf } from 'shared/protocol/macEnvelope';
 import { validateMessage } from 'shared/protocol/messages';
 import {
@@ -117,6 +118,13 @@ export class PaymentClient {
 
   /** C3-C5: the payee registered for `payeeMobile`, name masked, for the payer to confirm; the payer's own number when keyed. */
   lookupPayee(payeeMobile: string, payerMobile?: string): Promise<MobileLookupResponse> {
+    // C4: the POS's number check unit, the platform's own rule: a bad number is keyed again without a round trip.
+    try {
+      assertMainlandMobileNumber(payeeMobile, "payee's mobile number");
+      if (payerMobile !== undefined) assertMainlandMobileNumber(payerMobile, "payer's mobile number");
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const request = { v: TRANSACTION_VERSION, payeeMobile };
     return this.#exchange(
       'mobile/lookup',
