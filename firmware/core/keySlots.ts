@@ -17,11 +17,11 @@
 import { PaypadError } from 'shared/errors';
 import type { Tr31Header, Tr31KeyPolicy } from 'shared/crypto/tr31';
 
-export const KEY_SLOT_NAMES = ['TK', 'TMK', 'PIK', 'MAK', 'TDK', 'DMK'] as const;
+export const KEY_SLOT_NAMES = Object.freeze(['TK', 'TMK', 'PIK', 'MAK', 'TDK', 'DMK'] as const);
 export type KeySlotName = (typeof KEY_SLOT_NAMES)[number];
 
 /** Delivered together under TMK at sign-on (A12); the names match shared/protocol WORKING_KEY_NAMES. */
-export const WORKING_KEY_SLOTS = ['PIK', 'MAK', 'TDK', 'DMK'] as const;
+export const WORKING_KEY_SLOTS = Object.freeze(['PIK', 'MAK', 'TDK', 'DMK'] as const);
 export type WorkingKeySlotName = (typeof WORKING_KEY_SLOTS)[number];
 
 /** The TR-31 attributes a slot's key keeps from delivery to storage. */
@@ -31,14 +31,19 @@ export interface KeySlotPolicy extends Tr31KeyPolicy {
   readonly algorithm: 'A';
 }
 
-export const KEY_SLOTS: Readonly<Record<KeySlotName, KeySlotPolicy>> = {
-  TK: { usage: 'K1', modesOfUse: ['B'], algorithm: 'A' },
-  TMK: { usage: 'K1', modesOfUse: ['B'], algorithm: 'A' },
-  PIK: { usage: 'P0', modesOfUse: ['E'], algorithm: 'A' },
-  MAK: { usage: 'M6', modesOfUse: ['C'], algorithm: 'A' },
-  TDK: { usage: 'D0', modesOfUse: ['B'], algorithm: 'A' },
-  DMK: { usage: 'K0', modesOfUse: ['B'], algorithm: 'A' },
-};
+/** A slot's policy, frozen all the way down: preloaded, it lives in flash on the device. */
+function slotPolicy(usage: string, modeOfUse: string): KeySlotPolicy {
+  return Object.freeze({ usage, modesOfUse: Object.freeze([modeOfUse]), algorithm: 'A' });
+}
+
+export const KEY_SLOTS: Readonly<Record<KeySlotName, KeySlotPolicy>> = Object.freeze({
+  TK: slotPolicy('K1', 'B'),
+  TMK: slotPolicy('K1', 'B'),
+  PIK: slotPolicy('P0', 'E'),
+  MAK: slotPolicy('M6', 'C'),
+  TDK: slotPolicy('D0', 'B'),
+  DMK: slotPolicy('K0', 'B'),
+});
 
 /** TK is AES-128 (docs/key-loading.md); exportable, and only ever as a key-transport envelope (A10). */
 export const TK_BYTES = 16;

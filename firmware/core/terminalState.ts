@@ -40,7 +40,7 @@ const stateRecord = object({
 type StateRecord = Infer<typeof stateRecord>;
 
 /** The state of a terminal whose TK is new: no sequence number used, nothing signed on. */
-export const FRESH_STATE: TerminalState = { lastSeq: 0, signedOnTmk: null };
+export const FRESH_STATE: TerminalState = Object.freeze({ lastSeq: 0, signedOnTmk: null });
 
 /** The stored state; FRESH_STATE when there is none. STORAGE_CORRUPT if it does not read back. */
 export function readTerminalState(storage: Storage): TerminalState {

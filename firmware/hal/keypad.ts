@@ -25,4 +25,4 @@ export interface Keypad {
 }
 
 /** Every key name: board configuration maps keypad positions to these. */
-export const KEYS: readonly Key[] = ['1', '2', '3', '4', '5', '6', '7', '8', '9', 'clear', '0', 'confirm', 'cancel'];
+export const KEYS: readonly Key[] = Object.freeze(['1', '2', '3', '4', '5', '6', '7', '8', '9', 'clear', '0', 'confirm', 'cancel']);

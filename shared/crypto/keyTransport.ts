@@ -39,7 +39,7 @@ const P256_KEYGEN_SEED_BYTES = 48;
 const KEK_BYTES = 16;
 const CONTEXT_MAX_BYTES = 255;
 /** RFC 5649 output for 16/24/32-byte AES keys: one integrity semiblock plus the padded key. */
-const WRAPPED_KEY_LENGTHS = [24, 32, 40];
+const WRAPPED_KEY_LENGTHS: readonly number[] = Object.freeze([24, 32, 40]);
 
 export interface P256KeyPair {
   privateKey: Uint8Array;

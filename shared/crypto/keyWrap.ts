@@ -13,9 +13,9 @@ import { aesEcbDecrypt, aesEcbEncrypt, assertAesKey } from './aes';
 
 const SEMIBLOCK = 8;
 /** RFC 3394 §2.2.3.1 default initial value. */
-const ICV1 = [0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa6];
+const ICV1: readonly number[] = Object.freeze([0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa6]);
 /** RFC 5649 §3 alternative initial value: A65959A6 || 32-bit message length indicator. */
-const AIV_PREFIX = [0xa6, 0x59, 0x59, 0xa6];
+const AIV_PREFIX: readonly number[] = Object.freeze([0xa6, 0x59, 0x59, 0xa6]);
 
 /** RFC 3394 §2.2.1: key data of n >= 2 semiblocks (16, 24, 32 ... bytes) -> n + 1 semiblocks. */
 export function aesKeyWrap(kek: Uint8Array, keyData: Uint8Array): Uint8Array {

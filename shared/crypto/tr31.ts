@@ -27,9 +27,9 @@ import { type Tr31Header, type Tr31HeaderInit, completeKeyBlockHeader, formatKey
 export type { Tr31Header, Tr31HeaderInit, Tr31OptionalBlock } from './tr31Header';
 
 /** Layout of each implemented version: cipher block size and MAC length in bytes. */
-const VERSIONS: Readonly<Record<string, { readonly blockSize: number; readonly macLength: number }>> = {
-  D: { blockSize: AES_BLOCK, macLength: 16 },
-};
+const VERSIONS: Readonly<Record<string, { readonly blockSize: number; readonly macLength: number }>> = Object.freeze({
+  D: Object.freeze({ blockSize: AES_BLOCK, macLength: 16 }),
+});
 
 function versionLayout(versionId: string): { readonly blockSize: number; readonly macLength: number } {
   const layout = VERSIONS[versionId];
@@ -42,11 +42,11 @@ function versionLayout(versionId: string): { readonly blockSize: number; readonl
  * default length the key is masked to. Algorithms not listed (RSA, EC, HMAC, DSA, proprietary)
  * have variable-length keys and are not masked by default.
  */
-const KEY_LENGTHS: Readonly<Record<string, readonly number[]>> = {
-  A: [16, 24, 32], // AES
-  T: [16, 24], // TDES, double and triple length
-  D: [8], // single DES (legacy)
-};
+const KEY_LENGTHS: Readonly<Record<string, readonly number[]>> = Object.freeze({
+  A: Object.freeze([16, 24, 32]), // AES
+  T: Object.freeze([16, 24]), // TDES, double and triple length
+  D: Object.freeze([8]), // single DES (legacy)
+});
 
 /** The payload's key length field counts bits in 16 bits. */
 const MAX_KEY_LENGTH = 0xffff >> 3;

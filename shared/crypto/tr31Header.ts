@@ -66,7 +66,7 @@ const MAX_SHORT_BLOCK_LENGTH = 0xff;
  * Cipher block size of each version X9.143 defines: the header, and so the padding block, aligns
  * to it. A and C (TDES, variant binding), B (TDES, CMAC derivation), D (AES, CMAC derivation).
  */
-const CIPHER_BLOCK_SIZE: Readonly<Record<string, number>> = { A: 8, B: 8, C: 8, D: 16 };
+const CIPHER_BLOCK_SIZE: Readonly<Record<string, number>> = Object.freeze({ A: 8, B: 8, C: 8, D: 16 });
 
 /** Throws TR31_UNSUPPORTED for a version X9.143 does not define. */
 export function cipherBlockSize(versionId: string): number {

@@ -77,7 +77,7 @@ export class FrameDecoder {
   }
 }
 
-export const LINK_OPS = ['serial', 'tk', 'repair', 'identity', 'certify'] as const;
+export const LINK_OPS = Object.freeze(['serial', 'tk', 'repair', 'identity', 'certify'] as const);
 export type LinkOp = (typeof LINK_OPS)[number];
 
 const v = version(LINK_VERSION);
@@ -85,21 +85,21 @@ const v = version(LINK_VERSION);
 const id = integer(1, 0x7fffffff);
 const linkOp = oneOf(...LINK_OPS);
 
-const requests = {
+const requests = Object.freeze({
   serial: object({ v, id, op: oneOf('serial') }),
   tk: object({ v, id, op: oneOf('tk'), nonce: optional(deviceNonceHex) }),
   repair: object({ v, id, op: oneOf('repair'), serial }),
   identity: object({ v, id, op: oneOf('identity'), nonce: deviceNonceHex }),
   certify: object({ v, id, op: oneOf('certify'), certificate: certificateHex }),
-} as const;
+} as const);
 
-const results = {
+const results = Object.freeze({
   serial: object({ v, id, ok: oneOf(true), serial }),
   tk: object({ v, id, ok: oneOf(true), serial, tkEnvelope: keyEnvelopeHex, signature: optional(signatureHex), certificate: optional(certificateHex) }),
   repair: object({ v, id, ok: oneOf(true), serial }),
   identity: object({ v, id, ok: oneOf(true), serial, publicKey: publicKeyHex, signature: signatureHex }),
   certify: object({ v, id, ok: oneOf(true), serial }),
-} as const;
+} as const);
 
 const nullableId: Schema<number | null> = (value, path) => (value === null ? null : id(value, path));
 const linkError = object({ v, id: nullableId, ok: oneOf(false), error: object({ code: errorCode, message: errorMessage }) });

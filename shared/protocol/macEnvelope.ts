@@ -24,7 +24,7 @@ import { serial as serialField } from './fields';
 import { assertFreshSequence, formatSequence, parseSequence } from './sequence';
 import { fail, oneOf, string } from './validate';
 
-export const MAC_HEADERS = { serial: 'Paypad-Serial', seq: 'Paypad-Seq', keyId: 'Paypad-Key', mac: 'Paypad-Mac' } as const;
+export const MAC_HEADERS = Object.freeze({ serial: 'Paypad-Serial', seq: 'Paypad-Seq', keyId: 'Paypad-Key', mac: 'Paypad-Mac' } as const);
 export const REQUEST_MAC_TAG = 'PAYPAD-MAC-1';
 export const RESPONSE_MAC_TAG = 'PAYPAD-MAC-1-RESPONSE';
 export const MAC_BYTES = 16;
@@ -35,7 +35,7 @@ export const MAX_BODY_BYTES = 16 * 1024;
 export const TK_MAC_KDF_LABEL = 'paypad TK MAC';
 export const TK_MAC_KEY_BYTES = 16;
 
-export const MAC_KEY_IDS = ['TK', 'MAK'] as const;
+export const MAC_KEY_IDS = Object.freeze(['TK', 'MAK'] as const);
 export type MacKeyId = (typeof MAC_KEY_IDS)[number];
 
 /** CMAC of `data` under the key the caller chose; must return MAC_BYTES bytes. */

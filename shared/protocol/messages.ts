@@ -41,10 +41,10 @@ const v = version(MESSAGE_VERSION);
 const intakeSequence = integer(1, Number.MAX_SAFE_INTEGER);
 
 /** How a KMS answers a TK delivery (kmsTkDeliveryAck); every one ends MTMS's retries. */
-export const KMS_TK_DELIVERY_OUTCOMES = ['applied', 'duplicate', 'superseded'] as const;
+export const KMS_TK_DELIVERY_OUTCOMES = Object.freeze(['applied', 'duplicate', 'superseded'] as const);
 
 /** The working keys sign-on delivers under TMK (A12) and the TR-31 usage each must carry. */
-export const WORKING_KEY_NAMES = ['PIK', 'MAK', 'TDK', 'DMK'] as const;
+export const WORKING_KEY_NAMES = Object.freeze(['PIK', 'MAK', 'TDK', 'DMK'] as const);
 export type WorkingKeyName = (typeof WORKING_KEY_NAMES)[number];
 
 /** ISO 8601 UTC with milliseconds, as Date.prototype.toISOString writes it. */
@@ -64,7 +64,7 @@ function signOnResponse(value: unknown, path: string): Infer<typeof signOnKeys> 
   return message;
 }
 
-export const messages = {
+export const messages = Object.freeze({
   /** Operator -> MTMS (A2/A3): who is this serial's customer? */
   lookupRequest: object({ v, serial }),
   /** Operator -> MTMS (A6): the name of this customer code, for this serial only (A14). */
@@ -121,7 +121,7 @@ export const messages = {
   signOnResponse,
   /** Any party's failure answer: a stable code and a message for people, never a stack trace. */
   errorBody: object({ error: object({ code: errorCode, message: errorMessage }) }),
-} as const;
+} as const);
 
 export type MessageName = keyof typeof messages;
 export type Message<N extends MessageName> = Infer<(typeof messages)[N]>;

@@ -82,11 +82,11 @@ export interface FirmwareConfig {
 }
 
 const VERSION = /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/; // semver 2.0.0 §2 and §9
-const BAUD_RATES = [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200];
+const BAUD_RATES: readonly number[] = Object.freeze([1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200]);
 /** Keys without which no PIN can be entered. */
-const REQUIRED_KEYS: readonly Key[] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'confirm', 'cancel'];
+const REQUIRED_KEYS: readonly Key[] = Object.freeze(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'confirm', 'cancel']);
 /** Config keys of the identity, given all together or not at all. */
-export const MANUFACTURE_KEYS = ['terminalSerial', 'mtmsKey', 'kmsUrl', 'caCertificate'] as const;
+export const MANUFACTURE_KEYS = Object.freeze(['terminalSerial', 'mtmsKey', 'kmsUrl', 'caCertificate'] as const);
 const P256_POINT_BYTES = 65;
 
 class ConfigProblem {

@@ -33,12 +33,12 @@ export interface PreparedHttpRequest {
   tls: TlsOptions | undefined;
 }
 
-const METHODS: readonly HttpMethod[] = ['GET', 'POST', 'PUT', 'DELETE'];
+const METHODS: readonly HttpMethod[] = Object.freeze(['GET', 'POST', 'PUT', 'DELETE']);
 const URL_PATTERN = /^(https?):\/\/([A-Za-z0-9.-]+)(?::(\d{1,5}))?(\/[^\s#]*)?$/;
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/; // RFC 9110 §5.6.2 token, lower case
 // Framing belongs to the client: a caller-set length or encoding could desynchronise the stream.
-const RESERVED_HEADERS = ['host', 'content-length', 'transfer-encoding', 'connection'];
+const RESERVED_HEADERS: readonly string[] = Object.freeze(['host', 'content-length', 'transfer-encoding', 'connection']);
 
 /** True for a dotted-quad IPv4 address with every part 0-255. */
 export function isIpv4(host: string): boolean {

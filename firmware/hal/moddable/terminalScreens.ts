@@ -22,15 +22,15 @@ export interface StatusView {
   readonly link: boolean;
 }
 
-const STAGE_LINE: Readonly<Record<TerminalStage, string>> = {
+const STAGE_LINE: Readonly<Record<TerminalStage, string>> = Object.freeze({
   'no-tk': 'Waiting for operator',
   tk: 'TK issued, no TMK',
   tmk: 'TMK loaded, no keys',
   'signed-on': 'Ready: keys loaded',
-};
+});
 
 /** Short advice for the failures a person at the terminal can act on. */
-const HINTS: Readonly<Record<string, string>> = {
+const HINTS: Readonly<Record<string, string>> = Object.freeze({
   TERMINAL_STATE: 'Operator reads TK',
   KMS_RESPONSE_UNSIGNED: 'KMS lacks our TK',
   HTTP_FAILED: 'KMS unreachable',
@@ -38,7 +38,7 @@ const HINTS: Readonly<Record<string, string>> = {
   TERMINAL_NOT_INITIALIZED: 'Not manufactured',
   ROOT_KEY_INVALID: 'Erase, manufacture',
   CONFIG_INVALID: 'Fix the build config',
-};
+});
 
 export function titleFor(serial: string): string {
   return `SN ${serial}`;

@@ -2,7 +2,7 @@
 import Timer from 'timer';
 import type { Scheduler } from './inputQueue';
 
-export const timerScheduler: Scheduler = {
+export const timerScheduler: Scheduler = Object.freeze({
   after(ms, fn) {
     // A one-shot timer is gone once it has fired: only a pending one is cleared.
     let pending = true;
@@ -15,4 +15,4 @@ export const timerScheduler: Scheduler = {
       pending = false;
     };
   },
-};
+});
