@@ -111,8 +111,8 @@ export async function reconcileBusinessDay(deps: ReconciliationDeps, businessDay
     else if (p.state === 'credit_failed') report(p.credit_answer?.startsWith('91') ? 'CREDIT_UNANSWERED' : 'CREDIT_DECLINED', p.reference, `credit ${p.credit_reference}: ${p.credit_answer}; still owed`);
     else if (p.state === 'owed') {
       const outcome = await creditPayee(deps, p);
-      if (outcome.ok) credited.push(p.reference);
-      else report(outcome.kind, p.reference, outcome.detail);
+      if (outcome.ok === true) credited.push(p.reference);
+      else if (outcome.ok === false) report(outcome.kind, p.reference, outcome.detail);
     }
   }
   for (const d of debits.values()) report('NOT_RECORDED', d.reference, `the provider settled ${d.amount} from ${d.maskedPan} with no payment recorded here`);
@@ -131,7 +131,8 @@ export async function reconcileBusinessDay(deps: ReconciliationDeps, businessDay
   return { businessDay, currency, payments: payments.length, fileDebits: file.totals.debitCount, credited, mismatches };
 }
 
-type CreditOutcome = { ok: true } | { ok: false; kind: 'CREDIT_DECLINED' | 'CREDIT_UNANSWERED'; detail: string };
+/** ok 'elsewhere': another run (another host on the database) claimed the payment first and reports it. */
+type CreditOutcome = { ok: true } | { ok: 'elsewhere' } | { ok: false; kind: 'CREDIT_DECLINED' | 'CREDIT_UNANSWERED'; detail: string };
 
 /** One matched payment: settle the hold, claim the payment, credit the bound card, then the ledger and the text. */
 async function creditPayee(deps: ReconciliationDeps, p: Selectable<MobileTables['mobile_payments']>): Promise<CreditOutcome> {
@@ -140,7 +141,7 @@ async function creditPayee(deps: ReconciliationDeps, p: Selectable<MobileTables[
   const creditReference = creditReferenceOf(p.reference);
   // The claim: one run sends a payment's credit; a run that stops after it leaves 'crediting' for a person.
   const claimed = await db.updateTable('mobile_payments').set({ state: 'crediting', credit_reference: creditReference }).where('reference', '=', p.reference).where('state', '=', 'owed').executeTakeFirst();
-  if (claimed.numUpdatedRows !== 1n) return { ok: false, kind: 'CREDIT_UNANSWERED', detail: 'another run is crediting this payment' };
+  if (claimed.numUpdatedRows !== 1n) return { ok: 'elsewhere' };
   const pan = await deps.payees.receivingCard(p.payee_mobile);
   const answer = await deps.provider.credit({ reference: creditReference, pan, amount: p.amount, currency: p.currency });
   const now = deps.clock();
