@@ -8,6 +8,8 @@ import { join, relative } from 'node:path';
 import { caDirectory, CA_CERT_FILE } from './ca/caStorage';
 import { DEMO_CUSTOMERS, operatorDirectory } from './demoData';
 import { listCustomers } from './kmsFleet';
+import { DEMO_PAYEES } from './payments/mobile/mobileRole';
+import { maskPayeeName } from './payments/mobile/payeeName';
 import type { RunningHost } from './server';
 import { IDENTITY_FILES } from './tls/identity';
 
@@ -47,10 +49,13 @@ export async function readyBanner(host: RunningHost, cwd = process.cwd()): Promi
     lines.push(`  KMS ${customer.code.padEnd(5)} ${where.padEnd(26)} ${customer.name}${failure ? `: ${failure}` : ''}`);
   }
   if (customers.length === 0) lines.push('  no customers yet: `paypad mtms customer add` records one and its KMS starts here within seconds');
+  lines.push(`  Mobile    ${`${host.url}/mobile`.padEnd(26)} mobile-number payments on the simulated card network (docs/mobile-payments.md)`);
 
   const demoSerials = await demoSerialsNow(host);
   const operatorDir = operatorDirectory(host.config.dataDir);
   if (demoSerials !== undefined) lines.push(`Demo serials: ${demoSerials}`);
+  const demoPayees = (await Promise.all(DEMO_PAYEES.map((p) => host.mobile.mobile.payees.payee(p.mobile)))).filter((p) => p !== undefined);
+  if (demoPayees.length > 0) lines.push(`Demo payees (C5, as a POS shows them): ${demoPayees.map((p) => `${p.mobile} ${maskPayeeName(p.name)}`).join(', ')}`);
   if (existsSync(join(operatorDir, IDENTITY_FILES.cert))) {
     lines.push(`Operator certificate: ${shown(join(operatorDir, IDENTITY_FILES.cert))} with ${IDENTITY_FILES.key} and ${IDENTITY_FILES.ca} beside it`);
   }
