@@ -80,13 +80,16 @@ describe.each(DIALECTS)('C1, C2 payee registration on %s', (dialect) => {
     await expect(f.mobile.payees.confirm('not-an-id', code)).rejects.toMatchObject({ code: 'REGISTRATION_UNKNOWN' });
   });
 
-  it('C1: a code past its ten minutes is refused, and the payee is not stored', async () => {
+  it('C1: a code past its ten minutes is refused, the payee is not stored, and the registration goes at the next start', async () => {
     const f = await createMobileFixture(database());
     const mobile = freshMobile();
     const { registrationId } = await f.mobile.payees.startRegistration({ name: '王小明', mobile, pan: TEST_CARDS.payee.pan }, 'data');
     f.advance(10 * 60_000);
     await expect(f.mobile.payees.confirm(registrationId, f.lastCode(mobile))).rejects.toMatchObject({ code: 'VERIFICATION_CODE_EXPIRED' });
     expect(await f.mobile.payees.payee(mobile)).toBeUndefined();
+    // The next start, anyone's, deletes it and its sealed card.
+    await f.mobile.payees.startRegistration({ name: '王小明', mobile: freshMobile(), pan: TEST_CARDS.payee.pan }, 'data');
+    expect((await sql`select id from mobile_registrations where id = ${registrationId}`.execute(database().db)).rows).toEqual([]);
   });
 
   it('C1: an SMS provider that is down fails the start, and nothing is kept', async () => {

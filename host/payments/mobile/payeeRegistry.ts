@@ -15,6 +15,9 @@
  * the number can change where its money goes. A changed name is checked against the bound card,
  * and a changed card against the name, so name and card always belong together.
  *
+ * A pending registration lives as long as its code: each new start deletes those whose code has
+ * expired, so the sealed card of a registration nobody confirmed does not stay behind.
+ *
  * Starting a registration or update is charged to the number's registration bucket
  * (lookupBuckets.ts): a failed card check costs more, so the card check cannot be used to test
  * names against a card at will.
@@ -114,6 +117,8 @@ export function createPayeeRegistry(deps: PayeeRegistryDeps): PayeeRegistry {
     const now = deps.clock();
     const expiresAt = isoTimestamp(new Date(now.getTime() + CODE_TTL_MS));
     await deps.sms.send(mobileNumberToE164(mobile), verificationCodeText(code, CODE_TTL_MS / 60_000));
+    // Registrations past their code's life are of no use to anyone: deleted, their sealed cards with them.
+    await db.deleteFrom('mobile_registrations').where('expires_at', '<=', isoTimestamp(now)).execute();
     await db
       .insertInto('mobile_registrations')
       .values({ id, kind, mobile, channel, name, card_masked: maskPan(pan), card_sealed: deps.vault.seal(pan, mobile), code_hash: hashVerificationCode(id, code), attempts: 0, state: 'pending', created_at: isoTimestamp(now), expires_at: expiresAt })
