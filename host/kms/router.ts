@@ -12,16 +12,15 @@
  * re-encode them before verification. Failures the MAC'd envelope does not answer leave through the
  * listener's one error handler (host/http/errors) as {"error":{"code","message"}}.
  */
-import express, { type RequestHandler, type Response, Router } from 'express';
+import express, { Router } from 'express';
 import { toHex } from '../../shared/bytes';
-import { MAX_BODY_BYTES, parseRequest, type ReceivedRequest } from '../../shared/protocol/macEnvelope';
+import { MAX_BODY_BYTES } from '../../shared/protocol/macEnvelope';
 import { KMS_API_PREFIX } from '../../shared/protocol/kmsPaths';
 import { MESSAGE_VERSION, validateMessage } from '../../shared/protocol/messages';
-import { sendError } from '../http/errors';
+import { terminalRoute } from '../http/terminalRoute';
 import type { RevocationSource } from '../tls/peer';
 import { requireClientCert } from '../tls/requireClientCert';
 import type { KmsService } from './kmsService';
-import type { TerminalReply } from './terminalEnvelope';
 
 /** GET /kms/v1/intake-key: the public key MTMS wraps TK envelopes to, and who it belongs to. */
 export interface KmsIntakeKey {
@@ -65,24 +64,4 @@ export function createKmsRouter(options: KmsRouterOptions): Router {
   router.post(`${KMS_API_PREFIX}/terminals/:serial/sign-on`, rawBody, terminalRoute((request) => service.signOn(request)));
 
   return router;
-}
-
-/** A MAC-authenticated terminal route: parse the envelope, check the serial, send the MAC'd reply (host/posp too). */
-export function terminalRoute(handle: (request: ReceivedRequest) => Promise<TerminalReply>): RequestHandler {
-  return async (req, res) => {
-    const body = Buffer.isBuffer(req.body) ? new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.length) : new Uint8Array(0);
-    // The MAC covers the request target as sent, query included (macEnvelope RequestMacFields.path).
-    const request = parseRequest(req.method, req.originalUrl, req.headers, body);
-    if (request.serial !== req.params.serial) {
-      sendError(res, 'PROTOCOL_MALFORMED', 'the serial in the path is not the one in Paypad-Serial', 400);
-      return;
-    }
-    const reply = await handle(request);
-    if (reply.status >= 500) req.log.error({ err: reply.failure }, 'terminal request failed');
-    send(res, reply);
-  };
-}
-
-function send(res: Response, reply: TerminalReply): void {
-  res.status(reply.status).set(reply.headers).type('application/json').set('Cache-Control', 'no-store').end(Buffer.from(reply.body.buffer, reply.body.byteOffset, reply.body.length));
 }

@@ -20,16 +20,11 @@ import { type MacFunction, type MacKeyId, type ReceivedRequest, MAC_HEADERS, sig
 import { type MessageName, type Message, toErrorBody, validateMessage } from '../../shared/protocol/messages';
 import type { Hsm, KeyHandle } from '../hsm/hsm';
 import { httpStatusOf } from '../http/errors';
+import type { TerminalReply } from '../http/terminalRoute';
 import type { TerminalRecord } from './kmsStore';
 
-/** A terminal response: the status, its headers (Paypad-Mac) and the exact JSON bytes they MAC. */
-export interface TerminalReply {
-  readonly status: number;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body: Uint8Array;
-  /** The failure this reply reports, for the caller's log (status 500 and above). */
-  readonly failure?: unknown;
-}
+/** The reply type lives with the route that sends it; the KMS and POSP build it here. */
+export type { TerminalReply };
 
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 

@@ -9,7 +9,7 @@
  */
 import express, { Router } from 'express';
 import { POSP_API_PREFIX, TRANSACTION_MAX_BODY_BYTES } from '../../shared/protocol/transactions';
-import { terminalRoute } from '../kms/router';
+import { terminalRoute } from '../http/terminalRoute';
 import type { PospService } from './pospService';
 
 export function createPospRouter(service: PospService): Router {
