@@ -23,5 +23,7 @@ import { ledger } from '../../payments/ledger/migration';
 import { mobilePayments } from '../../payments/mobile/migration';
 // POSP keeps its migration beside its store (host/posp).
 import { pospTables } from '../../posp/migration';
+// The TMS keeps its migration beside its stores (host/tms).
+import { tmsTables } from '../../tms/migration';
 
-export const MIGRATIONS: readonly HostMigration[] = [auditLog, caCertificates, kmsKeys, outbox, mtmsTables, kmsIntakeSequence, mtmsRepairAuthorisations, mtmsKmsKeyPins, mtmsLookupBuckets, mtmsTkChallenges, ledger, mobilePayments, pospTables];
+export const MIGRATIONS: readonly HostMigration[] = [auditLog, caCertificates, kmsKeys, outbox, mtmsTables, kmsIntakeSequence, mtmsRepairAuthorisations, mtmsKmsKeyPins, mtmsLookupBuckets, mtmsTkChallenges, ledger, mobilePayments, pospTables, tmsTables];
