@@ -58,6 +58,7 @@ export interface PayingTerminal {
 
 export async function payByMobile(ctx: MobilePaymentContext, terminal: PayingTerminal, message: MobilePayRequest): Promise<MobilePayResponse> {
   const track = await ctx.hsm.decipherCardData(terminal.keys.TDK, fromHex(message.card, 'card'));
+  const terminalPinBlock = fromHex(message.pinBlock, 'pinBlock');
   let zonePinBlock: Uint8Array | undefined;
   try {
     const { pan, expiry } = readTrack2(track);
@@ -84,7 +85,7 @@ export async function payByMobile(ctx: MobilePaymentContext, terminal: PayingTer
       if (isPaypadError(e, 'CARD_BANK_NOT_CONTRACTED')) return answer(respond('57', e.message));
       throw e;
     }
-    zonePinBlock = await ctx.hsm.translatePinBlock(terminal.keys.PIK, ctx.zonePinKey, fromHex(message.pinBlock, 'pinBlock'), pan);
+    zonePinBlock = await ctx.hsm.translatePinBlock(terminal.keys.PIK, ctx.zonePinKey, terminalPinBlock, pan);
 
     const debit: CardDebit = {
       pan,
@@ -154,7 +155,7 @@ export async function payByMobile(ctx: MobilePaymentContext, terminal: PayingTer
     await end('approved', { responseCode: outcome.responseCode, ...(outcome.approvalCode === undefined ? {} : { approvalCode: outcome.approvalCode }) });
     return answer({ ...respond('00'), ...(outcome.approvalCode === undefined ? {} : { approvalCode: outcome.approvalCode }) });
   } finally {
-    wipe(track);
+    wipe(track, terminalPinBlock);
     if (zonePinBlock !== undefined) wipe(zonePinBlock);
   }
 }

@@ -255,6 +255,15 @@ describe.each(DIALECTS)('POSP on %s', (dialect) => {
     }
   });
 
+  it('X1: the track and both PIN blocks (under the PIK, under the ZPK) are wiped when the authorisation ends, approved or declined', async () => {
+    const terminal = await signedOnTerminal(posp().kms);
+    posp().sensitiveBuffers.length = 0;
+    await pay(terminal, TEST_CARDS.unionPay.pan, { amount: 10 });
+    await pay(terminal, TEST_CARDS.insufficientFunds.pan);
+    expect(posp().sensitiveBuffers).toHaveLength(6);
+    for (const buffer of posp().sensitiveBuffers) expect(buffer.every((b) => b === 0)).toBe(true);
+  });
+
   it('X1: no PAN, track 2 or PIN block (terminal\'s or translated) appears in any row POSP or the ledger wrote', async () => {
     const terminal = await signedOnTerminal(posp().kms);
     const pan = TEST_CARDS.masterCard.pan;

@@ -57,6 +57,8 @@ export interface AcquiringSide<P extends MobilePaymentPlatform = TestPlatform> {
 }
 
 export interface PospUnderTest extends AcquiringSide {
+  /** Every buffer of clear card data or PIN block POSP's HSM calls handed over or got back, to check they end wiped. */
+  readonly sensitiveBuffers: Uint8Array[];
   readonly database: Database;
   readonly db: Kysely<Schema>;
   readonly hsm: TestHsm;
@@ -157,8 +159,22 @@ export function usePosp(dialect: Dialect): () => PospUnderTest {
     const hsm = await openTestHsm();
     const kmsStore = createKmsStore(database().db);
     const kms = await openKmsService({ customerCode: CUSTOMER, hsm: hsm.hsm, store: kmsStore, clock: () => NOW });
-    const side = await startAcquiringSide({ database: database(), hsm: hsm.hsm, open: hsm.open, kmsStore });
-    under = { ...side, database: database(), db: database().db, hsm, kms };
+    const sensitiveBuffers: Uint8Array[] = [];
+    const watched: Hsm = {
+      ...hsm.hsm,
+      async decipherCardData(key, enciphered) {
+        const track = await hsm.hsm.decipherCardData(key, enciphered);
+        sensitiveBuffers.push(track);
+        return track;
+      },
+      async translatePinBlock(source, destination, block, pan) {
+        const translated = await hsm.hsm.translatePinBlock(source, destination, block, pan);
+        sensitiveBuffers.push(block, translated);
+        return translated;
+      },
+    };
+    const side = await startAcquiringSide({ database: database(), hsm: watched, open: hsm.open, kmsStore });
+    under = { ...side, sensitiveBuffers, database: database(), db: database().db, hsm, kms };
   });
   afterAll(async () => {
     await under?.close();
