@@ -50,14 +50,6 @@ export interface MobilePaymentPlatformDeps {
   readonly onQueued?: () => void;
 }
 
-/** The lookup query of platform.ts, with the payer's number the POS asks for at C3 (optional, so the interface stays compatible). */
-export interface PayeeLookupQuery {
-  readonly mobile: string;
-  readonly terminalId: string;
-  readonly merchantId: string;
-  readonly payerMobile?: string;
-}
-
 export function createMobilePaymentPlatform(deps: MobilePaymentPlatformDeps): MobilePaymentPlatform {
   const db = deps.db.withTables<MobileTables>();
 
@@ -68,7 +60,7 @@ export function createMobilePaymentPlatform(deps: MobilePaymentPlatformDeps): Mo
   ];
 
   return {
-    async lookupPayee(query: PayeeLookupQuery) {
+    async lookupPayee(query) {
       if (typeof query !== 'object' || query === null) throw new PaypadError('BAD_ARGUMENT', 'expected a lookup query');
       assertMainlandMobileNumber(query.mobile, "payee's mobile number");
       if (query.payerMobile !== undefined) assertMainlandMobileNumber(query.payerMobile, "payer's mobile number");
