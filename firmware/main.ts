@@ -14,6 +14,7 @@ import { constantTimeEqual, wipe } from 'shared/bytes';
 import { selfTestPrimitives } from 'shared/crypto/selfTest';
 import { isPaypadError, PaypadError } from 'shared/errors';
 import { LocalLinkSession } from './core/localLinkService';
+import { MobilePaymentApp } from './core/mobilePaymentApp';
 import { Terminal } from './core/terminal';
 import { loadTerminalIdentity, provisionTerminal } from './core/terminalIdentity';
 import type { Display } from './hal/display';
@@ -48,7 +49,9 @@ export default function main(): void {
     // The UART on a board, a TCP port in the simulator ("platform/localLink"); sessions start on the first byte, after `app` exists.
     const link = openLocalLink(parsed, (stream) => new LocalLinkSession(app, stream));
     trace(`paypad: local link ${link ?? 'none'}\n`);
-    const app = new TerminalApp({ terminal, display: hal.display, keypad: hal.keypad, clock: hal.clock, link: link !== null, log: (line) => trace(`${line}\n`) });
+    // Payments need a card reader; the simulated network's accounts are in CNY.
+    const payments = hal.cardReader ? { cardReader: hal.cardReader, newPayment: () => new MobilePaymentApp({ terminal, currency: 'CNY' }) } : undefined;
+    const app = new TerminalApp({ terminal, display: hal.display, keypad: hal.keypad, clock: hal.clock, link: link !== null, log: (line) => trace(`${line}\n`), payments });
     app.start().catch(stop);
   } catch (e) {
     stop(e);

@@ -20,6 +20,8 @@ export interface StatusView {
   readonly keypad: boolean;
   /** A local link UART is configured. */
   readonly link: boolean;
+  /** The payment app can run (a keypad, keys loaded): the menu offers it. */
+  readonly payments?: boolean;
 }
 
 const STAGE_LINE: Readonly<Record<TerminalStage, string>> = Object.freeze({
@@ -40,6 +42,9 @@ const HINTS: Readonly<Record<string, string>> = Object.freeze({
   CONFIG_INVALID: 'Fix the build config',
 });
 
+/** The menu entry of the payment app (firmware/core/mobilePaymentApp) on the ready screen. */
+export const PAY_BY_MOBILE_MENU_LINE = '1: pay by mobile';
+
 export function titleFor(serial: string): string {
   return `SN ${serial}`;
 }
@@ -57,6 +62,7 @@ export function statusScreen(view: StatusView): Screen {
     lines.push(view.keypad ? 'OK: load keys' : 'Reboot: load keys');
   }
   if (view.stage === 'no-tk' && !view.link) lines.push('No local link set');
+  if (view.stage === 'signed-on' && view.payments === true) lines.push(PAY_BY_MOBILE_MENU_LINE);
   return { title: titleFor(view.serial), lines };
 }
 
