@@ -88,10 +88,10 @@ beforeAll(async () => {
   await c.call({ cmd: 'signOn' });
 
   acquiring!.platform.payees.set('13800138000', '王小明');
-  const lookup = await c.call({ cmd: 'lookupPayee', payeeMobile: '13800138000' }, { collect: true });
+  const lookup = await c.call({ cmd: 'lookupPayee', payeeMobile: '13800138000' });
   peaks.set('lookup', lookup.meter.memory!);
   const pan = TEST_CARDS.unionPay.pan;
-  const pay = await c.call({ cmd: 'payByMobile', payment: { lookupId: lookup.result.lookupId, amount: 100, currency: 'CNY', track2: asciiToBytes(`${pan}=30121011234`), pin: TEST_PIN } }, { collect: true });
+  const pay = await c.call({ cmd: 'payByMobile', payment: { lookupId: lookup.result.lookupId, amount: 100, currency: 'CNY', track2: asciiToBytes(`${pan}=30121011234`), pin: TEST_PIN } });
   peaks.set('pay', pay.meter.memory!);
   payResponseCode = pay.result.responseCode;
 }, 300_000);
