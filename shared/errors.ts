@@ -183,7 +183,22 @@ export type ErrorCode =
   | 'CARD_DATA_INVALID'
   | 'POSP_REFUSED'
   | 'POSP_RESPONSE_UNSIGNED'
-  | 'POSP_REQUEST_IN_PROGRESS';
+  | 'POSP_REQUEST_IN_PROGRESS'
+  // program updates (SPEC B1-B7; shared/protocol/update*): what the terminal refuses, each with its
+  // numbered status code (shared/protocol/updateCodes), and the TMS's answers as the terminal sees them
+  | 'UPDATE_AUTH_FAILED'
+  | 'UPDATE_RANGE_MISMATCH'
+  | 'UPDATE_CHUNK_INVALID'
+  | 'UPDATE_IMAGE_MISMATCH'
+  | 'UPDATE_SIGNATURE_INVALID'
+  | 'UPDATE_MODEL_MISMATCH'
+  | 'UPDATE_DOWNGRADE'
+  | 'UPDATE_SECURITY_COUNTER'
+  | 'UPDATE_METADATA_EXPIRED'
+  | 'UPDATE_METADATA_ROLLBACK'
+  | 'UPDATE_NOT_CONFIRMED'
+  | 'TMS_REFUSED'
+  | 'TMS_RESPONSE_UNSIGNED';
 
 export class PaypadError extends Error {
   readonly code: ErrorCode;

@@ -3,7 +3,8 @@
  *
  *   AES (FIPS 197) in ECB and CBC (SP 800-38A), unpadded, whole blocks
  *   SHA-256 (FIPS 180-4)
- *   P-256 (FIPS 186-5): public key from a private key, and the ECC CDH shared x-coordinate
+ *   P-256 (FIPS 186-5): public key from a private key, the ECC CDH shared x-coordinate, and a
+ *   scalar times a point (the second half of ECDSA verification)
  *
  * Callers check their inputs before they get here (key lengths, IVs, whole blocks, validated
  * points and scalars, in shared/crypto/aes and shared/crypto/p256), so an implementation only
@@ -14,5 +15,5 @@
  * this one's exports.
  */
 export { aesDecryptCbc, aesDecryptEcb, aesEncryptCbc, aesEncryptEcb } from './compact/aes';
-export { p256PublicKey, p256SharedSecretX } from './compact/p256';
+export { p256Multiply, p256PublicKey, p256SharedSecretX } from './compact/p256';
 export { sha256 } from './compact/sha256';

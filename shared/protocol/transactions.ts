@@ -15,11 +15,15 @@
  * (crypto/cardData.ts), the PIN only as an ISO 9564-1 format 4 block under PIK, made in the vault.
  * Amounts are integer minor units of an ISO 4217 currency (fen for CNY), as in ISO 8583 field 4.
  *
+ * B6: either answer may carry `updateNotice` (updateMessages.ts), put there by the TMS for this
+ * terminal and covered by the answer's MAC; the terminal then asks the TMS for its update (B1).
+ *
  * Retries: the same sequence with the same bytes is a retry and gets the first answer again (never
  * a second debit); the same sequence with other bytes is PROTOCOL_REPLAY.
  * Runs in XS: no Node APIs.
  */
 import { ENCIPHERED_CARD_DATA_MAX_BYTES, ENCIPHERED_CARD_DATA_MIN_BYTES } from '../crypto/cardData';
+import { updateNoticeSchema } from './updateMessages';
 import { type Infer, integer, object, optional, string, text, hex, version } from './validate';
 
 export const POSP_API_PREFIX = '/posp/v1';
@@ -59,7 +63,7 @@ export const transactionMessages = {
   /** Terminal -> POSP (C3, C4): who is registered for this payee mobile number? `payerMobile`, when keyed, is rate-limited too. */
   mobileLookupRequest: object({ v, payeeMobile: mobile, payerMobile: optional(mobile) }),
   /** POSP -> terminal (C5): the payee's name with its second character hidden, for the payer to confirm. */
-  mobileLookupResponse: object({ v, lookupId, maskedName: text(1, 80), expiresAt: text(1, 40) }),
+  mobileLookupResponse: object({ v, lookupId, maskedName: text(1, 80), expiresAt: text(1, 40), updateNotice: optional(updateNoticeSchema) }),
   /**
    * Terminal -> POSP (C3, C6): pay the confirmed payee. `card` is IV || track 2 enciphered under TDK,
    * `pinBlock` ISO 9564-1 format 4 under PIK, both hex; `payerMobile` gets the success text (C8).
@@ -86,6 +90,7 @@ export const transactionMessages = {
     currency,
     maskedPan,
     approvalCode: optional(approvalCode),
+    updateNotice: optional(updateNoticeSchema),
   }),
 } as const;
 

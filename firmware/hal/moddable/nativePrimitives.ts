@@ -88,6 +88,10 @@ export function p256SharedSecretX(privateKey: Uint8Array, publicKey: Uint8Array)
   }
 }
 
+export function p256Multiply(scalar: Uint8Array, publicKey: Uint8Array): Uint8Array {
+  return new Uint8Array(new Curve('secp256r1').dh(copyOf(scalar), copyOf(publicKey)));
+}
+
 // tsc fails here unless this module offers what shared/crypto/primitives offers, with the same signatures.
 type Holds<T extends true> = T;
 export type ConformsToPrimitives = Holds<typeof import('./nativePrimitives') extends typeof import('shared/crypto/primitives') ? true : false>;

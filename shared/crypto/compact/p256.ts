@@ -93,3 +93,11 @@ export function p256SharedSecretX(privateKey: Uint8Array, publicKey: Uint8Array)
   if (!shared) throw new RangeError('P-256: the shared point is the point at infinity');
   return bigIntToBytes(shared.x, 32);
 }
+
+/** k * Q for a validated point Q and a scalar k in [1, n-1], SEC 1 uncompressed (ECDSA verification's u2 * Q). */
+export function p256Multiply(scalar: Uint8Array, publicKey: Uint8Array): Uint8Array {
+  const point = decodeP256Point(publicKey);
+  const product = point && toAffine(multiply(point, bytesToBigInt(scalar)));
+  if (!product) throw new RangeError('P-256: the product is the point at infinity');
+  return encodeP256Point(product);
+}
