@@ -18,14 +18,14 @@
  *
  * Inside the token: key and key pair generation, wrapping under the LMK, the handle's CMAC, ECDH,
  * SHA-256 over the shared secret, RFC 5649 wrap/unwrap under a KEK, CMAC generation and
- * verification, check values, AES-CBC deciphering of card data (the clear card data comes out:
- * POSP needs it for the authorisation). What passes through host memory, briefly and wiped after
- * use, because SoftHSM2 has no mechanism for it (a payment HSM does each natively):
+ * verification, K_tkmac's derivation (SP 800-108 with CMAC, through CKM_AES_CBC_ENCRYPT_DATA:
+ * derivedMac says how) and every MAC under it, check values, AES-CBC deciphering of card data
+ * (the clear card data comes out: POSP needs it for the authorisation). What passes through host
+ * memory, briefly and wiped after use, because SoftHSM2 has no mechanism for it (a payment HSM
+ * does each natively):
  *   - the key-transport KEK (SP 800-56C one-step KDF): the token digests the shared secret as a
  *     key object, but the digest (the KEK) is returned to the host, which loads it back as a
  *     session key to unwrap or wrap the transported key inside the token;
- *   - K_tkmac (SP 800-108 counter mode): the token computes each CMAC block, the host joins them
- *     and loads the result as a session key;
  *   - exportKeyUnder and generateZoneKey: the KBPK or ZMK and the key are read out of the token
  *     and the TR-31 block is assembled by shared/crypto/tr31 in the host (TR-31 version D MACs
  *     the clear key); importKeyBlock likewise opens the received block in the host;
@@ -36,9 +36,10 @@
  * The keys are checked first, so a caller's usage errors read the same on every backend.
  */
 import pkcs11js from 'pkcs11js';
-import { type Rng, constantTimeEqual, fromHex, toHex, wipe } from '../../shared/bytes';
+import { type Rng, concatBytes, constantTimeEqual, fromHex, toHex, wipe } from '../../shared/bytes';
 import { assertEncipheredCardData, removeCardDataPadding } from '../../shared/crypto/cardData';
-import { type KdfParams, kdfCounterMode, kdfFixedInput } from '../../shared/crypto/kdf';
+import { preparedMessage } from '../../shared/crypto/cmac';
+import { type KdfParams, kdfFixedInput } from '../../shared/crypto/kdf';
 import { assertPublicKey, decodeKeyEnvelope, encodeKeyEnvelope, oneStepKek } from '../../shared/crypto/keyTransport';
 import { sha256 } from '../../shared/crypto/primitives';
 import { type Tr31Header, type Tr31HeaderInit, type Tr31KeyPolicy, type UnwrappedKey, assertKeyBlockPolicy, unwrapKeyBlock, wrapKeyBlock } from '../../shared/crypto/tr31';
@@ -283,10 +284,10 @@ function pkcs11Hsm(module: pkcs11js.PKCS11, session: Session, lmk: MasterKey, op
     return { header, wrapped: body };
   }
 
-  /** The AES key of an opened block as a session object; `reveal` makes its value readable (exportKeyUnder only). */
-  function unwrapAes(opened: OpenedBlock, keep: (o: ObjectHandle) => ObjectHandle, reveal = false): ObjectHandle {
+  /** The AES key of an opened block as a session object made with `template` (sessionAesTemplate(true) makes its value readable: exportKeyUnder only). */
+  function unwrapAes(opened: OpenedBlock, keep: (o: ObjectHandle) => ObjectHandle, template = sessionAesTemplate(false)): ObjectHandle {
     if (opened.header.algorithm !== 'A') throw new PaypadError('TR31_USAGE_NOT_ALLOWED', `algorithm is ${opened.header.algorithm}, A is needed`);
-    return keep(module.C_UnwrapKey(session, KWP, lmk.lmkWrap, opened.wrapped, sessionAesTemplate(reveal)));
+    return keep(module.C_UnwrapKey(session, KWP, lmk.lmkWrap, opened.wrapped, template));
   }
 
   /** openBlock and unwrap, with the handle's kcv checked against the key's (HSM_HANDLE_INVALID). */
@@ -295,10 +296,10 @@ function pkcs11Hsm(module: pkcs11js.PKCS11, session: Session, lmk: MasterKey, op
     what: string,
     policy: Tr31KeyPolicy | 'any',
     keep: (o: ObjectHandle) => ObjectHandle,
-    reveal = false,
+    template = sessionAesTemplate(false),
   ): { key: ObjectHandle; header: Tr31Header; length: number } {
     const opened = openBlock(handle, what, policy);
-    const key = unwrapAes(opened, keep, reveal);
+    const key = unwrapAes(opened, keep, template);
     if (!constantTimeEqual(fromHex(aesKcv(key)), fromHex(handle.kcv))) {
       throw new PaypadError('HSM_HANDLE_INVALID', `${what}: the handle's kcv is not its key's check value`);
     }
@@ -414,21 +415,52 @@ function pkcs11Hsm(module: pkcs11js.PKCS11, session: Session, lmk: MasterKey, op
     );
   }
 
+  /**
+   * K_tkmac (SP 800-108 counter mode, CMAC as PRF: shared/crypto/kdf) made inside the token as a
+   * sensitive, non-extractable session key, then `use`d. SoftHSM2 has neither CKM_SP800_108_COUNTER_KDF
+   * nor CKM_AES_CMAC as a derivation, so the one CMAC block K(1) = CMAC_K([1] || FixedInput) is
+   * split where SP 800-38B §6.2 allows: the token enciphers L = CIPH_K(0^128) and the CBC chain
+   * over every block but the last (AES outputs under K of public data, as a CMAC or check value
+   * is), the host prepares the last block with its subkey, and the token's
+   * CKM_AES_CBC_ENCRYPT_DATA derives CIPH_K(chain XOR last block) = K(1) straight into a key
+   * object. K(1) never leaves the token. A derived key of more than one block would need the
+   * token to join blocks (CKM_CONCATENATE_BASE_AND_KEY, which SoftHSM2 lacks), so it is refused.
+   */
   function derivedMac<T>(baseKey: KeyHandle, derivation: KdfParams, use: (macKey: ObjectHandle) => T): T {
     const fixedInput = kdfFixedInput(derivation);
     assertAesKeyLength(derivation.lengthBytes);
-    return withAesKey(baseKey, 'base key', COMMAND_POLICIES.deriveMacKey, (key) =>
+    return token(() =>
       withObjects((keep) => {
-        const derived = kdfCounterMode((input) => cmac(key, input), fixedInput, derivation.lengthBytes);
+        const { key } = unwrapChecked(baseKey, 'base key', COMMAND_POLICIES.deriveMacKey, keep, deriveBaseTemplate());
+        if (derivation.lengthBytes !== CMAC_BYTES) {
+          throw new PaypadError('HSM_COMMAND_UNSUPPORTED', `a PKCS#11 token derives MAC keys of ${CMAC_BYTES} bytes, not ${derivation.lengthBytes}`);
+        }
+        const message = preparedMessage(concatBytes(new Uint8Array([1]), fixedInput), encipher(key, { mechanism: pkcs11js.CKM_AES_ECB }, new Uint8Array(CMAC_BYTES)));
+        const head = message.subarray(0, message.length - CMAC_BYTES);
+        const iv = head.length === 0 ? Buffer.alloc(CMAC_BYTES) : encipher(key, { mechanism: pkcs11js.CKM_AES_CBC, parameter: Buffer.alloc(CMAC_BYTES) }, head).subarray(-CMAC_BYTES);
+        const last = Buffer.from(message.subarray(-CMAC_BYTES));
         let macKey: ObjectHandle;
         try {
-          macKey = keep(module.C_CreateObject(session, [...aesObjectTemplate(false, true), { type: pkcs11js.CKA_VALUE, value: Buffer.from(derived) }]));
+          macKey = keep(
+            module.C_DeriveKey(
+              session,
+              { mechanism: pkcs11js.CKM_AES_CBC_ENCRYPT_DATA, parameter: { type: pkcs11js.CK_PARAMS_AES_CBC, iv, data: last } as pkcs11js.IParams },
+              key,
+              [...aesObjectTemplate(false, true), { type: pkcs11js.CKA_EXTRACTABLE, value: false }, { type: pkcs11js.CKA_VALUE_LEN, value: CMAC_BYTES }],
+            ),
+          );
         } finally {
-          wipe(derived);
+          wipe(message, iv, last);
         }
         return use(macKey);
       }),
     );
+  }
+
+  /** The token's AES encipherment of `data` under `key` (whole blocks, no padding). */
+  function encipher(key: ObjectHandle, mechanism: pkcs11js.Mechanism, data: Uint8Array): Buffer {
+    module.C_EncryptInit(session, mechanism, key);
+    return module.C_Encrypt(session, Buffer.from(data), Buffer.alloc(data.length));
   }
 
   /**
@@ -516,8 +548,8 @@ function pkcs11Hsm(module: pkcs11js.PKCS11, session: Session, lmk: MasterKey, op
     async exportKeyUnder(kbpk, keyHandle, header): Promise<string> {
       return token(() =>
         withObjects((keep) => {
-          const protection = unwrapChecked(kbpk, 'KBPK', COMMAND_POLICIES.wrapKeyBlock, keep, true);
-          const opened = unwrapChecked(keyHandle, 'key', 'any', keep, true);
+          const protection = unwrapChecked(kbpk, 'KBPK', COMMAND_POLICIES.wrapKeyBlock, keep, sessionAesTemplate(true));
+          const opened = unwrapChecked(keyHandle, 'key', 'any', keep, sessionAesTemplate(true));
           // The rules are checked before any value leaves the token; then both keys are read for the TR-31 assembly.
           const exported = exportHeader(opened.header, opened.length, protection.length, header);
           const protectionKey = value(module, session, protection.key);
@@ -547,7 +579,7 @@ function pkcs11Hsm(module: pkcs11js.PKCS11, session: Session, lmk: MasterKey, op
       const policy = importPolicy(usage);
       return token(() =>
         withObjects((keep) => {
-          const opened = unwrapChecked(kek, 'KEK', COMMAND_POLICIES.importUnderKek, keep, true);
+          const opened = unwrapChecked(kek, 'KEK', COMMAND_POLICIES.importUnderKek, keep, sessionAesTemplate(true));
           const kekValue = value(module, session, opened.key);
           let received: UnwrappedKey;
           try {
@@ -571,7 +603,7 @@ function pkcs11Hsm(module: pkcs11js.PKCS11, session: Session, lmk: MasterKey, op
       assertAesKeyLength(request.lengthBytes);
       return token(() =>
         withObjects((keep) => {
-          const opened = unwrapChecked(zmk, 'ZMK', COMMAND_POLICIES.exportUnderZmk, keep, true);
+          const opened = unwrapChecked(zmk, 'ZMK', COMMAND_POLICIES.exportUnderZmk, keep, sessionAesTemplate(true));
           const exported = zoneKeyExportHeader(request, opened.length);
           const key = keep(module.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [...sessionAesTemplate(true), { type: pkcs11js.CKA_VALUE_LEN, value: request.lengthBytes }]));
           const zmkValue = value(module, session, opened.key);
@@ -655,6 +687,11 @@ function pkcs11Hsm(module: pkcs11js.PKCS11, session: Session, lmk: MasterKey, op
     },
   };
   return Object.freeze(hsm);
+}
+
+/** A K_tkmac base key as a session object: enciphers the CMAC's L and chain, derives K_tkmac (derivedMac). */
+function deriveBaseTemplate(): pkcs11js.Template {
+  return sessionAesTemplate(false).concat([{ type: pkcs11js.CKA_ENCRYPT, value: true }, { type: pkcs11js.CKA_DERIVE, value: true }]);
 }
 
 /** An AES session object: MACs and check values; readable only when `reveal`. */

@@ -26,9 +26,10 @@ export function aesCmac(key: Uint8Array, data: Uint8Array): Uint8Array {
 
 /**
  * §6.2 steps 1-4 from L = CIPH_K(0^128) (wiped here): the message padded 10* if its last block is
- * partial, that block XORed with K1 or K2.
+ * partial, that block XORed with K1 or K2. Exported for an HSM whose token runs the cipher but
+ * not the CMAC it needs (host/hsm/pkcs11Hsm.ts derives K_tkmac so).
  */
-function preparedMessage(data: Uint8Array, l: Uint8Array): Uint8Array {
+export function preparedMessage(data: Uint8Array, l: Uint8Array): Uint8Array {
   const k1 = doubleSubkey(l);
   const k2 = doubleSubkey(k1);
   // §6.2: a complete last block is XORed with K1; a partial (or empty) one is padded 10* and XORed with K2.
