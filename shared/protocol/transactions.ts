@@ -59,7 +59,7 @@ const reference = string({ min: 12, max: 12, pattern: /^[0-9A-Z]{12}$/, describe
 const maskedPan = string({ min: 8, max: 19, pattern: /^[0-9*]+$/, describe: "8 to 19 of 0-9 '*'" });
 const approvalCode = string({ min: 6, max: 6, pattern: /^[0-9A-Z ]{6}$/, describe: 'six of 0-9 A-Z space (ISO 8583 field 38)' });
 
-export const transactionMessages = {
+export const transactionMessages = Object.freeze({
   /** Terminal -> POSP (C3, C4): who is registered for this payee mobile number? `payerMobile`, when keyed, is rate-limited too. */
   mobileLookupRequest: object({ v, payeeMobile: mobile, payerMobile: optional(mobile) }),
   /** POSP -> terminal (C5): the payee's name with its second character hidden, for the payer to confirm. */
@@ -92,7 +92,7 @@ export const transactionMessages = {
     approvalCode: optional(approvalCode),
     updateNotice: optional(updateNoticeSchema),
   }),
-} as const;
+} as const);
 
 export type TransactionMessageName = keyof typeof transactionMessages;
 export type TransactionMessage<N extends TransactionMessageName> = Infer<(typeof transactionMessages)[N]>;
