@@ -84,6 +84,7 @@ describe.each(DIALECTS)('C5, C7, C8 the platform behind the POSP on %s', (dialec
       terminal: { bucketSize: 1000, refillPerMinute: 60, missCost: 20 },
       merchant: { bucketSize: 1000, refillPerMinute: 60, missCost: 20 },
       registration: { bucketSize: 10, refillPerMinute: 1, missCost: 5 },
+      card: { bucketSize: 20, refillPerMinute: 1, missCost: 5 },
     };
     const f = await createMobileFixture(database(), limits);
     const payee = freshMobile();

@@ -110,6 +110,15 @@ describe.each(DIALECTS)('C1, C2 payee registration on %s', (dialect) => {
     await expect(guess()).rejects.toMatchObject({ code: 'RATE_LIMITED', retryAfterS: 60 });
   });
 
+  it('C1: names tried against one card from many numbers stop at the card\'s bucket (20, a failed check costs 5)', async () => {
+    const f = await createMobileFixture(database(), undefined, '2026-12-07T09:00:00.000Z');
+    const guess = (name: string) => f.mobile.payees.startRegistration({ name, mobile: freshMobile(), pan: TEST_CARDS.blocked.pan }, 'data');
+    for (const name of ['王一', '王二', '王三', '王四']) await expect(guess(name)).rejects.toMatchObject({ code: 'PAYEE_CARD_NOT_VERIFIED' });
+    await expect(guess('王五')).rejects.toMatchObject({ code: 'RATE_LIMITED', retryAfterS: 60 });
+    // Another card is not affected.
+    await expect(f.mobile.payees.startRegistration({ name: '王五', mobile: freshMobile(), pan: TEST_CARDS.expired.pan }, 'data')).rejects.toMatchObject({ code: 'PAYEE_CARD_NOT_VERIFIED' });
+  });
+
   it('C2: an update of the card is verified with the registered name and confirmed by a code sent to the registered number', async () => {
     const f = await createMobileFixture(database());
     const mobile = freshMobile();

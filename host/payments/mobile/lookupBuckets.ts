@@ -6,8 +6,9 @@
  * lookup cost: HIT_COST when it found a payee, missCost when it did not (enumeration is mostly
  * misses: random numbers are rarely registered). A lookup that led to a completed payment gives
  * COMPLETED_PAYMENT_REFUND back to each, so a busy honest shop is not throttled by its own sales.
- * Registrations and updates have a bucket per mobile number too: the card check behind them tells
- * whether a name matches a card, which must not be asked at will.
+ * Registrations and updates have a bucket per mobile number too, and each card a bucket of failed
+ * card checks (by its fingerprint, cardVault.ts): the card check behind them tells whether a name
+ * matches a card, which must not be asked at will, neither from one number nor from many.
  *
  * Numbers (docs/mobile-payments.md "Lookup limits" says why): PIX DICT's bucket for a person
  * (100 tokens, 2 a minute, 20 for a miss, 1 back for a payment) for each payer; a terminal serves
@@ -24,6 +25,8 @@ export interface PayeeLookupLimits {
   readonly merchant: TokenBucketLimits;
   /** Per mobile number: starting a registration or update (a failed card check is the miss). */
   readonly registration: TokenBucketLimits;
+  /** Per card: failed card checks only, whatever number asked (a payee re-registering their own card costs nothing). */
+  readonly card: TokenBucketLimits;
 }
 
 export const DEFAULT_PAYEE_LOOKUP_LIMITS: PayeeLookupLimits = Object.freeze({
@@ -31,6 +34,7 @@ export const DEFAULT_PAYEE_LOOKUP_LIMITS: PayeeLookupLimits = Object.freeze({
   terminal: { bucketSize: 200, refillPerMinute: 10, missCost: 20 },
   merchant: { bucketSize: 1_000, refillPerMinute: 60, missCost: 20 },
   registration: { bucketSize: 10, refillPerMinute: 1, missCost: 5 },
+  card: { bucketSize: 20, refillPerMinute: 1, missCost: 5 },
 });
 
 export const COMPLETED_PAYMENT_REFUND = 1;

@@ -18,9 +18,9 @@
  * A pending registration lives as long as its code: each new start deletes those whose code has
  * expired, so the sealed card of a registration nobody confirmed does not stay behind.
  *
- * Starting a registration or update is charged to the number's registration bucket
- * (lookupBuckets.ts): a failed card check costs more, so the card check cannot be used to test
- * names against a card at will.
+ * Starting a registration or update is charged to the number's registration bucket, and a failed
+ * card check to the card's bucket too (lookupBuckets.ts), so the card check cannot be used to test
+ * names against a card at will, from one number or from many.
  */
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
@@ -98,13 +98,15 @@ export function createPayeeRegistry(deps: PayeeRegistryDeps): PayeeRegistry {
 
   const payeeRow = (mobile: string) => db.selectFrom('mobile_payees').selectAll().where('mobile', '=', mobile).executeTakeFirst();
 
-  /** The card check of step 1, charged to the number's registration bucket. */
+  /** The card check of step 1, charged to the number's registration bucket, and when it fails to the card's. */
   async function verifyCard(mobile: string, pan: string, name: string): Promise<void> {
-    const bucket = [{ family: 'registration', id: mobile }] as const;
-    await deps.buckets.assertAllowed(bucket, 'registration attempts for this mobile number');
+    const number = { family: 'registration', id: mobile } as const;
+    const card = { family: 'card', id: deps.vault.fingerprint(pan) } as const;
+    await deps.buckets.assertAllowed([number, card], 'registration attempts for this mobile number or card');
     const answer = await deps.provider.verifyAccount({ pan, holderName: name });
     const ok = answer.responseCode === '00' && answer.nameMatches === true;
-    await deps.buckets.charge(bucket, ok);
+    await deps.buckets.charge([number], ok);
+    if (!ok) await deps.buckets.charge([card], false);
     if (ok) return;
     const why = answer.responseCode === '00' ? 'the name is not the card holder\'s name at the bank' : `the bank answered ${answer.responseCode}: ${answer.reason}`;
     throw new PaypadError('PAYEE_CARD_NOT_VERIFIED', `the receiving card could not be verified: ${why}`);
