@@ -25,6 +25,18 @@ describe('C1: the receiving card sealed at rest (X1)', () => {
   });
 });
 
+describe('C1: card fingerprints for counting failed card checks', () => {
+  it('C1: the same card under the same key gives the same 32 hex digits; another key or card another; the PAN is not in it', () => {
+    const key = new Uint8Array(randomBytes(32));
+    const fp = createCardVault(key).fingerprint(PAN);
+    expect(fp).toMatch(/^[0-9a-f]{32}$/);
+    expect(createCardVault(key).fingerprint(PAN)).toBe(fp);
+    expect(createCardVault(key).fingerprint('6222021000000000017')).not.toBe(fp);
+    expect(createCardVault(new Uint8Array(randomBytes(32))).fingerprint(PAN)).not.toBe(fp);
+    expect(fp).not.toContain(PAN.slice(6, 15));
+  });
+});
+
 describe('C1: one-time codes', () => {
   it('C1: six digits; only a hash salted by the registration id is kept; anything but the code does not match', () => {
     const code = newVerificationCode();
