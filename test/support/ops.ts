@@ -6,6 +6,7 @@
  */
 import { fromHex, toHex } from '../../shared/bytes';
 import { aesCbcDecrypt, aesCbcEncrypt, aesEcbDecrypt, aesEcbEncrypt } from '../../shared/crypto/aes';
+import { decipherCardData, encipherCardData } from '../../shared/crypto/cardData';
 import { aesCmac, verifyAesCmac } from '../../shared/crypto/cmac';
 import { type KcvMethod, keyCheckValue } from '../../shared/crypto/kcv';
 import { deriveKeyCounterCmac, kdfCounterCmacRaw } from '../../shared/crypto/kdf';
@@ -16,6 +17,7 @@ import { type Tr31HeaderInit, type Tr31KeyPolicy, deriveKeyBlockKeys, unwrapKeyB
 import { buildKeyBlockHeader, parseKeyBlockHeader } from '../../shared/crypto/tr31Header';
 import { isMainlandMobileNumber, maskMobileNumber } from '../../shared/mobileNumber';
 import { isLuhnValid, luhnCheckDigit, maskPan } from '../../shared/pan';
+import { readTrack2 } from '../../shared/track2';
 import { type Json, type Op, defineOp } from './opsRunner';
 import { type RngArgs, rngFromArgs } from './opsRng';
 
@@ -79,6 +81,17 @@ export const ops: Record<string, Op> = {
     (a: { key: string; block: string; pan: string }) => ({ key: fromHex(a.key, 'key'), block: fromHex(a.block, 'block'), pan: a.pan }),
     ({ key, block, pan }) => decipherPinBlockIso4(key, block, pan),
   ),
+
+  // Card data under TDK, IV || AES-CBC (shared/crypto/cardData.ts), and track 2 read from it (shared/track2.ts)
+  'cardData.encipher': defineOp(
+    (a: { key: string; data: string } & RngArgs) => ({ key: fromHex(a.key, 'key'), data: fromHex(a.data, 'data'), rng: rngFromArgs(a) }),
+    ({ key, data, rng }) => toHex(encipherCardData(key, data, rng)),
+  ),
+  'cardData.decipher': defineOp(
+    (a: { key: string; enciphered: string }) => ({ key: fromHex(a.key, 'key'), enciphered: fromHex(a.enciphered, 'enciphered') }),
+    ({ key, enciphered }) => toHex(decipherCardData(key, enciphered)),
+  ),
+  'track2.read': defineOp(({ track }: { track: string }) => fromHex(track, 'track'), (track) => ({ ...readTrack2(track) })),
 
   // ISO/IEC 7812-1 PANs: the Luhn check digit and PCI DSS 6/4 masking (shared/pan.ts)
   'pan.isLuhnValid': defineOp(({ number }: { number: string }) => number, (number) => isLuhnValid(number)),

@@ -5,6 +5,7 @@
  * envelopes to unwrap are made in Node with the shared code itself, then maybe tampered with.
  */
 import { type Rng, fromHex, toHex } from '../../shared/bytes';
+import { encipherCardData } from '../../shared/crypto/cardData';
 import { aesCmac } from '../../shared/crypto/cmac';
 import { encodeKeyEnvelope, generateP256KeyPair, wrapKeyForRecipient } from '../../shared/crypto/keyTransport';
 import { aesKeyWrap, aesKeyWrapPadded } from '../../shared/crypto/keyWrap';
@@ -176,6 +177,28 @@ export const randomSpecs: Record<string, RandomSpec> = {
       const kek = d.bytes(d.pick([16, 24, 32]));
       const wrapped = toHex(aesKeyWrapPadded(kek, d.bytes(d.int(1, 40))));
       return { kek: toHex(kek), data: bad ? d.flipHexBit(wrapped) : wrapped };
+    },
+  },
+  // Card data under TDK (shared/crypto/cardData.ts): any length up to 64 bytes, and ciphertexts altered or cut.
+  'cardData.encipher': { group: 'symmetric', count: 300, make: (d, bad) => ({ key: bad && d.int(0, 1) ? aesBad(d) : d.aesKey(), data: d.hex(bad ? d.pick([0, 65]) : d.int(1, 64)), seed: d.hex(8) }) },
+  'cardData.decipher': {
+    group: 'symmetric',
+    count: 300,
+    make: (d, bad) => {
+      const key = d.bytes(d.pick([16, 24, 32]));
+      const enciphered = toHex(encipherCardData(key, d.bytes(d.int(1, 64)), (n) => d.bytes(n)));
+      if (!bad) return { key: toHex(key), enciphered };
+      return d.pick([{ key: toHex(key), enciphered: d.flipHexBit(enciphered) }, { key: toHex(key), enciphered: enciphered.slice(0, 32) }, { key: d.aesKey(), enciphered }]);
+    },
+  },
+  // Track 2 (shared/track2.ts): PAN, '=', YYMM, service code, discretionary digits; and what is not that.
+  'track2.read': {
+    group: 'symmetric',
+    count: 300,
+    make: (d, bad) => {
+      const good = `${d.digits(d.int(8, 19))}=${d.digits(2)}${String(d.int(1, 12)).padStart(2, '0')}${d.digits(3)}${d.digits(d.int(0, 6))}`;
+      const track = bad ? d.pick(['', good.replace('=', ''), good.replace('=', 'D'), `${good}=`, `${good}${d.digits(20)}`, good.slice(0, good.indexOf('=') + 4)]) : good;
+      return { track: toHex(new TextEncoder().encode(track)) };
     },
   },
   // PANs (shared/pan.ts): digit strings of card-number lengths, and strings no card number has.
