@@ -25,7 +25,7 @@ import { attachMailUpdates } from './channels/mailUpdates';
 import { attachSmsCommands } from './channels/smsCommands';
 import { attachVoiceMenu } from './channels/voiceMenu';
 import { createMobilePayments, type MobilePayments } from './mobilePayments';
-import { createMobileRouter } from './router';
+import { createMobileRouter, loopbackOnly } from './router';
 
 export const DEMO_PAYEES = Object.freeze([
   { name: '王小明', mobile: '13800138000', pan: TEST_CARDS.payee.pan },
@@ -81,11 +81,12 @@ async function ensureDemoPayees(mobile: MobilePayments, sms: SmsGatewaySimulator
 /**
  * GET /mobile/v1/simulated-phones/:e164/texts: what the simulated SMS provider delivered to a
  * number (codes included), so a person trying the platform can read the code their phone would
- * show. Only the simulator has it; a real SMS provider's phones are the payees' own.
+ * show. Only the simulator has it; a real SMS provider's phones are the payees' own. Loopback
+ * callers only: the codes in it would let anyone who can reach the host confirm a registration.
  */
 function withSimulatedPhone(router: Router, sms: SmsGatewaySimulator): Router {
   const phones = express.Router();
-  phones.get('/v1/simulated-phones/:to/texts', (req, res) => {
+  phones.get('/v1/simulated-phones/:to/texts', loopbackOnly("a simulated phone's texts (verification codes among them) are shown on the host's machine only"), (req, res) => {
     res.set('Cache-Control', 'no-store').json({ simulator: 'SmsGatewaySimulator', texts: sms.sent(String(req.params.to)) });
   });
   return express.Router().use(router, phones);

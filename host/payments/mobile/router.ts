@@ -13,7 +13,7 @@
  * merchant to charge; an open lookup route would be a directory to scrape.
  */
 import { isIP } from 'node:net';
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import { PaypadError } from '../../../shared/errors';
 import { RateLimited } from './lookupBuckets';
 import type { MobilePayments } from './mobilePayments';
@@ -39,8 +39,7 @@ export function createMobileRouter(mobile: MobilePayments): Router {
     res.json(await mobile.payees.confirm(String(req.params.id), body(req).code as string));
   });
 
-  router.post('/v1/reconciliations', async (req, res) => {
-    if (!isLoopback(req.socket.remoteAddress)) throw new PaypadError('OPERATOR_ONLY', 'reconciliation is an operator action: run it on the host (paypad mobile reconcile)');
+  router.post('/v1/reconciliations', loopbackOnly('reconciliation is an operator action: run it on the host (paypad mobile reconcile)'), async (req, res) => {
     const b = body(req);
     res.json(await mobile.reconcile(b.businessDay as string, b.currency as string));
   });
@@ -53,8 +52,12 @@ export function createMobileRouter(mobile: MobilePayments): Router {
   return router;
 }
 
-function isLoopback(address: string | undefined): boolean {
-  if (!address) return false;
-  const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
-  return plain === '::1' || (isIP(plain) === 4 && plain.startsWith('127.'));
+/** OPERATOR_ONLY (403) unless the caller is on the host's own machine (a loopback address). */
+export function loopbackOnly(why: string): RequestHandler {
+  return (req, _res, next) => {
+    const address = req.socket.remoteAddress ?? '';
+    const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
+    if (plain === '::1' || (isIP(plain) === 4 && plain.startsWith('127.'))) return next();
+    throw new PaypadError('OPERATOR_ONLY', why);
+  };
 }
