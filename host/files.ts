@@ -17,7 +17,7 @@ export const SECRET_FILE_MODE = 0o600;
  * Creates `path` with `mode` (the umask can only narrow it, so a key is never wider than 0600).
  * @throws PaypadError FILE_EXISTS when the file is already there.
  */
-export async function writeNewFile(path: string, data: string, mode: number): Promise<void> {
+export async function writeNewFile(path: string, data: string | Uint8Array, mode: number): Promise<void> {
   let file;
   try {
     file = await open(path, 'wx', mode);

@@ -198,7 +198,21 @@ export type ErrorCode =
   | 'UPDATE_METADATA_ROLLBACK'
   | 'UPDATE_NOT_CONFIRMED'
   | 'TMS_REFUSED'
-  | 'TMS_RESPONSE_UNSIGNED';
+  | 'TMS_RESPONSE_UNSIGNED'
+  // The TMS (host/tms; SPEC B1-B7): packages, deployments and download sessions as it refuses them
+  | 'TMS_PACKAGE_INVALID'
+  | 'TMS_PACKAGE_EXISTS'
+  | 'TMS_PACKAGE_UNKNOWN'
+  | 'TMS_IMAGE_MISSING'
+  | 'TMS_DEPLOYMENT_INVALID'
+  | 'TMS_DEPLOYMENT_UNKNOWN'
+  | 'TMS_DEPLOYMENT_STATE'
+  | 'TMS_NOT_OFFERED'
+  | 'TMS_SESSION_UNKNOWN'
+  | 'TMS_SESSION_EXPIRED'
+  | 'TMS_SESSION_STATE'
+  | 'TMS_SAC_INVALID'
+  | 'TMS_RANGE_INVALID';
 
 export class PaypadError extends Error {
   readonly code: ErrorCode;

@@ -68,6 +68,23 @@ export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   CARD_BANK_NOT_CONTRACTED: 422,
   OPERATOR_ONLY: 403,
   SMS_GATEWAY_UNAVAILABLE: 503,
+  // The TMS (host/tms): unknown packages, deployments and sessions; a deployment or session not in
+  // the state the request needs, or a package that is not on offer to this terminal (RFC 9110
+  // §15.5.10); a package whose signature or image does not check (§15.5.21); SAC-I that does not
+  // verify (§15.5.4: the terminal is not who it claims); a Range that is not one chunk inside the
+  // image (§15.5.17).
+  TMS_PACKAGE_UNKNOWN: 404,
+  TMS_DEPLOYMENT_UNKNOWN: 404,
+  TMS_SESSION_UNKNOWN: 404,
+  TMS_PACKAGE_EXISTS: 409,
+  TMS_DEPLOYMENT_STATE: 409,
+  TMS_NOT_OFFERED: 409,
+  TMS_SESSION_STATE: 409,
+  TMS_SESSION_EXPIRED: 409,
+  TMS_PACKAGE_INVALID: 422,
+  TMS_SAC_INVALID: 403,
+  TMS_RANGE_INVALID: 416,
+  TMS_IMAGE_MISSING: 500,
   // RFC 6585 §5.
   HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
