@@ -88,6 +88,21 @@ describe.each(DIALECTS)('the mobile data channel on %s', (dialect) => {
     expect(await errorCode(refused)).toBe('RATE_LIMITED');
   });
 
+  it('C2: the simulated phone, mailbox and call over HTTP reach the SMS, e-mail and voice channels', async () => {
+    const mobile = freshMobile();
+    await running.mobile.payees.startRegistration({ name: '张三', mobile, pan: TEST_CARDS.unionPay.pan }, 'data');
+    await running.mobile.payees.confirm((await running.mobile.payees.pendingFor(mobile))!, await codeFor(mobile));
+    const sent = await post(`/v1/simulated-phones/%2B86${mobile}/send`, { text: 'CARD 6222021000000000058' });
+    expect(sent.status).toBe(200);
+    expect(JSON.stringify(await sent.json())).toContain('do not take card numbers by SMS');
+    const mailed = (await (await post('/v1/simulated-mail', { from: 'someone@example.cn', subject: `UPDATE ${mobile}`, body: 'name: 李四' })).json()) as { reply: { body: string } };
+    expect(mailed.reply.body).toContain('could not be verified');
+    const called = (await (await post('/v1/simulated-calls', { from: `+86${mobile}`, keys: ['2'] })).json()) as { lines: string[] };
+    expect(called.lines.at(-1)).toContain('no change waiting');
+    const bad = await post('/v1/simulated-calls', { from: mobile, keys: [] });
+    expect([bad.status, await errorCode(bad)]).toEqual([400, 'VOICE_CALL_INVALID']);
+  });
+
   it('C9: a loopback caller runs the day\'s reconciliation and gets the report', async () => {
     const res = await post('/v1/reconciliations', { businessDay: new Date().toISOString().slice(0, 10), currency: 'CNY' });
     expect(res.status).toBe(200);

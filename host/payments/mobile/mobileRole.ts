@@ -11,7 +11,7 @@
  * The POSP takes `platform` and `network.provider` from here, so a terminal's payment and the
  * reconciliation that follows meet the same provider.
  */
-import express, { type Router } from 'express';
+import express from 'express';
 import { isPaypadError } from '../../../shared/errors';
 import type { Database } from '../../db/database';
 import type { Logger } from '../../log';
@@ -25,7 +25,8 @@ import { attachMailUpdates } from './channels/mailUpdates';
 import { attachSmsCommands } from './channels/smsCommands';
 import { attachVoiceMenu } from './channels/voiceMenu';
 import { createMobilePayments, type MobilePayments } from './mobilePayments';
-import { createMobileRouter, loopbackOnly } from './router';
+import { createMobileRouter } from './router';
+import { createSimulatorRouter } from './simulatorRoutes';
 
 export const DEMO_PAYEES = Object.freeze([
   { name: '王小明', mobile: '13800138000', pan: TEST_CARDS.payee.pan },
@@ -56,7 +57,7 @@ export async function startMobilePayments(options: { dataDir: string; database: 
   attachVoiceMenu(voice, { payees: mobile.payees });
   const demoPayeesAdded = options.demoData ? await ensureDemoPayees(mobile, sms) : [];
   mobile.texts.start();
-  const role: RoleModule = { name: 'mobile', mountPath: '/mobile', createRouter: () => withSimulatedPhone(createMobileRouter(mobile), sms) };
+  const role: RoleModule = { name: 'mobile', mountPath: '/mobile', createRouter: () => express.Router().use(createMobileRouter(mobile), createSimulatorRouter({ sms, mail, voice })) };
   return { mobile, network, sms, mail, voice, role, demoPayeesAdded, close: () => mobile.texts.stop() };
 }
 
@@ -76,18 +77,4 @@ async function ensureDemoPayees(mobile: MobilePayments, sms: SmsGatewaySimulator
     }
   }
   return added;
-}
-
-/**
- * GET /mobile/v1/simulated-phones/:e164/texts: what the simulated SMS provider delivered to a
- * number (codes included), so a person trying the platform can read the code their phone would
- * show. Only the simulator has it; a real SMS provider's phones are the payees' own. Loopback
- * callers only: the codes in it would let anyone who can reach the host confirm a registration.
- */
-function withSimulatedPhone(router: Router, sms: SmsGatewaySimulator): Router {
-  const phones = express.Router();
-  phones.get('/v1/simulated-phones/:to/texts', loopbackOnly("a simulated phone's texts (verification codes among them) are shown on the host's machine only"), (req, res) => {
-    res.set('Cache-Control', 'no-store').json({ simulator: 'SmsGatewaySimulator', texts: sms.sent(String(req.params.to)) });
-  });
-  return express.Router().use(router, phones);
 }
