@@ -8,15 +8,15 @@
  *   lmk.key   the HSM's master key (host/hsm/lmkFile, mode 0600)
  *   tls/      cert.pem, key.pem (0600), ca.pem (host/tls/identity), issued on first start
  *
- * A KMS serves only with a certificate the CA has not revoked (host/tls/servingCertificate): it
- * refuses to start with a revoked one, and stops listening when a revocation comes while it runs.
- * Either way the refusal is logged with SERVER_CERT_REVOKED and audited once per certificate.
+ * A KMS serves only with a certificate the CA has not revoked (host/tls/servingCertificate, as
+ * MTMS): it refuses to start with a revoked one, and stops listening when a revocation comes while
+ * it runs. Either way the refusal is logged with SERVER_CERT_REVOKED and audited once per certificate.
  */
 import type { Server } from 'node:http';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
-import { isPaypadError, PaypadError } from '../../shared/errors';
+import { PaypadError } from '../../shared/errors';
 import { customerCode as customerCodeField } from '../../shared/protocol/fields';
 import { createAuditStore } from '../audit/auditStore';
 import type { CertificateAuthority } from '../ca/authority';
@@ -27,7 +27,7 @@ import { closeWithin, createHttpsListener, listen, listenerUrl } from '../http/l
 import { type HsmBackend, createHsm, roleHsmConfig } from '../hsm/index';
 import { createLogger, type Logger } from '../log';
 import { ensureServerIdentity, TLS_DIR_NAME } from '../tls/serverIdentity';
-import { assertServingCertificate, certificateSerialOf, watchServingCertificate } from '../tls/servingCertificate';
+import { guardServingCertificate } from '../tls/servingCertificate';
 import { serverTlsOptions } from '../tls/serverOptions';
 import { createKmsStore, type KmsStore } from './kmsStore';
 import { type KmsService, openKmsService } from './kmsService';
@@ -105,23 +105,18 @@ export async function startKms(options: KmsInstanceOptions): Promise<RunningKms>
     clock: options.clock,
     logger: options.logger,
   });
-  const tlsDir = join(dir, TLS_DIR_NAME);
-  const certSerial = certificateSerialOf(identity);
-  const who = `KMS ${code}`;
-  const audit = createAuditStore(options.db, options.clock);
-  // One audit line per revoked certificate, however often the fleet tries to start it again.
-  const auditRevoked = async (when: 'start' | 'serving') => {
-    const subject = `certificate:${certSerial}`;
-    const seen = await audit.listBySubject(subject, { limit: 1000 });
-    if (seen.some((e) => e.action === 'kms.certificate.revoked')) return;
-    await audit.append({ actor: `kms:${code}`, action: 'kms.certificate.revoked', subject, detail: { customerCode: code, when } });
-  };
-  try {
-    await assertServingCertificate(options.ca, certSerial, who, tlsDir);
-  } catch (e) {
-    if (isPaypadError(e, 'SERVER_CERT_REVOKED')) await auditRevoked('start');
-    throw e;
-  }
+  const certificate = await guardServingCertificate({
+    revocation: options.ca,
+    identity,
+    tlsDir: join(dir, TLS_DIR_NAME),
+    who: `KMS ${code}`,
+    role: 'kms',
+    actor: `kms:${code}`,
+    detail: { customerCode: code },
+    audit: createAuditStore(options.db, options.clock),
+    logger,
+    intervalMs: options.revocationCheckMs,
+  });
   const hsm = await createHsm(roleHsmConfig(options.hsm ?? { kind: 'software' }, { lmkFile: join(dir, LMK_FILE_NAME), keyLabel: `paypad-kms-${code}` }));
   let server: Server;
   let service: KmsService;
@@ -139,7 +134,7 @@ export async function startKms(options: KmsInstanceOptions): Promise<RunningKms>
   }
   const url = listenerUrl(server, 'https');
   // The intake key's check value, for an MTMS administrator to compare before accepting a changed key.
-  logger.info({ url, certSerial, intakeKeyKcv: service.intakePublicKey().kcv }, `KMS ${code} listening on ${url}`);
+  logger.info({ url, certSerial: certificate.serial, intakeKeyKcv: service.intakePublicKey().kcv }, `KMS ${code} listening on ${url}`);
 
   let closing: Promise<void> | undefined;
   const close = (graceMs: number) => {
@@ -151,23 +146,8 @@ export async function startKms(options: KmsInstanceOptions): Promise<RunningKms>
     })();
     return closing;
   };
-  const watch = watchServingCertificate({
-    revocation: options.ca,
-    serial: certSerial,
-    who,
-    tlsDir,
-    intervalMs: options.revocationCheckMs,
-    onRevoked(error) {
-      logger.error({ err: error, certSerial }, `${who} stops serving: its certificate was revoked`);
-      // Connections in flight are cut too: nothing more is answered under the revoked certificate.
-      void (async () => {
-        await close(0);
-        await auditRevoked('serving').catch((e: unknown) => logger.error({ err: e }, 'cannot audit the revoked certificate'));
-        options.onStopped?.(error);
-      })();
-    },
-    onCheckFailed: (e) => logger.warn({ err: e, certSerial }, `cannot read the CA's register for the certificate of ${who}; trying again`),
-  });
+  // Connections in flight are cut too: nothing more is answered under a revoked certificate.
+  const watch = certificate.watch(() => close(0), options.onStopped);
   return {
     customerCode: code,
     url,

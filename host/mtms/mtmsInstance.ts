@@ -9,11 +9,18 @@
  * Several host processes sharing one PostgreSQL need copies of this directory's files (the intake
  * key row is made under this LMK) in their own data directories (one host per data directory,
  * host/dataDir.ts), and each runs a worker: leases keep them off each other's rows.
+ *
+ * MTMS serves only with a certificate the CA has not revoked (host/tls/servingCertificate, as a
+ * KMS): it refuses to start with a revoked one, and when a revocation comes while it runs it stops
+ * its listener (connections in flight are cut) and its worker (a KMS would refuse its deliveries
+ * anyway). Either way the refusal is logged with SERVER_CERT_REVOKED and audited once per certificate.
  */
 import type { Server } from 'node:http';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
+import type { PaypadError } from '../../shared/errors';
+import { createAuditStore } from '../audit/auditStore';
 import type { CertificateAuthority } from '../ca/authority';
 import type { Dialect } from '../db/database';
 import type { Schema } from '../db/schema';
@@ -31,7 +38,8 @@ import { createMtmsStore, type MtmsStore } from './mtmsStore';
 import { createMtmsService, loadMtmsIntakeKey, type MtmsIntakePublicKey, type MtmsService } from './mtmsService';
 import { type Customer, KMS_TK_TOPIC } from './mtmsTables';
 import { createMtmsRouter } from './router';
-import { ensureServerIdentity } from '../tls/serverIdentity';
+import { ensureServerIdentity, TLS_DIR_NAME } from '../tls/serverIdentity';
+import { guardServingCertificate } from '../tls/servingCertificate';
 
 export interface MtmsOptions {
   /** The host's data directory; MTMS keeps its files in <dataDir>/mtms/. */
@@ -58,6 +66,10 @@ export interface MtmsOptions {
   readonly hsm?: HsmBackend;
   /** Operators' lookup buckets (default DEFAULT_LOOKUP_LIMITS). */
   readonly lookupLimits?: LookupLimits;
+  /** How often the CA's register is read for MTMS's own certificate (ms). */
+  readonly revocationCheckMs?: number;
+  /** Called when MTMS stopped by itself: its certificate was revoked while it ran. */
+  readonly onStopped?: (error: PaypadError) => void;
   readonly logger?: Logger;
   readonly clock?: () => Date;
 }
@@ -84,13 +96,24 @@ export function mtmsDirectory(dataDir: string): string {
   return join(dataDir, MTMS_DIR_NAME);
 }
 
-/** @throws PaypadError CONFIG_INVALID, HSM_LMK_INVALID, LISTEN_FAILED; nothing is left open then. */
+/** @throws PaypadError CONFIG_INVALID, SERVER_CERT_REVOKED, HSM_LMK_INVALID, LISTEN_FAILED; nothing is left open then. */
 export async function startMtms(options: MtmsOptions): Promise<RunningMtms> {
   const logger = (options.logger ?? createLogger({ level: 'info' })).child({ role: 'mtms' });
   const clock = options.clock ?? (() => new Date());
   const dir = mtmsDirectory(options.dataDir);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const identity = await ensureServerIdentity({ dir, subject: { role: 'mtms', name: 'mtms' }, ca: options.ca, host: options.host, serverNames: options.serverNames, clock, logger });
+  const certificate = await guardServingCertificate({
+    revocation: options.ca,
+    identity,
+    tlsDir: join(dir, TLS_DIR_NAME),
+    who: 'MTMS',
+    role: 'mtms',
+    actor: 'mtms',
+    audit: createAuditStore(options.db, clock),
+    logger,
+    intervalMs: options.revocationCheckMs,
+  });
   const hsm = await createHsm(roleHsmConfig(options.hsm ?? { kind: 'software' }, { lmkFile: join(dir, LMK_FILE_NAME), keyLabel: 'paypad-mtms' }));
   const store = createMtmsStore(options.db, options.dialect, clock);
   const kmsTimeoutMs = options.kmsTimeoutMs ?? DEFAULT_KMS_TIMEOUT_MS;
@@ -119,22 +142,26 @@ export async function startMtms(options: MtmsOptions): Promise<RunningMtms> {
   }
   worker.start();
   const url = listenerUrl(server, 'https');
-  logger.info({ url }, `MTMS listening on ${url}`);
+  logger.info({ url, certSerial: certificate.serial }, `MTMS listening on ${url}`);
 
   let closing: Promise<void> | undefined;
+  const close = (graceMs: number) => {
+    closing ??= (async () => {
+      watch.stop();
+      await Promise.all([worker.stop(), closeWithin(server, graceMs)]);
+      await hsm.close();
+      logger.info('MTMS stopped');
+    })();
+    return closing;
+  };
+  // Connections in flight are cut too: nothing more is answered under a revoked certificate.
+  const watch = certificate.watch(() => close(0), options.onStopped);
   return {
     url,
     intakePublicKey: service.intakePublicKey(),
     service,
     store,
     outbox: worker,
-    close({ graceMs = DEFAULT_GRACE_MS } = {}) {
-      closing ??= (async () => {
-        await Promise.all([worker.stop(), closeWithin(server, graceMs)]);
-        await hsm.close();
-        logger.info('MTMS stopped');
-      })();
-      return closing;
-    },
+    close: ({ graceMs = DEFAULT_GRACE_MS } = {}) => close(graceMs),
   };
 }
