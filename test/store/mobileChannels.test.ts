@@ -51,6 +51,7 @@ describe.each(DIALECTS)('C2 updates by SMS, e-mail and voice on %s', (dialect) =
     expect(f.sms.sent(from).at(-1)!.text).toContain('no change waiting');
     // An update to the card's own holder name (same name, new spacing) goes through.
     await f.sms.receive(from, 'NAME 张三');
+    expect(f.sms.sent(from).at(-1)!.text).toBe('paypad: to confirm the new name, reply with the 6-digit code we have just sent you.');
     await f.sms.receive(from, f.lastCode(mobile));
     expect(f.sms.sent(from).at(-1)!.text).toBe('paypad: your registration is updated: 张三, card 622202*********0017.');
     const before = f.sms.sent().length;

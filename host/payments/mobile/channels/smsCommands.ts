@@ -38,7 +38,8 @@ export function attachSmsCommands(inbox: SmsInbox, deps: { payees: PayeeRegistry
     try {
       if (command.kind === 'name') {
         await deps.payees.startUpdate({ mobile, name: command.name }, 'sms');
-        // The code itself went out in its own text; this one says what to do with it.
+        // The code went out in its own text; this one says what to do with it.
+        await reply('paypad: to confirm the new name, reply with the 6-digit code we have just sent you.');
       } else if (command.kind === 'code') {
         const pending = await deps.payees.pendingFor(mobile);
         if (!pending) return void (await reply('paypad: there is no change waiting for a code on this number.'));
