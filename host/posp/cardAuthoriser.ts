@@ -56,7 +56,8 @@ export interface SentDebit {
 }
 
 export type AuthorisationOutcome =
-  | { readonly kind: 'answered'; readonly approved: boolean; readonly responseCode: string; readonly approvalCode?: string }
+  /** `retrievalReference`: field 37 of the 0210, the provider's name for the transaction (its settlement file's reference). */
+  | { readonly kind: 'answered'; readonly approved: boolean; readonly responseCode: string; readonly approvalCode?: string; readonly retrievalReference: string }
   | { readonly kind: 'reversed'; readonly reversalAcknowledged: boolean };
 
 export interface CardAuthoriser {
@@ -136,6 +137,7 @@ export function createCardAuthoriser(options: CardAuthoriserOptions): CardAuthor
           kind: 'answered',
           approved: response.responseCode === APPROVED,
           responseCode: response.responseCode,
+          retrievalReference: response.rrn,
           ...(response.authId === undefined ? {} : { approvalCode: response.authId }),
         };
       } catch (e) {

@@ -65,12 +65,14 @@ export async function payByMobile(ctx: MobilePaymentContext, terminal: PayingTer
     const maskedPan = maskPan(pan);
     const reference = newReference(ctx.rng);
     // Validated here too: an answer the terminal would refuse must fail at the host, not at the POS.
-    const answer = (outcome: Outcome): MobilePayResponse =>
+    // An approved payment is answered under the provider's reference (field 37), the one the payer's
+    // text and the settlement file name; any other answer under POSP's own journal reference.
+    const answer = (outcome: Outcome, shownReference = reference): MobilePayResponse =>
       validateTransactionMessage('mobilePayResponse', {
         v: TRANSACTION_VERSION,
         responseCode: outcome.responseCode,
         reason: showable(outcome.reason),
-        reference,
+        reference: shownReference,
         amount: message.amount,
         currency: message.currency,
         maskedPan,
@@ -136,7 +138,8 @@ export async function payByMobile(ctx: MobilePaymentContext, terminal: PayingTer
     try {
       await ctx.platform.recordPayment({
         lookupId: message.lookupId,
-        reference,
+        // The platform reconciles against the provider's settlement file, which names each debit by field 37.
+        reference: outcome.retrievalReference,
         amount: message.amount,
         currency: message.currency,
         maskedPan,
@@ -153,7 +156,7 @@ export async function payByMobile(ctx: MobilePaymentContext, terminal: PayingTer
     }
     await ctx.ledger.settle(reference);
     await end('approved', { responseCode: outcome.responseCode, ...(outcome.approvalCode === undefined ? {} : { approvalCode: outcome.approvalCode }) });
-    return answer({ ...respond('00'), ...(outcome.approvalCode === undefined ? {} : { approvalCode: outcome.approvalCode }) });
+    return answer({ ...respond('00'), ...(outcome.approvalCode === undefined ? {} : { approvalCode: outcome.approvalCode }) }, outcome.retrievalReference);
   } finally {
     wipe(track, terminalPinBlock);
     if (zonePinBlock !== undefined) wipe(zonePinBlock);
