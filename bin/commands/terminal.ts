@@ -7,6 +7,7 @@
  *   run        the local link the operating terminal talks to (A2, A10, A13)
  *   load-keys  TMK download (A11) then sign-on (A12) with the customer's KMS
  *   status     serial, stage, sequence and the KCV of every loaded slot (never a key)
+ *   pay        the payment apps: mobile, pay someone by their mobile number (terminalPay.ts)
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { provisionTerminal, publicKeyCheckValue } from '../../firmware/core/term
 import { listenLocalLink } from '../../firmware/hal/node/localLinkServer';
 import { openNodeDevice } from '../../firmware/hal/node/nodeDevice';
 import { lockKmsExchanges } from '../../firmware/hal/node/stateLock';
+import { payCommand } from './terminalPay';
 
 const STATE_DIR_HELP = '  --state-dir DIR   the terminal: its identity, sealed key vault and root key (created by init)';
 
@@ -195,7 +197,7 @@ ${STATE_DIR_HELP}`,
 };
 
 export const terminalCommand: Command = commandGroup(
-  'the emulated PIN pad: manufacture, local link, key loading',
+  'the emulated PIN pad: manufacture, local link, key loading, payments',
   'Usage: paypad terminal <command> [...]\n\nThe PIN pad firmware\'s key-loading application on the Node HAL, state in one directory.',
-  { init, run, 'load-keys': loadKeys, status },
+  { init, run, 'load-keys': loadKeys, status, pay: payCommand },
 );

@@ -9,16 +9,15 @@
  * (paypad_demo_<random>, reached through search_path) and drops it at the end, so it never meets
  * another deployment's customers. Progress and the host's warnings go to stderr, the report to stdout.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import pino from 'pino';
 import { isPaypadError } from '../../shared/errors';
 import { loadConfig } from '../../host/config';
 import { createLogger } from '../../host/log';
 import { startHost } from '../../host/server';
+import { freshSchema } from './demoSchema';
 import { KEY_NAMES, type OnboardingScenarioResult, runOnboardingScenario } from './onboardingScenario';
 
 const USAGE = `Usage: npm run demo:onboarding
@@ -88,24 +87,6 @@ async function main(argv: string[]): Promise<number> {
     await rm(root, { recursive: true, force: true });
     await schema?.drop();
   }
-}
-
-/** A schema of the demo's own in the DATABASE_URL database, dropped afterwards (as test/store/helpers does). */
-async function freshSchema(adminUrl: string): Promise<{ name: string; url: string; drop(): Promise<void> }> {
-  const name = `paypad_demo_${randomBytes(6).toString('hex')}`;
-  const run = async (statement: string) => {
-    const client = new pg.Client({ connectionString: adminUrl });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  };
-  await run(`create schema ${name}`);
-  const url = new URL(adminUrl);
-  url.searchParams.set('options', `-c search_path=${name}`);
-  return { name, url: url.toString(), drop: () => run(`drop schema if exists ${name} cascade`) };
 }
 
 process.exitCode = await main(process.argv.slice(2));

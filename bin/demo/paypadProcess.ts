@@ -17,6 +17,8 @@ export interface PaypadRunOptions {
   /** Added to this process's environment. */
   readonly env?: Readonly<Record<string, string>>;
   readonly timeoutMs?: number;
+  /** Written to the process's standard input, which is then closed (a PIN, a card number); never part of a transcript. */
+  readonly stdin?: string;
   /** Called once the process has exited, with all it printed: a caller can keep every command's output (test/e2e scans it for keys, X1). */
   readonly onExit?: (transcript: PaypadTranscript) => void;
 }
@@ -45,6 +47,20 @@ export async function runPaypad(args: readonly string[], options: PaypadRunOptio
       throw failed(args, how, output.stderr);
     }
     return { stdout: output.stdout, stderr: output.stderr };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `paypad <args>` to completion whatever its exit code (a command expected to fail). @throws DEMO_STEP_FAILED on a timeout. */
+export async function runPaypadTranscript(args: readonly string[], options: PaypadRunOptions = {}): Promise<PaypadTranscript> {
+  const { child, output } = spawnPaypad(args, options);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  try {
+    const [code, signal] = await exited(child);
+    if (signal === 'SIGKILL') throw failed(args, `did not finish within ${timeoutMs} ms`, output.stderr);
+    return { args, stdout: output.stdout, stderr: output.stderr, exit: code ?? signal };
   } finally {
     clearTimeout(timer);
   }
@@ -109,7 +125,8 @@ export async function startPaypad(args: readonly string[], ready: RegExp, option
 
 /** The child and what it prints so far; onExit hears of it before anyone awaiting its exit does. */
 function spawnPaypad(args: readonly string[], options: PaypadRunOptions): { child: ChildProcess; output: PaypadOutput } {
-  const child = spawn(PAYPAD_BIN, [...args], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(PAYPAD_BIN, [...args], { env: { ...process.env, ...options.env }, stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  if (options.stdin !== undefined) child.stdin?.end(options.stdin);
   const output = collect(child);
   const { onExit } = options;
   if (onExit) child.once('close', (code, signal) => onExit({ args, stdout: output.stdout, stderr: output.stderr, exit: code ?? signal }));
