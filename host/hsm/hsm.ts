@@ -195,7 +195,8 @@ export interface Hsm {
    * The 16-byte AES-CMAC of `data` under the key derived from `baseKey` with SP 800-108 counter
    * mode over CMAC (shared/crypto/kdf): K_tkmac from TK with protocol's tkMacKdfParams(serial).
    * `baseKey` must be a K1 key with mode B (docs/key-loading.md: TK wraps TMK and derives its own
-   * MAC key). The derived key never leaves the command.
+   * MAC key), or an M6 key with mode C (a DWK derives the MAC key of each image chunk,
+   * shared/protocol/updateChunks). The derived key never leaves the command.
    */
   macWithDerivedKey(baseKey: KeyHandle, derivation: KdfParams, data: Uint8Array): Promise<Uint8Array>;
 

@@ -7,9 +7,9 @@
  * TR-31 unwrap after the block's MAC, so an altered header reads as tampering, not as a usage error.
  */
 import type { Tr31Header, Tr31HeaderInit, Tr31KeyPolicy } from '../../shared/crypto/tr31';
-import { completeKeyBlockHeader } from '../../shared/crypto/tr31Header';
+import { completeKeyBlockHeader, parseKeyBlockHeader } from '../../shared/crypto/tr31Header';
 import { PaypadError } from '../../shared/errors';
-import type { Exportability, GenerateKeyRequest, KeyAttributes, ModeOfUse, SymmetricKeyUsage } from './hsm';
+import { type Exportability, type GenerateKeyRequest, type KeyAttributes, type KeyHandle, type ModeOfUse, type SymmetricKeyUsage, assertKeyHandle } from './hsm';
 
 /**
  * X9.143:2021 §6.3.3 table 4 read against §6.3.1 table 2 (AWS Payment Cryptography's "valid key
@@ -65,6 +65,11 @@ export const COMMAND_POLICIES = {
    * does both (K1, mode B, docs/key-loading.md), so derivation is allowed from K1 keys of mode B.
    */
   deriveMacKey: { usage: 'K1', modesOfUse: ['B'], algorithm: 'A' },
+  /**
+   * SP 800-108 derivation from a CMAC key: a download work key (DWK, M6 mode C) derives the MAC key
+   * of each image chunk from the session and the chunk's offset (shared/protocol/updateChunks).
+   */
+  deriveChunkKey: { usage: 'M6', modesOfUse: ['C'], algorithm: 'A' },
   /** Wrapping a key into a TR-31 block: K1 that may encrypt/wrap (B or E). */
   wrapKeyBlock: { usage: 'K1', modesOfUse: ['B', 'E'], algorithm: 'A' },
   /** ECDH key agreement for key transport: K3, algorithm E (elliptic curve), mode X (derive keys). */
@@ -88,6 +93,17 @@ export const COMMAND_POLICIES = {
   /** Verifying a PIN against its verification value: V0, verify (V) or both (C). */
   verifyPvv: { usage: 'V0', modesOfUse: ['C', 'V'], algorithm: 'A' },
 } as const satisfies Record<string, Tr31KeyPolicy>;
+
+/**
+ * The policy a MAC-key derivation's base key must meet, by the usage its block declares: a DWK
+ * derives chunk keys, any other key must be a TK (deriveMacKey). The block's MAC is checked when
+ * it is opened under that policy, so a forged header gains nothing. TR31_MALFORMED for a block
+ * whose header does not read, HSM_HANDLE_INVALID for a handle out of shape.
+ */
+export function derivationPolicy(baseKey: KeyHandle): Tr31KeyPolicy {
+  assertKeyHandle(baseKey, 'base key');
+  return parseKeyBlockHeader(baseKey.block).header.keyUsage === 'M6' ? COMMAND_POLICIES.deriveChunkKey : COMMAND_POLICIES.deriveMacKey;
+}
 
 /** The header every intake private key is stored with; it never leaves the HSM (exportability N). */
 export const INTAKE_KEY_HEADER = { keyUsage: 'K3', algorithm: 'E', modeOfUse: 'X', exportability: 'N' } as const;

@@ -53,6 +53,7 @@ import {
   STORAGE_CONTEXT,
   assertAesKeyLength,
   assertKeyAttributes,
+  derivationPolicy,
   exportHeader,
   headerOf,
   importPolicy,
@@ -431,7 +432,7 @@ function pkcs11Hsm(module: pkcs11js.PKCS11, session: Session, lmk: MasterKey, op
     assertAesKeyLength(derivation.lengthBytes);
     return token(() =>
       withObjects((keep) => {
-        const { key } = unwrapChecked(baseKey, 'base key', COMMAND_POLICIES.deriveMacKey, keep, deriveBaseTemplate());
+        const { key } = unwrapChecked(baseKey, 'base key', derivationPolicy(baseKey), keep, deriveBaseTemplate());
         if (derivation.lengthBytes !== CMAC_BYTES) {
           throw new PaypadError('HSM_COMMAND_UNSUPPORTED', `a PKCS#11 token derives MAC keys of ${CMAC_BYTES} bytes, not ${derivation.lengthBytes}`);
         }

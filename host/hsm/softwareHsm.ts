@@ -45,6 +45,7 @@ import {
   STORAGE_CONTEXT,
   assertAesKeyLength,
   assertKeyAttributes,
+  derivationPolicy,
   exportHeader,
   headerOf,
   importPolicy,
@@ -135,7 +136,7 @@ function softwareHsm(lmk: Uint8Array, rng: Rng): Hsm {
   function derivedMac<T>(baseKey: KeyHandle, derivation: KdfParams, use: (macKey: Uint8Array) => T): T {
     if (typeof derivation !== 'object' || derivation === null) throw new PaypadError('BAD_ARGUMENT', 'derivation: expected { label, context, lengthBytes }');
     assertAesKeyLength(derivation.lengthBytes);
-    return withKey(baseKey, 'base key', COMMAND_POLICIES.deriveMacKey, (key) => {
+    return withKey(baseKey, 'base key', derivationPolicy(baseKey), (key) => {
       const macKey = deriveKeyCounterCmac(key, derivation);
       try {
         return use(macKey);

@@ -15,6 +15,7 @@ import { decodeKeyEnvelope, encodeKeyEnvelope, wrapKeyForRecipient } from '../..
 import { unwrapKeyBlock } from '../../../shared/crypto/tr31';
 import { parseKeyBlockHeader } from '../../../shared/crypto/tr31Header';
 import { tkMacKdfParams } from '../../../shared/protocol/macEnvelope';
+import { chunkKeyParams } from '../../../shared/protocol/updateChunks';
 import { createHsm } from '../../../host/hsm/index';
 import type { KeyAttributes, KeyHandle, KeyPair } from '../../../host/hsm/hsm';
 import { forEachHsmBackend, type TestHsm, expectCode, rng } from './hsmTestKit';
@@ -228,6 +229,20 @@ forEachHsmBackend((name) => `the ${name} HSM`, (backend) => {
       await expectCode(kms.hsm.verifyMacWithDerivedKey(tkHandle, tkMacKdfParams('PP2024000124'), data, terminalTag), 'MAC_MISMATCH');
       await expectCode(kms.hsm.macWithDerivedKey(tkHandle, { ...params, lengthBytes: 20 }, data), 'BAD_LENGTH');
       await expectCode(kms.hsm.macWithDerivedKey(tkHandle, { ...params, label: new Uint8Array(0) }, data), 'BAD_ARGUMENT');
+    });
+
+    it('B4: a DWK (M6, mode C) made under a DMK derives each chunk key as the terminal does; other MAC keys and PIN keys derive nothing', async () => {
+      const dmk = await kms.hsm.generateKey({ usage: 'K0', algorithm: 'A', modeOfUse: 'B', exportability: 'E', lengthBytes: 16 });
+      const dwk = await kms.hsm.generateZoneKey(dmk, { usage: 'M6', algorithm: 'A', modeOfUse: 'C', exportability: 'E', lengthBytes: 16 });
+      const terminalDwk = unwrapKeyBlock((await kms.open(dmk)).key, dwk.block, { usage: 'M6', modesOfUse: ['C'], algorithm: 'A' }).key;
+      const params = chunkKeyParams('00112233445566778899AABBCCDDEEFF', 8192);
+      const terminalTag = aesCmac(deriveKeyCounterCmac(terminalDwk, params), data);
+      expect(toHex(await kms.hsm.macWithDerivedKey(dwk.handle, params, data))).toBe(toHex(terminalTag));
+      await expectCode(kms.hsm.verifyMacWithDerivedKey(dwk.handle, chunkKeyParams('00112233445566778899AABBCCDDEEFF', 0), data, terminalTag), 'MAC_MISMATCH');
+      const generateOnly = await kms.hsm.generateKey({ usage: 'M6', algorithm: 'A', modeOfUse: 'G', exportability: 'E', lengthBytes: 16 });
+      await expectCode(kms.hsm.macWithDerivedKey(generateOnly, params, data), 'TR31_USAGE_NOT_ALLOWED');
+      const pik = await kms.hsm.generateKey({ usage: 'P0', algorithm: 'A', modeOfUse: 'B', exportability: 'E', lengthBytes: 16 });
+      await expectCode(kms.hsm.macWithDerivedKey(pik, params, data), 'TR31_USAGE_NOT_ALLOWED');
     });
   });
 

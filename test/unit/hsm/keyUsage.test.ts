@@ -65,7 +65,9 @@ forEachHsmBackend((name) => `the ${name} HSM`, (backend) => {
       await expectCode(hsm.verifyMac(keys.makVerify, DATA, tag), 'MAC_MISMATCH');
     });
 
-    it.each(['mak', 'pik', 'dmk', 'kbpkWrapOnly', 'kbpkUnwrapOnly'])('macWithDerivedKey refuses the %s (only a K1 of mode B derives)', async (name) => {
+    // A CMAC key of mode C derives too (a DWK's chunk keys, B4): an SP 800-108 output under its own
+    // label is independent of the base key, so no MAC under the MAK can be made this way.
+    it.each(['makGenerate', 'makVerify', 'pik', 'dmk', 'kbpkWrapOnly', 'kbpkUnwrapOnly'])('macWithDerivedKey refuses the %s (only a K1 of mode B or an M6 of mode C derives)', async (name) => {
       await expectCode(hsm.macWithDerivedKey(keys[name], tkMacKdfParams('PP2024000123'), DATA), 'TR31_USAGE_NOT_ALLOWED');
     });
 
