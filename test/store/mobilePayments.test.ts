@@ -215,6 +215,28 @@ describe.each(DIALECTS)('C9 reconciliation on %s', (dialect) => {
     expect(f.network.provider.balanceOf(TEST_CARDS.payee.pan)!.balance).toBe(5_000);
   });
 
+  it('C9: a credit the provider settled for another amount than the platform sent is reported', async () => {
+    const f = await createMobileFixture(database(), undefined, '2026-12-10T09:00:00.000Z');
+    const payee = freshMobile();
+    await f.register('王小明', payee, TEST_CARDS.payee.pan);
+    await pay(f, { payee, terminal: freshTerminal(), reference: 'C9CREDITAMT1', amount: 3_000 });
+    expect((await f.mobile.reconcile('2026-12-10', 'CNY')).credited).toEqual(['C9CREDITAMT1']);
+    // The provider's file says the credit was for 30 fen more (its trailer totals kept consistent).
+    const genuine = f.network.provider.settlementFile.bind(f.network.provider);
+    f.network.provider.settlementFile = async (day, currency) => {
+      const lines = (await genuine(day, currency)).trimEnd().split('\n');
+      const i = lines.findIndex((l) => l.includes(',CREDIT,'));
+      lines[i] = lines[i].replace(',3000,', ',3030,');
+      const t = lines.at(-1)!.split(',');
+      t[5] = String(Number(t[5]) + 30);
+      t[8] = String(Number(t[8]) - 30);
+      lines[lines.length - 1] = t.join(',');
+      return `${lines.join('\n')}\n`;
+    };
+    const again = await f.mobile.reconcile('2026-12-10', 'CNY');
+    expect(again.mismatches).toEqual([{ kind: 'AMOUNT_MISMATCH', reference: 'C9CREDITAMT1', detail: `credited 3000, the provider settled credit ${creditReferenceOf('C9CREDITAMT1')} for 3030` }]);
+  });
+
   it('C9: a bad business day or currency, and a settlement file that cannot be trusted, credit nothing', async () => {
     const f = await createMobileFixture(database(), undefined, '2026-12-08T09:00:00.000Z');
     await expect(f.mobile.reconcile('2026-02-30', 'CNY')).rejects.toMatchObject({ code: 'PAYMENT_REQUEST_INVALID' });

@@ -8,7 +8,7 @@
  * one (crediting anyway, voiding, re-sending a credit) is wrong for some cause of the difference.
  *
  *   MISSING_FROM_FILE        recorded by the platform, not settled by the provider
- *   AMOUNT_MISMATCH          settled for another amount
+ *   AMOUNT_MISMATCH          settled for another amount (a debit, or the payee's credit)
  *   CARD_MISMATCH            settled against another (masked) card
  *   REVERSED                 settled, and reversed by the provider the same day
  *   NOT_RECORDED             a debit the provider settled with no payment here (a recordPayment
@@ -120,6 +120,7 @@ export async function reconcileBusinessDay(deps: ReconciliationDeps, businessDay
     const sent = await db.selectFrom('mobile_payments').select(['reference', 'state', 'amount']).where('credit_reference', '=', c.reference).executeTakeFirst();
     if (!sent) report('CREDIT_NOT_RECORDED', c.reference, `the provider settled a credit of ${c.amount} to ${c.maskedPan} that no payment here sent`);
     else if (sent.state !== 'credited') report('CREDIT_UNANSWERED', sent.reference, `credit ${c.reference} of ${c.amount} was settled by the provider though its answer here is '${sent.state}'`);
+    else if (sent.amount !== c.amount) report('AMOUNT_MISMATCH', sent.reference, `credited ${sent.amount}, the provider settled credit ${c.reference} for ${c.amount}`);
   }
 
   await deps.audit.append({
