@@ -5,8 +5,8 @@
  *   tms_vendor_keys         the vendors' P-256 public keys packages must be signed with
  *   tms_packages            one row per signed package: the manifest exactly as signed, its
  *                           signature and the fields the TMS targets and checks by; the image
- *                           itself is a file in the data directory (imageFiles.ts)
- *   tms_metadata            the TUF-style version of what the TMS offers, raised at every change
+ *                           itself is a file in the data directory (imageFiles.ts); the
+ *                           manifest's metadata version and expiry are TUF's (updateManifest.ts)
  *   tms_groups              which terminal is in which named group (targeting, phases)
  *   tms_deployments         a package targeted at serials, groups and models, in phases
  *   tms_deployment_terminals  per-terminal status of a deployment (pending ... failed with a code)
@@ -23,8 +23,8 @@ export const tmsTables: HostMigration = {
   async up(db, dialect) {
     await db.schema
       .createTable('tms_vendor_keys')
-      // Leftmost 5 bytes of SHA-256 of the public key, hex (the key pairs' KCV, host/hsm KeyHandle).
-      .addColumn('key_id', 'varchar(10)', (col) => col.primaryKey())
+      // The first 8 bytes of SHA-256 of the public key, hex (shared/protocol/updateManifest vendorKeyId).
+      .addColumn('key_id', 'varchar(16)', (col) => col.primaryKey())
       .addColumn('name', 'varchar(64)', (col) => col.notNull())
       // Uncompressed SEC 1 P-256 point, hex.
       .addColumn('public_key', 'varchar(130)', (col) => col.notNull().unique())
@@ -40,21 +40,18 @@ export const tmsTables: HostMigration = {
       .addColumn('image_sha256', 'varchar(64)', (col) => col.notNull())
       .addColumn('min_version', 'varchar(32)', (col) => col.notNull())
       .addColumn('security_counter', 'integer', (col) => col.notNull())
-      // The manifest as the vendor signed it (UTF-8 JSON text) and the signature over it, hex.
+      // TUF-style: the manifest's metadata version (one sequence per program name) and expiry.
+      .addColumn('metadata_version', 'bigint', (col) => col.notNull())
+      .addColumn('expires', 'text', (col) => col.notNull())
+      // The manifest bytes as the vendor signed them (hex) and the signature over them, hex.
       .addColumn('manifest', 'text', (col) => col.notNull())
       .addColumn('signature', 'varchar(128)', (col) => col.notNull())
-      .addColumn('vendor_key_id', 'varchar(10)', (col) => col.notNull().references('tms_vendor_keys.key_id'))
+      .addColumn('vendor_key_id', 'varchar(16)', (col) => col.notNull().references('tms_vendor_keys.key_id'))
       .addColumn('created_at', 'text', (col) => col.notNull())
       .addUniqueConstraint('tms_packages_name_version', ['name', 'version'])
       .addCheckConstraint('tms_packages_image_size', sql`image_size > 0`)
       .execute();
 
-    await db.schema
-      .createTable('tms_metadata')
-      .addColumn('scope', 'varchar(16)', (col) => col.primaryKey())
-      .addColumn('version', 'bigint', (col) => col.notNull())
-      .addColumn('updated_at', 'text', (col) => col.notNull())
-      .execute();
 
     await db.schema
       .createTable('tms_groups')
