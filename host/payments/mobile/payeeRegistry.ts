@@ -105,9 +105,8 @@ export function createPayeeRegistry(deps: PayeeRegistryDeps): PayeeRegistry {
     await deps.buckets.assertAllowed([number, card], 'registration attempts for this mobile number or card');
     const answer = await deps.provider.verifyAccount({ pan, holderName: name });
     const ok = answer.responseCode === '00' && answer.nameMatches === true;
-    await deps.buckets.charge([number], ok);
-    if (!ok) await deps.buckets.charge([card], false);
-    if (ok) return;
+    if (ok) return deps.buckets.charge([number], true);
+    await deps.buckets.charge([number, card], false);
     const why = answer.responseCode === '00' ? 'the name is not the card holder\'s name at the bank' : `the bank answered ${answer.responseCode}: ${answer.reason}`;
     throw new PaypadError('PAYEE_CARD_NOT_VERIFIED', `the receiving card could not be verified: ${why}`);
   }
