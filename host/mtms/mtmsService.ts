@@ -63,8 +63,9 @@ export interface MtmsService {
   customerNameFor(serial: string, customerCode: string, operator: OperatorIdentity): Promise<CustomerInfo>;
   /**
    * A8: a single-use nonce for the device with `serial` to sign, for this operator's station only:
-   * for a TK intake ('tk') or its enrolment ('enrol'). Answered for any well-formed serial.
-   * @throws PaypadError PROTOCOL_MALFORMED.
+   * for a TK intake ('tk') or its enrolment ('enrol'). Answered for any well-formed serial; an
+   * enrolment challenge is charged and audited as a lookup (A14).
+   * @throws PaypadError PROTOCOL_MALFORMED, LookupRateLimited (429, enrolment only).
    */
   deviceChallenge(serial: string, purpose: DeviceChallengePurpose, operator: OperatorIdentity): Promise<DeviceChallengeMessage>;
   /**
@@ -124,20 +125,12 @@ export function createMtmsService(options: MtmsServiceOptions): MtmsService {
   };
 
   /**
-   * A14: answers a lookup, charges the operator's bucket by what it found, and audits it. A miss
-   * is thrown (404) after it was charged; an empty bucket refuses whatever was found (only the
-   * first refusal of a run is audited, the next answered lookup counts the rest).
+   * A14: charges the operator's bucket for a request that asked about `serial` (a hit or a miss)
+   * and audits it as `action`. An empty bucket refuses whatever was found (only the first refusal
+   * of a run is audited, the next answered request counts the rest).
    */
-  const charged = async <T>(operator: OperatorIdentity, action: string, serial: string, detail: Record<string, string>, answer: () => Promise<T>): Promise<T> => {
-    let found: { value: T } | undefined;
-    let miss: PaypadError | undefined;
-    try {
-      found = { value: await answer() };
-    } catch (e) {
-      if (!isPaypadError(e, 'MTMS_SERIAL_UNKNOWN') && !isPaypadError(e, 'MTMS_CUSTOMER_UNKNOWN')) throw e;
-      miss = e;
-    }
-    const decision = await buckets.take(operator.certSerial, found === undefined ? lookupLimits.missCost : HIT_COST);
+  const charge = async (operator: OperatorIdentity, action: string, serial: string, detail: Record<string, string>, found: boolean): Promise<void> => {
+    const decision = await buckets.take(operator.certSerial, found ? HIT_COST : lookupLimits.missCost);
     const entry = { actor: `operator:${operator.name}`, subject: `terminal:${serial}` };
     if (!decision.allowed) {
       if (decision.firstRefusal) {
@@ -150,12 +143,25 @@ export function createMtmsService(options: MtmsServiceOptions): MtmsService {
       action,
       detail: {
         ...detail,
-        found: found !== undefined,
+        found,
         operatorCertSerial: operator.certSerial,
         bucketLeft: Math.floor(decision.tokensLeft),
         ...(decision.refusedBefore > 0 ? { refusedBefore: decision.refusedBefore } : {}),
       },
     });
+  };
+
+  /** A14: answers a lookup, then charges it by what it found; a miss is thrown (404) after it was charged. */
+  const charged = async <T>(operator: OperatorIdentity, action: string, serial: string, detail: Record<string, string>, answer: () => Promise<T>): Promise<T> => {
+    let found: { value: T } | undefined;
+    let miss: PaypadError | undefined;
+    try {
+      found = { value: await answer() };
+    } catch (e) {
+      if (!isPaypadError(e, 'MTMS_SERIAL_UNKNOWN') && !isPaypadError(e, 'MTMS_CUSTOMER_UNKNOWN')) throw e;
+      miss = e;
+    }
+    await charge(operator, action, serial, detail, found !== undefined);
     if (found === undefined) throw miss as PaypadError;
     return found.value;
   };
@@ -189,6 +195,11 @@ export function createMtmsService(options: MtmsServiceOptions): MtmsService {
 
     async deviceChallenge(serial, purpose, operator) {
       const request = validateMessage('deviceChallengeRequest', { v: MESSAGE_VERSION, serial });
+      // An enrolment tells whether MTMS knows the serial (MTMS_SERIAL_UNKNOWN), and each needs a
+      // challenge: the challenge is charged as a lookup, so enrolment is no faster way to map the
+      // serial table than lookups are. It is still answered for any serial (the answer tells nothing).
+      // A TK challenge follows a lookup that was charged already, and its intake needs the device.
+      if (purpose === 'enrol') await charge(operator, 'mtms.device.challenged', request.serial, {}, (await store.serial(request.serial)) !== undefined);
       const challenge = await challenges.issue(request.serial, purpose, operator);
       return validateMessage('deviceChallenge', { v: MESSAGE_VERSION, serial: challenge.serial, nonce: toHex(challenge.nonce), expiresAt: challenge.expiresAt.toISOString() });
     },

@@ -6,8 +6,8 @@
  *   operator-facing, behind a client certificate of role operator (A8):
  *     POST /mtms/v1/lookup         lookupRequest -> customerInfo          (A2, A3, A14)
  *     POST /mtms/v1/customer-name  customerNameRequest -> customerInfo    (A6, A14)
- *   The two lookups are limited per operator certificate (lookupLimits.ts): 429
- *   MTMS_LOOKUP_RATE_LIMITED with Retry-After when the operator's bucket is empty.
+ *   The two lookups, and enrolment challenges below, are limited per operator certificate
+ *   (lookupLimits.ts): 429 MTMS_LOOKUP_RATE_LIMITED with Retry-After when the operator's bucket is empty.
  *     POST /mtms/v1/tk-challenge        deviceChallengeRequest -> deviceChallenge  (A8: nonce for the device)
  *     POST /mtms/v1/tk                  tkIntakeRequest -> tkIntakeReceipt         (A5, A6, A7, A8)
  *   the production line, enrolling a device (A8, deviceEnrolment.ts), same certificate rule:
@@ -75,7 +75,7 @@ export function createMtmsRouter(options: MtmsRouterOptions): Router {
 
   router.post(`${MTMS_API_PREFIX}/device-challenge`, ...operatorOnly, async (req, res) => {
     const request = validateMessage('deviceChallengeRequest', req.body);
-    res.set('Cache-Control', 'no-store').json(await service.deviceChallenge(request.serial, 'enrol', operatorOf(req)));
+    res.set('Cache-Control', 'no-store').json(await withRetryAfter(res, service.deviceChallenge(request.serial, 'enrol', operatorOf(req))));
   });
 
   router.post(`${MTMS_API_PREFIX}/device-certificate`, ...operatorOnly, async (req, res) => {

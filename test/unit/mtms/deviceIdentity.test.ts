@@ -149,7 +149,11 @@ describe('A8 device identity at MTMS', () => {
       terminal.certificate = fromHex(answer.certificate);
       expect(await service.intakeTk(await terminal.signedRequest(service, operator, terminal.envelopeFor(intakeKey.publicKey)), operator)).toMatchObject({ serial: terminal.serial });
       const audit = (await createAuditStore(database().db).listBySubject(`terminal:${terminal.serial}`)).filter((e) => e.action.startsWith('mtms.device.'));
-      expect(audit).toEqual([expect.objectContaining({ actor: 'operator:line 1', action: 'mtms.device.enrolled', detail: expect.objectContaining({ operatorCertSerial: operator.certSerial }) })]);
+      expect(audit).toEqual([
+        // The enrolment challenge is charged to the station's lookup bucket (A14).
+        expect.objectContaining({ actor: 'operator:line 1', action: 'mtms.device.challenged', detail: expect.objectContaining({ found: true, operatorCertSerial: operator.certSerial }) }),
+        expect.objectContaining({ actor: 'operator:line 1', action: 'mtms.device.enrolled', detail: expect.objectContaining({ operatorCertSerial: operator.certSerial }) }),
+      ]);
     });
 
     it('A8: a second device for an enrolled serial is MTMS_DEVICE_ENROLLED until the first certificate is revoked', async () => {

@@ -3,7 +3,8 @@
  * per operator certificate (host/mtms/lookupLimits.ts). An operator probing serials or codes is
  * stopped at the bucket with 429 MTMS_LOOKUP_RATE_LIMITED and Retry-After, every answered lookup
  * is audited with the certificate, another station keeps working, and the bucket refills with
- * time (MTMS's clock is injected: nothing sleeps).
+ * time (MTMS's clock is injected: nothing sleeps). Enrolment challenges draw on the same bucket.
+ * On SQLite, and on PostgreSQL when DATABASE_URL is set.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CertificateAuthority, IssuedIdentity } from '../../../host/ca/authority';
@@ -18,7 +19,7 @@ import { mtlsRequest } from '../../../host/tls/mtlsRequest';
 import { peerIdentityOf } from '../../../host/tls/peer';
 import { x509 } from '../../../host/ca/x509';
 import { MESSAGE_VERSION } from '../../../shared/protocol/messages';
-import { useMigratedDatabase } from '../../store/helpers/testDatabase';
+import { DIALECTS, useMigratedDatabase } from '../../store/helpers/testDatabase';
 import { tempDir } from './mtmsTestKit';
 
 const logger = createLogger({ level: 'silent' });
@@ -32,8 +33,8 @@ function identity(issued: IssuedIdentity): TlsIdentity {
 
 const certSerial = (id: TlsIdentity) => peerIdentityOf(new Uint8Array(new x509.X509Certificate(id.certPem).rawData)).serial;
 
-describe('A14 lookup limits at MTMS over loopback HTTPS', () => {
-  const database = useMigratedDatabase('sqlite');
+describe.each(DIALECTS)('A14 lookup limits at MTMS over loopback HTTPS (%s)', (dialect) => {
+  const database = useMigratedDatabase(dialect);
   let db: Database;
   let ca: CertificateAuthority;
   let mtms: RunningMtms;
@@ -111,5 +112,29 @@ describe('A14 lookup limits at MTMS over loopback HTTPS', () => {
     now += 3_600_000;
     for (let i = 0; i < LIMITS.bucketSize; i++) expect((await lookup(mallory, 'PP-0002')).status).toBe(200);
     expect((await lookup(mallory, 'PP-0002')).status).toBe(429);
+  });
+
+  it('A14 A8: enrolment challenges draw on the same bucket, a serial MTMS does not know at the miss cost: probing serials by enrolment stops at 429, audited', async () => {
+    const eve = identity(await ca.issue({ subject: { role: 'operator', name: 'eve' } }));
+    const carol = identity(await ca.issue({ subject: { role: 'operator', name: 'carol' } }));
+    const enrolChallenge = (as: TlsIdentity, serial: string) => mtlsRequest({ url: `${mtms.url}/mtms/v1/device-challenge`, identity: as, expectPeer: { role: 'mtms' }, body: { v: MESSAGE_VERSION, serial } });
+    // Answered alike for a serial MTMS knows and one it does not (the answer tells nothing) ...
+    expect(await enrolChallenge(eve, 'PP-9101')).toMatchObject({ status: 200, json: { serial: 'PP-9101' } });
+    expect(await enrolChallenge(eve, 'PP-9102')).toMatchObject({ status: 200, json: { serial: 'PP-9102' } });
+    // ... but charged by it: two misses empty the bucket, and the next challenge is refused, whatever it asks.
+    const refused = await enrolChallenge(eve, 'PP-0001');
+    expect(refused).toMatchObject({ status: 429, json: { error: { code: 'MTMS_LOOKUP_RATE_LIMITED' } } });
+    expect(refused.headers['retry-after']).toBe('10');
+    expect((await lookup(eve, 'PP-0001')).status).toBe(429);
+    // A station enrolling real serials pays a hit each.
+    expect((await enrolChallenge(carol, 'PP-0001')).status).toBe(200);
+
+    const trail = async (name: string) => (await auditBy(name)).map((e) => [e.action, e.subject, JSON.parse(e.detail) as Record<string, unknown>]);
+    expect(await trail('eve')).toEqual([
+      ['mtms.device.challenged', 'terminal:PP-9101', { found: false, operatorCertSerial: certSerial(eve), bucketLeft: 5 }],
+      ['mtms.device.challenged', 'terminal:PP-9102', { found: false, operatorCertSerial: certSerial(eve), bucketLeft: 0 }],
+      ['mtms.lookup.limited', 'terminal:PP-0001', { lookup: 'mtms.device.challenged', operatorCertSerial: certSerial(eve), retryAfterS: 10 }],
+    ]);
+    expect(await trail('carol')).toEqual([['mtms.device.challenged', 'terminal:PP-0001', { found: true, operatorCertSerial: certSerial(carol), bucketLeft: 9 }]]);
   });
 });
