@@ -31,7 +31,9 @@ import { type KeyBlockKeys, type Tr31Header, type UnwrappedKey, deriveKeyBlockKe
 import { PaypadError, isPaypadError } from 'shared/errors';
 import { serial as serialField } from 'shared/protocol/fields';
 import { type MacKeyId, tkMacKdfParams } from 'shared/protocol/macEnvelope';
+import { DWK_KEY_POLICY } from 'shared/protocol/updateAuth';
 import type { Storage } from '../hal/storage';
+import { DownloadKey } from './downloadKey';
 import {
   KEY_SLOTS,
   type KeyAttributes,
@@ -230,6 +232,16 @@ export class KeyVault {
     assertBytes(data, 'MAC input');
     assertBytes(mac, 'MAC');
     this.#withMacKey(keyId, (key) => verifyAesCmac(key, data, mac));
+  }
+
+  /**
+   * B3: DWK from its TR-31 block under DMK (usage M6, mode C, AES), as a DownloadKey that computes
+   * and verifies CMACs with it and never gives it out. TR31_* / KEY_UNWRAP_FAILED when the block
+   * does not open under this terminal's DMK or says something else.
+   */
+  openDownloadKey(block: string): DownloadKey {
+    const { key } = this.#open('DMK', (dmk) => unwrapKeyBlock(dmk, block, DWK_KEY_POLICY));
+    return new DownloadKey(key);
   }
 
   /** ISO 9564-1 format 4 PIN block under PIK (A12). */

@@ -2,7 +2,7 @@
  * The crypto-primitive seam: the few operations everything in shared/crypto is built from.
  *
  *   AES (FIPS 197) in ECB and CBC (SP 800-38A), unpadded, whole blocks
- *   SHA-256 (FIPS 180-4)
+ *   SHA-256 (FIPS 180-4), of one message or of one given in parts
  *   P-256 (FIPS 186-5): public key from a private key, the ECC CDH shared x-coordinate, and a
  *   scalar times a point (the second half of ECDSA verification)
  *
@@ -16,4 +16,4 @@
  */
 export { aesDecryptCbc, aesDecryptEcb, aesEncryptCbc, aesEncryptEcb } from './compact/aes';
 export { p256Multiply, p256PublicKey, p256SharedSecretX } from './compact/p256';
-export { sha256 } from './compact/sha256';
+export { type Sha256Hash, createSha256, sha256 } from './compact/sha256';

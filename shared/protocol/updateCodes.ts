@@ -32,6 +32,7 @@ export const UPDATE_FAILURE_CODES: Readonly<Partial<Record<ErrorCode, number>>> 
   // 2xx download (B4)
   UPDATE_CHUNK_INVALID: 201, // a chunk's MAC under its DWK-derived key did not verify: not written
   UPDATE_RANGE_MISMATCH: 202, // not a 206 with exactly the range asked for (e.g. 200 with the whole file): not written
+  PAYLOAD_TOO_LARGE: 202, // an answer longer than the range asked for (a 200 with a large image): not written
   HTTP_FAILED: 203, // connection lost: the download resumes with a new session
   HTTP_TIMEOUT: 203,
   UPDATE_FAILED: 204, // the slot could not be written

@@ -11,6 +11,7 @@
 /// <reference path="../../types/crypt.d.ts" />
 import { BlockCipher, Digest, Mode } from 'crypt';
 import Curve from 'curve';
+import type { Sha256Hash } from 'shared/crypto/primitives';
 
 /** The C functions read whole ArrayBuffers: hand them a copy that this module wipes afterwards. */
 function copyOf(bytes: Uint8Array): ArrayBuffer {
@@ -65,6 +66,19 @@ export function sha256(data: Uint8Array): Uint8Array {
   const digest = new Digest('SHA256');
   digest.write(data);
   return new Uint8Array(digest.close());
+}
+
+/** The C digest streams: its state is outside the heap, each update only passes the bytes through. */
+export function createSha256(): Sha256Hash {
+  const digest = new Digest('SHA256');
+  return {
+    update(data: Uint8Array) {
+      digest.write(data);
+    },
+    digest() {
+      return new Uint8Array(digest.close());
+    },
+  };
 }
 
 export function p256PublicKey(privateKey: Uint8Array): Uint8Array {

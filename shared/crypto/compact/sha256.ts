@@ -67,26 +67,68 @@ function compress(h: Uint32Array, w: Uint32Array, block: Uint8Array, offset: num
   h[7] += hh;
 }
 
-export function sha256(data: Uint8Array): Uint8Array {
-  const k = constants();
+/** A SHA-256 computed over data given in parts (an image read back from flash, a chunk at a time). */
+export interface Sha256Hash {
+  update(data: Uint8Array): void;
+  /** The digest of everything given; the hash cannot be used after. */
+  digest(): Uint8Array;
+}
+
+class CompactSha256 implements Sha256Hash {
   // §5.3.3: the first 32 bits of the fractions of the square roots of the first 8 primes.
-  const h = Uint32Array.of(0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19);
-  const w = new Uint32Array(64);
-  const whole = data.length - (data.length % 64);
-  for (let offset = 0; offset < whole; offset += 64) compress(h, w, data, offset, k);
-  // §5.1.1 padding: 0x80, zeros, then the length in bits as a 64-bit big-endian integer.
-  const tail = new Uint8Array(data.length % 64 < 56 ? 64 : 128);
-  tail.set(data.subarray(whole));
-  tail[data.length - whole] = 0x80;
-  const bits = data.length * 8;
-  const view = new DataView(tail.buffer);
-  view.setUint32(tail.length - 8, Math.floor(bits / 4294967296));
-  view.setUint32(tail.length - 4, bits >>> 0);
-  for (let offset = 0; offset < tail.length; offset += 64) compress(h, w, tail, offset, k);
-  const out = new Uint8Array(32);
-  const outView = new DataView(out.buffer);
-  for (let i = 0; i < 8; i++) outView.setUint32(4 * i, h[i]);
-  tail.fill(0);
-  w.fill(0);
-  return out;
+  readonly #h = Uint32Array.of(0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19);
+  readonly #w = new Uint32Array(64);
+  /** The bytes of an incomplete block, carried to the next update. */
+  readonly #block = new Uint8Array(64);
+  #buffered = 0;
+  #length = 0;
+
+  update(data: Uint8Array): void {
+    const k = constants();
+    let offset = 0;
+    this.#length += data.length;
+    if (this.#buffered > 0) {
+      const take = Math.min(64 - this.#buffered, data.length);
+      this.#block.set(data.subarray(0, take), this.#buffered);
+      this.#buffered += take;
+      offset = take;
+      if (this.#buffered < 64) return;
+      compress(this.#h, this.#w, this.#block, 0, k);
+      this.#buffered = 0;
+    }
+    const whole = offset + (data.length - offset) - ((data.length - offset) % 64);
+    for (; offset < whole; offset += 64) compress(this.#h, this.#w, data, offset, k);
+    this.#block.set(data.subarray(offset));
+    this.#buffered = data.length - offset;
+  }
+
+  digest(): Uint8Array {
+    const k = constants();
+    // §5.1.1 padding: 0x80, zeros, then the length in bits as a 64-bit big-endian integer.
+    const tail = new Uint8Array(this.#buffered < 56 ? 64 : 128);
+    tail.set(this.#block.subarray(0, this.#buffered));
+    tail[this.#buffered] = 0x80;
+    const bits = this.#length * 8;
+    const view = new DataView(tail.buffer);
+    view.setUint32(tail.length - 8, Math.floor(bits / 4294967296));
+    view.setUint32(tail.length - 4, bits >>> 0);
+    for (let offset = 0; offset < tail.length; offset += 64) compress(this.#h, this.#w, tail, offset, k);
+    const out = new Uint8Array(32);
+    const outView = new DataView(out.buffer);
+    for (let i = 0; i < 8; i++) outView.setUint32(4 * i, this.#h[i]);
+    tail.fill(0);
+    this.#w.fill(0);
+    this.#block.fill(0);
+    return out;
+  }
+}
+
+export function createSha256(): Sha256Hash {
+  return new CompactSha256();
+}
+
+export function sha256(data: Uint8Array): Uint8Array {
+  const hash = new CompactSha256();
+  hash.update(data);
+  return hash.digest();
 }

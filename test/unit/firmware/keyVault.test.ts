@@ -203,7 +203,7 @@ describe('key vault: nothing secret leaves (X1)', () => {
     expect(Reflect.ownKeys(vault)).toEqual([]);
     expect(JSON.stringify(vault)).toBe('{}');
     expect(Object.getOwnPropertyNames(KeyVault.prototype).sort()).toEqual(
-      ['constructor', 'slotInfo', 'generateTransportKey', 'exportTransportKey', 'importTerminalMasterKey', 'importWorkingKeys', 'mac', 'verifyMac', 'encipherPin', 'encipherCardData', 'zeroize', 'repair'].sort(),
+      ['constructor', 'slotInfo', 'generateTransportKey', 'exportTransportKey', 'importTerminalMasterKey', 'importWorkingKeys', 'mac', 'verifyMac', 'openDownloadKey', 'encipherPin', 'encipherCardData', 'zeroize', 'repair'].sort(),
     );
   });
 

@@ -7,6 +7,13 @@
  * whose header or checksum is wrong at esp_ota_end (complete() then fails with UPDATE_FAILED).
  * Any failure cancels, so the inactive slot never holds a half-written image marked bootable.
  * Mapped as module "platform/updater" for esp32 builds only (manifest.json).
+ *
+ * What the `ota` module does not offer, this adapter does not pretend to (docs/updates.md "Not
+ * done"): writing at an offset (esp_ota_write_with_offset) after a restart, so resume() continues
+ * only an update begun since this start and otherwise fails UPDATE_UNSUPPORTED (the core then
+ * begins again); reading the slot back (esp_partition_read), which the core needs only to re-hash
+ * a resumed image; and app rollback (esp_ota_mark_app_valid_cancel_rollback with
+ * CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE), so every start is 'normal' and confirm() has nothing to mark.
  */
 /// <reference path="../../../types/ota.d.ts" />
 import FFI from 'mc/ffi';
@@ -34,6 +41,7 @@ export function createUpdater(currentVersion: string): Updater {
 
   return {
     currentVersion,
+    startKind: 'normal',
     begin(byteLength: number) {
       if (ota) throw new PaypadError('UPDATE_STATE', 'update: begin() while an update is in progress');
       if (!Number.isInteger(byteLength) || byteLength < 1) throw new PaypadError('BAD_ARGUMENT', 'update: byteLength must be a positive integer');
@@ -47,9 +55,14 @@ export function createUpdater(currentVersion: string): Updater {
       expected = byteLength;
       written = 0;
     },
-    write(chunk: Uint8Array) {
+    resume(byteLength: number, at: number) {
+      if (ota && byteLength === expected && at === written) return;
+      throw new PaypadError('UPDATE_UNSUPPORTED', 'update: the ota module cannot continue an image begun before this start');
+    },
+    write(offset: number, chunk: Uint8Array) {
       if (!ota) throw new PaypadError('UPDATE_STATE', 'update: write() before begin()');
       if (!(chunk instanceof Uint8Array)) throw failure('UPDATE_STATE', 'write() expects Uint8Array');
+      if (offset !== written) throw failure('UPDATE_STATE', `the ota module writes in order: a write at ${offset}, ${written} bytes written`);
       if (written + chunk.length > expected) throw failure('UPDATE_STATE', `more than the announced ${expected} bytes`);
       try {
         ota.write(chunk);
@@ -57,6 +70,9 @@ export function createUpdater(currentVersion: string): Updater {
         throw failure('UPDATE_FAILED', `flash write failed at byte ${written} (${reason(e)})`);
       }
       written += chunk.length;
+    },
+    read() {
+      throw new PaypadError('UPDATE_UNSUPPORTED', 'update: the ota module cannot read the slot back');
     },
     complete() {
       if (!ota) throw new PaypadError('UPDATE_STATE', 'update: complete() before begin()');
@@ -69,6 +85,9 @@ export function createUpdater(currentVersion: string): Updater {
       ota = undefined;
     },
     cancel: abandon,
+    confirm() {
+      // No rollback without the bootloader option (above): the running image is already final.
+    },
     restart() {
       new FFI().paypad_restart();
     },

@@ -11,8 +11,15 @@ export function createUpdater(currentVersion: string): Updater {
   const unsupported = (what: string) => new PaypadError('UPDATE_UNSUPPORTED', `update: ${what} needs a board with OTA partitions, not the simulator`);
   return {
     currentVersion,
+    startKind: 'normal',
     begin() {
       throw unsupported('begin()');
+    },
+    resume() {
+      throw unsupported('resume()');
+    },
+    read() {
+      throw new PaypadError('UPDATE_STATE', 'update: read() before begin()');
     },
     write() {
       throw new PaypadError('UPDATE_STATE', 'update: write() before begin()');
@@ -22,6 +29,9 @@ export function createUpdater(currentVersion: string): Updater {
     },
     cancel() {
       // Nothing can be in progress.
+    },
+    confirm() {
+      // Nothing was ever installed: the running program is the one built.
     },
     restart() {
       throw unsupported('restart()');

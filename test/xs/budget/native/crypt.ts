@@ -29,8 +29,17 @@ export class Digest {
     this.#parts.push(data);
   }
   close(): ArrayBuffer {
-    // nativePrimitives writes once per digest; the device's C would stream, for the same result.
-    if (this.#parts.length !== 1) throw new TypeError('crypt: the harness digests one write');
-    return native.sha256(this.#parts[0]);
+    // The device's C streams; the harness joins the parts and digests them at once, for the same result.
+    if (this.#parts.length === 1) return native.sha256(this.#parts[0]);
+    let length = 0;
+    for (const part of this.#parts) length += part.byteLength;
+    const all = new Uint8Array(length);
+    let offset = 0;
+    for (const part of this.#parts) {
+      const bytes = part instanceof ArrayBuffer ? new Uint8Array(part) : new Uint8Array(part.buffer, part.byteOffset, part.byteLength);
+      all.set(bytes, offset);
+      offset += bytes.length;
+    }
+    return native.sha256(all);
   }
 }

@@ -1,0 +1,168 @@
+/**
+ * One download session with the TMS (SPEC B3, B4; shared/protocol/updateAuth, updateChunks): mutual
+ * authentication with a fresh DWK, then the image in chunks from where the slot's image ends.
+ *
+ *   authenticate: T-DATA out; DWK-I opened under DMK in the vault; TAC-I checked (UPDATE_AUTH_FAILED
+ *                 before a byte is downloaded); SAC-I back; the TMS opens the session.
+ *   download:     a range request per chunk; the answer must be a 206 with exactly that range
+ *                 (UPDATE_RANGE_MISMATCH) and a chunk MAC that verifies under KDF(DWK, session,
+ *                 offset) (UPDATE_CHUNK_INVALID); only then is the chunk written to the inactive slot,
+ *                 added to the image hash, and the progress record moved past it.
+ *
+ * Every step is one promise reaction, synchronous on the vault, so the device's stack holds one
+ * step's frames at a time (docs/firmware.md "Stack"); the chunk loop chains reactions, it does not
+ * recurse on the stack. The DWK is wiped when the session ends, whatever the outcome.
+ * Runs in XS: no Node APIs.
+ */
+import { type Rng, fromHex, randomBytes, toHex } from 'shared/bytes';
+import type { Sha256Hash } from 'shared/crypto/primitives';
+import { PaypadError, isPaypadError } from 'shared/errors';
+import { UPDATE_CHALLENGE_BYTES, sacInput, tacInput, updateContext } from 'shared/protocol/updateAuth';
+import { CHUNK_MAC_HEADER, type ChunkRange, assertExactRange, chunkKeyParams, chunkMacHex, chunkMacInput, rangeHeader } from 'shared/protocol/updateChunks';
+import { UPDATE_PROTOCOL_VERSION, tmsSessionConfirmPath, tmsSessionImagePath, tmsSessionsPath } from 'shared/protocol/updateMessages';
+import { MAX_BODY_BYTES } from 'shared/protocol/macEnvelope';
+import type { Http, HttpResponse } from '../hal/http';
+import type { Storage } from '../hal/storage';
+import type { Updater } from '../hal/updater';
+import type { DownloadKey } from './downloadKey';
+import type { KeyVault } from './keyVault';
+import type { TerminalIdentity } from './terminalIdentity';
+import { type SignedTmsRequest, authenticateTmsAnswer, readTmsAnswer, signTmsRequest } from './tmsExchange';
+import { writeDownload } from './updateProgress';
+
+export interface SessionDevice {
+  readonly identity: TerminalIdentity;
+  readonly vault: KeyVault;
+  readonly storage: Storage;
+  readonly http: Http;
+  readonly rng: Rng;
+  readonly updater: Updater;
+}
+
+/** The image a session downloads, and the running hash of the bytes the slot holds so far. */
+export interface SessionTarget {
+  readonly deployment: string;
+  readonly packageDigest: string;
+  readonly size: number;
+  /** SHA-256 over the slot's bytes [0, written): each verified chunk is added as it is written. */
+  readonly hash: Sha256Hash;
+  written: number;
+}
+
+interface OpenSession {
+  readonly sessionId: string;
+  readonly key: DownloadKey;
+  readonly chunkBytes: number;
+}
+
+/** Sends a signed request and authenticates the answer (the TMS MAC'd it for this very request). */
+function exchange(device: SessionDevice, request: SignedTmsRequest): Promise<HttpResponse> {
+  const { kmsUrl, trustAnchor, serial } = device.identity;
+  return device.http
+    .request({ method: request.method, url: kmsUrl + request.path, headers: request.headers, body: request.body, tls: { trustAnchor }, maxResponseBytes: MAX_BODY_BYTES })
+    .then((response) => {
+      authenticateTmsAnswer(device.vault, serial, request, response);
+      return response;
+    });
+}
+
+/** B3 steps 1 to 4. Nothing is downloaded unless both sides proved they hold DMK. */
+function authenticate(device: SessionDevice, target: SessionTarget): Promise<OpenSession> {
+  const { serial } = device.identity;
+  const tData = randomBytes(device.rng, UPDATE_CHALLENGE_BYTES, 'T-DATA');
+  const body = { v: UPDATE_PROTOCOL_VERSION, deployment: target.deployment, packageDigest: target.packageDigest, tData: toHex(tData) };
+  const request = signTmsRequest(device.vault, device.storage, serial, 'POST', tmsSessionsPath(serial), body);
+  let key: DownloadKey | undefined;
+  return exchange(device, request)
+    .then((response) => readTmsAnswer(request, response, 'updateAuthChallenge'))
+    .then((challenge) => {
+      key = device.vault.openDownloadKey(challenge.dwk);
+      return challenge;
+    })
+    .then((challenge) => {
+      const context = updateContext({ serial, sessionId: challenge.sessionId, packageDigest: target.packageDigest });
+      checkTac(key as DownloadKey, tacInput(tData, context), challenge.tac);
+      const sData = fromHex(challenge.sData);
+      if (challenge.sData === toHex(tData)) throw new PaypadError('UPDATE_AUTH_FAILED', 'S-DATA repeats T-DATA: not a fresh challenge');
+      const sac = toHex((key as DownloadKey).mac(sacInput(sData, context)));
+      const confirm = signTmsRequest(device.vault, device.storage, serial, 'POST', tmsSessionConfirmPath(serial, challenge.sessionId), { v: UPDATE_PROTOCOL_VERSION, sac });
+      return exchange(device, confirm).then((response) => {
+        const open = readTmsAnswer(confirm, response, 'updateSessionOpen');
+        if (open.size !== target.size) throw new PaypadError('UPDATE_IMAGE_MISMATCH', `the TMS serves ${open.size} bytes, the manifest says ${target.size}`);
+        return { sessionId: challenge.sessionId, key: key as DownloadKey, chunkBytes: challenge.chunkBytes };
+      });
+    })
+    .catch((e: unknown) => {
+      key?.wipe();
+      throw e;
+    });
+}
+
+function checkTac(key: DownloadKey, input: Uint8Array, tac: string): void {
+  try {
+    key.verifyMac(input, fromHex(tac));
+  } catch (e) {
+    if (isPaypadError(e, 'MAC_MISMATCH')) throw new PaypadError('UPDATE_AUTH_FAILED', 'TAC-I does not verify: the TMS does not hold this terminal\'s DMK');
+    throw e;
+  }
+}
+
+/** One chunk: the exact range, its MAC, then the slot, the hash and the progress record, in that order. */
+function fetchChunk(device: SessionDevice, session: OpenSession, target: SessionTarget): Promise<void> {
+  const { serial, kmsUrl, trustAnchor } = device.identity;
+  const range: ChunkRange = { sessionId: session.sessionId, offset: target.written, length: Math.min(session.chunkBytes, target.size - target.written), size: target.size };
+  const request = signTmsRequest(device.vault, device.storage, serial, 'GET', tmsSessionImagePath(serial, session.sessionId));
+  const headers = { ...request.headers, range: rangeHeader(range) };
+  return device.http
+    .request({ method: 'GET', url: kmsUrl + request.path, headers, tls: { trustAnchor }, maxResponseBytes: Math.max(range.length, MAX_BODY_BYTES) })
+    .then((response) => {
+      if (response.status >= 400) {
+        // A refusal (session expired, say) is MAC'd like any TMS answer: authenticated, then read.
+        authenticateTmsAnswer(device.vault, serial, request, response);
+        readTmsAnswer(request, response, 'updateSessionOpen');
+      }
+      assertExactRange(range, response.status, response.headers, response.body.length);
+      return response;
+    })
+    .then((response) => {
+      const tag = fromHex(chunkMacHex(response.headers[CHUNK_MAC_HEADER.toLowerCase()], CHUNK_MAC_HEADER));
+      checkChunk(session.key, range, response.body, tag);
+      return response.body;
+    })
+    .then((chunk) => {
+      device.updater.write(range.offset, chunk);
+      target.hash.update(chunk);
+      target.written = range.offset + range.length;
+      writeDownload(device.storage, { deployment: target.deployment, packageDigest: target.packageDigest, size: target.size, written: target.written });
+    });
+}
+
+function checkChunk(key: DownloadKey, range: ChunkRange, chunk: Uint8Array, tag: Uint8Array): void {
+  try {
+    key.verifyDerivedMac(chunkKeyParams(range.sessionId, range.offset), chunkMacInput(range, chunk), tag);
+  } catch (e) {
+    if (isPaypadError(e, 'MAC_MISMATCH')) throw new PaypadError('UPDATE_CHUNK_INVALID', `the chunk at ${range.offset} does not verify: not written`);
+    throw e;
+  }
+}
+
+function fetchRest(device: SessionDevice, session: OpenSession, target: SessionTarget): Promise<void> {
+  if (target.written >= target.size) return Promise.resolve();
+  return fetchChunk(device, session, target).then(() => fetchRest(device, session, target));
+}
+
+/**
+ * A session from authentication to the image's last byte; `target.written` says where it starts
+ * and, after a failure, how far it got (the progress record says the same).
+ */
+export function runDownloadSession(device: SessionDevice, target: SessionTarget): Promise<void> {
+  return authenticate(device, target).then((session) =>
+    fetchRest(device, session, target).then(
+      () => session.key.wipe(),
+      (e: unknown) => {
+        session.key.wipe();
+        throw e;
+      },
+    ),
+  );
+}
