@@ -27,7 +27,7 @@ import { createLedger } from '../../host/payments/ledger/ledger';
 import { maskPayeeName } from '../../host/payments/mobile/payeeName';
 import type { RunningHost } from '../../host/server';
 import { TEST_CARDS, TEST_PIN } from '../../host/simulators/testCards';
-import { databaseEnv, runOnboardingScenario } from './onboardingScenario';
+import { databaseEnv, type OnboardingScenarioResult, runOnboardingScenario } from './onboardingScenario';
 import { type PaypadRunOptions, type PaypadTranscript, runPaypad, runPaypadJson, runPaypadTranscript } from './paypadProcess';
 
 export interface MobilePaymentScenarioOptions {
@@ -70,8 +70,9 @@ export interface MobilePaymentScenarioResult {
   readonly payerMobile: string;
   readonly amount: number;
   readonly reference?: string;
-  /** The two terminals' state directories (signed on). */
+  /** The two terminals' state directories (signed on), and how they were onboarded. */
   readonly terminals: readonly string[];
+  readonly onboarding: OnboardingScenarioResult;
   readonly ok: boolean;
 }
 
@@ -147,7 +148,7 @@ export async function runMobilePaymentScenario(options: MobilePaymentScenarioOpt
 
   const failures = options.failurePaths ? await failurePaths(host, terminals, payee.mobile, commands, say) : [];
   const failuresOk = failures.every((f) => f.moved.length === 0);
-  return { steps, failures, payee, payerMobile, amount: AMOUNT, reference: pay.outcome.reference, terminals, ok: steps.every((s) => s.ok) && failuresOk };
+  return { steps, failures, payee, payerMobile, amount: AMOUNT, reference: pay.outcome.reference, terminals, onboarding, ok: steps.every((s) => s.ok) && failuresOk };
 }
 
 /** Each failure path with its expected exit, code and screen; the caller checks them. */
@@ -210,13 +211,13 @@ async function snapshot(host: RunningHost): Promise<Snapshot> {
   const balances: Record<string, number> = {};
   for (const card of Object.values(TEST_CARDS)) balances[card.pan] = await balance(host, card.pan);
   const report = await createLedger(host.database).verify();
-  return { balances, ledger: JSON.stringify(report.totals) };
+  return { balances, ledger: JSON.stringify(report.totals, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value)) };
 }
 
 function differences(before: Snapshot, after: Snapshot): string[] {
   const moved: string[] = [];
   for (const pan of Object.keys(before.balances)) {
-    if (before.balances[pan] !== after.balances[pan]) moved.push(`${maskedPan(pan)} ${before.balances[pan]} -> ${after.balances[pan]}`);
+    if (!Object.is(before.balances[pan], after.balances[pan])) moved.push(`${maskedPan(pan)} ${before.balances[pan]} -> ${after.balances[pan]}`);
   }
   if (before.ledger !== after.ledger) moved.push(`ledger totals ${before.ledger} -> ${after.ledger}`);
   return moved;

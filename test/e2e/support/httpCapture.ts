@@ -28,6 +28,8 @@ export interface HttpCapture {
   readonly requests: readonly ServedRequest[];
   /** Everything the listener on `port` wrote to its connections, in order. */
   sentBy(port: number): Uint8Array;
+  /** Every request body the listener on `port` received, in order (what a terminal sent: X1 looks for its PIN blocks elsewhere). */
+  receivedBy(port: number): Uint8Array;
   /** The ports that served at least one request. */
   ports(): number[];
   /** Stops recording new connections (those already wrapped keep recording). */
@@ -37,6 +39,7 @@ export interface HttpCapture {
 export function captureHttpServers(): HttpCapture {
   const requests: ServedRequest[] = [];
   const sent = new Map<number, Buffer[]>();
+  const received = new Map<number, Buffer[]>();
   const wrapped = new WeakSet<Socket>();
 
   const record = (port: number, chunk: unknown, encoding: unknown) => {
@@ -54,6 +57,17 @@ export function captureHttpServers(): HttpCapture {
     const port = socket.localPort ?? 0;
     const serial = request.headers['paypad-serial'];
     requests.push({ port, method: request.method ?? '', url: request.url ?? '', ...(typeof serial === 'string' ? { serial } : {}) });
+    // The body as the application reads it: its 'data' events, watched without adding a listener
+    // (one would start the stream flowing before the body parser is there).
+    const emit = request.emit;
+    request.emit = function (this: IncomingMessage, event: string | symbol, ...args: unknown[]) {
+      if (event === 'data' && args[0] instanceof Uint8Array) {
+        const list = received.get(port) ?? [];
+        list.push(Buffer.from(args[0]));
+        received.set(port, list);
+      }
+      return (emit as (...a: unknown[]) => boolean).call(this, event, ...args);
+    } as IncomingMessage['emit'];
     if (wrapped.has(socket)) return;
     wrapped.add(socket);
     const write = socket.write;
@@ -67,6 +81,7 @@ export function captureHttpServers(): HttpCapture {
   return {
     requests,
     sentBy: (port) => new Uint8Array(Buffer.concat(sent.get(port) ?? [])),
+    receivedBy: (port) => new Uint8Array(Buffer.concat(received.get(port) ?? [])),
     ports: () => [...sent.keys()],
     stop: () => diagnosticsChannel.unsubscribe(REQUEST_START, onRequest),
   };

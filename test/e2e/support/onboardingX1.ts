@@ -25,7 +25,7 @@ import type { Logger } from '../../../host/log';
 import type { RunningHost } from '../../../host/server';
 import { ROOT_KEY_FILE } from '../../../firmware/hal/node/rootKey';
 import type { HttpCapture } from './httpCapture';
-import { ENCODINGS, type LeakHit, type ScanSource, findKeys, keyEncodings, scanTotals } from './keyLeakScan';
+import { ENCODINGS, type LeakHit, type ScanSource, type SecretKey, findKeys, keyEncodings, scanTotals } from './keyLeakScan';
 import { databaseRows, filesUnder } from './runArtifacts';
 import { type RecoveredKey, recoverTerminalKeys } from './vaultKeys';
 
@@ -44,6 +44,11 @@ export interface X1Inputs {
   readonly http: HttpCapture;
   readonly transcripts: readonly PaypadTranscript[];
   readonly runs: readonly CompletedRun[];
+  /**
+   * More secrets to look for beside the terminals' keys (X1 for payments: card numbers, track 2,
+   * PIN blocks), each searched for in the same encodings; a hit is a leak like a key's.
+   */
+  readonly secrets?: readonly SecretKey[];
 }
 
 export interface X1Report {
@@ -84,12 +89,14 @@ export async function scanRunForKeys(inputs: X1Inputs): Promise<X1Report> {
     keyMaterial.push(...tree.keyMaterial.map((path) => `${label}/${path}`));
   }
 
-  const hits = findKeys([...keys.map((k) => ({ label: `${k.serial} ${k.name}`, key: k.key })), { label: CANARY, key: canaryPlanted.key }], sources);
+  const secrets = inputs.secrets ?? [];
+  const hits = findKeys([...keys.map((k) => ({ label: `${k.serial} ${k.name}`, key: k.key })), ...secrets, { label: CANARY, key: canaryPlanted.key }], sources);
   const leaks = hits.filter((h) => h.key !== CANARY);
   const kindOf = new Map(sources.map((s) => [s.name, s.kind]));
   const canaryFound = [...new Set(hits.filter((h) => h.key === CANARY).map((h) => `${kindOf.get(h.source)} ${h.encoding}`))].sort();
   for (const k of keys) k.key.fill(0);
-  return { keys: keys.map(({ serial, name, kcv }) => ({ serial, name, kcv })), sources, keyMaterial, leaks, canaryPlanted: canaryPlanted.where, canaryFound, summary: summarize(keys, sources, keyMaterial, leaks, canaryFound) };
+  const summary = summarize(keys, sources, keyMaterial, leaks, canaryFound) + (secrets.length ? `\n  and ${secrets.length} card secrets (${[...new Set(secrets.map((s) => s.label.split(' ')[0]))].join(', ')})` : '');
+  return { keys: keys.map(({ serial, name, kcv }) => ({ serial, name, kcv })), sources, keyMaterial, leaks, canaryPlanted: canaryPlanted.where, canaryFound, summary };
 }
 
 /** A random key in every text encoding on its own log line, and raw in a file; returns where, as canaryFound spells it. */
