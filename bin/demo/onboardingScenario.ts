@@ -127,8 +127,7 @@ export async function runOnboardingScenario(options: OnboardingScenarioOptions):
   const mtmsKeyFile = join(options.workDir, 'mtms-intake-key.hex');
   await writeFile(mtmsKeyFile, `${mtmsPublicKeyHex}\n`);
   const shared = { caFile, caPem: await readFile(caFile, 'utf8'), mtmsKeyFile, mtmsPublicKeyHex };
-  const operatorDir = options.operatorDir ?? operatorDirectory(host.config.dataDir);
-  const operatorFlags = ['--mtms', host.mtms.url, '--cert', join(operatorDir, IDENTITY_FILES.cert), '--key', join(operatorDir, IDENTITY_FILES.key), '--ca', join(operatorDir, IDENTITY_FILES.ca), '--json'];
+  const flags = operatorFlags(host, options.operatorDir);
 
   const plans = [
     { serial: serials[0], builtFor: customers[0], operatorAnswer: ['--yes'] },
@@ -140,7 +139,7 @@ export async function runOnboardingScenario(options: OnboardingScenarioOptions):
     const stateDir = join(options.workDir, `terminal-${plan.serial}`);
     const terminal = await driver.start({ ...shared, stateDir, serial: plan.serial, kmsUrl: plan.builtFor.kmsUrl });
     try {
-      outcomes.push({ ...(await onboardOne(options, terminal, plan, customers, operatorFlags, commands, say)), stateDir });
+      outcomes.push({ ...(await onboardOne(options, terminal, plan, customers, flags, commands, say)), stateDir });
     } finally {
       await terminal.stop();
     }
@@ -153,7 +152,7 @@ async function onboardOne(
   terminal: RunningTerminal,
   plan: { serial: string; builtFor: { code: string; name: string }; operatorAnswer: string[] },
   customers: readonly { code: string; name: string }[],
-  operatorFlags: readonly string[],
+  flags: readonly string[],
   commands: PaypadRunOptions,
   say: (line: string) => void,
 ): Promise<Omit<TerminalOutcome, 'stateDir'>> {
@@ -164,13 +163,13 @@ async function onboardOne(
   expect(shownCustomer === customers[0].code, `serial ${plan.serial} is registered for ${shownCustomer}, not customer 1 (${customers[0].code}): the scenario needs it there`);
 
   say(`terminal ${plan.serial}: local link on ${terminal.link}; paypad mtms device enrol (A8: the production line certifies its identity key)`);
-  const enrolled = await runPaypadJson<{ serial: string; deviceCertSerial: string }>(['mtms', 'device', 'enrol', '--link', terminal.link, ...operatorFlags], commands);
+  const enrolled = await runPaypadJson<{ serial: string; deviceCertSerial: string }>(['mtms', 'device', 'enrol', '--link', terminal.link, ...flags], commands);
   expect(enrolled.serial === plan.serial, `the production line enrolled serial ${enrolled.serial}, not ${plan.serial}`);
   const deviceCert = (await host.ca.current({ role: 'device', name: plan.serial }, new Date())).map((c) => c.serial);
   expect(deviceCert.length === 1 && deviceCert[0] === enrolled.deviceCertSerial, `the CA holds device certificate(s) ${deviceCert.join(', ') || 'none'} for ${plan.serial}, not ${enrolled.deviceCertSerial}`);
 
   say(`terminal ${plan.serial}: paypad operator onboard ${plan.operatorAnswer.join(' ')}`);
-  const onboarded = await runPaypadJson<OperatorResult>(['operator', 'onboard', '--link', terminal.link, ...operatorFlags, ...plan.operatorAnswer], commands);
+  const onboarded = await runPaypadJson<OperatorResult>(['operator', 'onboard', '--link', terminal.link, ...flags, ...plan.operatorAnswer], commands);
   expect(onboarded.serial === plan.serial, `the operator onboarded serial ${onboarded.serial}, not ${plan.serial}`);
   expect(onboarded.customerCode === plan.builtFor.code, `MTMS took the TK for ${onboarded.customerCode}, not ${plan.builtFor.code}`);
   const reassociated = shownCustomer !== plan.builtFor.code;
@@ -225,6 +224,11 @@ function compareKeys(views: Record<KeyName, Omit<KeyView, 'agree'>>): Record<Key
   return out;
 }
 
+/** The operating terminal's MTMS address and certificate flags, answers as JSON; `operatorDir` defaults to the demo data's operator. */
+export function operatorFlags(host: RunningHost, operatorDir: string = operatorDirectory(host.config.dataDir)): string[] {
+  return ['--mtms', host.mtms.url, '--cert', join(operatorDir, IDENTITY_FILES.cert), '--key', join(operatorDir, IDENTITY_FILES.key), '--ca', join(operatorDir, IDENTITY_FILES.ca), '--json'];
+}
+
 /** The MTMS administrator registers two new serials for `customer` (A3), as a person would. */
 async function registerSerials(host: RunningHost, customer: string, commands: PaypadRunOptions, say: (line: string) => void): Promise<[string, string]> {
   const serials: [string, string] = [newSerial(), newSerial()];
@@ -245,7 +249,7 @@ export function databaseEnv(host: RunningHost): Record<string, string> {
 }
 
 /** A7: the outbox row of the delivery is delivered. @throws DEMO_STEP_FAILED when it died, was dropped, or took too long. */
-async function waitForDelivery(host: RunningHost, deliveryId: string, timeoutMs: number): Promise<void> {
+export async function waitForDelivery(host: RunningHost, deliveryId: string, timeoutMs: number = DEFAULT_DELIVERY_TIMEOUT_MS): Promise<void> {
   const outbox = createOutboxStore(host.database.db, host.database.dialect);
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -9,8 +9,11 @@
  *
  * In each, terminal 1 is registered for C001 and the operator confirms it; terminal 2 is
  * registered for C001 too but built for C002, so the operator rejects C001 and enters C002 (A6).
- * Then (X1) every key each terminal holds is recovered from its vault and searched for in every
- * output of both runs (support/onboardingX1.ts).
+ * Then terminal 1 of the first run loads its keys a second time (a new TMK, new working keys) and
+ * is repaired (A13: an administrator's repair authorisation, a new TK to the same KMS, keys loaded
+ * again); the keys it held before each step are recorded from its vault as they are replaced.
+ * Last (X1), every key each terminal holds, and every key replaced before, is searched for in
+ * every output of the runs (support/onboardingX1.ts).
  *
  * The host's HSMs are the software HSM, or, when PAYPAD_E2E_HSM=pkcs11, PKCS#11 HSMs on a SoftHSM2
  * token of this run's own (onboardingPkcs11.test.ts runs this file so).
@@ -20,20 +23,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KEY_NAMES, type OnboardingScenarioResult, runOnboardingScenario } from '../../bin/demo/onboardingScenario';
-import type { PaypadTranscript } from '../../bin/demo/paypadProcess';
+import { databaseEnv, KEY_NAMES, type OnboardingScenarioResult, operatorFlags, runOnboardingScenario, waitForDelivery } from '../../bin/demo/onboardingScenario';
+import { type PaypadTranscript, runPaypad, runPaypadJson, startPaypad } from '../../bin/demo/paypadProcess';
+import type { TerminalStatus } from '../../firmware/core/terminal';
 import type { TerminalDriver } from '../../bin/demo/terminalDriver';
 import { createAuditStore } from '../../host/audit/auditStore';
 import { loadConfig } from '../../host/config';
 import { DEMO_OPERATOR_NAME } from '../../host/demoData';
-import type { KmsTables } from '../../host/kms/kmsStore';
+import { createKmsStore, type KmsTables } from '../../host/kms/kmsStore';
 import { createLogger, type Logger } from '../../host/log';
 import { type RunningHost, startHost } from '../../host/server';
 import { createTestStore, type TestStore } from '../store/helpers/testDatabase';
 import { softHsmHostEnv } from '../support/softHsmToken';
 import { type HttpCapture, captureHttpServers } from './support/httpCapture';
-import { scanTotals } from './support/keyLeakScan';
+import { findKeys, scanTotals } from './support/keyLeakScan';
 import { type CompletedRun, scanRunForKeys } from './support/onboardingX1';
+import { keysReplacedBy, type ReplacedKey } from './support/vaultKeys';
 import { xsTerminalDriver } from './support/xsTerminalDriver';
 
 const dialect = process.env.DATABASE_URL ? 'postgres' : 'sqlite';
@@ -45,6 +50,10 @@ const root = mkdtempSync(join(tmpdir(), 'paypad-e2e-onboarding-'));
 const logFile = join(root, 'host.log');
 const transcripts: PaypadTranscript[] = [];
 const runs: CompletedRun[] = [];
+/** Keys terminal 1 held before its second download and before its repair (X1 scans for them too). */
+const replaced: ReplacedKey[] = [];
+/** The repaired terminal's slot KCVs after it loaded its keys again. */
+const kcvAfterRepair = new Map<string, Record<string, string>>();
 let store: TestStore | undefined;
 let logger: Logger;
 let http: HttpCapture;
@@ -133,14 +142,18 @@ async function expectOnboarded(result: OnboardingScenarioResult): Promise<void> 
   const trail = async (serial: string) => (await audit.listBySubject(`terminal:${serial}`)).map((e) => ({ actor: e.actor, action: e.action, detail: e.detail }));
   const operator = `operator:${DEMO_OPERATOR_NAME}`;
   const lookedUp = { actor: operator, action: 'mtms.serial.looked-up', detail: expect.objectContaining({ found: true, operatorCertSerial: expect.stringMatching(/^[0-9A-F]+$/) }) };
+  // The enrolment challenge is charged to the station's lookup bucket like a lookup (A14).
+  const challenged = { actor: operator, action: 'mtms.device.challenged', detail: expect.objectContaining({ found: true }) };
   const enrolled = { actor: operator, action: 'mtms.device.enrolled', detail: expect.objectContaining({ deviceCertSerial: expect.stringMatching(/^[0-9A-F]+$/), publicKeyCheck: expect.stringMatching(/^[0-9A-F]{10}$/) }) };
   expect(await trail(one.serial)).toEqual([
+    challenged,
     enrolled,
     lookedUp,
     { actor: operator, action: 'mtms.tk.received', detail: expect.objectContaining({ customerCode: 'C001', deliveryId: one.deliveryId, tkKcv: one.keys.TK.terminal }) },
     { actor: 'kms:C001', action: 'kms.tk.installed', detail: expect.objectContaining({ deliveryId: one.deliveryId, generation: 1, tkKcv: one.keys.TK.terminal }) },
   ]);
   expect(await trail(two.serial)).toEqual([
+    challenged,
     enrolled,
     lookedUp,
     { actor: operator, action: 'mtms.customer-name.asked', detail: expect.objectContaining({ customerCode: 'C002', found: true }) },
@@ -161,10 +174,59 @@ describe(`issue 3: System A onboarding end to end over real TLS (${dialect}, ${h
     await expectOnboarded(result);
   }, RUN_TIMEOUT_MS);
 
-  it('X1, A8, A10: no TK, TMK, PIK, MAK, TDK, DMK, device identity key or K_tkmac of any terminal is in the host log, CLI output, database, data or state files, or HTTP responses', async () => {
+  it('A13, A11, A12: a terminal loads its keys again, then is repaired (authorised by an administrator) and loads keys under its new TK; the keys it held before each are recorded as they are replaced', async () => {
+    expect(runs.map((r) => r.engine), 'the repair needs the first run above').toContain('node');
+    const [one] = runs[0].result.terminals;
+    const stateDir = ['--state-dir', one.stateDir];
+    const commands = { onExit: (t: PaypadTranscript) => transcripts.push(t) };
+    const loadKeys = async () => (await runPaypadJson<{ kcv: Record<string, string> }>(['terminal', 'load-keys', ...stateDir], commands)).kcv;
+
+    // A11, A12 again: a new TMK under the same TK, new working keys under it.
+    replaced.push(...(await keysReplacedBy(one.stateDir, one.serial, 'before the second TMK download', async () => void (await loadKeys()))));
+    expect(replaced.map((k) => k.name)).toEqual(['TMK', 'PIK', 'MAK', 'TDK', 'DMK']);
+    // What was recorded is what the terminal reported at its first load.
+    for (const k of replaced) expect(k.kcv, k.name).toBe(one.keys[k.name as keyof typeof one.keys].terminal);
+
+    // A13: the administrator opens a repair authorisation; the operator repairs; the new TK reaches the same KMS.
+    let repairedDelivery = '';
+    const beforeRepair = await keysReplacedBy(one.stateDir, one.serial, 'before the repair', async () => {
+      await runPaypad(['mtms', 'repair', 'authorize', '--serial', one.serial], { ...commands, env: databaseEnv(host) });
+      const link = await startPaypad(['terminal', 'run', ...stateDir], /local link on (\S+:\d+)/, commands);
+      try {
+        const repaired = await runPaypadJson<{ serial: string; customerCode: string; deliveryId: string; repaired: boolean }>(['operator', 'repair', '--link', link.ready[1], ...operatorFlags(host), '--yes'], commands);
+        expect(repaired).toMatchObject({ serial: one.serial, customerCode: one.customerCode, repaired: true });
+        repairedDelivery = repaired.deliveryId;
+      } finally {
+        await link.stop();
+      }
+      await waitForDelivery(host, repairedDelivery);
+      await loadKeys();
+    });
+    expect(beforeRepair.map((k) => k.name)).toEqual(['TK', 'TMK', 'PIK', 'MAK', 'TDK', 'DMK', 'K_tkmac']);
+    replaced.push(...beforeRepair);
+
+    // The terminal and its KMS agree on the new keys; none of them is one it held before.
+    const status = await runPaypadJson<TerminalStatus>(['terminal', 'status', ...stateDir], commands);
+    expect(status.stage).toBe('signed-on');
+    const kcvNow = Object.fromEntries(status.slots.flatMap((slot) => ('kcv' in slot ? [[slot.slot, slot.kcv]] : [])));
+    const atKms = await createKmsStore(host.database.db).terminal(one.customerCode, one.serial);
+    expect(atKms?.tkDeliveryId).toBe(repairedDelivery);
+    expect([atKms?.tk.kcv, atKms?.tmk?.kcv, atKms?.workingKeys?.MAK.kcv]).toEqual([kcvNow.TK, kcvNow.TMK, kcvNow.MAK]);
+    expect(replaced.filter((k) => Object.values(kcvNow).includes(k.kcv))).toEqual([]);
+    kcvAfterRepair.set(one.serial, kcvNow);
+  }, RUN_TIMEOUT_MS);
+
+  it('X1, A8, A10: no TK, TMK, PIK, MAK, TDK, DMK, device identity key or K_tkmac of any terminal, held now or replaced by a repair or a second download, is in the host log, CLI output, database, data or state files, or HTTP responses', async () => {
     expect(runs.map((r) => r.engine), 'the X1 scan needs both runs above').toEqual(['node', 'xs']);
     const report = await scanRunForKeys({ host, logger, logFile, http, transcripts, runs });
     console.info(report.summary);
+
+    // The keys terminal 1 held before its second download and its repair, in the very same outputs.
+    expect(replaced.length, 'the X1 scan needs the repair above').toBe(12);
+    const replacedLeaks = findKeys(replaced.map((k) => ({ label: `${k.serial} ${k.name} (${k.replacedBy})`, key: k.key })), report.sources);
+    for (const k of replaced) k.key.fill(0);
+    console.info(`  and ${replaced.length} keys replaced before: ${replaced.map((k) => `${k.name} ${k.replacedBy}`).join(', ')}; hits: ${replacedLeaks.length}`);
+    expect(replacedLeaks).toEqual([]);
 
     // The keys searched for are the ones the parties agreed on: each slot's KCV is the terminal's.
     const terminals = runs.flatMap((r) => r.result.terminals);
@@ -172,7 +234,7 @@ describe(`issue 3: System A onboarding end to end over real TLS (${dialect}, ${h
     expect(report.keys.map((k) => [k.serial, k.name])).toEqual(terminals.flatMap((t) => [...KEY_NAMES, 'ID', 'K_tkmac'].map((name) => [t.serial, name])));
     for (const key of report.keys) {
       const t = terminals.find((candidate) => candidate.serial === key.serial)!;
-      if (key.name !== 'K_tkmac' && key.name !== 'ID') expect(key.kcv, `${key.serial} ${key.name}`).toBe(t.keys[key.name].terminal);
+      if (key.name !== 'K_tkmac' && key.name !== 'ID') expect(key.kcv, `${key.serial} ${key.name}`).toBe(kcvAfterRepair.get(key.serial)?.[key.name] ?? t.keys[key.name].terminal);
     }
 
     expect(report.leaks).toEqual([]);

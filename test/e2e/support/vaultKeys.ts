@@ -62,3 +62,24 @@ export function recoverVaultKeys(storage: Storage, rootKey: Uint8Array, serial: 
   keys.push({ serial, name: 'K_tkmac', key: tkMac, kcv: toHex(keyCheckValue(tkMac, 'cmac')) });
   return keys;
 }
+
+/** A key the terminal held until a step replaced it, and which step. */
+export interface ReplacedKey extends RecoveredKey {
+  /** "before the repair", say. */
+  readonly replacedBy: string;
+}
+
+/**
+ * Runs `step` (a repair, a second TMK download) on the terminal in `stateDir` and answers the keys
+ * it held before that it no longer holds after, recorded from its vault just before the step: a
+ * key a terminal once held is as secret as one it holds now (X1). The keys still held are wiped here.
+ */
+export async function keysReplacedBy(stateDir: string, serial: string, replacedBy: string, step: () => Promise<void>): Promise<ReplacedKey[]> {
+  const before = recoverTerminalKeys(stateDir, serial);
+  await step();
+  const after = recoverTerminalKeys(stateDir, serial);
+  const held = (key: Uint8Array) => after.some((k) => k.key.length === key.length && k.key.every((b, i) => b === key[i]));
+  const replaced = before.filter((k) => !held(k.key)).map((k) => ({ ...k, replacedBy }));
+  for (const k of [...before.filter((b) => held(b.key)), ...after]) k.key.fill(0);
+  return replaced;
+}
