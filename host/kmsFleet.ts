@@ -52,6 +52,8 @@ export interface KmsFleetOptions {
   readonly clock?: () => Date;
   /** POSP beside each KMS (host/posp/simulatedAcquirer.ts in `paypad serve`). */
   readonly posp?: KmsInstanceOptions['posp'];
+  /** The TMS beside each KMS (host/tms in `paypad serve`). */
+  readonly tms?: KmsInstanceOptions['tms'];
 }
 
 export interface KmsFleet {
@@ -116,7 +118,7 @@ export function createKmsFleet(options: KmsFleetOptions): KmsFleet {
         kms.delete(customerCode);
         failed.set(customerCode, `${error.code}: ${error.message}`);
       };
-      pending = startKms({ customerCode, dataDir: options.dataDir, db: options.db, ca: options.ca, host: options.host, port, limits: options.limits, hsm: options.hsm, onStopped, logger, clock: options.clock, posp: options.posp })
+      pending = startKms({ customerCode, dataDir: options.dataDir, db: options.db, ca: options.ca, host: options.host, port, limits: options.limits, hsm: options.hsm, onStopped, logger, clock: options.clock, posp: options.posp, tms: options.tms })
         .then(async (running) => {
           // Closed while it started: nobody will close it later.
           if (closed) {

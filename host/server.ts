@@ -22,6 +22,8 @@ import { createLogger, type Logger } from './log';
 import { type RunningMtms, startMtms } from './mtms/mtmsInstance';
 import { type RunningMobilePayments, startMobilePayments } from './payments/mobile/mobileRole';
 import { type SimulatedAcquirer, startSimulatedAcquirer } from './posp/simulatedAcquirer';
+import { createTms } from './tms/tms';
+import { openTmsService } from './tms/tmsService';
 import { readyBanner } from './readyBanner';
 import { ROLES, type RoleModule } from './roles';
 import { SERVE_USAGE } from './serveUsage';
@@ -89,8 +91,22 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
     ca = await ensureCa({ dataDir: config.dataDir, db: database.db, logger });
     // The mobile platform and the simulated network before the KMSs: each KMS starts its POSP on them.
     mobile = await startMobilePayments({ dataDir: config.dataDir, database, logger, demoData: config.demoData });
-    acquirer = await startSimulatedAcquirer({ database, network: mobile.network, platform: mobile.mobile.platform, logger });
-    fleet = createKmsFleet({ dataDir: config.dataDir, db: database.db, ca, host: config.host, basePort: config.kmsBasePort, limits: config.listeners, hsm: config.hsm, logger, posp: acquirer.pospFor });
+    // The TMS beside each KMS (host/tms/tmsService); POSP hands its update notices to terminals (B6).
+    const tms = createTms(database.db, config.dataDir);
+    acquirer = await startSimulatedAcquirer({ database, network: mobile.network, platform: mobile.mobile.platform, logger, updateNotices: tms.notices });
+    const db = database.db;
+    fleet = createKmsFleet({
+      dataDir: config.dataDir,
+      db,
+      ca,
+      host: config.host,
+      basePort: config.kmsBasePort,
+      limits: config.listeners,
+      hsm: config.hsm,
+      logger,
+      posp: acquirer.pospFor,
+      tms: ({ customerCode, hsm, store }) => openTmsService({ customerCode, hsm, kmsStore: store, db, tms }),
+    });
     if (config.demoData) {
       demoData = await ensureDemoData({ dataDir: config.dataDir, db: database.db, dialect: database.dialect, ca, fleet, host: config.host, kmsBasePort: config.kmsBasePort, logger });
     }

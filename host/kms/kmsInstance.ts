@@ -35,6 +35,8 @@ import { createKmsRouter } from './router';
 import type { Hsm } from '../hsm/hsm';
 import type { PospService } from '../posp/pospService';
 import { createPospRouter } from '../posp/router';
+import type { TmsService } from '../tms/tmsService';
+import { createTmsRouter } from '../tms/router';
 
 export interface KmsInstanceOptions {
   readonly customerCode: string;
@@ -67,6 +69,8 @@ export interface KmsInstanceOptions {
    * instance's HSM and store once they are open, its routes served on this listener.
    */
   readonly posp?: (kms: { readonly customerCode: string; readonly hsm: Hsm; readonly store: KmsStore }) => Promise<PospService>;
+  /** The TMS for this customer (host/tms/tmsService.ts says why it runs here), made and served as POSP is. */
+  readonly tms?: (kms: { readonly customerCode: string; readonly hsm: Hsm; readonly store: KmsStore }) => Promise<TmsService>;
 }
 
 export interface RunningKms {
@@ -125,7 +129,9 @@ export async function startKms(options: KmsInstanceOptions): Promise<RunningKms>
     service = await openKmsService({ customerCode: code, hsm, store, clock: options.clock });
     const posp = await options.posp?.({ customerCode: code, hsm, store });
     const router = createKmsRouter({ service, revocation: options.ca });
-    const app = createListenerApp(logger, (a) => (posp === undefined ? a.use(router) : a.use(router, createPospRouter(posp))));
+    const tms = await options.tms?.({ customerCode: code, hsm, store });
+    const routers = [router, ...(posp === undefined ? [] : [createPospRouter(posp)]), ...(tms === undefined ? [] : [createTmsRouter(tms)])];
+    const app = createListenerApp(logger, (a) => a.use(...routers));
     const listener = createHttpsListener(app, serverTlsOptions(identity), { limits: options.limits ?? DEFAULT_LISTENER_LIMITS, logger, who: `KMS ${code}` });
     server = await listen(listener, options.host, options.port, `KMS ${code}`);
   } catch (e) {

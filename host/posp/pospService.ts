@@ -19,6 +19,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { type Rng, toHex, utf8ToBytes } from '../../shared/bytes';
 import { PaypadError } from '../../shared/errors';
 import type { ReceivedRequest } from '../../shared/protocol/macEnvelope';
+import type { UpdateNotice } from '../../shared/protocol/updateMessages';
 import { TRANSACTION_MAX_BODY_BYTES, TRANSACTION_VERSION, type MobileLookupResponse, validateTransactionMessage, type TransactionMessageName, type TransactionMessage } from '../../shared/protocol/transactions';
 import type { Hsm, KeyHandle } from '../hsm/hsm';
 import type { KmsStore, TerminalRecord } from '../kms/kmsStore';
@@ -42,6 +43,14 @@ export interface PospService {
   pay(request: ReceivedRequest): Promise<TerminalReply>;
 }
 
+/**
+ * B6: where POSP learns that a terminal has a program update waiting (the TMS, host/tms/updateNotices).
+ * A notice taken is delivered: it rides in the answer POSP stores and sends, under its MAC.
+ */
+export interface UpdateNoticeSource {
+  take(customerCode: string, serial: string, at: Date): Promise<UpdateNotice | undefined>;
+}
+
 export interface PospServiceOptions {
   readonly customerCode: string;
   /** The KMS's HSM: the terminal's key handles open only there. */
@@ -58,6 +67,8 @@ export interface PospServiceOptions {
   readonly merchantId: string;
   readonly rng: Rng;
   readonly clock?: () => Date;
+  /** B6: update notices to hand the terminal in its next answer (none when not given). */
+  readonly updateNotices?: UpdateNoticeSource;
 }
 
 export async function openPospService(options: PospServiceOptions): Promise<PospService> {
@@ -97,7 +108,11 @@ export async function openPospService(options: PospServiceOptions): Promise<Posp
       decoy,
       clock,
       read: () => readTransaction(name, request.body),
-      act: (message) => act(terminal, message),
+      act: async (message) => {
+        const answer = await act(terminal, message);
+        const notice = await options.updateNotices?.take(customerCode, terminal.serial, clock());
+        return notice === undefined ? answer : { ...answer, updateNotice: notice };
+      },
     });
   };
 

@@ -30,7 +30,7 @@ import type { TestPaymentNetwork } from '../simulators/testCards';
 import { createAuthorisationLedger } from './authorisationLedger';
 import { createCardAuthoriser } from './cardAuthoriser';
 import { createPospStore } from './pospStore';
-import { openPospService } from './pospService';
+import { openPospService, type UpdateNoticeSource } from './pospService';
 
 /** China Standard Time, for ISO 8583 fields 12 and 13 at the card acceptors. */
 const UTC_OFFSET_MINUTES = 480;
@@ -47,6 +47,8 @@ export interface SimulatedAcquirerOptions {
   readonly requestTimeoutMs?: number;
   readonly clock?: () => Date;
   readonly rng?: Rng;
+  /** B6: the TMS's update notices, handed to each POSP. */
+  readonly updateNotices?: UpdateNoticeSource;
 }
 
 export interface SimulatedAcquirer {
@@ -114,6 +116,7 @@ export async function startSimulatedAcquirer(options: SimulatedAcquirerOptions):
         merchantId: customerCode.replace(/[^A-Z0-9]/g, '').padEnd(MERCHANT_ID_LENGTH, '0').slice(0, MERCHANT_ID_LENGTH),
         rng,
         clock,
+        updateNotices: options.updateNotices,
       });
     },
     async close() {

@@ -23,7 +23,7 @@ import { createLedger, type Ledger } from '../../../host/payments/ledger/ledger'
 import { createAuthorisationLedger } from '../../../host/posp/authorisationLedger';
 import { createCardAuthoriser } from '../../../host/posp/cardAuthoriser';
 import { createPospStore } from '../../../host/posp/pospStore';
-import { openPospService, type PospService } from '../../../host/posp/pospService';
+import { openPospService, type PospService, type UpdateNoticeSource } from '../../../host/posp/pospService';
 import type { MobilePaymentPlatform } from '../../../host/payments/mobile/platform';
 import { BankSimulator } from '../../../host/simulators/bankSimulator';
 import { bankSimulatorHandler } from '../../../host/simulators/bankSimulatorServer';
@@ -79,6 +79,8 @@ export async function startAcquiringSide<P extends MobilePaymentPlatform = TestP
   kmsStore: KmsStore;
   /** The platform POSP calls; the test platform by default. */
   platform?: (provider: BankSimulator) => P;
+  /** B6: the TMS's update notices (none by default). */
+  updateNotices?: UpdateNoticeSource;
 }): Promise<AcquiringSide<P>> {
   const { hsm } = deps;
   const zmkKey = rng(16);
@@ -134,6 +136,7 @@ export async function startAcquiringSide<P extends MobilePaymentPlatform = TestP
     merchantId: MERCHANT_ID,
     rng,
     clock: () => NOW,
+    updateNotices: deps.updateNotices,
   });
   return {
     posp,

@@ -66,7 +66,7 @@ export function useTms(dialect: Dialect, start = new Date('2026-12-06T10:00:00Z'
 }
 
 /** A package of `image`, signed by the test vendor and stored. */
-export async function storePackage(t: TmsUnderTest, image: Uint8Array, fields: Partial<Manifest> = {}): Promise<StoredPackage> {
+export async function storePackage(t: Pick<TmsUnderTest, 'tms' | 'vendor'>, image: Uint8Array, fields: Partial<Manifest> = {}): Promise<StoredPackage> {
   const version = fields.version ?? '1.1.0';
   const manifest: Manifest = {
     v: 1,
