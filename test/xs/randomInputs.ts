@@ -55,7 +55,7 @@ export class Draw {
 /** `bad` is true for every tenth input: the generator must then make an input that should fail. */
 type Generator = (d: Draw, bad: boolean) => Json;
 
-/** symmetric: AES, CMAC, KDF, key wrap, PIN blocks, PANs. keys: TR-31 and ECDH key transport. Each group
+/** symmetric: AES, CMAC, KDF, key wrap, PIN blocks, PANs, mobile numbers. keys: TR-31 and ECDH key transport. Each group
  * runs in its own test file, so vitest spreads the XS work over two cores. */
 export type RandomGroup = 'symmetric' | 'keys';
 
@@ -119,6 +119,11 @@ function pinPan(d: Draw, bad: boolean): { pin: string; pan: string } {
   const pan = d.digits(d.int(1, 19));
   if (!bad) return { pin, pan };
   return d.pick([{ pin: d.digits(3), pan }, { pin: d.digits(13), pan }, { pin: `12a4`, pan }, { pin, pan: d.digits(20) }, { pin, pan: '' }]);
+}
+
+/** An 11-digit number under one of a few allocated prefixes (130, 138, 150, 158, 186, 189, 191, 198). */
+function mobileNumber(d: Draw): string {
+  return `1${d.pick(['30', '38', '50', '58', '86', '89', '91', '98'])}${d.digits(8)}`;
 }
 
 let recipients: { privateKey: string; publicKey: string }[] | undefined;
@@ -205,6 +210,10 @@ export const randomSpecs: Record<string, RandomSpec> = {
   'pan.isLuhnValid': { group: 'symmetric', count: 300, make: (d, bad) => ({ number: bad ? d.pick(['', '4a11', d.digits(d.int(1, 40)) + ' ']) : d.digits(d.int(1, 19)) }) },
   'pan.luhnCheckDigit': { group: 'symmetric', count: 300, make: (d, bad) => ({ payload: bad ? d.pick(['', 'x', `${d.digits(5)}-1`]) : d.digits(d.int(1, 18)) }) },
   'pan.mask': { group: 'symmetric', count: 300, make: (d, bad) => ({ pan: bad ? d.pick(['', d.digits(7), d.digits(20), '4111 1111 1111 1111']) : d.digits(d.int(8, 19)) }) },
+  // Mainland-China mobile numbers (shared/mobileNumber.ts): allocated prefixes, and near misses
+  // (isMainland answers false for those, it never throws).
+  'mobile.isMainland': { group: 'symmetric', count: 300, alwaysValid: true, make: (d, bad) => ({ number: bad ? d.pick([d.digits(11), `+86${d.digits(11)}`, `1${d.digits(9)}`, `1${d.digits(11)}`, '']) : mobileNumber(d) }) },
+  'mobile.mask': { group: 'symmetric', count: 300, make: (d, bad) => ({ number: bad ? d.pick([d.digits(d.int(0, 10)), `2${d.digits(10)}`, 'phone']) : mobileNumber(d) }) },
   'pinblock.iso4.encipher': { group: 'symmetric', count: 300, make: (d, bad) => ({ key: d.aesKey(), ...pinPan(d, bad), seed: d.hex(8) }) },
   'pinblock.iso4.decipher': {
     group: 'symmetric',
