@@ -36,7 +36,7 @@ const RAMP_MS = 500;
 const LOCAL_POSTGRES = { host: '127.0.0.1', port: 5432, url: 'postgres://postgres@127.0.0.1:5432/postgres' };
 const PROBE_TIMEOUT_MS = 500;
 
-const DIALECT_LABEL = { sqlite: 'SQLite', postgres: 'PostgreSQL' } as const;
+export const DIALECT_LABEL = { sqlite: 'SQLite', postgres: 'PostgreSQL' } as const;
 
 interface Candidate {
   readonly target: DatabaseTarget;
@@ -59,7 +59,8 @@ function portAnswers(host: string, port: number): Promise<boolean> {
   });
 }
 
-async function candidates(): Promise<{ list: Candidate[]; notes: string[] }> {
+/** SQLite, and PostgreSQL when DATABASE_URL is set or something answers on its port (mobile-payments measures the same). */
+export async function databaseCandidates(): Promise<{ list: Candidate[]; notes: string[] }> {
   const list: Candidate[] = [{ target: { dialect: 'sqlite' }, probed: false, where: 'temporary file' }];
   const asked = process.env.DATABASE_URL;
   if (asked) {
@@ -166,7 +167,7 @@ async function measure(bed: KmsTestbed, label: string): Promise<{ rows: Row[]; f
 export const kmsThroughputBenchmark: Benchmark = {
   name: 'kms-throughput',
   async run(): Promise<BenchReport> {
-    const { list, notes: skipped } = await candidates();
+    const { list, notes: skipped } = await databaseCandidates();
     const rows: Row[] = [];
     const failures: string[] = [];
     const environment: Record<string, string> = {};
