@@ -11,10 +11,12 @@ import { mtmsCommand } from './commands/mtms';
 import { operatorCommand } from './commands/operator';
 import { serveCommand } from './commands/serve';
 import { terminalCommand } from './commands/terminal';
+import { tmsCommand } from './commands/tms';
 
 const cli = commandGroup('paypad', 'Usage: paypad <command> [...]\n\npaypad: the open POS terminal platform (host, terminal tools, payment-crypto calculator).', {
   serve: serveCommand,
   mtms: mtmsCommand,
+  tms: tmsCommand,
   ledger: ledgerCommand,
   mobile: mobileCommand,
   ca: caCommand,
