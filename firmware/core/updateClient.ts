@@ -122,8 +122,9 @@ export class UpdateClient {
   #query(trigger: UpdateTrigger): Promise<UpdateOffer> {
     const { identity, vault, storage, model, programName, updater } = this.#o;
     const body = { v: UPDATE_PROTOCOL_VERSION, model, installed: [{ name: programName, version: updater.currentVersion }], trigger };
-    const request = signTmsRequest(vault, storage, identity.serial, 'POST', tmsQueryPath(identity.serial), body);
-    return this.#send(request).then((response) => readTmsAnswer(request, response, 'updateOffer'));
+    return Promise.resolve()
+      .then(() => signTmsRequest(vault, storage, identity.serial, 'POST', tmsQueryPath(identity.serial), body))
+      .then((request) => this.#send(request).then((response) => readTmsAnswer(request, response, 'updateOffer')));
   }
 
   #install(offer: NonNullable<UpdateOffer['offer']>): Promise<UpdateCheckResult> {
@@ -254,10 +255,8 @@ export class UpdateClient {
     if (code === UPDATE_CODE_OTHER && isPaypadError(error)) body.error = error.code;
     if (offset !== undefined) body.offset = offset;
     return Promise.resolve()
-      .then(() => {
-        const request = signTmsRequest(vault, storage, identity.serial, 'POST', tmsStatusPath(identity.serial), body);
-        return this.#send(request).then((response) => readTmsAnswer(request, response, 'updateStatusAck'));
-      })
+      .then(() => signTmsRequest(vault, storage, identity.serial, 'POST', tmsStatusPath(identity.serial), body))
+      .then((request) => this.#send(request).then((response) => readTmsAnswer(request, response, 'updateStatusAck')))
       .then(
         () => undefined,
         () => undefined,

@@ -66,34 +66,49 @@ function exchange(device: SessionDevice, request: SignedTmsRequest): Promise<Htt
     });
 }
 
-/** B3 steps 1 to 4. Nothing is downloaded unless both sides proved they hold DMK. */
+/** What authentication carries from one reaction to the next. */
+interface Handshake {
+  tData?: Uint8Array;
+  key?: DownloadKey;
+  sessionId?: string;
+  chunkBytes?: number;
+}
+
+/**
+ * B3 steps 1 to 4. Nothing is downloaded unless both sides proved they hold DMK. Each vault step
+ * (the request's MAC, DWK-I's unwrap, TAC-I, SAC-I, the confirmation's MAC) starts a reaction of
+ * its own, so none runs under another's frames.
+ */
 function authenticate(device: SessionDevice, target: SessionTarget): Promise<OpenSession> {
   const { serial } = device.identity;
-  const tData = randomBytes(device.rng, UPDATE_CHALLENGE_BYTES, 'T-DATA');
-  const body = { v: UPDATE_PROTOCOL_VERSION, deployment: target.deployment, packageDigest: target.packageDigest, tData: toHex(tData) };
-  const request = signTmsRequest(device.vault, device.storage, serial, 'POST', tmsSessionsPath(serial), body);
-  let key: DownloadKey | undefined;
-  return exchange(device, request)
-    .then((response) => readTmsAnswer(request, response, 'updateAuthChallenge'))
+  const state: Handshake = {};
+  return Promise.resolve()
+    .then(() => {
+      state.tData = randomBytes(device.rng, UPDATE_CHALLENGE_BYTES, 'T-DATA');
+      const body = { v: UPDATE_PROTOCOL_VERSION, deployment: target.deployment, packageDigest: target.packageDigest, tData: toHex(state.tData) };
+      return signTmsRequest(device.vault, device.storage, serial, 'POST', tmsSessionsPath(serial), body);
+    })
+    .then((request) => exchange(device, request).then((response) => readTmsAnswer(request, response, 'updateAuthChallenge')))
     .then((challenge) => {
-      key = device.vault.openDownloadKey(challenge.dwk);
+      state.key = device.vault.openDownloadKey(challenge.dwk);
+      state.sessionId = challenge.sessionId;
+      state.chunkBytes = challenge.chunkBytes;
       return challenge;
     })
     .then((challenge) => {
       const context = updateContext({ serial, sessionId: challenge.sessionId, packageDigest: target.packageDigest });
-      checkTac(key as DownloadKey, tacInput(tData, context), challenge.tac);
-      const sData = fromHex(challenge.sData);
-      if (challenge.sData === toHex(tData)) throw new PaypadError('UPDATE_AUTH_FAILED', 'S-DATA repeats T-DATA: not a fresh challenge');
-      const sac = toHex((key as DownloadKey).mac(sacInput(sData, context)));
-      const confirm = signTmsRequest(device.vault, device.storage, serial, 'POST', tmsSessionConfirmPath(serial, challenge.sessionId), { v: UPDATE_PROTOCOL_VERSION, sac });
-      return exchange(device, confirm).then((response) => {
-        const open = readTmsAnswer(confirm, response, 'updateSessionOpen');
-        if (open.size !== target.size) throw new PaypadError('UPDATE_IMAGE_MISMATCH', `the TMS serves ${open.size} bytes, the manifest says ${target.size}`);
-        return { sessionId: challenge.sessionId, key: key as DownloadKey, chunkBytes: challenge.chunkBytes };
-      });
+      checkTac(state.key as DownloadKey, tacInput(state.tData as Uint8Array, context), challenge.tac);
+      if (challenge.sData === toHex(state.tData as Uint8Array)) throw new PaypadError('UPDATE_AUTH_FAILED', 'S-DATA repeats T-DATA: not a fresh challenge');
+      return toHex((state.key as DownloadKey).mac(sacInput(fromHex(challenge.sData), context)));
+    })
+    .then((sac) => signTmsRequest(device.vault, device.storage, serial, 'POST', tmsSessionConfirmPath(serial, state.sessionId as string), { v: UPDATE_PROTOCOL_VERSION, sac }))
+    .then((confirm) => exchange(device, confirm).then((response) => readTmsAnswer(confirm, response, 'updateSessionOpen')))
+    .then((open) => {
+      if (open.size !== target.size) throw new PaypadError('UPDATE_IMAGE_MISMATCH', `the TMS serves ${open.size} bytes, the manifest says ${target.size}`);
+      return { sessionId: state.sessionId as string, key: state.key as DownloadKey, chunkBytes: state.chunkBytes as number };
     })
     .catch((e: unknown) => {
-      key?.wipe();
+      state.key?.wipe();
       throw e;
     });
 }
@@ -111,15 +126,18 @@ function checkTac(key: DownloadKey, input: Uint8Array, tac: string): void {
 function fetchChunk(device: SessionDevice, session: OpenSession, target: SessionTarget): Promise<void> {
   const { serial, kmsUrl, trustAnchor } = device.identity;
   const range: ChunkRange = { sessionId: session.sessionId, offset: target.written, length: Math.min(session.chunkBytes, target.size - target.written), size: target.size };
-  const request = signTmsRequest(device.vault, device.storage, serial, 'GET', tmsSessionImagePath(serial, session.sessionId));
-  const headers = { ...request.headers, range: rangeHeader(range) };
-  return device.http
-    .request({ method: 'GET', url: kmsUrl + request.path, headers, tls: { trustAnchor }, maxResponseBytes: Math.max(range.length, MAX_BODY_BYTES) })
+  let request: SignedTmsRequest | undefined;
+  return Promise.resolve()
+    .then(() => {
+      request = signTmsRequest(device.vault, device.storage, serial, 'GET', tmsSessionImagePath(serial, session.sessionId));
+      const headers = { ...request.headers, range: rangeHeader(range) };
+      return device.http.request({ method: 'GET', url: kmsUrl + request.path, headers, tls: { trustAnchor }, maxResponseBytes: Math.max(range.length, MAX_BODY_BYTES) });
+    })
     .then((response) => {
       if (response.status >= 400) {
-        // A refusal (session expired, say) is MAC'd like any TMS answer: authenticated, then read.
-        authenticateTmsAnswer(device.vault, serial, request, response);
-        readTmsAnswer(request, response, 'updateSessionOpen');
+        // A refusal (a session expired, say) is MAC'd like any TMS answer: authenticated, then thrown as a TmsRefusal.
+        authenticateTmsAnswer(device.vault, serial, request as SignedTmsRequest, response);
+        readTmsAnswer(request as SignedTmsRequest, response, 'updateSessionOpen');
       }
       assertExactRange(range, response.status, response.headers, response.body.length);
       return response;

@@ -12,6 +12,7 @@ import { type KcvMethod, keyCheckValue } from '../../shared/crypto/kcv';
 import { deriveKeyCounterCmac, kdfCounterCmacRaw } from '../../shared/crypto/kdf';
 import { aesKeyUnwrap, aesKeyUnwrapPadded, aesKeyWrap, aesKeyWrapPadded } from '../../shared/crypto/keyWrap';
 import { decodeKeyEnvelope, encodeKeyEnvelope, generateP256KeyPair, unwrapKeyAsRecipient, wrapKeyForRecipient } from '../../shared/crypto/keyTransport';
+import { verifyP256Sha256 } from '../../shared/crypto/ecdsa';
 import { decipherPinBlockIso4, encipherPinBlockIso4 } from '../../shared/crypto/pinblock';
 import { type Tr31HeaderInit, type Tr31KeyPolicy, deriveKeyBlockKeys, unwrapKeyBlock, wrapKeyBlock } from '../../shared/crypto/tr31';
 import { buildKeyBlockHeader, parseKeyBlockHeader } from '../../shared/crypto/tr31Header';
@@ -47,6 +48,16 @@ export const ops: Record<string, Op> = {
   kcv: defineOp(
     ({ key, method }: { key: string; method: KcvMethod }) => ({ key: fromHex(key, 'key'), method }),
     ({ key, method }) => toHex(keyCheckValue(key, method)),
+  ),
+
+  // FIPS 186-5 ECDSA P-256 / SHA-256 verification (shared/crypto/ecdsa.ts)
+  'ecdsa.verify': defineOp(
+    (a: { publicKey: string; message: string; signature: string }) => ({
+      publicKey: fromHex(a.publicKey, 'publicKey'),
+      message: fromHex(a.message, 'message'),
+      signature: fromHex(a.signature, 'signature'),
+    }),
+    ({ publicKey, message, signature }) => verifyP256Sha256(publicKey, message, signature),
   ),
 
   // SP 800-108r1 counter-mode KDF with CMAC (shared/crypto/kdf.ts)

@@ -6,6 +6,7 @@
  */
 import { type Rng, fromHex, toHex } from '../../shared/bytes';
 import { encipherCardData } from '../../shared/crypto/cardData';
+import { signP256Sha256 } from '../../shared/crypto/ecdsa';
 import { aesCmac } from '../../shared/crypto/cmac';
 import { encodeKeyEnvelope, generateP256KeyPair, wrapKeyForRecipient } from '../../shared/crypto/keyTransport';
 import { aesKeyWrap, aesKeyWrapPadded } from '../../shared/crypto/keyWrap';
@@ -276,6 +277,18 @@ export const randomSpecs: Record<string, RandomSpec> = {
     }),
   },
   // P-256 ops cost ~3.4M XS compute (~40 ms here) each: fewer inputs keep the suite near a minute.
+  // ECDSA verification: signatures made in Node, then verified (true), or tampered (false), or under a key off the curve (an error).
+  'ecdsa.verify': {
+    group: 'keys',
+    count: 30,
+    make: (d, bad) => {
+      const signer = recipient(d);
+      const message = d.bytes(d.int(0, 200));
+      const args = { publicKey: signer.publicKey, message: toHex(message), signature: toHex(signP256Sha256(fromHex(signer.privateKey), message)) };
+      if (bad) return { ...args, publicKey: d.flipHexBit(args.publicKey.slice(2)).replace(/^/, '04') };
+      return d.int(0, 2) === 0 ? { ...args, signature: d.flipHexBit(args.signature) } : args;
+    },
+  },
   'keyTransport.generateP256KeyPair': { group: 'keys', count: 30, make: (d) => ({ seed: d.hex(8) }), alwaysValid: true },
   'keyTransport.wrapKeyForRecipient': {
     group: 'keys',

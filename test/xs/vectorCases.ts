@@ -26,6 +26,7 @@ export const HOST_ONLY_VECTORS: Readonly<Record<string, string>> = Object.freeze
 const up = (hex: string) => hex.toUpperCase();
 
 interface CmacFile { vectors: { name: string; key: string; message: string; mac: string }[] }
+interface EcdsaVerifyFile { vectors: { name: string; publicKey: string; message: string; signature: string; valid: boolean }[] }
 interface KcvFile { vectors: { name: string; key: string; method: string; kcv: string }[] }
 interface KdfFile { vectors: { name: string; KI: string; FixedInputData: string; L: number; KO: string }[] }
 interface WrapVector { name: string; kek: string; keyData: string; wrapped: string }
@@ -58,6 +59,14 @@ export const vectorAdapters: Record<string, Adapter> = {
       { name: v.name, op: 'cmac', args: { key: v.key, data: v.message }, expected: { ok: up(v.mac) } },
       { name: `${v.name}, verify`, op: 'cmac.verify', args: { key: v.key, data: v.message, mac: v.mac }, expected: { ok: true } },
     ]),
+
+  'ecdsaP256Verify.json': (f: EcdsaVerifyFile): VectorCase[] =>
+    f.vectors.map((v): VectorCase => ({
+      name: v.name,
+      op: 'ecdsa.verify',
+      args: { publicKey: v.publicKey, message: v.message, signature: v.signature },
+      expected: { ok: v.valid },
+    })),
 
   'kcv.json': (f: KcvFile): VectorCase[] =>
     f.vectors.map((v): VectorCase => ({ name: v.name, op: 'kcv', args: { key: v.key, method: v.method }, expected: { ok: up(v.kcv) } })),

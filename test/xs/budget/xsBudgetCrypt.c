@@ -11,6 +11,10 @@
  *   new nativeCrypt.Mode(mode, cipher, iv, pad)   ECB or CBC over the cipher, unpadded, whose
  *                                                 encrypt(data) / decrypt(data) return ArrayBuffers
  *   nativeCrypt.sha256(data)                      SHA-256
+ *   nativeCrypt.sha256Begin() / sha256Update(state, data) / sha256Finish(state)
+ *                                                 SHA-256 in parts (the Digest's write/close): the
+ *                                                 state is a context-sized ArrayBuffer, as small as
+ *                                                 the device's C context, whatever the length hashed
  *   nativeCrypt.p256(scalar, point?)              scalar x point (or the base point), uncompressed
  *
  * Bytes arrive as an ArrayBuffer or a typed-array view; a wrong length or a point off the curve
@@ -23,6 +27,7 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
+#include <openssl/sha.h>
 
 /* The bytes of an ArrayBuffer or of a view's window on one: pointer into the chunk, and length.
    Valid until the next allocation; callers copy what they need first. */
@@ -158,6 +163,44 @@ static void xs_sha256(xsMachine* the)
 	xsResult = xsArrayBuffer(digest, sizeof(digest));
 }
 
+static void xs_sha256Begin(xsMachine* the)
+{
+	SHA256_CTX context;
+	if (!SHA256_Init(&context))
+		xsUnknownError("SHA-256 failed");
+	xsResult = xsArrayBuffer(&context, sizeof(context));
+	OPENSSL_cleanse(&context, sizeof(context));
+}
+
+/* The state's ArrayBuffer, checked to be one made by sha256Begin. */
+static SHA256_CTX* sha256State(xsMachine* the)
+{
+	if (!xsIsInstanceOf(xsArg(0), xsArrayBufferPrototype) || xsGetArrayBufferLength(xsArg(0)) != (xsIntegerValue)sizeof(SHA256_CTX))
+		xsTypeError("SHA-256: expected a state from sha256Begin");
+	return (SHA256_CTX*)xsToArrayBuffer(xsArg(0));
+}
+
+static void xs_sha256Update(xsMachine* the)
+{
+	size_t length;
+	uint8_t* data = copyOf(the, &xsArg(1), &length);
+	int ok = SHA256_Update(sha256State(the), data, length);
+	freeWiped(data, length);
+	if (!ok)
+		xsUnknownError("SHA-256 failed");
+}
+
+static void xs_sha256Finish(xsMachine* the)
+{
+	uint8_t digest[32];
+	SHA256_CTX* context = sha256State(the);
+	int ok = SHA256_Final(digest, context);
+	OPENSSL_cleanse(context, sizeof(*context));
+	if (!ok)
+		xsUnknownError("SHA-256 failed");
+	xsResult = xsArrayBuffer(digest, sizeof(digest));
+}
+
 static void xs_p256(xsMachine* the)
 {
 	size_t scalarLength, pointLength = 0;
@@ -205,6 +248,12 @@ void installNativeCrypt(txMachine* the)
 	xsDefine(xsVar(0), xsID("Mode"), xsVar(1), xsDontEnum);
 	xsVar(1) = xsNewHostFunction(xs_sha256, 1);
 	xsDefine(xsVar(0), xsID("sha256"), xsVar(1), xsDontEnum);
+	xsVar(1) = xsNewHostFunction(xs_sha256Begin, 0);
+	xsDefine(xsVar(0), xsID("sha256Begin"), xsVar(1), xsDontEnum);
+	xsVar(1) = xsNewHostFunction(xs_sha256Update, 2);
+	xsDefine(xsVar(0), xsID("sha256Update"), xsVar(1), xsDontEnum);
+	xsVar(1) = xsNewHostFunction(xs_sha256Finish, 1);
+	xsDefine(xsVar(0), xsID("sha256Finish"), xsVar(1), xsDontEnum);
 	xsVar(1) = xsNewHostFunction(xs_p256, 2);
 	xsDefine(xsVar(0), xsID("p256"), xsVar(1), xsDontEnum);
 	xsDefine(xsGlobal, xsID("nativeCrypt"), xsVar(0), xsDontEnum);

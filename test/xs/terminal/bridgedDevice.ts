@@ -15,7 +15,8 @@ import type { TerminalDevice } from '../../../firmware/core/terminal';
 import type { Http, HttpRequest, HttpResponse } from '../../../firmware/hal/http';
 import type { Rng } from '../../../firmware/hal/rng';
 import type { Storage } from '../../../firmware/hal/storage';
-import type { HalCall, HalName, HalResults } from './halWire';
+import type { StartKind, Updater } from '../../../firmware/hal/updater';
+import type { HalCall, HalName, HalResults, UpdaterMethod } from './halWire';
 import { decodeWire, encodeWire } from './wireCodec';
 
 /** xsnap's synchronous call to Node (test/xs/xsWorker.ts onCommand). */
@@ -34,7 +35,7 @@ function bytes(value: unknown, what: string): Uint8Array {
  * A HAL over `issue`. The root key is read once, at construction: the core keeps its own copy
  * (keyVault.ts), as it would after reading it from NVS at boot.
  */
-export function createBridgedDevice(issue: IssueCommand): TerminalDevice {
+export function createBridgedDevice(issue: IssueCommand): TerminalDevice & { readonly updater: Updater } {
   function call<N extends HalName>(message: Extract<HalCall, { hal: N }>): HalResults[N] {
     const request = encodeWire(message);
     let reply: unknown;
@@ -90,5 +91,25 @@ export function createBridgedDevice(issue: IssueCommand): TerminalDevice {
     },
   };
 
-  return { storage, rng, http, rootKey: bytes(call({ hal: 'device.rootKey' }), 'device root key') };
+  // The emulated terminal's slots (firmware/hal/node/slotUpdater) answer; the image stays outside the heap, as in flash.
+  const update = (method: UpdaterMethod, ...args: (number | string | Uint8Array)[]): unknown => call({ hal: 'updater', method, args });
+  const info = (): { currentVersion: string; startKind: StartKind } => update('info') as { currentVersion: string; startKind: StartKind };
+  const updater: Updater = {
+    get currentVersion() {
+      return info().currentVersion;
+    },
+    get startKind() {
+      return info().startKind;
+    },
+    begin: (byteLength) => void update('begin', byteLength),
+    resume: (byteLength, written) => void update('resume', byteLength, written),
+    write: (offset, chunk) => void update('write', offset, chunk),
+    read: (offset, length) => bytes(update('read', offset, length), 'slot bytes'),
+    complete: (version) => void update('complete', version),
+    cancel: () => void update('cancel'),
+    confirm: () => void update('confirm'),
+    restart: () => void update('restart'),
+  };
+
+  return { storage, rng, http, updater, rootKey: bytes(call({ hal: 'device.rootKey' }), 'device root key') };
 }

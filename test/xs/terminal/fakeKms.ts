@@ -115,6 +115,13 @@ export class FakeKms {
     return [office.tk, tkMacKey, office.tmk, ...office.workingKeys.values()].filter((k): k is Uint8Array => k !== undefined);
   }
 
+  /** A working key last issued to `serial`, in clear: for a TMS beside this KMS in the update tests (MAK, DMK). */
+  workingKey(serial: string, name: 'PIK' | 'MAK' | 'TDK' | 'DMK'): Uint8Array {
+    const key = this.account(serial).office.workingKeys.get(name);
+    if (key === undefined) throw new Error(`fake KMS: no ${name} issued to ${serial}`);
+    return key;
+  }
+
   /** The KMS loses the serial, as if MTMS had never delivered its TK (so keys repeat for a seed). */
   forget(serial: string): void {
     this.accounts.delete(serial);

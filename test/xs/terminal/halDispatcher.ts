@@ -13,7 +13,11 @@ import { PaypadError, isPaypadError } from '../../../shared/errors';
 import type { TerminalDevice } from '../../../firmware/core/terminal';
 import type { HttpMethod, HttpRequest, TlsOptions } from '../../../firmware/hal/http';
 import type { XsCommandHandler } from '../xsWorker';
-import { HAL_NAMES, HAL_WIRE_MAX_BYTES, type HalCall, type HalName, type HalReply } from './halWire';
+import type { Updater } from '../../../firmware/hal/updater';
+import { HAL_NAMES, HAL_WIRE_MAX_BYTES, type HalCall, type HalName, type HalReply, UPDATER_METHODS } from './halWire';
+
+/** The device the bridge answers with; an updater only where a test gives one (the update suites). */
+export type BridgedHal = TerminalDevice & { readonly updater?: Updater };
 import { decodeWire, encodeWire } from './wireCodec';
 
 /** Round trips answered, and the bytes they moved both ways, per call name. */
@@ -87,7 +91,7 @@ function httpRequest(r: Record<string, unknown>, chunks: Uint8Array[] | undefine
   return request;
 }
 
-async function answer(device: TerminalDevice, call: HalCall): Promise<unknown> {
+async function answer(device: BridgedHal, call: HalCall): Promise<unknown> {
   switch (call.hal) {
     case 'device.rootKey':
       return device.rootKey;
@@ -111,6 +115,35 @@ async function answer(device: TerminalDevice, call: HalCall): Promise<unknown> {
       const response = await device.http.request(httpRequest(wire, chunks));
       return chunks ? { ...response, chunks } : response;
     }
+    case 'updater':
+      return updaterCall(device.updater, call.method, call.args);
+  }
+}
+
+function updaterCall(updater: Updater | undefined, method: unknown, args: unknown): unknown {
+  if (updater === undefined) refuse('this device has no updater');
+  if (!UPDATER_METHODS.includes(method as (typeof UPDATER_METHODS)[number])) refuse(`unknown updater method ${JSON.stringify(String(method).slice(0, 32))}`);
+  if (!Array.isArray(args)) refuse('updater args: expected an array');
+  const n = (i: number) => optionalNumber(args[i], `updater ${String(method)} argument ${i}`) as number;
+  switch (method) {
+    case 'info':
+      return { currentVersion: updater.currentVersion, startKind: updater.startKind };
+    case 'begin':
+      return updater.begin(n(0)) ?? null;
+    case 'resume':
+      return updater.resume(n(0), n(1)) ?? null;
+    case 'write':
+      return updater.write(n(0), bytes(args[1], 'updater chunk')) ?? null;
+    case 'read':
+      return updater.read(n(0), n(1));
+    case 'complete':
+      return updater.complete(text(args[0], 'updater version')) ?? null;
+    case 'cancel':
+      return updater.cancel() ?? null;
+    case 'confirm':
+      return updater.confirm() ?? null;
+    default:
+      return updater.restart() ?? null;
   }
 }
 
@@ -126,7 +159,7 @@ function emptyTraffic(): BridgeTraffic {
 }
 
 /** Answers the XS core's HAL calls with `device`. */
-export function createHalDispatcher(device: TerminalDevice): HalDispatcher {
+export function createHalDispatcher(device: BridgedHal): HalDispatcher {
   let traffic = emptyTraffic();
   return {
     get traffic() {

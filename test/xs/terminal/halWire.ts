@@ -31,7 +31,12 @@ export type HalCall =
   | { hal: 'storage.delete'; namespace: string; key: string }
   | { hal: 'storage.keys'; namespace: string }
   | { hal: 'rng'; length: number }
-  | { hal: 'http.request'; request: WireHttpRequest };
+  | { hal: 'http.request'; request: WireHttpRequest }
+  | { hal: 'updater'; method: UpdaterMethod; args: (number | string | Uint8Array)[] };
+
+/** The Updater's calls (firmware/hal/updater.ts); 'info' answers currentVersion and startKind. */
+export const UPDATER_METHODS = ['info', 'begin', 'resume', 'write', 'read', 'complete', 'cancel', 'confirm', 'restart'] as const;
+export type UpdaterMethod = (typeof UPDATER_METHODS)[number];
 
 export type HalName = HalCall['hal'];
 
@@ -44,9 +49,11 @@ export interface HalResults {
   'storage.keys': string[];
   'rng': Uint8Array;
   'http.request': WireHttpResponse;
+  /** null, or what the method returns: bytes for read, {currentVersion, startKind} for info. */
+  'updater': unknown;
 }
 
-export const HAL_NAMES: readonly HalName[] = ['device.rootKey', 'storage.get', 'storage.set', 'storage.delete', 'storage.keys', 'rng', 'http.request'];
+export const HAL_NAMES: readonly HalName[] = ['device.rootKey', 'storage.get', 'storage.set', 'storage.delete', 'storage.keys', 'rng', 'http.request', 'updater'];
 
 export interface WireError {
   code: ErrorCode;

@@ -13,11 +13,14 @@ import { PaypadError, isPaypadError } from '../../../shared/errors';
 import { KmsRefusal } from '../../../firmware/core/kmsClient';
 import { PospRefusal } from '../../../firmware/core/paymentClient';
 import { LocalLinkSession } from '../../../firmware/core/localLinkService';
-import { type TerminalDevice, Terminal } from '../../../firmware/core/terminal';
-import { provisionTerminal, publicKeyCheckValue } from '../../../firmware/core/terminalIdentity';
+import { Terminal } from '../../../firmware/core/terminal';
+import { loadTerminalIdentity, provisionTerminal, publicKeyCheckValue } from '../../../firmware/core/terminalIdentity';
+import { KeyVault } from '../../../firmware/core/keyVault';
+import { UpdateClient } from '../../../firmware/core/updateClient';
+import { TmsRefusal } from '../../../firmware/core/tmsExchange';
 import { type IssueCommand, createBridgedDevice } from './bridgedDevice';
 import { decodeWire, encodeWire } from './wireCodec';
-import type { TerminalCommand, TerminalReply, TerminalRequest, TerminalWireError } from './terminalWire';
+import type { TerminalCommand, TerminalReply, TerminalRequest, TerminalWireError, UpdateConfig } from './terminalWire';
 
 declare const issueCommand: IssueCommand;
 declare const gc: () => void;
@@ -33,7 +36,8 @@ interface LinkConnection {
   closed: boolean;
 }
 
-let device: TerminalDevice | undefined;
+let device: ReturnType<typeof createBridgedDevice> | undefined;
+let updates: UpdateClient | undefined;
 let terminal: Terminal | undefined;
 /**
  * Open link sessions. One lives until it closes itself (an oversized frame) or the worker ends:
@@ -44,7 +48,7 @@ let terminal: Terminal | undefined;
 const connections = new Map<number, LinkConnection>();
 let nextSession = 1;
 
-function theDevice(): TerminalDevice {
+function theDevice(): ReturnType<typeof createBridgedDevice> {
   device ??= createBridgedDevice(issueCommand);
   return device;
 }
@@ -52,6 +56,30 @@ function theDevice(): TerminalDevice {
 function booted(): Terminal {
   if (!terminal) throw new PaypadError('TERMINAL_STATE', 'the terminal has not booted');
   return terminal;
+}
+
+/**
+ * The update client as firmware/main would build it, over the bridged HAL; the terminal's own
+ * vault (a second KeyVault over the same storage: the vault keeps no key in memory) and a clock
+ * that is the engine's. Made once per worker, as once per boot on the device.
+ */
+function updateClient(config: UpdateConfig): UpdateClient {
+  const d = theDevice();
+  const identity = loadTerminalIdentity(d.storage);
+  updates ??= new UpdateClient({
+    identity,
+    vault: new KeyVault({ storage: d.storage, rng: d.rng, rootKey: d.rootKey, serial: identity.serial }),
+    storage: d.storage,
+    http: d.http,
+    rng: d.rng,
+    clock: { now: () => Date.now(), monotonic: () => Date.now(), set: () => undefined, isSet: () => true },
+    updater: d.updater,
+    model: config.model,
+    programName: config.programName,
+    vendorKeys: config.vendorKeys,
+    signedOn: () => true,
+  });
+  return updates;
 }
 
 function connection(session: number): LinkConnection {
@@ -107,6 +135,10 @@ async function run(command: TerminalCommand): Promise<unknown> {
       return booted().payByMobile(command.payment);
     case 'status':
       return booted().status();
+    case 'update.start':
+      return updateClient(command.config).start().then(() => null);
+    case 'update.check':
+      return updateClient(command.config).check('manual');
     case 'collect':
       gc();
       return null;
@@ -118,6 +150,7 @@ async function run(command: TerminalCommand): Promise<unknown> {
 function wireError(e: unknown): TerminalWireError {
   if (e instanceof KmsRefusal) return { code: e.code, message: e.message, kmsCode: e.kmsCode, status: e.status };
   if (e instanceof PospRefusal) return { code: e.code, message: e.message, pospCode: e.pospCode, status: e.status };
+  if (e instanceof TmsRefusal) return { code: e.code, message: e.message, status: e.status };
   if (isPaypadError(e)) return { code: e.code, message: e.message };
   // Not a typed failure: a bug in the core or this harness. Name it, for the test to show.
   return { code: 'INTERNAL', message: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };

@@ -13,6 +13,7 @@ import type { MobilePayment } from '../../../firmware/core/paymentClient';
 import type { SlotStatus, TerminalStatus } from '../../../firmware/core/terminal';
 import type { MobileLookupResponse, MobilePayResponse } from '../../../shared/protocol/transactions';
 import type { TerminalIdentity } from '../../../firmware/core/terminalIdentity';
+import type { UpdateCheckResult } from '../../../firmware/core/updateClient';
 import type { WireError } from './halWire';
 
 export type TerminalCommand =
@@ -28,10 +29,20 @@ export type TerminalCommand =
   | { cmd: 'lookupPayee'; payeeMobile: string; payerMobile?: string }
   | { cmd: 'payByMobile'; payment: MobilePayment }
   | { cmd: 'status' }
+  /** The update client (firmware/core/updateClient.ts) over the bridged Updater: start() at boot, then a check (B1-B4). */
+  | { cmd: 'update.start'; config: UpdateConfig }
+  | { cmd: 'update.check'; config: UpdateConfig }
   /** Nothing but a garbage collection: the baseline heap count a measured command is compared with. */
   | { cmd: 'collect' };
 
 export type TerminalCommandName = TerminalCommand['cmd'];
+
+/** What the firmware is built with for updates: its model, its program's name, the vendor's public keys. */
+export interface UpdateConfig {
+  model: string;
+  programName: string;
+  vendorKeys: Uint8Array[];
+}
 
 export interface TerminalResults {
   /** As `paypad terminal init` prints it (less the state directory, which only Node knows). */
@@ -45,6 +56,8 @@ export interface TerminalResults {
   lookupPayee: MobileLookupResponse;
   payByMobile: MobilePayResponse;
   status: TerminalStatus;
+  'update.start': null;
+  'update.check': UpdateCheckResult;
   collect: null;
 }
 

@@ -10,6 +10,9 @@ interface NativeCrypt {
     decrypt(data: ArrayBuffer | ArrayBufferView): ArrayBuffer;
   };
   sha256(data: ArrayBuffer | ArrayBufferView): ArrayBuffer;
+  sha256Begin(): ArrayBuffer;
+  sha256Update(state: ArrayBuffer, data: ArrayBuffer | ArrayBufferView): void;
+  sha256Finish(state: ArrayBuffer): ArrayBuffer;
 }
 
 const native = (globalThis as unknown as { nativeCrypt: NativeCrypt }).nativeCrypt;
@@ -21,25 +24,16 @@ export const Mode = native.Mode;
 export type Mode = InstanceType<NativeCrypt['Mode']>;
 
 export class Digest {
-  #parts: (ArrayBuffer | ArrayBufferView)[] = [];
+  /** The C context (xsBudgetCrypt.c), a fixed ~112 bytes however much is written: the device's C streams too. */
+  readonly #state: ArrayBuffer;
   constructor(type: 'SHA256') {
     if (type !== 'SHA256') throw new TypeError(`crypt: digest ${String(type)} is not built in`);
+    this.#state = native.sha256Begin();
   }
   write(data: ArrayBuffer | ArrayBufferView): void {
-    this.#parts.push(data);
+    native.sha256Update(this.#state, data);
   }
   close(): ArrayBuffer {
-    // The device's C streams; the harness joins the parts and digests them at once, for the same result.
-    if (this.#parts.length === 1) return native.sha256(this.#parts[0]);
-    let length = 0;
-    for (const part of this.#parts) length += part.byteLength;
-    const all = new Uint8Array(length);
-    let offset = 0;
-    for (const part of this.#parts) {
-      const bytes = part instanceof ArrayBuffer ? new Uint8Array(part) : new Uint8Array(part.buffer, part.byteOffset, part.byteLength);
-      all.set(bytes, offset);
-      offset += bytes.length;
-    }
-    return native.sha256(all);
+    return native.sha256Finish(this.#state);
   }
 }
