@@ -63,7 +63,7 @@ describe.each(DIALECTS)('X4 ledger under concurrent hosts on %s', (dialect) => {
       child.kill();
       await store.destroy();
     }
-  }, 30_000);
+  }, 120_000); // a Node process with tsx starts in seconds, tens of them on a loaded machine
 
   it.runIf(dialect === 'postgres')('X4 a deadlock over reused transfer ids is broken by PostgreSQL and the linked batch is retried whole', async () => {
     const store = await createTestStore('postgres');
