@@ -202,19 +202,19 @@ export async function payAt(stateDir: string, plan: PayPlan, commands: PaypadRun
 }
 
 /** Every test card's balance at the simulated banks, and the ledger's totals. */
-interface Snapshot {
+export interface Snapshot {
   readonly balances: Readonly<Record<string, number>>;
   readonly ledger: string;
 }
 
-async function snapshot(host: RunningHost): Promise<Snapshot> {
+export async function snapshot(host: RunningHost): Promise<Snapshot> {
   const balances: Record<string, number> = {};
   for (const card of Object.values(TEST_CARDS)) balances[card.pan] = await balance(host, card.pan);
   const report = await createLedger(host.database).verify();
   return { balances, ledger: JSON.stringify(report.totals, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value)) };
 }
 
-function differences(before: Snapshot, after: Snapshot): string[] {
+export function differences(before: Snapshot, after: Snapshot): string[] {
   const moved: string[] = [];
   for (const pan of Object.keys(before.balances)) {
     if (!Object.is(before.balances[pan], after.balances[pan])) moved.push(`${maskedPan(pan)} ${before.balances[pan]} -> ${after.balances[pan]}`);

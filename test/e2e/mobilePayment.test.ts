@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MobilePaymentScenarioResult, runMobilePaymentScenario } from '../../bin/demo/mobilePaymentScenario';
+import { request as httpsRequest } from 'node:https';
+import { type MobilePaymentScenarioResult, differences, runMobilePaymentScenario, snapshot } from '../../bin/demo/mobilePaymentScenario';
 import type { PaypadTranscript } from '../../bin/demo/paypadProcess';
 import { fromHex } from '../../shared/bytes';
 import { loadConfig } from '../../host/config';
@@ -20,7 +21,7 @@ import { createLogger, type Logger } from '../../host/log';
 import { type RunningHost, startHost } from '../../host/server';
 import { TEST_CARDS } from '../../host/simulators/testCards';
 import { type E2eDatabase, e2eDatabase } from './support/e2eDatabase';
-import { type HttpCapture, captureHttpServers } from './support/httpCapture';
+import { type HttpCapture, type ServedRequest, captureHttpServers } from './support/httpCapture';
 import type { SecretKey } from './support/keyLeakScan';
 import { scanRunForKeys } from './support/onboardingX1';
 
@@ -61,6 +62,23 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
+/** `served` sent again to the listener that took it, with `body`: what an attacker on the network could do. */
+function resend(served: ServedRequest, body: Buffer): Promise<{ status: number; body: string }> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(served.headers)) if (typeof value === 'string' && !['host', 'connection', 'content-length'].includes(name)) headers[name] = value;
+  headers['content-length'] = String(body.length);
+  return new Promise((resolve, reject) => {
+    // The attacker needs no trust in the server; the terminal's pinned CA is not the point here.
+    const req = httpsRequest({ host: '127.0.0.1', port: served.port, path: served.url, method: served.method, headers, rejectUnauthorized: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 describe(`mobile-number payment end to end (${process.env.DATABASE_URL ? 'postgres' : 'sqlite'})`, () => {
   it('C1-C9: registered by SMS code, paid by number with the masked name confirmed, payer texted, reconciled, payee credited and texted the payer, books balanced', () => {
     expect(result.steps.filter((s) => !s.ok)).toEqual([]);
@@ -96,6 +114,21 @@ describe(`mobile-number payment end to end (${process.env.DATABASE_URL ? 'postgr
     for (let i = 1; i <= 5; i++) expect(byName[`enumeration miss ${i}`]).toMatchObject({ exit: 1, code: 'PAYEE_UNKNOWN' });
     expect(byName['empty anti-enumeration bucket']).toMatchObject({ exit: 1, code: 'RATE_LIMITED', screen: 'Not paid / Too many lookups / RATE_LIMITED / Nothing was debited' });
     for (const f of result.failures) expect(f.moved, f.name).toEqual([]);
+  });
+
+  it('X2: the approved payment request sent again gets no second debit; the same request with another amount is refused unread', async () => {
+    const paid = http.requests.find((r) => r.url.endsWith('/mobile/pay') && Buffer.concat(r.body).includes(`"amount":${result.amount},`) && Buffer.concat(r.body).includes(`"payerMobile":"${result.payerMobile}"`));
+    expect(paid).toBeDefined();
+    const body = Buffer.concat(paid!.body);
+    const before = await snapshot(host);
+    const replayed = await resend(paid!, body);
+    // The same bytes under a used sequence are answered from what POSP stored (a terminal's retry): never debited again.
+    expect(replayed.status).toBe(200);
+    expect(JSON.parse(replayed.body)).toMatchObject({ responseCode: '00', reference: result.reference });
+    const tampered = await resend(paid!, Buffer.from(body.toString('latin1').replace(`"amount":${result.amount},`, `"amount":${result.amount + 1},`), 'latin1'));
+    expect(tampered.status).toBe(401);
+    expect(JSON.parse(tampered.body)).toMatchObject({ error: { code: 'MAC_MISMATCH' } });
+    expect(differences(before, await snapshot(host))).toEqual([]);
   });
 
   it('X1: no PAN, track 2 or terminal PIN block in clear in logs, rows, files, CLI output or HTTP answers; the search finds a planted canary', async () => {

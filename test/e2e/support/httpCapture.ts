@@ -22,6 +22,9 @@ export interface ServedRequest {
   readonly url: string;
   /** The Paypad-Serial header of a terminal's request (X2), if any. */
   readonly serial?: string;
+  /** Its headers and body as received (a test can send it again, as is or altered). */
+  readonly headers: IncomingMessage['headers'];
+  readonly body: Buffer[];
 }
 
 export interface HttpCapture {
@@ -56,7 +59,8 @@ export function captureHttpServers(): HttpCapture {
     const { request, socket } = message as { request: IncomingMessage; response: ServerResponse; socket: Socket };
     const port = socket.localPort ?? 0;
     const serial = request.headers['paypad-serial'];
-    requests.push({ port, method: request.method ?? '', url: request.url ?? '', ...(typeof serial === 'string' ? { serial } : {}) });
+    const served: ServedRequest = { port, method: request.method ?? '', url: request.url ?? '', ...(typeof serial === 'string' ? { serial } : {}), headers: { ...request.headers }, body: [] };
+    requests.push(served);
     // The body as the application reads it: its 'data' events, watched without adding a listener
     // (one would start the stream flowing before the body parser is there).
     const emit = request.emit;
@@ -65,6 +69,7 @@ export function captureHttpServers(): HttpCapture {
         const list = received.get(port) ?? [];
         list.push(Buffer.from(args[0]));
         received.set(port, list);
+        served.body.push(Buffer.from(args[0]));
       }
       return (emit as (...a: unknown[]) => boolean).call(this, event, ...args);
     } as IncomingMessage['emit'];
