@@ -16,7 +16,8 @@ import { type Command, commandGroup, EXIT_OK, flagValue, parseFlags, required, U
 import { isPaypadError, PaypadError } from '../../shared/errors';
 import { LocalLinkSession } from '../../firmware/core/localLinkService';
 import { Terminal } from '../../firmware/core/terminal';
-import { provisionTerminal, publicKeyCheckValue } from '../../firmware/core/terminalIdentity';
+import { provisionTerminal } from '../../firmware/core/terminalIdentity';
+import { publicKeyCheckValue } from '../../shared/protocol/publicKeyCheck';
 import { listenLocalLink } from '../../firmware/hal/node/localLinkServer';
 import { openNodeDevice } from '../../firmware/hal/node/nodeDevice';
 import { lockKmsExchanges } from '../../firmware/hal/node/stateLock';

@@ -19,6 +19,7 @@
  * Runs in XS: no Node APIs.
  */
 import { type Rng, fromHex, toHex } from 'shared/bytes';
+import { publicKeyCheckValue } from 'shared/protocol/publicKeyCheck';
 import { PaypadError, isPaypadError } from 'shared/errors';
 import { enrolmentSignedBytes, tkIntakeSignedBytes } from 'shared/protocol/deviceIdentity';
 import { LINK_VERSION, type LinkOp, type LinkRequest, type LinkResult } from 'shared/protocol/localLink';
@@ -31,7 +32,7 @@ import { type MobilePayment, PaymentClient } from './paymentClient';
 import { KEY_SLOT_NAMES, type KeySlotName } from './keySlots';
 import { type KeySlotInfo, KeyVault } from './keyVault';
 import { type LinkRequestHandler, answerLinkFrame } from './localLinkService';
-import { type TerminalIdentity, loadTerminalIdentity, publicKeyCheckValue } from './terminalIdentity';
+import { type TerminalIdentity, loadTerminalIdentity } from './terminalIdentity';
 import { FRESH_STATE, readTerminalState, writeTerminalState } from './terminalState';
 
 /** What the terminal runs on: three HAL services and the platform's device root key. */
@@ -63,7 +64,7 @@ export type SlotStatus = LoadedSlot | { readonly slot: KeySlotName; readonly err
 export interface TerminalStatus {
   readonly serial: string;
   readonly kmsUrl: string;
-  /** Check value of the pinned MTMS intake key (terminalIdentity.publicKeyCheckValue). */
+  /** Check value of the pinned MTMS intake key (shared/crypto/kcv publicKeyCheckValue). */
   readonly mtmsKeyCheck: string;
   readonly stage: TerminalStage;
   /** The last sequence number used towards the KMS; 0 when none since the current TK. */

@@ -14,12 +14,14 @@
  * Runs in XS: no Node APIs.
  */
 import { P256_PUBLIC_KEY_BYTES, assertPublicKey } from 'shared/crypto/keyTransport';
-import { sha256 } from 'shared/crypto/primitives';
 import { fromHex, toHex } from 'shared/bytes';
 import { PaypadError, isPaypadError } from 'shared/errors';
 import { serial as serialField } from 'shared/protocol/fields';
 import { type Infer, decodeJson, encodeJson, hex, object, string, version } from 'shared/protocol/validate';
 import { STORAGE_VALUE_MAX, type Storage } from '../hal/storage';
+
+/** The public-key check value lives with the other check values; re-exported for the terminal's callers. */
+export { publicKeyCheckValue } from 'shared/protocol/publicKeyCheck';
 
 /** The Storage namespace of the terminal application (identity and key-loading state). */
 export const TERMINAL_NAMESPACE = 'terminal';
@@ -76,14 +78,6 @@ function checkTrustAnchor(der: unknown): Uint8Array {
     throw new PaypadError('BAD_ARGUMENT', `trust anchor: expected a DER certificate of at most ${STORAGE_VALUE_MAX} bytes`);
   }
   return der.slice();
-}
-
-/**
- * The check value people compare public keys by: leftmost 5 bytes of SHA-256 of the point, hex,
- * as MTMS shows its intake key (host/mtms). Not secret.
- */
-export function publicKeyCheckValue(publicKey: Uint8Array): string {
-  return toHex(sha256(publicKey).subarray(0, 5));
 }
 
 /**

@@ -41,7 +41,6 @@ import { assertEncipheredCardData, removeCardDataPadding } from '../../shared/cr
 import { preparedMessage } from '../../shared/crypto/cmac';
 import { type KdfParams, kdfFixedInput } from '../../shared/crypto/kdf';
 import { assertPublicKey, decodeKeyEnvelope, encodeKeyEnvelope, oneStepKek } from '../../shared/crypto/keyTransport';
-import { sha256 } from '../../shared/crypto/primitives';
 import { type Tr31Header, type Tr31HeaderInit, type Tr31KeyPolicy, type UnwrappedKey, assertKeyBlockPolicy, unwrapKeyBlock, wrapKeyBlock } from '../../shared/crypto/tr31';
 import { buildKeyBlockHeader, parseKeyBlockHeader } from '../../shared/crypto/tr31Header';
 import { PaypadError, isPaypadError } from '../../shared/errors';
@@ -61,6 +60,7 @@ import {
   zoneKeyExportHeader,
 } from './keyPolicy';
 import { assertPvv } from './pinVerification';
+import { publicKeyCheckValue } from '../../shared/protocol/publicKeyCheck';
 
 export interface Pkcs11HsmOptions {
   /** Path of the token's PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so. */
@@ -252,7 +252,7 @@ function pkcs11Hsm(module: pkcs11js.PKCS11, session: Session, lmk: MasterKey, op
   }
 
   function pairKcv(publicKey: Uint8Array): string {
-    return toHex(sha256(publicKey).subarray(0, KCV_BYTES));
+    return publicKeyCheckValue(publicKey);
   }
 
   /** A token key block for `header` around `body`. */

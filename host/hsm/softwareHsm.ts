@@ -19,11 +19,11 @@
  * simulators, not a secure cryptographic device: a deployment that handles real PINs puts a payment
  * HSM behind the Hsm interface (docs/payment-keys.md).
  */
-import { sha256 } from '@noble/hashes/sha2.js';
 import { type Rng, constantTimeEqual, fromHex, toHex, wipe } from '../../shared/bytes';
 import { decipherCardData } from '../../shared/crypto/cardData';
 import { aesCmac, verifyAesCmac } from '../../shared/crypto/cmac';
 import { keyCheckValue as aesKeyCheckValue } from '../../shared/crypto/kcv';
+import { publicKeyCheckValue } from '../../shared/protocol/publicKeyCheck';
 import { translatePinBlockIso4 } from '../../shared/crypto/pinblock';
 import { type KdfParams, deriveKeyCounterCmac } from '../../shared/crypto/kdf';
 import {
@@ -311,7 +311,7 @@ function checkValueOf(algorithm: string, material: Uint8Array): string {
   if (algorithm !== 'E') throw new PaypadError('HSM_HANDLE_INVALID', `no check value is defined for algorithm ${algorithm}`);
   const { privateKey, publicKey } = decodeP256PrivateKey(material);
   wipe(privateKey);
-  return toHex(sha256(publicKey).subarray(0, KCV_BYTES));
+  return publicKeyCheckValue(publicKey);
 }
 
 

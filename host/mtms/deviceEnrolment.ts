@@ -18,7 +18,6 @@
  * certificate after issuing, and both revoke their own and refuse.
  * Every enrolment and every refusal is audited (mtms.device.enrolled, mtms.device.refused).
  */
-import { sha256 } from '@noble/hashes/sha2.js';
 import type { Kysely } from 'kysely';
 import { fromHex, toHex } from '../../shared/bytes';
 import { isPaypadError, PaypadError } from '../../shared/errors';
@@ -32,6 +31,7 @@ import type { DeviceChallenges } from './deviceChallenges';
 import { assertDeviceSignature, p256PublicKeyObject } from './deviceCertificates';
 import type { MtmsStore } from './mtmsStore';
 import type { OperatorIdentity } from './mtmsTables';
+import { publicKeyCheckValue } from '../../shared/protocol/publicKeyCheck';
 
 export interface DeviceEnrolmentOptions {
   readonly db: Kysely<Schema>;
@@ -80,7 +80,7 @@ export function createDeviceEnrolment(options: DeviceEnrolmentOptions): EnrolDev
   return async (input, operator) => {
     const request = validateMessage('deviceEnrolmentRequest', input);
     const publicKey = fromHex(request.publicKey, 'publicKey');
-    const keyCheck = toHex(sha256(publicKey).subarray(0, 5));
+    const keyCheck = publicKeyCheckValue(publicKey);
     const entry = { actor: `operator:${operator.name}`, subject: `terminal:${request.serial}` };
     let issued;
     try {

@@ -21,7 +21,6 @@
  * the row dead at once; everything else (KMS down, 5xx, timeouts, certificate trouble an
  * administrator can fix) is retried.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
 import { fromHex, toHex } from '../../shared/bytes';
 import { isPaypadError, PaypadError } from '../../shared/errors';
 import { customerCode as customerCodeField } from '../../shared/protocol/fields';
@@ -37,6 +36,7 @@ import { type MtlsResponse, mtlsRequest } from '../tls/mtlsRequest';
 import type { KmsKeyPins } from './kmsKeyPins';
 import type { MtmsStore } from './mtmsStore';
 import { type Customer, readKmsTkPayload } from './mtmsTables';
+import { publicKeyCheckValue } from '../../shared/protocol/publicKeyCheck';
 
 /** The body of GET /kms/v1/intake-key (host/kms/router.ts KmsIntakeKey), checked field by field. */
 const kmsIntakeKey = object({ v: version(MESSAGE_VERSION), customerCode: customerCodeField, publicKey: hex(65, 65), kcv: hex(5, 5) });
@@ -136,7 +136,7 @@ function readKmsIntakeKey(json: unknown, customerCode: string): { publicKey: Uin
   }
   if (body.customerCode !== customerCode) throw new PaypadError('MTMS_DELIVERY_FAILED', `the KMS of ${customerCode} sent the intake key of customer ${body.customerCode}`);
   const publicKey = fromHex(body.publicKey, 'KMS intake public key');
-  if (toHex(sha256(publicKey).subarray(0, 5)) !== body.kcv) throw new PaypadError('MTMS_DELIVERY_FAILED', `the intake key of the KMS of ${customerCode} does not match its check value`);
+  if (publicKeyCheckValue(publicKey) !== body.kcv) throw new PaypadError('MTMS_DELIVERY_FAILED', `the intake key of the KMS of ${customerCode} does not match its check value`);
   return { publicKey, kcv: body.kcv };
 }
 

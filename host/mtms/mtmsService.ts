@@ -19,7 +19,6 @@
  *   every refusal is audited (mtms.tk.refused) and changes nothing else.
  */
 import { randomBytes } from 'node:crypto';
-import { sha256 } from '@noble/hashes/sha2.js';
 import type { Kysely } from 'kysely';
 import { fromHex, toHex } from '../../shared/bytes';
 import { isPaypadError, PaypadError } from '../../shared/errors';
@@ -38,6 +37,7 @@ import { createDeviceEnrolment } from './deviceEnrolment';
 import type { MtmsStore } from './mtmsStore';
 import type { DeviceChallengePurpose, OperatorIdentity } from './mtmsTables';
 import type { OrderTransferResult } from './orderTransfer';
+import { publicKeyCheckValue } from '../../shared/protocol/publicKeyCheck';
 
 /** How MTMS's HSM holds a TK for the moment it checks an envelope: never exportable, then dropped. */
 const TK_CHECK_ATTRIBUTES: KeyAttributes = { usage: 'K1', algorithm: 'A', modeOfUse: 'B', exportability: 'N' };
@@ -103,7 +103,7 @@ export function createMtmsService(options: MtmsServiceOptions): MtmsService {
   const { hsm, store, intakeKey: intake } = options;
   const clock = options.clock ?? (() => new Date());
   const onQueued = options.onQueued ?? (() => {});
-  const intakeKcv = toHex(sha256(intake.publicKey).subarray(0, 5));
+  const intakeKcv = publicKeyCheckValue(intake.publicKey);
   const audit = createAuditStore(options.db, clock);
   const lookupLimits = options.lookupLimits ?? DEFAULT_LOOKUP_LIMITS;
   const buckets = createLookupBuckets(options.db, lookupLimits, clock);

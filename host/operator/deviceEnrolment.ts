@@ -12,11 +12,11 @@
  * must answer the same serial throughout, as in onboarding.ts.
  */
 import { X509Certificate } from 'node:crypto';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { fromHex, toHex } from '../../shared/bytes';
 import { PaypadError } from '../../shared/errors';
 import type { EnrolmentLink } from './linkClient';
 import type { EnrolmentPort } from './mtmsClient';
+import { publicKeyCheckValue } from '../../shared/protocol/publicKeyCheck';
 
 export interface EnrolmentResult {
   readonly serial: string;
@@ -37,7 +37,7 @@ export async function enrolTerminal(link: EnrolmentLink, mtms: EnrolmentPort): P
   return {
     serial,
     deviceCertSerial: new X509Certificate(fromHex(certificate, 'certificate')).serialNumber.toUpperCase(),
-    publicKeyCheck: toHex(sha256(fromHex(identity.publicKey, 'publicKey')).subarray(0, 5)),
+    publicKeyCheck: publicKeyCheckValue(fromHex(identity.publicKey, 'publicKey')),
   };
 }
 

@@ -3,11 +3,11 @@
  * TMK download (A11), sign-on (A12), the MAC'd envelope with replay protection (X2) and no clear
  * key in any row (X1). Runs on SQLite, and on PostgreSQL when DATABASE_URL is set.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
 import { describe, expect, it } from 'vitest';
 import { openKmsService } from '../../../host/kms/kmsService';
 import { asciiToBytes, fromHex, toHex } from '../../../shared/bytes';
 import { keyCheckValue } from '../../../shared/crypto/kcv';
+import { publicKeyCheckValue } from '../../../shared/protocol/publicKeyCheck';
 import { generateP256KeyPair } from '../../../shared/crypto/keyTransport';
 import { unwrapKeyBlock } from '../../../shared/crypto/tr31';
 import { parseKeyBlockHeader } from '../../../shared/crypto/tr31Header';
@@ -310,7 +310,7 @@ describe.each(DIALECTS)('KMS service on %s', (dialect) => {
     const again = await openKmsService({ customerCode: 'ACME', hsm: kms().hsm, store: kms().store });
     expect(toHex(again.intakePublicKey().publicKey)).toBe(toHex(kms().service.intakePublicKey().publicKey));
     // The key pair's check value (host/hsm KeyHandle): leftmost 5 bytes of SHA-256 of the public key.
-    expect(again.intakePublicKey().kcv).toBe(toHex(sha256(again.intakePublicKey().publicKey).subarray(0, 5)));
+    expect(again.intakePublicKey().kcv).toBe(publicKeyCheckValue(again.intakePublicKey().publicKey));
     const stranger = await openTestHsm();
     await expect(openKmsService({ customerCode: 'ACME', hsm: stranger, store: kms().store })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
     // Another customer's KMS on the same database has its own intake key and its own terminals.

@@ -5,7 +5,8 @@
  */
 import { LocalLinkSession } from '../../../firmware/core/localLinkService';
 import { Terminal } from '../../../firmware/core/terminal';
-import { provisionTerminal, publicKeyCheckValue } from '../../../firmware/core/terminalIdentity';
+import { provisionTerminal } from '../../../firmware/core/terminalIdentity';
+import { publicKeyCheckValue } from '../../../shared/protocol/publicKeyCheck';
 import { listenLocalLink } from '../../../firmware/hal/node/localLinkServer';
 import { openNodeDevice } from '../../../firmware/hal/node/nodeDevice';
 import { lockKmsExchanges } from '../../../firmware/hal/node/stateLock';
