@@ -19,10 +19,7 @@ import { type RunningKms, startKms } from '../../../host/kms/kmsInstance';
 import { createLogger } from '../../../host/log';
 import { type Tms, createTms } from '../../../host/tms/tms';
 import { openTmsService } from '../../../host/tms/tmsService';
-import { KeyVault } from '../../../firmware/core/keyVault';
-import { UpdateClient } from '../../../firmware/core/updateClient';
-import { openNodeDevice } from '../../../firmware/hal/node/nodeDevice';
-import { openSlotUpdater } from '../../../firmware/hal/node/slotUpdater';
+import { openNodeUpdates } from '../../../firmware/hal/node/nodeUpdates';
 import { useMigratedDatabase } from '../../store/helpers/testDatabase';
 import { seededRng } from '../../support/opsRng';
 import { type Manufactured, SERIAL, makeMtmsKey, manufacture, openTkEnvelope, rng, tempDirs } from '../terminal/support';
@@ -67,24 +64,10 @@ afterAll(async () => {
   dirs.cleanup();
 });
 
-/** The terminal as it boots: its device, its vault, the bootloader's decision, the update client. */
+/** The terminal as it boots (firmware/hal/node/nodeUpdates.ts), restarts counted. */
 function boot() {
-  const device = openNodeDevice(unit.stateDir);
   const restarts = { n: 0 };
-  const updater = openSlotUpdater(unit.stateDir, { factoryVersion: '1.0.0', restart: () => void restarts.n++ });
-  const client = new UpdateClient({
-    identity: { serial: SERIAL, mtmsPublicKey: mtms.publicKey, kmsUrl: kms.url, trustAnchor: new Uint8Array(new X509Certificate(ca.caCertificatePem).raw) },
-    vault: new KeyVault({ storage: device.storage, rng: device.rng, rootKey: device.rootKey, serial: SERIAL }),
-    storage: device.storage,
-    http: device.http,
-    rng: device.rng,
-    clock: device.clock,
-    updater,
-    model: MODEL,
-    programName: PROGRAM,
-    vendorKeys: [vendor.publicKey],
-    signedOn: () => true,
-  });
+  const { client, updater } = openNodeUpdates(unit.stateDir, { model: MODEL, programName: PROGRAM, vendorKeys: [vendor.publicKey], factoryVersion: '1.0.0', restart: () => void restarts.n++ });
   return { client, updater, restarts };
 }
 
