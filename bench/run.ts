@@ -7,12 +7,13 @@ import { type Benchmark, writeReport } from './report';
 import { kmsHsmBenchmark } from './kms-hsm';
 import { kmsThroughputBenchmark } from './kms-throughput';
 import { mobilePaymentsBenchmark } from './mobile-payments';
+import { tmsBenchmark } from './tms';
 import { xsCryptoBenchmark } from './xs-crypto';
 import { xsDeviceBudgetBenchmark } from './xs-device-budget';
 import { xsDeviceLoadBenchmark } from './xs-device-load';
 import { xsOnboardingBenchmark } from './xs-onboarding';
 
-const benchmarks: Benchmark[] = [xsCryptoBenchmark, kmsThroughputBenchmark, mobilePaymentsBenchmark, kmsHsmBenchmark, xsOnboardingBenchmark, xsDeviceBudgetBenchmark, xsDeviceLoadBenchmark];
+const benchmarks: Benchmark[] = [xsCryptoBenchmark, kmsThroughputBenchmark, mobilePaymentsBenchmark, kmsHsmBenchmark, xsOnboardingBenchmark, xsDeviceBudgetBenchmark, xsDeviceLoadBenchmark, tmsBenchmark];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((n) => !benchmarks.some((b) => b.name === n));

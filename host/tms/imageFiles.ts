@@ -1,7 +1,9 @@
 /**
  * Program images in the data directory, `<dataDir>/tms/images/<sha256>.img`, mode 0600 like every
  * file the host writes (docs/host.md). Named by their SHA-256, so a file is written once and an
- * image read back is checked against its name: a file altered on disk is never served.
+ * image read back is checked against its name: a file altered on disk is never served. The last
+ * few images read stay in memory once checked: a download asks for its image once per chunk, and
+ * hashing 1 MiB per 8 KiB chunk would cost more than everything else the chunk needs.
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,8 +23,12 @@ export function imageDirectory(dataDir: string): string {
   return join(dataDir, 'tms', 'images');
 }
 
+/** Images kept in memory once checked (a few MiB at most: packages are being rolled out one or two at a time). */
+const CACHED_IMAGES = 4;
+
 export function createImageFiles(dataDir: string): ImageFiles {
   const dir = imageDirectory(dataDir);
+  const cache = new Map<string, Uint8Array>();
   const pathOf = (digest: string) => join(dir, `${digest.toUpperCase()}.img`);
   return {
     async put(image) {
@@ -38,13 +44,18 @@ export function createImageFiles(dataDir: string): ImageFiles {
       return digest;
     },
     async get(imageSha256) {
+      const digest = imageSha256.toUpperCase();
+      const cached = cache.get(digest);
+      if (cached !== undefined) return cached;
       let image: Uint8Array;
       try {
         image = new Uint8Array(await readFile(pathOf(imageSha256)));
       } catch (e) {
         throw Object.assign(new PaypadError('TMS_IMAGE_MISSING', `the image ${imageSha256} is not in ${dir}`), { cause: e });
       }
-      if (toHex(sha256(image)) !== imageSha256.toUpperCase()) throw new PaypadError('TMS_IMAGE_MISSING', `the image file ${imageSha256} was altered on disk`);
+      if (toHex(sha256(image)) !== digest) throw new PaypadError('TMS_IMAGE_MISSING', `the image file ${imageSha256} was altered on disk`);
+      if (cache.size >= CACHED_IMAGES) cache.delete(cache.keys().next().value as string);
+      cache.set(digest, image);
       return image;
     },
   };
