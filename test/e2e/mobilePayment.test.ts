@@ -13,13 +13,14 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request as httpsRequest } from 'node:https';
-import { type MobilePaymentScenarioResult, differences, runMobilePaymentScenario, snapshot } from '../../bin/demo/mobilePaymentScenario';
+import { type MobilePaymentScenarioResult, differences, lastScreen, payAt, runMobilePaymentScenario, snapshot } from '../../bin/demo/mobilePaymentScenario';
 import type { PaypadTranscript } from '../../bin/demo/paypadProcess';
 import { fromHex } from '../../shared/bytes';
 import { loadConfig } from '../../host/config';
 import { createLogger, type Logger } from '../../host/log';
 import { type RunningHost, startHost } from '../../host/server';
-import { TEST_CARDS } from '../../host/simulators/testCards';
+import { TEST_CARDS, TEST_PIN } from '../../host/simulators/testCards';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from '../../host/payments/iso8583/linkClient';
 import { type E2eDatabase, e2eDatabase } from './support/e2eDatabase';
 import { type HttpCapture, type ServedRequest, captureHttpServers } from './support/httpCapture';
 import type { SecretKey } from './support/keyLeakScan';
@@ -115,6 +116,25 @@ describe(`mobile-number payment end to end (${process.env.DATABASE_URL ? 'postgr
     expect(byName['empty anti-enumeration bucket']).toMatchObject({ exit: 1, code: 'RATE_LIMITED', screen: 'Not paid / Too many lookups / RATE_LIMITED / Nothing was debited' });
     for (const f of result.failures) expect(f.moved, f.name).toEqual([]);
   });
+
+  it('a bank timeout: the bank debits but its answer comes too late; POSP reverses (0400), the POS shows 91, and nothing moved', async () => {
+    const provider = host.mobile.network.provider;
+    const authorise = provider.authorise.bind(provider);
+    // The issuer acts at once; its 0210 is held past POSP's wait on the link.
+    provider.authorise = async (request) => {
+      provider.authorise = authorise;
+      const answer = await authorise(request);
+      await new Promise((resolve) => setTimeout(resolve, DEFAULT_REQUEST_TIMEOUT_MS + 1_000));
+      return answer;
+    };
+    const before = await snapshot(host);
+    const run = await payAt(result.terminals[0], { payee: result.payee.mobile, amount: result.amount, card: 'unionPay', pin: TEST_PIN }, { onExit: (t) => transcripts.push(t) });
+    expect(run.exit).toBe(1);
+    expect(run.outcome).toMatchObject({ outcome: 'declined', responseCode: '91' });
+    expect(run.outcome.reason).toMatch(/reversed and nothing was charged/);
+    expect(lastScreen(run.screens)).toMatch(/^Declined \/ 91 /);
+    expect(differences(before, await snapshot(host))).toEqual([]);
+  }, 60_000);
 
   it('X2: the approved payment request sent again gets no second debit; the same request with another amount is refused unread', async () => {
     const paid = http.requests.find((r) => r.url.endsWith('/mobile/pay') && Buffer.concat(r.body).includes(`"amount":${result.amount},`) && Buffer.concat(r.body).includes(`"payerMobile":"${result.payerMobile}"`));
