@@ -34,8 +34,8 @@ import { type SessionDevice, type SessionTarget, runDownloadSession } from './up
 
 /** New sessions per check after a lost connection, before the check gives up until the next trigger. */
 const SESSIONS = 3;
-/** Bytes read back from the slot per step when a resumed image is hashed again. */
-const REHASH_BYTES = 4096;
+/** Bytes read back from the slot per step when the whole image is hashed before the switch. */
+const READ_BACK_BYTES = 4096;
 
 export interface UpdateClientOptions {
   readonly identity: TerminalIdentity;
@@ -142,8 +142,12 @@ export class UpdateClient {
         return this.#download(verified);
       })
       .then(() => {
+        stage = 'verify';
+        return this.#verifyImage(offer.package);
+      })
+      .then((opened) => {
         stage = 'install';
-        return this.#switch(work as Work, offer.package);
+        return this.#switch(offer.deployment, opened);
       })
       .catch((e: unknown) => {
         // A package whose signature did not verify is still named to the TMS by its digest.
@@ -174,15 +178,16 @@ export class UpdateClient {
     const { storage, updater } = this.#o;
     const { manifest, packageDigest } = work.opened;
     const progress = readDownload(storage);
-    const target: SessionTarget = { deployment: work.deployment, packageDigest, size: manifest.size, hash: createSha256(), written: 0 };
+    const target: SessionTarget = { deployment: work.deployment, packageDigest, size: manifest.size, written: 0 };
     if (progress !== undefined && progress.packageDigest === packageDigest && progress.size === manifest.size && this.#resumed(manifest.size, progress.written)) {
       target.written = progress.written;
-      this.#rehash(target);
     } else {
       updater.begin(manifest.size);
       writeDownload(storage, { deployment: work.deployment, packageDigest, size: manifest.size, written: 0 });
     }
-    return this.#report(work.deployment, packageDigest, 'download', 'downloading', UPDATE_OK, undefined, target.written).then(() => this.#sessions(target, SESSIONS));
+    const report = this.#report(work.deployment, packageDigest, 'download', 'downloading', UPDATE_OK, undefined, target.written);
+    // A slot that already holds the whole image (a power cut during the switch) needs no session.
+    return target.written === target.size ? report : report.then(() => this.#sessions(target, SESSIONS));
   }
 
   #resumed(size: number, written: number): boolean {
@@ -195,13 +200,6 @@ export class UpdateClient {
     }
   }
 
-  /** The hash of what the slot already holds, read back from it (a resumed image's first part). */
-  #rehash(target: SessionTarget): void {
-    for (let offset = 0; offset < target.written; offset += REHASH_BYTES) {
-      target.hash.update(this.#o.updater.read(offset, Math.min(REHASH_BYTES, target.written - offset)));
-    }
-  }
-
   #sessions(target: SessionTarget, left: number): Promise<void> {
     const device: SessionDevice = this.#o;
     return runDownloadSession(device, target).catch((e: unknown) => {
@@ -211,30 +209,41 @@ export class UpdateClient {
     });
   }
 
-  /** The whole image against the manifest, every check again, then the switch and the restart. */
-  #switch(work: Work, signed: NonNullable<UpdateOffer['offer']>['package']): Promise<UpdateCheckResult> {
-    const { storage, updater } = this.#o;
-    const download = readDownload(storage);
-    const { manifest, packageDigest } = this.#verifyManifest(signed);
-    if (download === undefined || download.written !== manifest.size) throw new PaypadError('UPDATE_IMAGE_MISMATCH', 'the slot does not hold the whole image');
+  /**
+   * Before the switch: the whole image as the slot holds it against the manifest, and the signature
+   * and every check again. An image that is not the manifest's is forgotten, so the next check
+   * downloads it afresh rather than finding the same bytes again.
+   */
+  #verifyImage(signed: NonNullable<UpdateOffer['offer']>['package']): Promise<OpenedManifest> {
+    const { storage } = this.#o;
     return Promise.resolve()
-      .then(() => this.#wholeImageDigest(manifest.size))
-      .then((digest) => {
-        if (digest !== manifest.sha256) throw new PaypadError('UPDATE_IMAGE_MISMATCH', "the image's SHA-256 is not the manifest's: not installed");
-        writeInstall(storage, { deployment: work.deployment, packageDigest, version: manifest.version, from: updater.currentVersion, securityCounter: manifest.securityCounter });
-        return this.#report(work.deployment, packageDigest, 'install', 'installing', UPDATE_OK);
-      })
-      .then(() => {
-        updater.complete(manifest.version);
-        updater.restart();
-        return { outcome: 'installed' as const, version: manifest.version };
+      .then(() => this.#verifyManifest(signed))
+      .then((opened) => {
+        const download = readDownload(storage);
+        if (download === undefined || download.written !== opened.manifest.size) throw new PaypadError('UPDATE_IMAGE_MISMATCH', 'the slot does not hold the whole image');
+        if (this.#wholeImageDigest(opened.manifest.size) !== opened.manifest.sha256) {
+          clearDownload(storage);
+          throw new PaypadError('UPDATE_IMAGE_MISMATCH', "the image's SHA-256 is not the manifest's: not installed");
+        }
+        return opened;
       });
+  }
+
+  /** The switch is recorded, reported, made (on trial), and the terminal restarts into it. */
+  #switch(deployment: string, { manifest, packageDigest }: OpenedManifest): Promise<UpdateCheckResult> {
+    const { storage, updater } = this.#o;
+    writeInstall(storage, { deployment, packageDigest, version: manifest.version, from: updater.currentVersion, securityCounter: manifest.securityCounter });
+    return this.#report(deployment, packageDigest, 'install', 'installing', UPDATE_OK).then(() => {
+      updater.complete(manifest.version);
+      updater.restart();
+      return { outcome: 'installed' as const, version: manifest.version };
+    });
   }
 
   /** SHA-256 of the slot's image as it is in flash, read back through the Updater. */
   #wholeImageDigest(size: number): string {
     const hash = createSha256();
-    for (let offset = 0; offset < size; offset += REHASH_BYTES) hash.update(this.#o.updater.read(offset, Math.min(REHASH_BYTES, size - offset)));
+    for (let offset = 0; offset < size; offset += READ_BACK_BYTES) hash.update(this.#o.updater.read(offset, Math.min(READ_BACK_BYTES, size - offset)));
     return toHex(hash.digest());
   }
 

@@ -6,8 +6,8 @@
  *                 before a byte is downloaded); SAC-I back; the TMS opens the session.
  *   download:     a range request per chunk; the answer must be a 206 with exactly that range
  *                 (UPDATE_RANGE_MISMATCH) and a chunk MAC that verifies under KDF(DWK, session,
- *                 offset) (UPDATE_CHUNK_INVALID); only then is the chunk written to the inactive slot,
- *                 added to the image hash, and the progress record moved past it.
+ *                 offset) (UPDATE_CHUNK_INVALID); only then is the chunk written to the inactive slot
+ *                 and the progress record moved past it.
  *
  * Every step is one promise reaction, synchronous on the vault, so the device's stack holds one
  * step's frames at a time (docs/firmware.md "Stack"); the chunk loop chains reactions, it does not
@@ -15,7 +15,6 @@
  * Runs in XS: no Node APIs.
  */
 import { type Rng, fromHex, randomBytes, toHex } from 'shared/bytes';
-import type { Sha256Hash } from 'shared/crypto/primitives';
 import { PaypadError, isPaypadError } from 'shared/errors';
 import { UPDATE_CHALLENGE_BYTES, sacInput, tacInput, updateContext } from 'shared/protocol/updateAuth';
 import { CHUNK_MAC_HEADER, type ChunkRange, assertExactRange, chunkKeyParams, chunkMacHex, chunkMacInput, rangeHeader } from 'shared/protocol/updateChunks';
@@ -39,13 +38,11 @@ export interface SessionDevice {
   readonly updater: Updater;
 }
 
-/** The image a session downloads, and the running hash of the bytes the slot holds so far. */
+/** The image a session downloads, and how much of it the slot holds. */
 export interface SessionTarget {
   readonly deployment: string;
   readonly packageDigest: string;
   readonly size: number;
-  /** SHA-256 over the slot's bytes [0, written): each verified chunk is added as it is written. */
-  readonly hash: Sha256Hash;
   written: number;
 }
 
@@ -122,7 +119,7 @@ function checkTac(key: DownloadKey, input: Uint8Array, tac: string): void {
   }
 }
 
-/** One chunk: the exact range, its MAC, then the slot, the hash and the progress record, in that order. */
+/** One chunk: the exact range, its MAC, then the slot and the progress record, in that order. */
 function fetchChunk(device: SessionDevice, session: OpenSession, target: SessionTarget): Promise<void> {
   const { serial, kmsUrl, trustAnchor } = device.identity;
   const range: ChunkRange = { sessionId: session.sessionId, offset: target.written, length: Math.min(session.chunkBytes, target.size - target.written), size: target.size };
@@ -149,7 +146,6 @@ function fetchChunk(device: SessionDevice, session: OpenSession, target: Session
     })
     .then((chunk) => {
       device.updater.write(range.offset, chunk);
-      target.hash.update(chunk);
       target.written = range.offset + range.length;
       writeDownload(device.storage, { deployment: target.deployment, packageDigest: target.packageDigest, size: target.size, written: target.written });
     });

@@ -170,7 +170,9 @@ describe('B4: the package is checked before anything is downloaded', () => {
     rig.tms.offer(makePackage(other, rig.vendor), rig.image);
     const { client } = rig.boot();
     expect(await codeOf(client.check('manual'))).toBe('UPDATE_IMAGE_MISMATCH');
-    expect(rig.tms.reports.at(-1)).toMatchObject({ stage: 'install', status: 'failed', code: 301 });
+    expect(rig.tms.reports.at(-1)).toMatchObject({ stage: 'verify', status: 'failed', code: 301 });
+    // The image is forgotten: the next check downloads it afresh.
+    expect(readDownload(rig.storage)).toBeUndefined();
     expect(rig.boot().updater.currentVersion).toBe(FACTORY_VERSION);
   });
 });
