@@ -23,7 +23,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import { PaypadError } from '../shared/errors';
 import type { LinkOp, LinkRequest, LinkResult } from '../shared/protocol/localLink';
-import { MESSAGE_VERSION } from '../shared/protocol/messages';
+import { MESSAGE_VERSION, type TkIntakeRequest } from '../shared/protocol/messages';
+import type { Rng } from '../shared/bytes';
+import type { Http } from '../firmware/hal/http';
 import { Terminal } from '../firmware/core/terminal';
 import { provisionTerminal } from '../firmware/core/terminalIdentity';
 import { createNodeHttp } from '../firmware/hal/node/http';
@@ -34,7 +36,7 @@ import { migrateToLatest } from '../host/db/migrate';
 import type { HsmBackend } from '../host/hsm/index';
 import { type RunningKms, startKms } from '../host/kms/kmsInstance';
 import { createLogger } from '../host/log';
-import { startMtms } from '../host/mtms/mtmsInstance';
+import { type RunningMtms, startMtms } from '../host/mtms/mtmsInstance';
 import { createOutboxStore } from '../host/outbox/outboxStore';
 import type { TlsIdentity } from '../host/tls/identity';
 import { createTestStore, type TestStore } from '../test/store/helpers/testDatabase';
@@ -65,7 +67,7 @@ const DELIVERY_TIMEOUT_MS = 30_000;
 const DELIVERY_POLL_MS = 20;
 const silent = createLogger({ level: 'silent' });
 /** The production line and the operating terminal the bench plays, at MTMS. */
-const BENCH_STATION = { name: 'bench', certSerial: '01' };
+export const BENCH_STATION = { name: 'bench', certSerial: '01' };
 
 /** createTestStore takes PostgreSQL's admin URL from DATABASE_URL; a probed server has none set. */
 export async function createStore(target: DatabaseTarget): Promise<TestStore> {
@@ -116,27 +118,11 @@ export async function openKmsTestbed(store: TestStore, terminalCount: number, hs
     const terminals: Terminal[] = [];
     const deliveryIds: string[] = [];
     for (const serial of serials) {
-      const device = { storage: new MemoryStorage(), rng, http, rootKey: rng(32) };
-      provisionTerminal(device.storage, { serial, mtmsPublicKey: mtms.intakePublicKey.publicKey, kmsUrl: kms.url, trustAnchor: caDer });
-      const terminal = Terminal.open(device);
-      const link = async <O extends LinkOp>(request: { op: O } & Record<string, string>) => {
-        const answer = await terminal.handleLinkRequest({ v: 1, id: 1, ...request } as unknown as LinkRequest);
-        if (!answer.ok) throw new PaypadError('INTERNAL', `terminal ${serial} refused ${request.op}`);
-        return answer as LinkResult<O>;
-      };
-      // A8: enrolled as the production line does, then the TK signed by the device over MTMS's nonce.
-      const enrolment = (await mtms.service.deviceChallenge(serial, 'enrol', BENCH_STATION)).nonce;
-      const identity = await link({ op: 'identity', nonce: enrolment });
-      const { certificate } = await mtms.service.enrolDevice({ v: MESSAGE_VERSION, serial, publicKey: identity.publicKey, nonce: enrolment, signature: identity.signature }, BENCH_STATION);
-      await link({ op: 'certify', certificate });
+      const device = await enrolledTerminal(mtms, serial, { http, rng, kmsUrl: kms.url, caDer });
       const { nonce } = await mtms.service.deviceChallenge(serial, 'tk', BENCH_STATION);
-      const answer = await link({ op: 'tk', nonce });
-      const receipt = await mtms.service.intakeTk(
-        { v: MESSAGE_VERSION, serial, tkEnvelope: answer.tkEnvelope, confirmed: true, nonce, deviceSignature: answer.signature, deviceCertificate: answer.certificate },
-        BENCH_STATION,
-      );
+      const receipt = await mtms.service.intakeTk(await device.tkUpload(nonce), BENCH_STATION);
       deliveryIds.push(receipt.deliveryId);
-      terminals.push(terminal);
+      terminals.push(device.terminal);
     }
     await awaitDeliveries(database, deliveryIds);
     await mtms.close({ graceMs: 0 });
@@ -149,6 +135,43 @@ export async function openKmsTestbed(store: TestStore, terminalCount: number, hs
     await closeAll();
     throw e;
   }
+}
+
+/** A terminal MTMS has enrolled (A8), that makes TK uploads as the operating terminal relays them. */
+export interface EnrolledTerminal {
+  readonly terminal: Terminal;
+  /** A5, A8: the terminal's answer to MTMS's TK challenge `nonce`: its TK envelope (made anew each time) signed with the nonce. */
+  tkUpload(nonce: string): Promise<TkIntakeRequest>;
+}
+
+/**
+ * A terminal manufactured in memory (HAL Storage in memory, see above) for `serial`, enrolled at
+ * `mtms` as the production line does it: MTMS's nonce signed by the device, its certificate kept.
+ */
+export async function enrolledTerminal(
+  mtms: RunningMtms,
+  serial: string,
+  options: { readonly http: Http; readonly rng: Rng; readonly kmsUrl: string; readonly caDer: Uint8Array },
+): Promise<EnrolledTerminal> {
+  const device = { storage: new MemoryStorage(), rng: options.rng, http: options.http, rootKey: options.rng(32) };
+  provisionTerminal(device.storage, { serial, mtmsPublicKey: mtms.intakePublicKey.publicKey, kmsUrl: options.kmsUrl, trustAnchor: options.caDer });
+  const terminal = Terminal.open(device);
+  const link = async <O extends LinkOp>(request: { op: O } & Record<string, string>) => {
+    const answer = await terminal.handleLinkRequest({ v: 1, id: 1, ...request } as unknown as LinkRequest);
+    if (!answer.ok) throw new PaypadError('INTERNAL', `terminal ${serial} refused ${request.op}`);
+    return answer as LinkResult<O>;
+  };
+  const enrolment = (await mtms.service.deviceChallenge(serial, 'enrol', BENCH_STATION)).nonce;
+  const identity = await link({ op: 'identity', nonce: enrolment });
+  const { certificate } = await mtms.service.enrolDevice({ v: MESSAGE_VERSION, serial, publicKey: identity.publicKey, nonce: enrolment, signature: identity.signature }, BENCH_STATION);
+  await link({ op: 'certify', certificate });
+  return {
+    terminal,
+    async tkUpload(nonce) {
+      const answer = await link({ op: 'tk', nonce });
+      return { v: MESSAGE_VERSION, serial, tkEnvelope: answer.tkEnvelope, confirmed: true, nonce, deviceSignature: answer.signature, deviceCertificate: answer.certificate };
+    },
+  };
 }
 
 /** Until MTMS's outbox has every delivery acknowledged by the KMS; a dead one ends the wait. */

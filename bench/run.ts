@@ -7,13 +7,14 @@ import { type Benchmark, writeReport } from './report';
 import { kmsHsmBenchmark } from './kms-hsm';
 import { kmsThroughputBenchmark } from './kms-throughput';
 import { mobilePaymentsBenchmark } from './mobile-payments';
+import { mtmsDeviceIdentityBenchmark } from './mtms-device-identity';
 import { tmsBenchmark } from './tms';
 import { xsCryptoBenchmark } from './xs-crypto';
 import { xsDeviceBudgetBenchmark } from './xs-device-budget';
 import { xsDeviceLoadBenchmark } from './xs-device-load';
 import { xsOnboardingBenchmark } from './xs-onboarding';
 
-const benchmarks: Benchmark[] = [xsCryptoBenchmark, kmsThroughputBenchmark, mobilePaymentsBenchmark, kmsHsmBenchmark, xsOnboardingBenchmark, xsDeviceBudgetBenchmark, xsDeviceLoadBenchmark, tmsBenchmark];
+const benchmarks: Benchmark[] = [xsCryptoBenchmark, kmsThroughputBenchmark, mobilePaymentsBenchmark, kmsHsmBenchmark, mtmsDeviceIdentityBenchmark, xsOnboardingBenchmark, xsDeviceBudgetBenchmark, xsDeviceLoadBenchmark, tmsBenchmark];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((n) => !benchmarks.some((b) => b.name === n));
