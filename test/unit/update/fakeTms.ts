@@ -64,6 +64,8 @@ export class FakeTms implements Http {
   #image: Uint8Array;
   #lastSeq = 0;
   readonly #sessions = new Map<string, Session>();
+  /** Every DWK this TMS made, in clear: for the X1 searches of what the terminal keeps. */
+  readonly dwks: Uint8Array[] = [];
   /** Every status report, in order. */
   readonly reports: UpdateStatusReport[] = [];
   /** The offset of every chunk request that was answered. */
@@ -115,6 +117,7 @@ export class FakeTms implements Http {
       const auth = validateUpdateMessage('updateAuthRequest', body);
       if (this.replayChallenge && this.#firstChallenge) return this.#firstChallenge;
       const dwk = this.#o.rng(DWK_BYTES);
+      this.dwks.push(dwk);
       const sData = this.#o.rng(16);
       const sessionId = toHex(this.#o.rng(16));
       this.#sessions.set(sessionId, { dwk, sData, packageDigest: auth.packageDigest, open: false });

@@ -72,6 +72,13 @@ describe('B3, B4: authenticated, MAC\'d download, switch and first start', () =>
     ]);
     const third = rig.boot();
     expect([third.updater.startKind, third.updater.currentVersion]).toEqual(['normal', '1.1.0']);
+    // X1: no DWK (nor its hex) is kept anywhere in the terminal's storage.
+    const stored = rig.storage.allValues().map((v) => Buffer.from(v).toString('latin1')).join('\n');
+    for (const dwk of rig.tms.dwks) {
+      expect(stored).not.toContain(Buffer.from(dwk).toString('latin1'));
+      expect(stored.toUpperCase()).not.toContain(Buffer.from(dwk).toString('hex').toUpperCase());
+    }
+    expect(rig.tms.dwks.length).toBe(1);
   });
 
   it('B3: a fake TMS without the terminal\'s DMK is refused: its DWK-I does not open (102); nothing downloaded, the old program runs', async () => {
