@@ -11,7 +11,16 @@
 /// <reference path="../../types/crypt.d.ts" />
 import { BlockCipher, Digest, Mode } from 'crypt';
 import Curve from 'curve';
-import type { Sha256Hash } from 'shared/crypto/primitives';
+
+/**
+ * The seam's streaming hash (shared/crypto/primitives Sha256Hash), declared here: on the device
+ * that module name is this very file, so importing the type from it is circular for mcconfig's
+ * tsc. The conformance check at the end holds the two to the same shape.
+ */
+interface Sha256Hash {
+  update(data: Uint8Array): void;
+  digest(): Uint8Array;
+}
 
 /** The C functions read whole ArrayBuffers: hand them a copy that this module wipes afterwards. */
 function copyOf(bytes: Uint8Array): ArrayBuffer {
