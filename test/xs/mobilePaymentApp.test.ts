@@ -7,6 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MobilePaymentApp } from '../../firmware/core/mobilePaymentApp';
 import { paymentScreen } from '../../firmware/hal/moddable/paymentScreens';
+import { budgetEngine } from './budget/budgetEngine';
+import { RESOURCES, targetAmount } from './budget/deviceBudget';
 import { bundleForXs } from './bundle';
 import { type PaymentRun, type PaymentScript, runPaymentScript } from './payment/paymentScript';
 import { XsWorker } from './xsWorker';
@@ -55,4 +57,20 @@ describe('C3-C8 in XS: the POS payment app draws and asks exactly as in Node', (
     expect(run.calls).toEqual(['lookup 13912345678', 'pay 2500 CNY track 31 chars pin 4 digits']);
     expect(run.screens.at(-1)).toEqual({ title: 'Approved', lines: ['CNY 25.00 to H** M*****', '622202*********0017', 'Ref E2B2474B4783'] });
   });
+
+  it("X3: the app's whole flow in the ESP32 creation (xs-budget) needs less than onboarding's 60% targets above what loading left", async () => {
+    const device = await XsWorker.start(await bundleForXs(ENTRY, 'device'), { name: 'mobile-payment-app-budget', engine: await budgetEngine(), timeoutMs: 60_000 });
+    try {
+      // The bundle is loaded unpreloaded here (its objects in RAM); the manifest preloads both modules on the device.
+      const loaded = device.startReply.meter.memory!;
+      const reply = await device.command(new TextEncoder().encode(JSON.stringify({ steps: FULL, lookup: 'found', pay: '00', lastScreenOnly: true })));
+      expect(JSON.parse(new TextDecoder().decode(reply.bytes)).reply.done).toBe(true);
+      const memory = reply.meter.memory!;
+      const flow = { chunks: memory.chunksPeak - loaded.chunks, slots: memory.slotsPeak - loaded.slots, stack: memory.stackPeak };
+      console.info(`payment app in xs-budget (scripted terminal, no crypto; ${FULL.length} inputs): compute ${reply.meter.compute}; after loading chunks ${loaded.chunks} slots ${loaded.slots}; the flow's peak above that ${JSON.stringify(flow)}`);
+      for (const resource of RESOURCES) expect(flow[resource], resource).toBeLessThanOrEqual(targetAmount(resource));
+    } finally {
+      await device.close();
+    }
+  }, 120_000);
 });

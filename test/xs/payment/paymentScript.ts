@@ -15,6 +15,8 @@ export interface PaymentScript {
   readonly lookup: string;
   /** The payment's response code, or an error code it fails with. */
   readonly pay: string;
+  /** Keep only the last screen (to measure the app, not the harness's record of it). */
+  readonly lastScreenOnly?: boolean;
 }
 
 export interface PaymentRun {
@@ -47,13 +49,21 @@ export function runPaymentScript(script: PaymentScript, newApp: (terminal: Payme
   };
   const app = newApp(terminal);
   const screens: Screen[] = [draw(app.view)];
-  let chain: Promise<void> = Promise.resolve();
-  for (const step of script.steps) {
-    chain = chain.then(() => {
-      if ('key' in step) return app.press(step.key as Key);
-      app.swipe(step.swipe === 'unreadable' ? { status: 'unreadable' } : { status: 'read', track2: bytesOf(step.swipe) });
-      return undefined;
-    }).then(() => void screens.push(draw(app.view)));
-  }
-  return chain.then(() => ({ screens, calls, done: app.done }));
+  const record = () => {
+    if (script.lastScreenOnly) screens.length = 0;
+    screens.push(draw(app.view));
+  };
+  // One step at a time, each from a promise reaction as the device's input loop runs them.
+  const next = (index: number): Promise<PaymentRun> => {
+    if (index === script.steps.length) return Promise.resolve({ screens, calls, done: app.done });
+    const step = script.steps[index];
+    let exchange: Promise<void> | undefined;
+    if ('key' in step) exchange = app.press(step.key as Key);
+    else app.swipe(step.swipe === 'unreadable' ? { status: 'unreadable' } : { status: 'read', track2: bytesOf(step.swipe) });
+    return Promise.resolve(exchange).then(() => {
+      record();
+      return next(index + 1);
+    });
+  };
+  return next(0);
 }
