@@ -8,6 +8,7 @@
  *   load-keys  TMK download (A11) then sign-on (A12) with the customer's KMS
  *   status     serial, stage, sequence and the KCV of every loaded slot (never a key)
  *   pay        the payment apps: mobile, pay someone by their mobile number (terminalPay.ts)
+ *   update     start the program (a new one confirms itself) and check the TMS for an update (terminalUpdate.ts)
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -22,6 +23,7 @@ import { listenLocalLink } from '../../firmware/hal/node/localLinkServer';
 import { openNodeDevice } from '../../firmware/hal/node/nodeDevice';
 import { lockKmsExchanges } from '../../firmware/hal/node/stateLock';
 import { payCommand } from './terminalPay';
+import { updateCommand } from './terminalUpdate';
 
 const STATE_DIR_HELP = '  --state-dir DIR   the terminal: its identity, sealed key vault and root key (created by init)';
 
@@ -198,7 +200,7 @@ ${STATE_DIR_HELP}`,
 };
 
 export const terminalCommand: Command = commandGroup(
-  'the emulated PIN pad: manufacture, local link, key loading, payments',
+  'the emulated PIN pad: manufacture, local link, key loading, payments, program updates',
   'Usage: paypad terminal <command> [...]\n\nThe PIN pad firmware\'s key-loading application on the Node HAL, state in one directory.',
-  { init, run, 'load-keys': loadKeys, status, pay: payCommand },
+  { init, run, 'load-keys': loadKeys, status, pay: payCommand, update: updateCommand },
 );
