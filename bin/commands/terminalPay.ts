@@ -153,8 +153,9 @@ function report(app: MobilePaymentApp): number {
   if (outcome === undefined) return EXIT_FAILED;
   const common = { outcome: outcome.kind, payee: maskedName };
   if (outcome.kind === 'approved' || outcome.kind === 'declined') {
-    const { responseCode, reason, reference, amount, currency, maskedPan, approvalCode } = outcome.answer;
-    print({ ...common, responseCode, reason, reference, amount, currency, maskedPan, approvalCode });
+    // updateNotice (B6): the TMS has an update for this terminal; `paypad terminal update --trigger notice` asks for it.
+    const { responseCode, reason, reference, amount, currency, maskedPan, approvalCode, updateNotice } = outcome.answer;
+    print({ ...common, responseCode, reason, reference, amount, currency, maskedPan, approvalCode, updateNotice });
   } else if (outcome.kind === 'failed') {
     print({ ...common, code: outcome.pospCode ?? outcome.code, outcomeUnknown: outcome.unknown });
   } else {
