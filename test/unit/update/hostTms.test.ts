@@ -3,7 +3,8 @@
  * emulated terminal, onboarded at that KMS, runs its UpdateClient (firmware/core/updateClient.ts)
  * over its Node HAL and the two-slot updater: query, the vendor's signature, B3 with DWK made in the
  * KMS's HSM, the image in range requests, the switch, the first start; the TMS's per-terminal status
- * and inventory follow the reports. No fake TMS: the outside parties here are none.
+ * and inventory follow the reports. No fake TMS: the outside parties here are none. SQLite, and
+ * PostgreSQL when DATABASE_URL is set.
  */
 import { X509Certificate, createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -21,91 +22,92 @@ import { type Tms, createTms } from '../../../host/tms/tms';
 import { openTmsService } from '../../../host/tms/tmsService';
 import { openNodeUpdates } from '../../../firmware/hal/node/nodeUpdates';
 import { terminalCommand } from '../../../bin/commands/terminal';
-import { useMigratedDatabase } from '../../store/helpers/testDatabase';
+import { DIALECTS, useMigratedDatabase } from '../../store/helpers/testDatabase';
 import { seededRng } from '../../support/opsRng';
 import { type Manufactured, SERIAL, makeMtmsKey, manufacture, openTkEnvelope, rng, tempDirs } from '../terminal/support';
 import { MODEL, PROGRAM } from './fakeTms';
 
 const CUSTOMER = 'ACME';
-const dirs = tempDirs();
-const database = useMigratedDatabase('sqlite');
-const mtms = makeMtmsKey();
-const vendor = generateP256KeyPair(seededRng(asciiToBytes('host tms vendor')));
-const image = seededRng(asciiToBytes('host tms image'))(3 * 4096 + 123);
-let ca: CertificateAuthority;
-let kms: RunningKms;
-let tms: Tms;
-let unit: Manufactured;
 
-beforeAll(async () => {
-  ca = await ensureCa({ dataDir: dirs.make(), db: database().db });
-  tms = createTms(database().db, mkdtempSync(join(tmpdir(), 'paypad-host-tms-')));
-  kms = await startKms({
-    customerCode: CUSTOMER,
-    dataDir: dirs.make(),
-    db: database().db,
-    ca,
-    port: 0,
-    host: '127.0.0.1',
-    logger: createLogger({ level: 'silent' }),
-    tms: ({ customerCode, hsm, store }) => openTmsService({ customerCode, hsm, kmsStore: store, db: database().db, tms }),
+describe.each(DIALECTS)('the terminal updates itself from the host TMS on %s (B1-B4)', (dialect) => {
+  const dirs = tempDirs();
+  const database = useMigratedDatabase(dialect);
+  const mtms = makeMtmsKey();
+  const vendor = generateP256KeyPair(seededRng(asciiToBytes('host tms vendor')));
+  const image = seededRng(asciiToBytes('host tms image'))(3 * 4096 + 123);
+  let ca: CertificateAuthority;
+  let kms: RunningKms;
+  let tms: Tms;
+  let unit: Manufactured;
+
+  beforeAll(async () => {
+    ca = await ensureCa({ dataDir: dirs.make(), db: database().db });
+    tms = createTms(database().db, mkdtempSync(join(tmpdir(), 'paypad-host-tms-')));
+    kms = await startKms({
+      customerCode: CUSTOMER,
+      dataDir: dirs.make(),
+      db: database().db,
+      ca,
+      port: 0,
+      host: '127.0.0.1',
+      logger: createLogger({ level: 'silent' }),
+      tms: ({ customerCode, hsm, store }) => openTmsService({ customerCode, hsm, kmsStore: store, db: database().db, tms }),
+    });
+    unit = await onboard(SERIAL);
+    await tms.packages.addVendorKey('Test Vendor', vendor.publicKey, new Date());
+  }, 60_000);
+
+  /** A terminal manufactured for this KMS, its TK delivered, its TMK downloaded, signed on. */
+  async function onboard(serial: string): Promise<Manufactured> {
+    const made = manufacture(dirs.make(), { mtms, kmsUrl: kms.url, caDer: new Uint8Array(new X509Certificate(ca.caCertificatePem).raw), serial });
+    const answer = await made.terminal.handleLinkRequest({ v: 1, id: 1, op: 'tk' });
+    if (!('tkEnvelope' in answer)) throw new Error('expected a tk answer');
+    const envelope = encodeKeyEnvelope(wrapKeyForRecipient(kms.service.intakePublicKey().publicKey, openTkEnvelope(mtms, answer.tkEnvelope, serial), asciiToBytes(`paypad-tk|${serial}`), rng));
+    await kms.service.receiveTk({ v: 1, deliveryId: `d-${serial}`, serial, envelope: toHex(envelope), customerCode: CUSTOMER, intakeSequence: ++deliveries });
+    await made.terminal.downloadTmk();
+    await made.terminal.signOn();
+    return made;
+  }
+  let deliveries = 0;
+
+  /** A package of `version` for the test image, signed by the vendor, stored, and deployed to `serial` alone. */
+  async function deployTo(serial: string, version: string): Promise<number> {
+    const manifest = {
+      v: 1 as const,
+      name: PROGRAM,
+      version,
+      models: [MODEL],
+      size: image.length,
+      sha256: createHash('sha256').update(image).digest('hex').toUpperCase(),
+      minimumVersion: '0.1.0',
+      securityCounter: 1,
+      metadataVersion: await tms.packages.nextMetadataVersion(PROGRAM),
+      expires: '2099-01-01T00:00:00Z',
+    };
+    const pkg = await tms.packages.addPackage(signManifest(manifest, vendor.privateKey, vendor.publicKey), image, new Date());
+    const deployment = await tms.deploy({
+      packageId: pkg.id,
+      targets: { serials: [serial], groups: [], models: [] },
+      phases: [{ percent: 100 }],
+      failureThresholdPercent: 50,
+      kpiLimits: { maxRateIncreasePoints: 5, minTransactions: 20 },
+      mode: 'forced',
+    });
+    return deployment.id;
+  }
+
+  afterAll(async () => {
+    await kms?.close({ graceMs: 0 });
+    dirs.cleanup();
   });
-  unit = await onboard(SERIAL);
-  await tms.packages.addVendorKey('Test Vendor', vendor.publicKey, new Date());
-}, 60_000);
 
-/** A terminal manufactured for this KMS, its TK delivered, its TMK downloaded, signed on. */
-async function onboard(serial: string): Promise<Manufactured> {
-  const made = manufacture(dirs.make(), { mtms, kmsUrl: kms.url, caDer: new Uint8Array(new X509Certificate(ca.caCertificatePem).raw), serial });
-  const answer = await made.terminal.handleLinkRequest({ v: 1, id: 1, op: 'tk' });
-  if (!('tkEnvelope' in answer)) throw new Error('expected a tk answer');
-  const envelope = encodeKeyEnvelope(wrapKeyForRecipient(kms.service.intakePublicKey().publicKey, openTkEnvelope(mtms, answer.tkEnvelope, serial), asciiToBytes(`paypad-tk|${serial}`), rng));
-  await kms.service.receiveTk({ v: 1, deliveryId: `d-${serial}`, serial, envelope: toHex(envelope), customerCode: CUSTOMER, intakeSequence: ++deliveries });
-  await made.terminal.downloadTmk();
-  await made.terminal.signOn();
-  return made;
-}
-let deliveries = 0;
+  /** The terminal as it boots (firmware/hal/node/nodeUpdates.ts), restarts counted. */
+  function boot() {
+    const restarts = { n: 0 };
+    const { client, updater } = openNodeUpdates(unit.stateDir, { model: MODEL, programName: PROGRAM, vendorKeys: [vendor.publicKey], factoryVersion: '1.0.0', restart: () => void restarts.n++ });
+    return { client, updater, restarts };
+  }
 
-/** A package of `version` for the test image, signed by the vendor, stored, and deployed to `serial` alone. */
-async function deployTo(serial: string, version: string): Promise<number> {
-  const manifest = {
-    v: 1 as const,
-    name: PROGRAM,
-    version,
-    models: [MODEL],
-    size: image.length,
-    sha256: createHash('sha256').update(image).digest('hex').toUpperCase(),
-    minimumVersion: '0.1.0',
-    securityCounter: 1,
-    metadataVersion: await tms.packages.nextMetadataVersion(PROGRAM),
-    expires: '2099-01-01T00:00:00Z',
-  };
-  const pkg = await tms.packages.addPackage(signManifest(manifest, vendor.privateKey, vendor.publicKey), image, new Date());
-  const deployment = await tms.deploy({
-    packageId: pkg.id,
-    targets: { serials: [serial], groups: [], models: [] },
-    phases: [{ percent: 100 }],
-    failureThresholdPercent: 50,
-    kpiLimits: { maxRateIncreasePoints: 5, minTransactions: 20 },
-    mode: 'forced',
-  });
-  return deployment.id;
-}
-
-afterAll(async () => {
-  await kms?.close({ graceMs: 0 });
-  dirs.cleanup();
-});
-
-/** The terminal as it boots (firmware/hal/node/nodeUpdates.ts), restarts counted. */
-function boot() {
-  const restarts = { n: 0 };
-  const { client, updater } = openNodeUpdates(unit.stateDir, { model: MODEL, programName: PROGRAM, vendorKeys: [vendor.publicKey], factoryVersion: '1.0.0', restart: () => void restarts.n++ });
-  return { client, updater, restarts };
-}
-
-describe('the terminal updates itself from the host TMS (B1-B4)', () => {
   it('B1-B4: nothing offered before a deployment; then downloaded, switched, confirmed, and the TMS records success', async () => {
     const first = boot();
     await first.client.start();
