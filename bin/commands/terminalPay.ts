@@ -8,7 +8,7 @@
  *   confirm  --yes, or the masked name is shown and y/N asked (C5)
  *   amount   --amount in minor units (fen for CNY), --currency (default CNY)
  *   swipe    --card NAME (a simulated network's test card: unionPay, insufficientFunds, ...) or
- *            --card FILE (one line as a serial reader sends it: ";PAN=YYMM...?")
+ *            --card FILE (one line as a serial reader sends it: ";PAN=YYMM...?"); no PAN is ever printed
  *   PIN      --pin-stdin (a line on standard input) or, on a TTY, keyed with echo off, each digit
  *            handed to the app as a key press: never a flag, never printed
  *
@@ -65,7 +65,7 @@ Exit 0 approved, 1 declined, refused or cancelled, 2 the command line is wrong.
   --amount MINOR    the amount in minor units of the currency (fen for CNY: 1000 is 10.00)
   --currency CUR    ISO 4217 code (default CNY)
   --card NAME|FILE  the swipe: a test card of the simulated network (${Object.keys(TEST_CARDS).join(', ')}),
-                    or a file holding one reader line such as ;6222021000000000017=30121011234?
+                    or a file holding one reader line: ;PAN=YYMM and the rest of track 2, then ?
   --pin-stdin       read the PIN from the first line of standard input (never from a flag)
   --yes             confirm the payee's masked name without asking
   --payer MOBILE    the payer's own number, texted on success (C8)`,
@@ -230,7 +230,7 @@ function readSwipe(card: string): Swipe {
   bytes.fill(0);
   if (swipe.status !== 'read' || swipe.track2 === undefined) {
     wipeSwipe(swipe);
-    throw new UsageError(`--card ${card}: no track 2 in the file (expected one line such as ;6222021000000000017=30121011234?)`);
+    throw new UsageError(`--card ${card}: no track 2 in the file (expected one line: ';', the PAN, '=', the expiry YYMM and the rest of track 2, then '?')`);
   }
   return swipe;
 }
