@@ -85,7 +85,7 @@ export const xsDeviceBudgetBenchmark: Benchmark = {
         'The crypto primitives are the device\'s: `shared/crypto/primitives` is firmware/hal/moddable/nativePrimitives.ts over Moddable\'s `crypt` and `curve` modules, which xs-budget provides as host constructors and functions in C over libcrypto (test/xs/budget/xsBudgetCrypt.c), as the ESP32\'s are C: the heap pays for their results, the stack for one host frame.',
         'Without preloading, every module\'s functions, classes and tables are made in RAM at power-on (the load step; bench/results/device-load.md splits it by module). A preloaded module was run at build time and its objects are in flash (Moddable `preload`), as the manifest\'s `preload` names them.',
       ],
-      environment: { engine: 'xs-budget (XS 13.3 from @agoric/xsnap, 64-bit)', scenario: 'serial PP-BUDGET-0001, fake KMS over HTTPS on 127.0.0.1 (test/xs/terminal/fakeKms.ts), seeded RNG' },
+      environment: { engine: 'xs-budget (XS 13.3 from @agoric/xsnap, 64-bit)', scenario: 'serial PP-BUDGET-0001, fake KMS over HTTPS on 127.0.0.1 (test/support/fakeKms.ts), seeded RNG' },
     };
   },
 };

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { LINK_VERSION, type LinkOp, type LinkRequest, FrameDecoder, decodeLinkFrame, encodeLinkMessage, validateLinkResponse } from '../shared/protocol/localLink';
 import { ensureRootKey } from '../firmware/hal/node/rootKey';
 import { seededRng } from '../test/support/opsRng';
-import { FakeKms } from '../test/xs/terminal/fakeKms';
+import { FakeKms } from '../test/support/fakeKms';
 import { makeTestPki } from '../test/xs/terminal/testPki';
 import { XsTerminal, XsTerminalCore } from '../test/xs/terminal/xsTerminal';
 import type { XsMeter } from '../test/xs/xsWorker';
@@ -175,7 +175,7 @@ export const xsOnboardingBenchmark: Benchmark = {
         'ms: wall time on this host, including the Node HAL\'s file writes (fsync) and the TLS handshake with the KMS; not an ESP32 time.',
         'P-256 base-point precomputation is set to window 1 when the script loads (shared/crypto/keyTransport setP256PrecomputeWindow), as the device firmware does.',
       ],
-      environment: { engine: 'XS 13.3 (xsnap-worker from @agoric/xsnap)', scenario: `serial ${SERIAL}, fake KMS over HTTPS on 127.0.0.1 (test/xs/terminal/fakeKms.ts)` },
+      environment: { engine: 'XS 13.3 (xsnap-worker from @agoric/xsnap)', scenario: `serial ${SERIAL}, fake KMS over HTTPS on 127.0.0.1 (test/support/fakeKms.ts)` },
     };
   },
 };

@@ -17,7 +17,7 @@ import { seededRng } from '../support/opsRng';
 import { budgetEngine, buildXsBudget } from './budget/budgetEngine';
 import { RESOURCES, targetAmount } from './budget/deviceBudget';
 import { deviceModules, importScript } from './budget/deviceModules';
-import { FakeKms } from './terminal/fakeKms';
+import { FakeKms } from '../support/fakeKms';
 import { makeTestPki, type TestPki } from './terminal/testPki';
 import { XS_TERMINAL_ENTRY, XsTerminal, XsTerminalCore } from './terminal/xsTerminal';
 import type { XsMemory } from './xsWorker';

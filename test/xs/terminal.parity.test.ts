@@ -88,7 +88,7 @@ describe('X3: the same inputs give the same terminal in Node and in XS', () => {
     expect(node.tampered).toMatchObject({ code: 'MAC_MISMATCH' });
     expect(Object.keys(node.loaded.kcv).sort()).toEqual(['DMK', 'MAK', 'PIK', 'TDK', 'TMK']);
     expect(node.status.stage).toBe('signed-on');
-    expect(node.requests.map((r) => `${r.route}/${r.keyId}/${r.seq}/${r.status}`)).toEqual(['tmk/TK/1/404', 'tmk/TK/2/200', 'tmk/TK/3/200', 'sign-on/TK/4/200', 'sign-on/MAK/5/200']);
+    expect(node.requests.map((r) => `${r.route}/${r.keyId}/${r.seq}/${r.status}`)).toEqual(['tmk/TK/1/401', 'tmk/TK/2/200', 'tmk/TK/3/200', 'sign-on/TK/4/200', 'sign-on/MAK/5/200']);
   });
 
   it('A2, A10: the operator reads the same serial and byte-identical TK envelopes from both', () => {

@@ -22,7 +22,7 @@ import { FakeTms, MODEL, PROGRAM, makePackage } from '../unit/update/fakeTms';
 import { budgetEngine, buildXsBudget } from './budget/budgetEngine';
 import { RESOURCES, type Resource, targetAmount } from './budget/deviceBudget';
 import { deviceModules, importScript } from './budget/deviceModules';
-import { FakeKms } from './terminal/fakeKms';
+import { FakeKms } from '../support/fakeKms';
 import { makeTestPki } from './terminal/testPki';
 import { XS_TERMINAL_ENTRY, XsTerminal, XsTerminalCore } from './terminal/xsTerminal';
 import type { XsMemory } from './xsWorker';

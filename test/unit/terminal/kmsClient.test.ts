@@ -1,17 +1,16 @@
 /**
  * Key loading from the terminal's side (A11, A12, X2) against a fake KMS over real HTTPS: the
- * terminal on the Node HAL in a state directory, the KMS from shared/crypto (fakeKms.ts). What
+ * terminal on the Node HAL in a state directory, the KMS from shared/crypto (test/support/fakeKms). What
  * must hold: keys are stored only from an answer whose MAC verified and whose KCVs match; the
  * sequence number only goes up, across restarts too; nothing secret reaches the disk in clear.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../../shared/bytes';
-import { keyCheckValue } from '../../../shared/crypto/kcv';
 import { PaypadError, isPaypadError } from '../../../shared/errors';
 import { KmsRefusal } from '../../../firmware/core/kmsClient';
 import { Terminal, type TerminalStatus } from '../../../firmware/core/terminal';
 import type { Http } from '../../../firmware/hal/http';
-import { FakeKms } from './fakeKms';
+import { FakeKms, TAMPERS } from '../../support/fakeKms';
 import { type Manufactured, SERIAL, type TestPki, makeMtmsKey, makePki, manufacture, openTkEnvelope, reopen, secretsInFiles, tempDirs } from './support';
 
 const dirs = tempDirs();
@@ -28,15 +27,18 @@ afterEach(async () => {
 
 /** A manufactured terminal whose TK has reached the KMS (A1-A7 done), and that KMS. */
 async function onboarded(): Promise<Manufactured> {
-  kms = await FakeKms.start(SERIAL, pki.kms);
+  kms = await FakeKms.start(pki.kms);
   const unit = manufacture(dirs.make(), { mtms, kmsUrl: kms.url, caDer: pki.caDer });
   const answer = await unit.terminal.handleLinkRequest({ v: 1, id: 1, op: 'tk' });
   if (!('tkEnvelope' in answer)) throw new Error('expected a tk answer');
-  kms.receiveTk(openTkEnvelope(mtms, answer.tkEnvelope));
+  kms.receiveTk(SERIAL, openTkEnvelope(mtms, answer.tkEnvelope));
   return unit;
 }
 
-const kcvOf = (key: Uint8Array | undefined) => toHex(keyCheckValue(key as Uint8Array, 'cmac'));
+/** What the KMS issued to the terminal, by slot: KCVs (hex). */
+const issued = () => kms.issuedKcvs(SERIAL);
+/** The requests the KMS could read, as [route, seq, key, authenticated]. */
+const received = () => kms.requests.map((r) => [r.route, r.seq, r.keyId, r.status !== 401]);
 
 async function expectRefusal(promise: Promise<unknown>, code: string): Promise<unknown> {
   const e = await promise.then(
@@ -51,8 +53,8 @@ describe('A11 TMK download and A12 sign-on over MAC\'d HTTPS', () => {
   it('A11 downloads the TMK under K_tkmac and stores it; its KCV is the KMS\'s', async () => {
     const { terminal } = await onboarded();
     const tmk = await terminal.downloadTmk();
-    expect(tmk).toMatchObject({ slot: 'TMK', kcv: kcvOf(kms.tmk), keyUsage: 'K1', modeOfUse: 'B', exportability: 'N' });
-    expect(kms.received).toEqual([{ route: 'tmk', seq: 1, keyId: 'TK', authenticated: true }]);
+    expect(tmk).toMatchObject({ slot: 'TMK', kcv: issued().TMK, keyUsage: 'K1', modeOfUse: 'B', exportability: 'N' });
+    expect(received()).toEqual([['tmk', 1, 'TK', true]]);
     expect((await terminal.status()).stage).toBe('tmk');
   });
 
@@ -62,23 +64,24 @@ describe('A11 TMK download and A12 sign-on over MAC\'d HTTPS', () => {
     await terminal.downloadTmk();
     const keys = await terminal.signOn();
     expect(keys.map((k) => [k.slot, k.keyUsage, k.modeOfUse, k.kcv])).toEqual([
-      ['PIK', 'P0', 'E', kcvOf(kms.workingKeys.get('PIK'))],
-      ['MAK', 'M6', 'C', kcvOf(kms.workingKeys.get('MAK'))],
-      ['TDK', 'D0', 'B', kcvOf(kms.workingKeys.get('TDK'))],
-      ['DMK', 'K0', 'B', kcvOf(kms.workingKeys.get('DMK'))],
+      ['PIK', 'P0', 'E', issued().PIK],
+      ['MAK', 'M6', 'C', issued().MAK],
+      ['TDK', 'D0', 'B', issued().TDK],
+      ['DMK', 'K0', 'B', issued().DMK],
     ]);
     expect((await terminal.status()).stage).toBe('signed-on');
     await terminal.signOn();
-    expect(kms.received.map((r) => [r.route, r.seq, r.keyId])).toEqual([
+    expect(kms.requests.map((r) => [r.route, r.seq, r.keyId])).toEqual([
       ['tmk', 1, 'TK'],
       ['sign-on', 2, 'TK'],
       ['sign-on', 3, 'MAK'],
     ]);
     // X1: the terminal's files hold none of the keys in clear (TK, K_tkmac, TMK, working keys).
-    expect(secretsInFiles(unit.stateDir, kms.secrets())).toEqual([]);
+    const secrets = kms.clearKeys(SERIAL).map(toHex);
+    expect(secretsInFiles(unit.stateDir, secrets)).toEqual([]);
     const status = await terminal.status();
     expect(status.slots.map((s) => s.slot)).toEqual(['TK', 'TMK', 'PIK', 'MAK', 'TDK', 'DMK']);
-    for (const secret of kms.secrets()) expect(JSON.stringify(status)).not.toContain(secret);
+    for (const secret of secrets) expect(JSON.stringify(status)).not.toContain(secret);
   });
 
   it('A11 a new TMK makes the next sign-on go under K_tkmac again (the KMS dropped the old MAK)', async () => {
@@ -88,8 +91,8 @@ describe('A11 TMK download and A12 sign-on over MAC\'d HTTPS', () => {
     await terminal.downloadTmk();
     expect((await terminal.status()).stage).toBe('tmk');
     await terminal.signOn();
-    expect(kms.received.map((r) => r.keyId)).toEqual(['TK', 'TK', 'TK', 'TK']);
-    expect((await terminal.status()).slots.find((s) => s.slot === 'MAK')).toMatchObject({ kcv: kcvOf(kms.workingKeys.get('MAK')) });
+    expect(kms.requests.map((r) => r.keyId)).toEqual(['TK', 'TK', 'TK', 'TK']);
+    expect((await terminal.status()).slots.find((s) => s.slot === 'MAK')).toMatchObject({ kcv: issued().MAK });
   });
 
   it('X2 the sequence is persisted: a restarted terminal on the same state directory continues it', async () => {
@@ -100,8 +103,7 @@ describe('A11 TMK download and A12 sign-on over MAC\'d HTTPS', () => {
     expect((await restarted.status()).lastSequence).toBe(2);
     await restarted.signOn();
     await reopen(unit.stateDir).downloadTmk();
-    expect(kms.received.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
-    expect(kms.received.every((r) => r.authenticated)).toBe(true);
+    expect(kms.requests.map((r) => [r.seq, r.status])).toEqual([1, 2, 3, 4].map((seq) => [seq, 200]));
   });
 
   it('X2 a sequence number is spent before sending: after a lost answer the retry uses the next one', async () => {
@@ -119,20 +121,20 @@ describe('A11 TMK download and A12 sign-on over MAC\'d HTTPS', () => {
     await expectRefusal(terminal.downloadTmk(), 'HTTP_FAILED');
     expect((await terminal.status()).slots.map((s) => s.slot)).toEqual(['TK']);
     const tmk = await terminal.downloadTmk();
-    expect(kms.received.map((r) => [r.seq, r.authenticated])).toEqual([
-      [1, true],
-      [2, true],
+    expect(kms.requests.map((r) => [r.seq, r.status])).toEqual([
+      [1, 200],
+      [2, 200],
     ]);
-    expect(tmk.kcv).toBe(kcvOf(kms.tmk));
+    expect(tmk.kcv).toBe(issued().TMK);
   });
 
   it('A11 before any TK, and A12 before a TMK, are TERMINAL_STATE and send nothing', async () => {
-    kms = await FakeKms.start(SERIAL, pki.kms);
+    kms = await FakeKms.start(pki.kms);
     const { terminal } = manufacture(dirs.make(), { mtms, kmsUrl: kms.url, caDer: pki.caDer });
     await expectRefusal(terminal.downloadTmk(), 'TERMINAL_STATE');
     await terminal.handleLinkRequest({ v: 1, id: 1, op: 'tk' });
     await expectRefusal(terminal.signOn(), 'TERMINAL_STATE');
-    expect(kms.received).toEqual([]);
+    expect(kms.requests).toEqual([]);
     expect((await terminal.status()).lastSequence).toBe(0);
   });
 });
@@ -156,7 +158,7 @@ describe('X2 answers that are not trusted store nothing', () => {
     for (const [tamper, code] of cases) {
       it(`${step === 'tmk' ? 'A11' : 'A12'} ${tamper}: ${code}, no key stored, only the sequence number spent`, async () => {
         const { terminal, before } = await loadedExceptFor(step);
-        kms.tamper = tamper;
+        kms.tamper = TAMPERS[tamper];
         const e = await expectRefusal(step === 'tmk' ? terminal.downloadTmk() : terminal.signOn(), code);
         const after = await terminal.status();
         expect(after.slots).toEqual(before.slots);
@@ -170,7 +172,7 @@ describe('X2 answers that are not trusted store nothing', () => {
 
   it('X2 the KMS refusing our MAC (a TK it never received) is KMS_RESPONSE_UNSIGNED, naming its code only as a diagnostic', async () => {
     const { terminal } = await onboarded();
-    kms.receiveTk(new Uint8Array(16).fill(7));
+    kms.receiveTk(SERIAL, new Uint8Array(16).fill(7));
     const e = await expectRefusal(terminal.downloadTmk(), 'KMS_RESPONSE_UNSIGNED');
     expect((e as Error).message).toMatch(/401.*MAC_MISMATCH/);
     expect((await terminal.status()).slots.map((s) => s.slot)).toEqual(['TK']);
@@ -179,17 +181,17 @@ describe('X2 answers that are not trusted store nothing', () => {
   it('X2 a replayed sequence (state restored from an old copy) is refused by the KMS, authenticated, as KMS_REFUSED PROTOCOL_REPLAY', async () => {
     const { terminal } = await onboarded();
     await terminal.downloadTmk();
-    kms.lastSeq = 10;
+    kms.sawSequence(SERIAL, 10);
     const e = await expectRefusal(terminal.signOn(), 'KMS_REFUSED');
     expect((e as KmsRefusal).kmsCode).toBe('PROTOCOL_REPLAY');
   });
 
   it('A8 a KMS whose certificate is not from the pinned CA is not talked to: HTTP_FAILED, nothing sent', async () => {
     const other = await makePki('another CA');
-    kms = await FakeKms.start(SERIAL, other.kms);
+    kms = await FakeKms.start(other.kms);
     const { terminal } = manufacture(dirs.make(), { mtms, kmsUrl: kms.url, caDer: pki.caDer });
     await terminal.handleLinkRequest({ v: 1, id: 1, op: 'tk' });
     await expectRefusal(terminal.downloadTmk(), 'HTTP_FAILED');
-    expect(kms.received).toEqual([]);
+    expect(kms.requests).toEqual([]);
   });
 });

@@ -18,7 +18,7 @@ import { createNodeHttp } from '../../../firmware/hal/node/http';
 import { createNodeRng } from '../../../firmware/hal/node/rng';
 import { ensureRootKey, readRootKey, ROOT_KEY_BYTES, ROOT_KEY_FILE } from '../../../firmware/hal/node/rootKey';
 import { KMS_LOCK_FILE, lockKmsExchanges } from '../../../firmware/hal/node/stateLock';
-import { FakeKms } from './fakeKms';
+import { FakeKms } from '../../support/fakeKms';
 import { makePki, rng, tempDirs } from './support';
 
 const dirs = tempDirs();
@@ -227,7 +227,7 @@ describe('Http', () => {
 
   it('A8 https trusts only the given anchor: the paypad CA passes, another CA fails, and without it the public store does not know the paypad CA', async () => {
     const pki = await makePki();
-    const kms = await FakeKms.start('PP-TERM-0001', pki.kms);
+    const kms = await FakeKms.start(pki.kms);
     try {
       const url = `${kms.url}/kms/v1/terminals/PP-TERM-0001/tmk`;
       // The fake KMS answers an unauthenticated POST with an unsigned 400: the TLS handshake worked.

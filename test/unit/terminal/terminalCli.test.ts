@@ -8,10 +8,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../../shared/bytes';
-import { keyCheckValue } from '../../../shared/crypto/kcv';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../../../bin/args';
 import { terminalCommand } from '../../../bin/commands/terminal';
-import { FakeKms } from './fakeKms';
+import { FakeKms, TAMPERS } from '../../support/fakeKms';
 import { LinkClient, SERIAL, type TestPki, makeMtmsKey, makePki, openTkEnvelope, tempDirs } from './support';
 import { runCommand } from '../../support/runCommand';
 
@@ -24,7 +23,7 @@ let kms: FakeKms;
 let caFile: string;
 beforeAll(async () => {
   pki = await makePki();
-  kms = await FakeKms.start(SERIAL, pki.kms);
+  kms = await FakeKms.start(pki.kms);
   caFile = join(dirs.make(), 'ca.pem');
   writeFileSync(caFile, pki.caPem);
 });
@@ -110,15 +109,14 @@ describe('paypad terminal', () => {
       expect(await link.request({ v: 1, id: 1, op: 'serial' })).toMatchObject({ ok: true, serial: SERIAL });
       tk = openTkEnvelope(mtms, (await link.request({ v: 1, id: 2, op: 'tk' })).tkEnvelope as string);
       link.close();
-      kms.receiveTk(tk);
+      kms.receiveTk(SERIAL, tk);
 
       const loaded = await terminal('load-keys', '--state-dir', stateDir);
       expect(loaded.err).toBe('');
       expect(loaded.code).toBe(EXIT_OK);
-      const kcv = (key: Uint8Array | undefined) => toHex(keyCheckValue(key as Uint8Array, 'cmac'));
       expect(JSON.parse(loaded.out)).toEqual({
         serial: SERIAL,
-        kcv: { TMK: kcv(kms.tmk), PIK: kcv(kms.workingKeys.get('PIK')), MAK: kcv(kms.workingKeys.get('MAK')), TDK: kcv(kms.workingKeys.get('TDK')), DMK: kcv(kms.workingKeys.get('DMK')) },
+        kcv: (({ TK: _tk, ...loaded }) => loaded)(kms.issuedKcvs(SERIAL)),
       });
     } finally {
       expect(await first.stop()).toBe(0);
@@ -138,7 +136,7 @@ describe('paypad terminal', () => {
   });
 
   it('load-keys: a KMS that does not recognise the TK (401 MAC_MISMATCH) gets a message saying what to check', async () => {
-    kms.tamper = 'forget';
+    kms.tamper = TAMPERS['unknown-terminal'];
     try {
       const refused = await terminal('load-keys', '--state-dir', stateDir);
       expect(refused).toMatchObject({ code: EXIT_FAILED, out: '' });
@@ -146,17 +144,17 @@ describe('paypad terminal', () => {
       expect(refused.err).toMatch(/paypad mtms outbox/);
       expect(refused.err).toMatch(/kmsUrl/);
     } finally {
-      kms.tamper = 'none';
+      kms.tamper = undefined;
     }
   });
 
   it('load-keys reports a refused exchange by its code and exits 1', async () => {
-    kms.tamper = 'unsigned';
+    kms.tamper = TAMPERS.unsigned;
     try {
       const refused = await terminal('load-keys', '--state-dir', stateDir);
       expect(refused).toMatchObject({ code: EXIT_FAILED, out: '', err: expect.stringMatching(/KMS_RESPONSE_UNSIGNED/) });
     } finally {
-      kms.tamper = 'none';
+      kms.tamper = undefined;
     }
   });
 });

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { LINK_VERSION, FrameDecoder, decodeLinkFrame, encodeLinkMessage, validateLinkResponse } from '../../../shared/protocol/localLink';
 import { ensureRootKey } from '../../../firmware/hal/node/rootKey';
 import { seededRng } from '../../support/opsRng';
-import { FakeKms } from '../terminal/fakeKms';
+import { FakeKms } from '../../support/fakeKms';
 import { makeTestPki } from '../terminal/testPki';
 import { XS_TERMINAL_ENTRY, XsTerminal, XsTerminalCore } from '../terminal/xsTerminal';
 import { type XsAbort, type XsMemory, type XsMeter, XsWorkerError } from '../xsWorker';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toHex } from '../../../shared/bytes';
 import type { EmulatedTerminal, EmulatedTerminalOptions, TerminalEngine } from './emulatedTerminal';
-import { FakeKms } from './fakeKms';
+import { FakeKms } from '../../support/fakeKms';
 import { makeTestPki, type TestPki } from './testPki';
 
 export const SERIAL = 'PP-0003-0001';

@@ -12,7 +12,7 @@ import { PaypadError } from '../../../shared/errors';
 import { tkIntakeSignedBytes } from '../../../shared/protocol/deviceIdentity';
 import { connectTcpLink } from '../../../host/operator/tcpLink';
 import type { EmulatedTerminal, LoadKeysResult } from './emulatedTerminal';
-import type { FakeKms } from './fakeKms';
+import type { FakeKms } from '../../support/fakeKms';
 import { makeTestPki, type TestPki } from './testPki';
 
 let deviceCa: Promise<TestPki> | undefined;

@@ -1,8 +1,9 @@
 /**
- * A customer KMS for the terminal tests, built from shared/crypto and shared/protocol rather than
- * host/kms, over real HTTPS with the paypad TLS settings (host/tls/serverOptions). It knows every
- * key in clear (test/support/keyVaultFixture SoftwareBackOffice), so a test can compare what the
- * terminal reports with what the KMS made (A11, A12).
+ * The one simulated customer KMS of the terminal tests, in Node (test/unit/terminal) and in the XS
+ * engine (test/xs): built from shared/crypto and shared/protocol rather than host/kms, over real
+ * HTTPS with the paypad TLS settings (host/tls/serverOptions). It knows every key in clear
+ * (keyVaultFixture SoftwareBackOffice), so a test can compare what the terminal reports with what
+ * the KMS made (A11, A12) and search the terminal's files for them (X1).
  *
  *   POST /kms/v1/terminals/<serial>/tmk       tmkRequest -> tmkResponse          (A11)
  *   POST /kms/v1/terminals/<serial>/sign-on   signOnRequest -> signOnResponse    (A12)
@@ -11,25 +12,27 @@
  * K_tkmac (or MAK, sign-on only) in constant time, then the sequence must exceed the last one
  * seen; answers are MAC'd under the request's key over status, serial and sequence. A request
  * the KMS cannot authenticate gets an UNSIGNED error body; one it authenticated but refuses (a
- * replay) gets a MAC'd one. `tamper` lets a test change an answer on its way out.
+ * replay) gets a MAC'd one. As the real KMS, a serial it holds no TK for is answered as a wrong
+ * MAC (401 MAC_MISMATCH, unsigned): no serial oracle. `tamper` lets a test change an answer on its
+ * way out; TAMPERS has the usual ones.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { fromHex, toHex } from '../../../shared/bytes';
-import { aesCmac } from '../../../shared/crypto/cmac';
-import { keyCheckValue } from '../../../shared/crypto/kcv';
-import { deriveKeyCounterCmac } from '../../../shared/crypto/kdf';
-import { decodeKeyEnvelope, unwrapKeyAsRecipient } from '../../../shared/crypto/keyTransport';
-import { PaypadError, isPaypadError } from '../../../shared/errors';
-import { MAX_BODY_BYTES, type MacFunction, type MacKeyId, type ReceivedRequest, parseRequest, signResponse, tkMacKdfParams, verifyRequest } from '../../../shared/protocol/macEnvelope';
-import { toErrorBody, validateMessage } from '../../../shared/protocol/messages';
-import { assertFreshSequence } from '../../../shared/protocol/sequence';
-import { tkTransportContext } from '../../../shared/protocol/tkTransport';
-import { decodeJson, encodeJson } from '../../../shared/protocol/validate';
-import { serverTlsOptions } from '../../../host/tls/serverOptions';
-import type { TlsIdentity } from '../../../host/tls/identity';
-import { SoftwareBackOffice } from '../../support/keyVaultFixture';
+import { fromHex, toHex, utf8ToBytes } from '../../shared/bytes';
+import { aesCmac } from '../../shared/crypto/cmac';
+import { keyCheckValue } from '../../shared/crypto/kcv';
+import { deriveKeyCounterCmac } from '../../shared/crypto/kdf';
+import { decodeKeyEnvelope, unwrapKeyAsRecipient } from '../../shared/crypto/keyTransport';
+import { PaypadError, isPaypadError } from '../../shared/errors';
+import { MAX_BODY_BYTES, type MacFunction, type MacKeyId, type ReceivedRequest, parseRequest, signResponse, tkMacKdfParams, verifyRequest } from '../../shared/protocol/macEnvelope';
+import { toErrorBody, validateMessage } from '../../shared/protocol/messages';
+import { assertFreshSequence } from '../../shared/protocol/sequence';
+import { tkTransportContext } from '../../shared/protocol/tkTransport';
+import { decodeJson, encodeJson } from '../../shared/protocol/validate';
+import { serverTlsOptions } from '../../host/tls/serverOptions';
+import type { TlsIdentity } from '../../host/tls/identity';
+import { SoftwareBackOffice } from './keyVaultFixture';
 
 export type KmsRoute = 'tmk' | 'sign-on';
 
@@ -94,13 +97,22 @@ export class FakeKms {
    * the TK from now on. A TK for a known serial replaces it, with a new sequence (A13).
    */
   receiveTransportKey(serial: string, envelopeHex: string): void {
+    this.receiveTk(serial, unwrapKeyAsRecipient(this.mtms.privateKey, decodeKeyEnvelope(fromHex(envelopeHex, 'TK envelope')), tkTransportContext(serial)));
+  }
+
+  /** A7 alone: MTMS (the test's, with its own intake key) delivered `tk` for `serial`. */
+  receiveTk(serial: string, tk: Uint8Array): void {
     // Each delivery for a serial gets its own key stream: a repaired terminal (A13) gets new keys.
     const delivery = (this.deliveries.get(serial) ?? 0) + 1;
     this.deliveries.set(serial, delivery);
     const office = new SoftwareBackOffice(`${this.seed}|${serial}|${delivery}`);
-    const tk = unwrapKeyAsRecipient(this.mtms.privateKey, decodeKeyEnvelope(fromHex(envelopeHex, 'TK envelope')), tkTransportContext(serial));
     office.tk = tk;
     this.accounts.set(serial, { office, tkMacKey: deriveKeyCounterCmac(tk, tkMacKdfParams(serial)), lastSeq: 0, issued: {} });
+  }
+
+  /** The KMS has seen sequence `seq` from `serial` already (a terminal restored from an old copy replays). */
+  sawSequence(serial: string, seq: number): void {
+    this.account(serial).lastSeq = seq;
   }
 
   /** KCVs of the keys last issued to `serial`, by slot name (TK, TMK, PIK, MAK, TDK, DMK). */
@@ -137,7 +149,7 @@ export class FakeKms {
 
   private account(serial: string): TerminalAccount {
     const account = this.accounts.get(serial);
-    if (!account) throw new PaypadError('KMS_TERMINAL_UNKNOWN', `no TK has been delivered for ${serial}`);
+    if (!account) throw new PaypadError('MAC_MISMATCH', 'request MAC does not verify');
     return account;
   }
 
@@ -211,7 +223,35 @@ async function signed(status: number, serial: string, seq: number, body: Uint8Ar
   return { status, headers: await signResponse({ status, serial, seq }, body, mac), body };
 }
 
-const STATUS: Record<string, number> = { NOT_FOUND: 404, KMS_TERMINAL_UNKNOWN: 404, MAC_MISMATCH: 401, PROTOCOL_REPLAY: 409, KMS_KEY_STATE: 409 };
+const STATUS: Record<string, number> = { NOT_FOUND: 404, MAC_MISMATCH: 401, PROTOCOL_REPLAY: 409, KMS_KEY_STATE: 409 };
+
+type Tamper = NonNullable<FakeKms['tamper']>;
+
+/** The answers tests have the KMS spoil, each refused by the terminal for its own reason (X2). */
+export const TAMPERS = {
+  /** A bit of Paypad-Mac flipped: MAC_MISMATCH. */
+  'response-mac': (_route, reply) => ({ ...reply, headers: { ...reply.headers, 'Paypad-Mac': flipFirstHexDigit(reply.headers['Paypad-Mac']) } }),
+  /** The body changed after it was MAC'd: MAC_MISMATCH. */
+  'response-body': (_route, reply) => ({ ...reply, body: utf8ToBytes(new TextDecoder().decode(reply.body).replace('"v":1', '"v":1 ')) }),
+  /** A good body without Paypad-Mac: KMS_RESPONSE_UNSIGNED. */
+  unsigned: (_route, reply) => ({ ...reply, headers: {} }),
+  /** MAC'd, but the KCV of the TMK (of the DMK, the last key, at sign-on) is wrong: KCV_MISMATCH, and none of the keys before it is stored either. */
+  kcv: (route, reply, sign) => {
+    const message = JSON.parse(new TextDecoder().decode(reply.body)) as { kcv?: string; keys?: { kcv: string }[] };
+    if (route === 'tmk' && message.kcv) message.kcv = flipFirstHexDigit(message.kcv);
+    const last = message.keys?.at(-1);
+    if (route === 'sign-on' && last) last.kcv = flipFirstHexDigit(last.kcv);
+    return sign(reply.status, message);
+  },
+  /** A MAC'd refusal: KMS_REFUSED, KMS_KEY_STATE. */
+  refuse: (_route, _reply, sign) => sign(409, { error: { code: 'KMS_KEY_STATE', message: 'not now' } }),
+  /** Answered as by a KMS that holds no TK for the terminal: unsigned 401 MAC_MISMATCH. */
+  'unknown-terminal': () => ({ status: 401, headers: {}, body: encodeJson({ error: { code: 'MAC_MISMATCH', message: 'request MAC does not verify' } }) }),
+} satisfies Record<string, Tamper>;
+
+function flipFirstHexDigit(hex: string): string {
+  return (hex[0] === '0' ? '1' : '0') + hex.slice(1);
+}
 
 function errorCodeOf(body: Uint8Array): string | undefined {
   try {
