@@ -9,9 +9,10 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Rng, asciiToBytes, fromHex, utf8ToBytes } from '../../../shared/bytes';
+import { type Rng, fromHex, utf8ToBytes } from '../../../shared/bytes';
 import { type P256KeyPair, decodeKeyEnvelope, generateP256KeyPair, unwrapKeyAsRecipient } from '../../../shared/crypto/keyTransport';
 import { FrameDecoder, decodeLinkFrame, encodeFrame } from '../../../shared/protocol/localLink';
+import { tkTransportContext } from '../../../shared/protocol/tkTransport';
 import { type CaKeys, createCaCertificate, randomSerial, signLeafCertificate } from '../../../host/ca/certificates';
 import { EC_KEY_ALGORITHM, type CryptoKeyPair, subtle, x509 } from '../../../host/ca/x509';
 import type { TlsIdentity } from '../../../host/tls/identity';
@@ -77,9 +78,9 @@ export function makeMtmsKey(): P256KeyPair {
   return generateP256KeyPair(rng);
 }
 
-/** MTMS's side of A10: opens a tk envelope with its private key and the context spelled out in docs/key-loading.md. */
+/** MTMS's side of A10: opens a tk envelope with its private key and the serial's context (shared/protocol/tkTransport, as MTMS does). */
 export function openTkEnvelope(mtms: P256KeyPair, envelopeHex: string, serial = SERIAL): Uint8Array {
-  return unwrapKeyAsRecipient(mtms.privateKey, decodeKeyEnvelope(fromHex(envelopeHex)), asciiToBytes(`paypad-tk|${serial}`));
+  return unwrapKeyAsRecipient(mtms.privateKey, decodeKeyEnvelope(fromHex(envelopeHex)), tkTransportContext(serial));
 }
 
 export interface Manufactured {
