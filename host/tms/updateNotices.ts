@@ -16,7 +16,10 @@ import type { TmsTables } from './tmsTables';
 export interface UpdateNotices {
   /** Posts a notice for each of these serials this host's KMSs know (their customer is the KMS's). */
   post(deploymentId: number, serials: readonly string[], at: Date): Promise<void>;
-  /** The oldest undelivered notice of a running deployment for this terminal, now marked delivered. */
+  /**
+   * The oldest undelivered notice of a running deployment for this terminal, unless it succeeded
+   * in that deployment meanwhile, now marked delivered.
+   */
   take(customerCode: string, serial: string, at: Date): Promise<UpdateNotice | undefined>;
 }
 
@@ -39,11 +42,14 @@ export function createUpdateNotices(schemaDb: Kysely<Schema>): UpdateNotices {
         .selectFrom('tms_notices as n')
         .innerJoin('tms_deployments as d', 'd.id', 'n.deployment_id')
         .innerJoin('tms_packages as p', 'p.id', 'd.package_id')
+        .innerJoin('tms_deployment_terminals as t', (join) => join.onRef('t.deployment_id', '=', 'n.deployment_id').onRef('t.serial', '=', 'n.serial'))
         .select(['n.deployment_id', 'p.name', 'p.version'])
         .where('n.customer_code', '=', customerCode)
         .where('n.serial', '=', serial)
         .where('n.delivered_at', 'is', null)
         .where('d.state', '=', 'running')
+        // B7: a terminal its schedule already updated has no use for the notice.
+        .where('t.status', '!=', 'success')
         .orderBy('n.created_at')
         .limit(1)
         .executeTakeFirst();

@@ -1,7 +1,7 @@
 /**
  * B6: the TMS tells POSP that a terminal has an update (host/tms/updateNotices), and POSP's next
  * answer to that terminal carries the notice under its MAC (host/posp/pospService), once; a
- * terminal outside the deployment gets none. Runs on SQLite, and on PostgreSQL when DATABASE_URL is set.
+ * terminal outside the deployment gets none, nor one that its schedule updated first (B7). Runs on SQLite, and on PostgreSQL when DATABASE_URL is set.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { p256PublicKey } from '../../../shared/crypto/primitives';
@@ -55,5 +55,18 @@ describe.each(DIALECTS)('B6 update notices on %s', (dialect) => {
     expect((await lookup(targeted)).updateNotice).toEqual({ name: PROGRAM, version: '1.2.0' });
     expect((await lookup(targeted)).updateNotice).toBeUndefined();
     expect((await lookup(other)).updateNotice).toBeUndefined();
+  });
+
+  it('B7: a terminal its schedule updated before its next transaction gets no notice for that deployment', async () => {
+    const terminal = await signedOnTerminal(kms);
+    const privateKey = rng(32);
+    const vendor = { privateKey, publicKey: p256PublicKey(privateKey) };
+    await tms.packages.addVendorKey('Test Vendor', vendor.publicKey, NOW);
+    const pkg = await storePackage({ tms, vendor }, rng(4096), { version: '1.3.0' });
+    const d = await tms.deploy({ packageId: pkg.id, targets: { serials: [terminal.serial, 'PP-NOT-YET-01'], groups: [], models: [] }, phases: [{ percent: 100 }], failureThresholdPercent: 0, kpiLimits: { maxRateIncreasePoints: 5, minTransactions: 20 }, mode: 'attempt' });
+    await tms.deployments.setStatus(d.id, terminal.serial, 'success', undefined, NOW);
+    // Still running (another terminal is pending), and the notice was never delivered.
+    expect((await tms.rollout.evaluate(d.id)).state).toBe('running');
+    expect((await lookup(terminal)).updateNotice).toBeUndefined();
   });
 });
