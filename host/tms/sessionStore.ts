@@ -47,8 +47,8 @@ export interface SessionStore {
   get(customerCode: string, serial: string, sessionId: string): Promise<DownloadSession>;
   /** challenged -> authenticated or refused, once; false when it was not challenged any more. */
   settle(sessionId: string, outcome: 'authenticated' | 'refused'): Promise<boolean>;
-  /** authenticated -> closed: the image was served whole or the terminal reported the end. */
-  close(sessionId: string): Promise<void>;
+  /** authenticated -> closed, for this terminal's session only: the terminal reported it is past the download. */
+  close(customerCode: string, serial: string, sessionId: string): Promise<void>;
 }
 
 function toSession(r: Selectable<TmsTables['tms_sessions']>): DownloadSession {
@@ -117,8 +117,15 @@ export function createSessionStore(schemaDb: Kysely<Schema>): SessionStore {
       return r.numUpdatedRows === 1n;
     },
 
-    async close(sessionId) {
-      await db.updateTable('tms_sessions').set({ state: 'closed' }).where('session_id', '=', sessionId).where('state', '=', 'authenticated').execute();
+    async close(customerCode, serial, sessionId) {
+      await db
+        .updateTable('tms_sessions')
+        .set({ state: 'closed' })
+        .where('session_id', '=', sessionId)
+        .where('customer_code', '=', customerCode)
+        .where('serial', '=', serial)
+        .where('state', '=', 'authenticated')
+        .execute();
     },
   };
 }

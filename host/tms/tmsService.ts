@@ -235,7 +235,7 @@ export async function openTmsService(options: TmsServiceOptions): Promise<TmsSer
           at: clock(),
         });
         await tms.deployments.setStatus(deploymentId, terminal.serial, STATUS_OF[report.status], report.status === 'failed' ? report.code : undefined, clock());
-        if (report.sessionId !== undefined && report.stage !== 'authenticate' && report.stage !== 'download') await sessions.close(report.sessionId.toUpperCase());
+        if (report.sessionId !== undefined && report.stage !== 'authenticate' && report.stage !== 'download') await sessions.close(customerCode, terminal.serial, report.sessionId.toUpperCase());
         await tms.rollout.evaluate(deploymentId);
         return validateUpdateMessage('updateStatusAck', { v: UPDATE_PROTOCOL_VERSION });
       }),

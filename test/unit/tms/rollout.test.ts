@@ -151,4 +151,29 @@ describe.each(DIALECTS)('B2, B4 rollout on %s', (dialect) => {
     expect(report.deployment.haltReason).toMatch(/payment results: decline rate of 2\.\d+\.0 is 50\.0% against 0\.0% for older versions at the same merchants/);
     expect(await offered(old1.serial)).toBe(false);
   });
+
+  it('B4: a phase halts when the new version times out more (authorisations POSP had to reverse), with declines alike', async () => {
+    now = new Date(NOW.getTime() - 3_600_000);
+    const pkg = await newPackage();
+    const [fresh, old] = [await signedOnTerminal(kms), await signedOnTerminal(kms)];
+    const d = await tms.deploy(plan(pkg.id, [fresh.serial, old.serial], { phases: [{ percent: 100 }], failureThresholdPercent: 100, kpiLimits: { maxRateIncreasePoints: 10, minTransactions: 2 } }));
+    await runs(old.serial, '1.0.0');
+    await runs(fresh.serial, pkg.manifest.version);
+    await tms.deployments.setStatus(d.id, fresh.serial, 'success', undefined, tick());
+    const pay = async (terminal: PayingTerminal) => {
+      const lookupRequest = await terminal.transaction('mobile/lookup', { v: 1, payeeMobile: PAYEE_MOBILE });
+      const lookupId = (await terminal.answer(lookupRequest, await side.posp.lookup(lookupRequest.parsed))).lookupId;
+      const message = { v: 1, lookupId, amount: 1000, currency: 'CNY', card: terminal.card(TEST_CARDS.unionPay.pan), pinBlock: terminal.pinBlock(TEST_PIN, TEST_CARDS.unionPay.pan), payerMobile: '13900139000' };
+      const request = await terminal.transaction('mobile/pay', message);
+      return (await terminal.answer(request, await side.posp.pay(request.parsed))).responseCode;
+    };
+    for (let i = 0; i < 2; i++) expect(await pay(old)).toBe('00');
+    expect(await pay(fresh)).toBe('00');
+    side.holdNextAnswer(); // the bank's answer comes after POSP's timeout: POSP reverses
+    expect(await pay(fresh)).not.toBe('00');
+    const report = await tms.report(d.id);
+    // The older versions' side holds every older-version payment at this merchant since the phase began (the earlier tests' too).
+    expect(report.paymentKpis).toMatchObject({ newVersion: { ended: 2, declined: 0, timedOut: 1 }, oldVersion: { timedOut: 0 } });
+    expect(report.deployment.haltReason).toMatch(/timeout rate of 2\.\d+\.0 is 50\.0% against 0\.0%/);
+  });
 });

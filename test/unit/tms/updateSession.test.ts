@@ -173,6 +173,8 @@ describe.each(DIALECTS)('B1-B4 TMS sessions on %s', (dialect) => {
       await updating.answer(r, await t.service.status(r.parsed));
     }
     expect(await t.tms.deployments.terminal(Number(deployment), updating.serial)).toMatchObject({ status: 'success' });
+    // Past the download, its session serves nothing more.
+    expect(errorCodeOf(await fetchChunk(t, updating, s2, 'bytes=0-511'))).toBe('TMS_SESSION_STATE');
     expect((await t.tms.inventory.entry(updating.serial))?.versions).toEqual({ [PROGRAM]: '1.1.0' });
     expect((await t.tms.inventory.reports(Number(deployment), updating.serial)).map((r) => [r.stage, r.code])).toEqual([['download', 0], ['install', 0], ['confirm', 0]]);
     const q = await updating.query('1.1.0');
