@@ -12,7 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { request as httpsRequest } from 'node:https';
+import { PAYPAD_BIN } from '../../bin/demo/paypadProcess';
 import { type MobilePaymentScenarioResult, differences, lastScreen, payAt, runMobilePaymentScenario, snapshot } from '../../bin/demo/mobilePaymentScenario';
 import type { PaypadTranscript } from '../../bin/demo/paypadProcess';
 import { fromHex } from '../../shared/bytes';
@@ -62,6 +64,32 @@ afterAll(async () => {
   await database?.destroy();
   rmSync(root, { recursive: true, force: true });
 });
+
+/**
+ * `paypad <args>` on a pseudo-terminal (util-linux `script`), answering each prompt when it appears
+ * (typed ahead, the PIN would be echoed by the terminal before the command turns echo off).
+ */
+function onTty(args: readonly string[], answers: readonly (readonly [RegExp, string])[]): Promise<{ code: number | null; output: string }> {
+  const quote = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
+  const child = spawn('script', ['-qec', [PAYPAD_BIN, ...args].map(quote).join(' '), '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  let from = 0;
+  let next = 0;
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    output += d;
+    for (let m = answers[next]?.[0].exec(output.slice(from)); m && next < answers.length; m = answers[next]?.[0].exec(output.slice(from))) {
+      from += m.index + m[0].length;
+      child.stdin.write(answers[next++][1]);
+    }
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+  return new Promise((resolve) =>
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    }),
+  );
+}
 
 /** `served` sent again to the listener that took it, with `body`: what an attacker on the network could do. */
 function resend(served: ServedRequest, body: Buffer): Promise<{ status: number; body: string }> {
@@ -134,6 +162,26 @@ describe(`mobile-number payment end to end (${process.env.DATABASE_URL ? 'postgr
     expect(run.outcome.reason).toMatch(/reversed and nothing was charged/);
     expect(lastScreen(run.screens)).toMatch(/^Declined \/ 91 /);
     expect(differences(before, await snapshot(host))).toEqual([]);
+  }, 60_000);
+
+  it('C4, C5 on a terminal window: a bad number is asked again, the masked name confirmed with y, the PIN keyed with echo off', async () => {
+    const before = await snapshot(host);
+    const { code, output } = await onTty(['terminal', 'pay', 'mobile', '--state-dir', result.terminals[1]], [
+      [/Payee mobile number: /, '12345678901\r'],
+      [/Invalid number\. Payee mobile number: /, `${result.payee.mobile}\r`],
+      [/Pay H\*\* M\*\*\*\*\*\? \[y\/N\] /, 'y\r'],
+      [/Amount in minor units \(fen\): /, '700\r'],
+      [/a card file: /, 'visa\r'],
+      [/PIN \(Enter when done\): /, '1234\r'],
+    ]);
+    expect(code, output).toBe(0);
+    const afterPin = output.slice(output.indexOf('PIN (Enter when done):'));
+    expect(afterPin).toContain('****');
+    expect(afterPin).not.toContain('1234');
+    expect(output).toMatch(/\| Invalid number/);
+    expect(output).toMatch(/"outcome": "approved"/);
+    const moved = differences(before, await snapshot(host));
+    expect(moved.filter((m) => m.startsWith('411111'))).toEqual(['411111******0003 1000000 -> 999300']);
   }, 60_000);
 
   it('X2: the approved payment request sent again gets no second debit; the same request with another amount is refused unread', async () => {
