@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromHex, toHex } from '../../shared/bytes';
-import { type Command, commandGroup, EXIT_OK, parseFlags, required, UsageError, withFlagArguments } from '../args';
+import { type Command, commandGroup, EXIT_OK, flagValue, parseFlags, required, UsageError, withFlagArguments } from '../args';
 import { withHostDatabase } from '../hostDatabase';
 import type { DeploymentPhase, DeploymentPlan } from '../../host/tms/deploymentPlan';
 import type { Deployment, DeploymentTerminal } from '../../host/tms/deploymentStore';
@@ -212,7 +212,7 @@ ${DATA_DIR_HELP}`,
       kpiLimits: { maxRateIncreasePoints: wholeNumber(f['kpi-points'], 'kpi-points', 5), minTransactions: wholeNumber(f['kpi-min-transactions'], 'kpi-min-transactions', 20) },
       ...(notBefore === undefined ? {} : { notBefore }),
       ...(notAfter === undefined ? {} : { notAfter }),
-      ...(f.window === undefined ? {} : { maintenanceWindow: parseMaintenanceWindow(f.window) }),
+      ...(f.window === undefined ? {} : { maintenanceWindow: flagValue('window', () => parseMaintenanceWindow(f.window as string)) }),
       mode,
     };
     return withTms(f['data-dir'], async (tms) => {
