@@ -38,7 +38,6 @@ import type { InstalledVersions } from './inventory';
 import { type SessionStore, createSessionStore } from './sessionStore';
 import { findOffer } from './targeting';
 import type { Tms } from './tms';
-import type { TerminalUpdateStatus } from './tmsTables';
 
 /** The chunk length this TMS serves: the largest the protocol allows, fewest round trips. */
 export const CHUNK_BYTES = MAX_CHUNK_BYTES;
@@ -88,8 +87,6 @@ export function parseRangeHeader(header: string | undefined, size: number): { of
   if (last - first + 1 > CHUNK_BYTES) throw new PaypadError('TMS_RANGE_INVALID', `Range: at most ${CHUNK_BYTES} bytes per request`);
   return { offset: first, length: last - first + 1 };
 }
-
-const STATUS_OF: Readonly<Record<string, TerminalUpdateStatus>> = { downloading: 'downloading', installing: 'installing', success: 'success', failed: 'failed' };
 
 export async function openTmsService(options: TmsServiceOptions): Promise<TmsService> {
   const { customerCode, hsm, kmsStore, tms } = options;
@@ -234,7 +231,7 @@ export async function openTmsService(options: TmsServiceOptions): Promise<TmsSer
           code: report.code,
           at: clock(),
         });
-        await tms.deployments.setStatus(deploymentId, terminal.serial, STATUS_OF[report.status], report.status === 'failed' ? report.code : undefined, clock());
+        await tms.deployments.setStatus(deploymentId, terminal.serial, report.status, report.status === 'failed' ? report.code : undefined, clock());
         if (report.sessionId !== undefined && report.stage !== 'authenticate' && report.stage !== 'download') await sessions.close(customerCode, terminal.serial, report.sessionId.toUpperCase());
         await tms.rollout.evaluate(deploymentId);
         return validateUpdateMessage('updateStatusAck', { v: UPDATE_PROTOCOL_VERSION });
