@@ -7,13 +7,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MobilePaymentApp } from '../../firmware/core/mobilePaymentApp';
 import { paymentScreen } from '../../firmware/hal/moddable/paymentScreens';
-import { budgetEngine } from './budget/budgetEngine';
 import { RESOURCES, targetAmount } from './budget/deviceBudget';
 import { bundleForXs } from './bundle';
+import { FULL_PAYMENT as FULL, PAYMENT_APP_ENTRY as ENTRY, measurePaymentApp } from './payment/paymentAppBudget';
 import { type PaymentRun, type PaymentScript, runPaymentScript } from './payment/paymentScript';
 import { XsWorker } from './xsWorker';
-
-const ENTRY = new URL('./payment/mobilePaymentAppEntry.ts', import.meta.url).pathname;
 let xs: XsWorker;
 beforeAll(async () => {
   xs = await XsWorker.start(await bundleForXs(ENTRY), { name: 'mobile-payment-app', timeoutMs: 20_000 });
@@ -23,8 +21,6 @@ afterAll(async () => {
 });
 
 const keys = (text: string) => [...text].map((c) => ({ key: c === 'K' ? 'confirm' : c === 'X' ? 'cancel' : c === 'C' ? 'clear' : c }));
-const TRACK2 = '6222021000000000017=30121011234';
-const FULL = [...keys('12345678901K13912345678K'), ...keys('K2500K'), { swipe: 'unreadable' }, { swipe: TRACK2 }, ...keys('55C9876K')];
 
 async function inXs(script: PaymentScript): Promise<{ run: PaymentRun; compute: number }> {
   const reply = await xs.command(new TextEncoder().encode(JSON.stringify(script)));
@@ -59,18 +55,9 @@ describe('C3-C8 in XS: the POS payment app draws and asks exactly as in Node', (
   });
 
   it("X3: the app's whole flow in the ESP32 creation (xs-budget) needs less than onboarding's 60% targets above what loading left", async () => {
-    const device = await XsWorker.start(await bundleForXs(ENTRY, 'device'), { name: 'mobile-payment-app-budget', engine: await budgetEngine(), timeoutMs: 60_000 });
-    try {
-      // The bundle is loaded unpreloaded here (its objects in RAM); the manifest preloads both modules on the device.
-      const loaded = device.startReply.meter.memory!;
-      const reply = await device.command(new TextEncoder().encode(JSON.stringify({ steps: FULL, lookup: 'found', pay: '00', lastScreenOnly: true })));
-      expect(JSON.parse(new TextDecoder().decode(reply.bytes)).reply.done).toBe(true);
-      const memory = reply.meter.memory!;
-      const flow = { chunks: memory.chunksPeak - loaded.chunks, slots: memory.slotsPeak - loaded.slots, stack: memory.stackPeak };
-      console.info(`payment app in xs-budget (scripted terminal, no crypto; ${FULL.length} inputs): compute ${reply.meter.compute}; after loading chunks ${loaded.chunks} slots ${loaded.slots}; the flow's peak above that ${JSON.stringify(flow)}`);
-      for (const resource of RESOURCES) expect(flow[resource], resource).toBeLessThanOrEqual(targetAmount(resource));
-    } finally {
-      await device.close();
-    }
+    const cost = await measurePaymentApp();
+    expect(cost.done).toBe(true);
+    console.info(`payment app in xs-budget (scripted terminal, no crypto; ${cost.inputs} inputs): compute ${cost.compute}; the flow's peak above loading: chunks ${cost.chunks}, slots ${cost.slots}, stack ${cost.stack}`);
+    for (const resource of RESOURCES) expect(cost[resource], resource).toBeLessThanOrEqual(targetAmount(resource));
   }, 120_000);
 });
