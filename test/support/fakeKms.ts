@@ -23,16 +23,14 @@ import { fromHex, toHex, utf8ToBytes } from '../../shared/bytes';
 import { aesCmac } from '../../shared/crypto/cmac';
 import { keyCheckValue } from '../../shared/crypto/kcv';
 import { deriveKeyCounterCmac } from '../../shared/crypto/kdf';
-import { decodeKeyEnvelope, unwrapKeyAsRecipient } from '../../shared/crypto/keyTransport';
 import { PaypadError, isPaypadError } from '../../shared/errors';
 import { MAX_BODY_BYTES, type MacFunction, type MacKeyId, type ReceivedRequest, parseRequest, signResponse, tkMacKdfParams, verifyRequest } from '../../shared/protocol/macEnvelope';
 import { toErrorBody, validateMessage } from '../../shared/protocol/messages';
 import { assertFreshSequence } from '../../shared/protocol/sequence';
-import { tkTransportContext } from '../../shared/protocol/tkTransport';
 import { decodeJson, encodeJson } from '../../shared/protocol/validate';
 import { serverTlsOptions } from '../../host/tls/serverOptions';
 import type { TlsIdentity } from '../../host/tls/identity';
-import { SoftwareBackOffice } from './keyVaultFixture';
+import { SoftwareBackOffice, openTkEnvelope } from './keyVaultFixture';
 
 export type KmsRoute = 'tmk' | 'sign-on';
 
@@ -97,7 +95,7 @@ export class FakeKms {
    * the TK from now on. A TK for a known serial replaces it, with a new sequence (A13).
    */
   receiveTransportKey(serial: string, envelopeHex: string): void {
-    this.receiveTk(serial, unwrapKeyAsRecipient(this.mtms.privateKey, decodeKeyEnvelope(fromHex(envelopeHex, 'TK envelope')), tkTransportContext(serial)));
+    this.receiveTk(serial, openTkEnvelope(this.mtms, fromHex(envelopeHex, 'TK envelope'), serial));
   }
 
   /** A7 alone: MTMS (the test's, with its own intake key) delivered `tk` for `serial`. */

@@ -37,6 +37,14 @@ export function makeVault(seed = 'vault', storage = new MemoryStorage(), rootKey
 }
 
 /** The back office's side of key loading, with every key in clear for the test to compare against. */
+/**
+ * MTMS's side of A10 in tests, the one place tests open a terminal's TK envelope: with the intake
+ * private key and the serial's context (shared/protocol/tkTransport), as MTMS does.
+ */
+export function openTkEnvelope(mtms: P256KeyPair, envelope: Uint8Array, serial: string): Uint8Array {
+  return unwrapKeyAsRecipient(mtms.privateKey, decodeKeyEnvelope(envelope), tkTransportContext(serial));
+}
+
 export class SoftwareBackOffice {
   readonly rng: Rng;
   readonly mtms: P256KeyPair;
@@ -51,7 +59,7 @@ export class SoftwareBackOffice {
 
   /** MTMS opens the terminal's envelope (A5, A10); the KMS ends up with the same TK (A7). */
   receiveTransportKey(envelope: Uint8Array, serial = SERIAL): Uint8Array {
-    this.tk = unwrapKeyAsRecipient(this.mtms.privateKey, decodeKeyEnvelope(envelope), tkTransportContext(serial));
+    this.tk = openTkEnvelope(this.mtms, envelope, serial);
     return this.tk;
   }
 

@@ -11,13 +11,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../shared/bytes';
 import { keyCheckValue } from '../../shared/crypto/kcv';
-import { decodeKeyEnvelope, unwrapKeyAsRecipient } from '../../shared/crypto/keyTransport';
 import { isPaypadError } from '../../shared/errors';
 import { FrameDecoder, decodeLinkFrame, encodeFrame } from '../../shared/protocol/localLink';
-import { tkTransportContext } from '../../shared/protocol/tkTransport';
 import type { SlotStatus, TerminalStatus } from '../../firmware/core/terminal';
 import { connectTcpLink } from '../../host/operator/tcpLink';
-import { SoftwareBackOffice } from '../support/keyVaultFixture';
+import { SoftwareBackOffice, openTkEnvelope } from '../support/keyVaultFixture';
 import type { EmulatedTerminal } from './terminal/emulatedTerminal';
 import { FakeKms } from '../support/fakeKms';
 import { SERIAL, type TerminalLab, clearKeyFindings, openTerminalLab, readTree } from './terminal/fixture';
@@ -54,23 +52,23 @@ describe('issue 3 / X3: one terminal onboarded with its core in XS', () => {
     const view = await readOverLink(terminal);
     expect(view.serial).toBe(SERIAL);
     tkEnvelope = view.tkEnvelope;
-    const tk = unwrapKeyAsRecipient(lab.kms.mtms.privateKey, decodeKeyEnvelope(fromHex(tkEnvelope)), tkTransportContext(SERIAL));
+    const tk = openTkEnvelope(lab.kms.mtms, fromHex(tkEnvelope), SERIAL);
     const status = await terminal.status();
     expect(status.stage).toBe('tk');
     expect(status.slots).toEqual([expect.objectContaining({ slot: 'TK', kcv: toHex(keyCheckValue(tk, 'cmac')), keyUsage: 'K1', modeOfUse: 'B', exportability: 'E' })]);
     // Bound to the serial (docs/key-loading.md): the same envelope for another serial opens nothing.
-    expect(() => unwrapKeyAsRecipient(lab.kms.mtms.privateKey, decodeKeyEnvelope(fromHex(tkEnvelope)), tkTransportContext('PP-0003-0002'))).toThrow(
+    expect(() => openTkEnvelope(lab.kms.mtms, fromHex(tkEnvelope), 'PP-0003-0002')).toThrow(
       expect.objectContaining({ code: 'KEY_UNWRAP_FAILED' }),
     );
     // Another MTMS key opens nothing either (A10: the operator relays what it cannot read).
     const stranger = new SoftwareBackOffice('not mtms').mtms;
-    expect(() => unwrapKeyAsRecipient(stranger.privateKey, decodeKeyEnvelope(fromHex(tkEnvelope)), tkTransportContext(SERIAL))).toThrow();
+    expect(() => openTkEnvelope(stranger, fromHex(tkEnvelope), SERIAL)).toThrow();
   });
 
   it('A1: asked again, it wraps the same TK anew (fresh ephemeral key), never a new TK', async () => {
     const again = await readOverLink(terminal);
     expect(again.tkEnvelope).not.toBe(tkEnvelope);
-    const tk = unwrapKeyAsRecipient(lab.kms.mtms.privateKey, decodeKeyEnvelope(fromHex(again.tkEnvelope)), tkTransportContext(SERIAL));
+    const tk = openTkEnvelope(lab.kms.mtms, fromHex(again.tkEnvelope), SERIAL);
     expect(kcvsOf(await terminal.status()).TK).toBe(toHex(keyCheckValue(tk, 'cmac')));
   });
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asciiToBytes, fromHex, toHex } from '../../shared/bytes';
-import { decodeKeyEnvelope, encodeKeyEnvelope, generateP256KeyPair, unwrapKeyAsRecipient, wrapKeyForRecipient } from '../../shared/crypto/keyTransport';
+import { encodeKeyEnvelope, generateP256KeyPair, wrapKeyForRecipient } from '../../shared/crypto/keyTransport';
 import { tkTransportContext } from '../../shared/protocol/tkTransport';
 import type { CertificateAuthority } from '../../host/ca/authority';
 import { ensureCa } from '../../host/ca/caStorage';
@@ -24,6 +24,7 @@ import { openWithLmkFile } from '../unit/hsm/hsmTestKit';
 import { type AcquiringSide, CUSTOMER, startAcquiringSide } from '../unit/posp/pospTestKit';
 import { readOverLink } from './terminal/scenario';
 import { XsTerminal } from './terminal/xsTerminal';
+import { openTkEnvelope } from '../support/keyVaultFixture';
 
 const SERIAL = 'PP-0003-0300';
 const rng = seededRng(new TextEncoder().encode('xs payment test'));
@@ -62,7 +63,7 @@ beforeAll(async () => {
   terminal = await XsTerminal.start({ stateDir });
   // A2, A5-A7: the operator reads the envelope over TCP; MTMS re-addresses the TK to the KMS. Then A11, A12.
   const { serial, tkEnvelope } = await readOverLink(terminal);
-  const tk = unwrapKeyAsRecipient(mtms.privateKey, decodeKeyEnvelope(fromHex(tkEnvelope)), tkTransportContext(serial));
+  const tk = openTkEnvelope(mtms, fromHex(tkEnvelope), serial);
   const envelope = encodeKeyEnvelope(wrapKeyForRecipient(kms.service.intakePublicKey().publicKey, tk, tkTransportContext(serial), rng));
   await kms.service.receiveTk({ v: 1, deliveryId: 'xs-pay-1', serial, envelope: toHex(envelope), customerCode: CUSTOMER, intakeSequence: 1 });
   await terminal.loadKeys();

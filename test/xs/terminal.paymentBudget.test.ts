@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asciiToBytes, fromHex, toHex } from '../../shared/bytes';
-import { decodeKeyEnvelope, encodeKeyEnvelope, generateP256KeyPair, unwrapKeyAsRecipient, wrapKeyForRecipient } from '../../shared/crypto/keyTransport';
+import { encodeKeyEnvelope, generateP256KeyPair, wrapKeyForRecipient } from '../../shared/crypto/keyTransport';
 import { FrameDecoder, LINK_VERSION, decodeLinkFrame, encodeLinkMessage, validateLinkResponse } from '../../shared/protocol/localLink';
 import { tkTransportContext } from '../../shared/protocol/tkTransport';
 import { ensureRootKey } from '../../firmware/hal/node/rootKey';
@@ -29,6 +29,7 @@ import { RESOURCES, type Resource, targetAmount } from './budget/deviceBudget';
 import { deviceModules, importScript } from './budget/deviceModules';
 import { XS_TERMINAL_ENTRY, XsTerminal, XsTerminalCore } from './terminal/xsTerminal';
 import type { XsMemory } from './xsWorker';
+import { openTkEnvelope } from '../support/keyVaultFixture';
 
 const SERIAL = 'PP-BUDGET-0300';
 const seed = (text: string) => seededRng(new TextEncoder().encode(text));
@@ -81,7 +82,7 @@ beforeAll(async () => {
   const tk = await c.call({ cmd: 'link.data', session, data: encodeLinkMessage({ v: LINK_VERSION, id: 1, op: 'tk' }) });
   const answer = validateLinkResponse(decodeLinkFrame(new FrameDecoder().push(tk.result.data)[0]), 'tk');
   if (!answer.ok) throw new Error(`tk refused: ${JSON.stringify(answer)}`);
-  const clearTk = unwrapKeyAsRecipient(mtms.privateKey, decodeKeyEnvelope(fromHex(answer.tkEnvelope)), tkTransportContext(SERIAL));
+  const clearTk = openTkEnvelope(mtms, fromHex(answer.tkEnvelope), SERIAL);
   const envelope = encodeKeyEnvelope(wrapKeyForRecipient(kms.service.intakePublicKey().publicKey, clearTk, tkTransportContext(SERIAL), rng));
   await kms.service.receiveTk({ v: 1, deliveryId: 'budget-pay-1', serial: SERIAL, envelope: toHex(envelope), customerCode: CUSTOMER, intakeSequence: 1 });
   await c.call({ cmd: 'downloadTmk' });

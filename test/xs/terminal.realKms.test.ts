@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../shared/bytes';
-import { decodeKeyEnvelope, encodeKeyEnvelope, generateP256KeyPair, unwrapKeyAsRecipient, wrapKeyForRecipient } from '../../shared/crypto/keyTransport';
+import { encodeKeyEnvelope, generateP256KeyPair, wrapKeyForRecipient } from '../../shared/crypto/keyTransport';
 import { tkTransportContext } from '../../shared/protocol/tkTransport';
 import type { CertificateAuthority } from '../../host/ca/authority';
 import { ensureCa } from '../../host/ca/caStorage';
@@ -23,6 +23,7 @@ import { seededRng } from '../support/opsRng';
 import type { EmulatedTerminal } from './terminal/emulatedTerminal';
 import { readOverLink } from './terminal/scenario';
 import { XsTerminal } from './terminal/xsTerminal';
+import { openTkEnvelope } from '../support/keyVaultFixture';
 
 const SERIAL = 'PP-0003-0200';
 const rng = seededRng(new TextEncoder().encode('real kms test'));
@@ -52,7 +53,7 @@ afterAll(async () => {
 /** A2, A5-A7: the operator reads the envelope over TCP; MTMS re-addresses the TK to the KMS. */
 async function deliverTk(link: EmulatedTerminal): Promise<void> {
   const { serial, tkEnvelope } = await readOverLink(link);
-  const tk = unwrapKeyAsRecipient(mtms.privateKey, decodeKeyEnvelope(fromHex(tkEnvelope)), tkTransportContext(serial));
+  const tk = openTkEnvelope(mtms, fromHex(tkEnvelope), serial);
   const envelope = encodeKeyEnvelope(wrapKeyForRecipient(kms.service.intakePublicKey().publicKey, tk, tkTransportContext(serial), rng));
   deliveries++;
   const ack = await kms.service.receiveTk({ v: 1, deliveryId: `xs-${deliveries}`, serial, envelope: toHex(envelope), customerCode: 'ACME', intakeSequence: deliveries });

@@ -10,9 +10,8 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Rng, fromHex, utf8ToBytes } from '../../../shared/bytes';
-import { type P256KeyPair, decodeKeyEnvelope, generateP256KeyPair, unwrapKeyAsRecipient } from '../../../shared/crypto/keyTransport';
+import { type P256KeyPair, generateP256KeyPair } from '../../../shared/crypto/keyTransport';
 import { FrameDecoder, decodeLinkFrame, encodeFrame } from '../../../shared/protocol/localLink';
-import { tkTransportContext } from '../../../shared/protocol/tkTransport';
 import { type CaKeys, createCaCertificate, randomSerial, signLeafCertificate } from '../../../host/ca/certificates';
 import { EC_KEY_ALGORITHM, type CryptoKeyPair, subtle, x509 } from '../../../host/ca/x509';
 import type { TlsIdentity } from '../../../host/tls/identity';
@@ -21,6 +20,7 @@ import { provisionTerminal } from '../../../firmware/core/terminalIdentity';
 import { LocalLinkSession } from '../../../firmware/core/localLinkService';
 import { type LocalLinkServer, listenLocalLink } from '../../../firmware/hal/node/localLinkServer';
 import { type NodeDevice, openNodeDevice } from '../../../firmware/hal/node/nodeDevice';
+import { openTkEnvelope as openMtmsEnvelope } from '../../support/keyVaultFixture';
 
 export const SERIAL = 'PP-TERM-0001';
 export const rng: Rng = (n) => new Uint8Array(randomBytes(n));
@@ -78,9 +78,9 @@ export function makeMtmsKey(): P256KeyPair {
   return generateP256KeyPair(rng);
 }
 
-/** MTMS's side of A10: opens a tk envelope with its private key and the serial's context (shared/protocol/tkTransport, as MTMS does). */
+/** MTMS's side of A10 for a `tk` answer's hex envelope (test/support/keyVaultFixture openTkEnvelope). */
 export function openTkEnvelope(mtms: P256KeyPair, envelopeHex: string, serial = SERIAL): Uint8Array {
-  return unwrapKeyAsRecipient(mtms.privateKey, decodeKeyEnvelope(fromHex(envelopeHex)), tkTransportContext(serial));
+  return openMtmsEnvelope(mtms, fromHex(envelopeHex), serial);
 }
 
 export interface Manufactured {
