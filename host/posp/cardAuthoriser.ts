@@ -23,6 +23,7 @@ import {
   readFinancialResponse,
   readReversalResponse,
   REVERSAL_REASON_TIMEOUT,
+  type ReversedOriginal,
   signMessage,
   transmissionDateTime,
   localTransactionTime,
@@ -60,11 +61,17 @@ export type AuthorisationOutcome =
   | { readonly kind: 'answered'; readonly approved: boolean; readonly responseCode: string; readonly approvalCode?: string; readonly retrievalReference: string }
   | { readonly kind: 'reversed'; readonly reversalAcknowledged: boolean };
 
+/**
+ * What a 0400 needs of its debit: no card data. The PAN when POSP still has it (during the
+ * payment); a journalled authorisation found after a restart has none, and is named by field 90.
+ */
+export type ReversibleDebit = Pick<CardDebit, 'amountMinor' | 'currencyNumeric' | 'terminalId' | 'merchantId'> & { readonly pan?: string };
+
 export interface CardAuthoriser {
   /** Sends the 0200; `beforeSend` runs with its STAN and time first (and may refuse by throwing). */
   debit(debit: CardDebit, beforeSend: (sent: SentDebit) => Promise<void>): Promise<AuthorisationOutcome>;
-  /** A 0400 for an answered 0200 that cannot stand (its payment could not be recorded); true when the 0410 came. */
-  reverse(debit: CardDebit, sent: SentDebit): Promise<boolean>;
+  /** A 0400 for a 0200 that cannot stand (unknown outcome, or a payment that could not be recorded); true when the 0410 came. */
+  reverse(debit: ReversibleDebit, sent: SentDebit): Promise<boolean>;
 }
 
 export interface CardAuthoriserOptions {
@@ -109,8 +116,20 @@ export function createCardAuthoriser(options: CardAuthoriserOptions): CardAuthor
     };
   };
 
-  const reverse = async (debit: CardDebit, sent: SentDebit): Promise<boolean> => {
-    const original = financialRequest(debit, sent);
+  const reverse = async (debit: ReversibleDebit, sent: SentDebit): Promise<boolean> => {
+    const { localTime, localDate } = localTransactionTime(clock(), options.utcOffsetMinutes);
+    const original: ReversedOriginal = {
+      ...(debit.pan === undefined ? {} : { pan: debit.pan }),
+      processingCode: PURCHASE_PROCESSING_CODE,
+      amountMinor: debit.amountMinor,
+      stan: sent.stan,
+      transmissionDateTime: sent.transmissionDateTime,
+      localTime,
+      localDate,
+      terminalId: debit.terminalId,
+      merchantId: debit.merchantId,
+      currency: debit.currencyNumeric,
+    };
     const reversal = buildReversalRequest(original, { stan: nextStan(), transmissionDateTime: transmissionDateTime(clock()), reasonCode: REVERSAL_REASON_TIMEOUT });
     try {
       const answer = await link.request(await signMessage(packager, reversal, authenticator), options.requestTimeoutMs);

@@ -28,7 +28,7 @@ import type { CardAuthoriser, CardDebit } from './cardAuthoriser';
 import type { AuthorisationState, PospStore } from './pospStore';
 
 /** ISO 4217 alphabetic to numeric (ISO 8583 field 49) for the currencies the acquirer link settles. */
-const CURRENCY_NUMERIC: Readonly<Record<string, string>> = Object.freeze({ CNY: '156', HKD: '344', USD: '840', EUR: '978' });
+export const CURRENCY_NUMERIC: Readonly<Record<string, string>> = Object.freeze({ CNY: '156', HKD: '344', USD: '840', EUR: '978' });
 
 const REFERENCE_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 const REFERENCE_LENGTH = 12;

@@ -109,6 +109,10 @@ export interface PospStore {
   /** Moves an authorisation to how it ended, with the link's response code and approval code when there are. */
   endAuthorisation(reference: string, end: { state: AuthorisationState; responseCode?: string; approvalCode?: string }, at: Date): Promise<void>;
   authorisation(reference: string): Promise<AuthorisationRecord | undefined>;
+  /** `customerCode`'s authorisations still authorising or with an unacknowledged reversal, last changed before `before`, oldest first. */
+  unfinishedAuthorisations(customerCode: string, before: Date): Promise<AuthorisationRecord[]>;
+  /** The claimed exchange of the terminal's request with `seq` that has no answer yet, if any. */
+  unansweredExchange(customerCode: string, serial: string, seq: number): Promise<ExchangeKey | undefined>;
 }
 
 export function createPospStore(schemaDb: Kysely<Schema>): PospStore {
@@ -207,6 +211,30 @@ export function createPospStore(schemaDb: Kysely<Schema>): PospStore {
     async authorisation(reference) {
       const row = await db.selectFrom('posp_transactions').selectAll().where('reference', '=', reference).executeTakeFirst();
       return row && fromRow(row);
+    },
+
+    async unfinishedAuthorisations(customerCode, before) {
+      const rows = await db
+        .selectFrom('posp_transactions')
+        .selectAll()
+        .where('customer_code', '=', customerCode)
+        .where('state', 'in', ['authorising', 'reversal_failed'])
+        .where('updated_at', '<', isoTimestamp(before))
+        .orderBy('updated_at')
+        .execute();
+      return rows.map(fromRow);
+    },
+
+    async unansweredExchange(customerCode, serial, seq) {
+      const row = await db
+        .selectFrom('posp_exchanges')
+        .select(['generation'])
+        .where('customer_code', '=', customerCode)
+        .where('serial', '=', serial)
+        .where('seq', '=', seq)
+        .where('status', 'is', null)
+        .executeTakeFirst();
+      return row && { customerCode, serial, generation: row.generation, seq };
     },
   };
 }

@@ -28,6 +28,7 @@ import type { MobilePaymentPlatform } from '../payments/mobile/platform';
 import { listenBankSimulator } from '../simulators/bankSimulatorServer';
 import type { TestPaymentNetwork } from '../simulators/testCards';
 import { createAuthorisationLedger } from './authorisationLedger';
+import { reverseUnfinishedAuthorisations } from './unfinishedAuthorisations';
 import { createCardAuthoriser } from './cardAuthoriser';
 import { createPospStore } from './pospStore';
 import { openPospService, type UpdateNoticeSource } from './pospService';
@@ -36,6 +37,9 @@ import { openPospService, type UpdateNoticeSource } from './pospService';
 const UTC_OFFSET_MINUTES = 480;
 const ZONE_KEY_BYTES = 16;
 const MERCHANT_ID_LENGTH = 15;
+
+/** How often each POSP looks for authorisations a stopped POSP left unfinished (host/posp/unfinishedAuthorisations). */
+const UNFINISHED_SWEEP_INTERVAL_MS = 15_000;
 
 export interface SimulatedAcquirerOptions {
   readonly database: Database;
@@ -78,6 +82,7 @@ export async function startSimulatedAcquirer(options: SimulatedAcquirerOptions):
     onError: (err) => options.logger.warn({ err }, 'simulated card network: a request went unanswered'),
   });
   const links: AcquirerLinkClient[] = [];
+  const timers: NodeJS.Timeout[] = [];
 
   /** The simulated ceremony for one HSM: the ZMK from its components, then ZPK and ZAK under it. */
   const zoneKeys = async (hsm: Hsm): Promise<{ zpk: KeyHandle; zak: KeyHandle }> => {
@@ -104,22 +109,35 @@ export async function startSimulatedAcquirer(options: SimulatedAcquirerOptions):
         requestTimeoutMs: options.requestTimeoutMs,
         firstStan: 1 + (rng(3).reduce((n, b) => n * 256 + b, 0) % 999_999),
       });
+      const pospStore = createPospStore(options.database.db);
+      const ledger = createAuthorisationLedger(createLedger(options.database, clock));
+      const merchantId = customerCode.replace(/[^A-Z0-9]/g, '').padEnd(MERCHANT_ID_LENGTH, '0').slice(0, MERCHANT_ID_LENGTH);
+      // What a POSP stopped mid-authorisation left (docs/payments.md "After a stop"): now, then every sweep interval.
+      const sweep = () =>
+        reverseUnfinishedAuthorisations({ customerCode, store: pospStore, authoriser, ledger, merchantId, clock }).catch((err: unknown) =>
+          options.logger.warn({ err, customerCode }, 'POSP: reversing unfinished authorisations failed; the next sweep tries again'),
+        );
+      void sweep();
+      const timer = setInterval(() => void sweep(), UNFINISHED_SWEEP_INTERVAL_MS);
+      timer.unref();
+      timers.push(timer);
       return openPospService({
         customerCode,
         hsm,
         kmsStore: store,
-        store: createPospStore(options.database.db),
+        store: pospStore,
         platform: options.platform,
         authoriser,
-        ledger: createAuthorisationLedger(createLedger(options.database, clock)),
+        ledger,
         zonePinKey: keys.zpk,
-        merchantId: customerCode.replace(/[^A-Z0-9]/g, '').padEnd(MERCHANT_ID_LENGTH, '0').slice(0, MERCHANT_ID_LENGTH),
+        merchantId,
         rng,
         clock,
         updateNotices: options.updateNotices,
       });
     },
     async close() {
+      for (const timer of timers) clearInterval(timer);
       for (const link of links) link.close();
       await server.close();
     },

@@ -7,7 +7,7 @@
 import { PaypadError } from '../../../shared/errors';
 import type { FinancialRequest } from './financial';
 import type { Iso8583Message } from './packager';
-import { digits, expectMti, forbid, requireAmount, requireInteger, requireText } from './fieldValues';
+import { digits, expectMti, forbid, optionalText, requireAmount, requireInteger, requireText } from './fieldValues';
 import { MTI } from './mti';
 
 /** Field 39 in a 0400: ISO 8583:1987 response code 68, response received too late. */
@@ -21,7 +21,8 @@ export interface OriginalData {
 }
 
 export interface ReversalRequest {
-  readonly pan: string;
+  /** Field 2, conditional: an acquirer that no longer holds the PAN reverses by field 90 alone. */
+  readonly pan?: string;
   readonly processingCode: string;
   readonly amountMinor: bigint;
   /** Field 7 of the reversal itself. */
@@ -67,12 +68,21 @@ function readOriginalData(message: Iso8583Message): OriginalData {
   return { mti: field.slice(0, 4), stan: Number(field.slice(4, 10)), transmissionDateTime: field.slice(10, 20) };
 }
 
-/** The 0400 reversing `original` (a 0200 as built or read), under a STAN of its own. */
-export function buildReversalRequest(original: FinancialRequest, reversal: { stan: number; transmissionDateTime: string; reasonCode: string }): Iso8583Message {
+/**
+ * What a 0400 repeats of its 0200: everything but the card data. The PAN (field 2) only when the
+ * acquirer still has it: field 90 names the original, and an acquirer that keeps no PAN (POSP
+ * after a restart, docs/payments.md) reverses by it alone.
+ */
+export type ReversedOriginal = Pick<FinancialRequest, 'processingCode' | 'amountMinor' | 'stan' | 'transmissionDateTime' | 'localTime' | 'localDate' | 'terminalId' | 'merchantId' | 'currency'> & {
+  readonly pan?: string;
+};
+
+/** The 0400 reversing `original` (a 0200 as built or read, or as journalled), under a STAN of its own. */
+export function buildReversalRequest(original: ReversedOriginal, reversal: { stan: number; transmissionDateTime: string; reasonCode: string }): Iso8583Message {
   return {
     mti: MTI.reversalRequest,
     fields: {
-      2: original.pan,
+      ...(original.pan === undefined ? {} : { 2: original.pan }),
       3: original.processingCode,
       4: digits(original.amountMinor, 12, 'amount'),
       7: reversal.transmissionDateTime,
@@ -91,8 +101,9 @@ export function buildReversalRequest(original: FinancialRequest, reversal: { sta
 export function readReversalRequest(message: Iso8583Message): ReversalRequest {
   expectMti(message, MTI.reversalRequest);
   forbid(message, 35, 52);
+  const pan = optionalText(message, 2);
   return {
-    pan: requireText(message, 2),
+    ...(pan === undefined ? {} : { pan }),
     processingCode: requireText(message, 3),
     amountMinor: requireAmount(message, 4),
     transmissionDateTime: requireText(message, 7),

@@ -21,8 +21,8 @@ import { type KmsService, openKmsService } from '../../../host/kms/kmsService';
 import { ACQUIRER_LINK_FIELDS, connectAcquirerLink, createPackager, hsmMessageAuthenticator, type Iso8583Message, listenAcquirerLink, type MessageAuthenticator } from '../../../host/payments/iso8583/index';
 import { createLedger, type Ledger } from '../../../host/payments/ledger/ledger';
 import { createAuthorisationLedger } from '../../../host/posp/authorisationLedger';
-import { createCardAuthoriser } from '../../../host/posp/cardAuthoriser';
-import { createPospStore } from '../../../host/posp/pospStore';
+import { type CardAuthoriser, createCardAuthoriser } from '../../../host/posp/cardAuthoriser';
+import { createPospStore, type PospStore } from '../../../host/posp/pospStore';
 import { openPospService, type PospService, type UpdateNoticeSource } from '../../../host/posp/pospService';
 import type { MobilePaymentPlatform } from '../../../host/payments/mobile/platform';
 import { BankSimulator } from '../../../host/simulators/bankSimulator';
@@ -44,6 +44,9 @@ export const POSP_TABLES = ['kms_terminals', 'posp_exchanges', 'posp_transaction
 /** POSP and the parties around it, made on a KMS's HSM and store. */
 export interface AcquiringSide<P extends MobilePaymentPlatform = TestPlatform> {
   readonly posp: PospService;
+  /** POSP's own end of the link and its journal, for what a stopped POSP leaves behind. */
+  readonly authoriser: CardAuthoriser;
+  readonly store: PospStore;
   readonly platform: P;
   readonly provider: BankSimulator;
   readonly ledger: Ledger;
@@ -124,11 +127,12 @@ export async function startAcquiringSide<P extends MobilePaymentPlatform = TestP
   });
   const ledger = createLedger(deps.database, () => NOW);
   const platform = deps.platform ? deps.platform(provider) : (new TestPlatform(provider) as MobilePaymentPlatform as P);
+  const store = createPospStore(deps.database.db);
   const posp = await openPospService({
     customerCode: CUSTOMER,
     hsm,
     kmsStore: deps.kmsStore,
-    store: createPospStore(deps.database.db),
+    store,
     platform,
     authoriser,
     ledger: createAuthorisationLedger(ledger),
@@ -140,6 +144,8 @@ export async function startAcquiringSide<P extends MobilePaymentPlatform = TestP
   });
   return {
     posp,
+    authoriser,
+    store,
     platform,
     provider,
     ledger,
