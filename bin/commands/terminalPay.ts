@@ -258,10 +258,11 @@ async function pinFromStdin(press: (key: Key) => void): Promise<void> {
 
 /** Keyed on the TTY with echo off: each digit a key press, '*' shown, backspace clears, Enter confirms. */
 function pinFromTty(press: (key: Key) => void): Promise<void> {
+  const input = process.stdin;
+  // Echo off before the prompt shows: a PIN keyed the moment it appears must not be echoed.
+  input.setRawMode(true);
   process.stderr.write('PIN (Enter when done): ');
   return new Promise((resolve) => {
-    const input = process.stdin;
-    input.setRawMode(true);
     input.resume();
     const onData = (chunk: Buffer) => {
       for (const byte of chunk) {
