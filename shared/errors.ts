@@ -212,7 +212,23 @@ export type ErrorCode =
   | 'TMS_SESSION_EXPIRED'
   | 'TMS_SESSION_STATE'
   | 'TMS_SAC_INVALID'
-  | 'TMS_RANGE_INVALID';
+  | 'TMS_RANGE_INVALID'
+  // bill payments (host/bills, host/merchants; SPEC D2-D8): merchants' signed requests, bills, paying them
+  | 'MERCHANT_UNKNOWN'
+  | 'MERCHANT_EXISTS'
+  | 'MERCHANT_SIGNATURE_INVALID'
+  | 'MERCHANT_DIGEST_MISMATCH'
+  | 'MERCHANT_REQUEST_STALE'
+  | 'MERCHANT_REQUEST_REPLAYED'
+  | 'BILL_ORDER_INVALID'
+  | 'BILL_ORDER_EXISTS_DIFFERENT'
+  | 'BILL_NOT_FOUND'
+  | 'BILL_EXPIRED'
+  | 'BILL_ALREADY_PAID'
+  | 'BILL_NOT_FOR_THIS_NUMBER'
+  | 'BILL_REFUSED'
+  | 'BILL_PAYMENT_EXISTS_DIFFERENT'
+  | 'NOTIFICATION_SIGNATURE_INVALID';
 
 export class PaypadError extends Error {
   readonly code: ErrorCode;

@@ -85,6 +85,22 @@ export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   TMS_SAC_INVALID: 403,
   TMS_RANGE_INVALID: 416,
   TMS_IMAGE_MISSING: 500,
+  // Bill payments (D2-D8): a merchant request whose signature or digest does not verify (RFC 9110
+  // §15.5.2), that is too old or was seen before; unknown merchants and bills; a bill past its
+  // expiry (§15.5.11 Gone); a bill paid or refused already, an order or payment key reused with other data.
+  MERCHANT_UNKNOWN: 401,
+  MERCHANT_SIGNATURE_INVALID: 401,
+  MERCHANT_DIGEST_MISMATCH: 400,
+  MERCHANT_REQUEST_STALE: 401,
+  MERCHANT_REQUEST_REPLAYED: 409,
+  MERCHANT_EXISTS: 409,
+  BILL_ORDER_EXISTS_DIFFERENT: 409,
+  BILL_NOT_FOUND: 404,
+  BILL_EXPIRED: 410,
+  BILL_ALREADY_PAID: 409,
+  BILL_NOT_FOR_THIS_NUMBER: 403,
+  BILL_REFUSED: 409,
+  BILL_PAYMENT_EXISTS_DIFFERENT: 409,
   // RFC 6585 §5.
   HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
