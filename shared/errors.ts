@@ -228,7 +228,16 @@ export type ErrorCode =
   | 'BILL_NOT_FOR_THIS_NUMBER'
   | 'BILL_REFUSED'
   | 'BILL_PAYMENT_EXISTS_DIFFERENT'
-  | 'NOTIFICATION_SIGNATURE_INVALID';
+  | 'NOTIFICATION_SIGNATURE_INVALID'
+  // the phone payment client (shared/client, host/bills/client; SPEC D1, D3, D4, D6): enrolment,
+  // the secure element, bound cards, the push channel
+  | 'PHONE_ENROLMENT_UNKNOWN'
+  | 'PHONE_NOT_ENROLLED'
+  | 'PHONE_ELEMENT_INVALID'
+  | 'PHONE_CARD_NOT_VERIFIED'
+  | 'PHONE_CARD_NOT_BOUND'
+  | 'PHONE_CARD_UNKNOWN'
+  | 'PHONE_PUSH_REFUSED';
 
 export class PaypadError extends Error {
   readonly code: ErrorCode;

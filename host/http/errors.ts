@@ -101,6 +101,12 @@ export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   BILL_NOT_FOR_THIS_NUMBER: 403,
   BILL_REFUSED: 409,
   BILL_PAYMENT_EXISTS_DIFFERENT: 409,
+  // The phone client (D1, D4): an enrolment that is not waiting for a code; a card the phone has
+  // not bound (RFC 9110 §15.5.4: the phone is authenticated, the card is not its to use); a card
+  // its bank would not verify (§15.5.21: understood, not accepted).
+  PHONE_ENROLMENT_UNKNOWN: 404,
+  PHONE_CARD_NOT_BOUND: 403,
+  PHONE_CARD_NOT_VERIFIED: 422,
   // RFC 6585 §5.
   HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
