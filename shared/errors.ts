@@ -237,7 +237,19 @@ export type ErrorCode =
   | 'PHONE_CARD_NOT_VERIFIED'
   | 'PHONE_CARD_NOT_BOUND'
   | 'PHONE_CARD_UNKNOWN'
-  | 'PHONE_PUSH_REFUSED';
+  | 'PHONE_PUSH_REFUSED'
+  // the online payment gateway (host/gateway; SPEC E1-E3, E8): orders, transaction codes, idempotency keys
+  | 'GATEWAY_ORDER_INVALID'
+  | 'GATEWAY_ORDER_EXISTS'
+  | 'GATEWAY_ORDER_NOT_FOUND'
+  | 'GATEWAY_ORDER_EXPIRED'
+  | 'GATEWAY_ORDER_NOT_PAYABLE'
+  | 'GATEWAY_CLAIM_INVALID'
+  | 'GATEWAY_MERCHANT_MISMATCH'
+  | 'TRANSACTION_CODE_INVALID'
+  | 'IDEMPOTENCY_KEY_INVALID'
+  | 'IDEMPOTENCY_KEY_REUSED'
+  | 'IDEMPOTENCY_KEY_IN_PROGRESS';
 
 export class PaypadError extends Error {
   readonly code: ErrorCode;

@@ -107,6 +107,18 @@ export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   PHONE_ENROLMENT_UNKNOWN: 404,
   PHONE_CARD_NOT_BOUND: 403,
   PHONE_CARD_NOT_VERIFIED: 422,
+  // The payment gateway (E1-E3): an order id the merchant used for other content; a code or order
+  // unknown, past its time (Gone), or claimed by another payment; the signer is not the order's
+  // merchant. Idempotency-Key as the IETF httpapi draft: reused with another body 422, still in
+  // progress 409.
+  GATEWAY_ORDER_EXISTS: 409,
+  GATEWAY_ORDER_NOT_FOUND: 404,
+  GATEWAY_ORDER_EXPIRED: 410,
+  GATEWAY_ORDER_NOT_PAYABLE: 409,
+  GATEWAY_CLAIM_INVALID: 409,
+  GATEWAY_MERCHANT_MISMATCH: 403,
+  IDEMPOTENCY_KEY_REUSED: 422,
+  IDEMPOTENCY_KEY_IN_PROGRESS: 409,
   // RFC 6585 §5.
   HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
