@@ -25,6 +25,10 @@ export type ErrorCode =
   | 'PAN_INVALID'
   | 'PIN_BLOCK_INVALID'
   | 'PIN_INCORRECT'
+  // AES DUKPT (shared/crypto/dukpt, dukptTerminal): KSNs, the device's counter and stored state
+  | 'DUKPT_KSN_INVALID'
+  | 'DUKPT_COUNTER_EXHAUSTED'
+  | 'DUKPT_STATE_INVALID'
   // ECDH key transport
   | 'PUBLIC_KEY_INVALID'
   | 'KEY_ENVELOPE_UNSUPPORTED'
