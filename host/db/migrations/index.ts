@@ -25,5 +25,7 @@ import { mobilePayments } from '../../payments/mobile/migration';
 import { pospTables } from '../../posp/migration';
 // The TMS keeps its migration beside its stores (host/tms).
 import { tmsTables } from '../../tms/migration';
+// The payment gateway keeps its migration beside its stores (host/gateway).
+import { gatewayTables } from '../../gateway/migration';
 
-export const MIGRATIONS: readonly HostMigration[] = [auditLog, caCertificates, kmsKeys, outbox, mtmsTables, kmsIntakeSequence, mtmsRepairAuthorisations, mtmsKmsKeyPins, mtmsLookupBuckets, mtmsTkChallenges, ledger, mobilePayments, pospTables, tmsTables];
+export const MIGRATIONS: readonly HostMigration[] = [auditLog, caCertificates, kmsKeys, outbox, mtmsTables, kmsIntakeSequence, mtmsRepairAuthorisations, mtmsKmsKeyPins, mtmsLookupBuckets, mtmsTkChallenges, ledger, mobilePayments, pospTables, tmsTables, gatewayTables];
