@@ -6,8 +6,8 @@
 import { PaypadError } from '../../shared/errors';
 import { type CaKeys, normalizeSerial, randomSerial, type RevocationReason, signCrl, signLeafCertificate, crlToPem } from './certificates';
 import type { CertificateStore, IssuedCertificate, RevocationStatus } from './certificateStore';
-import { assertCertSubject, type CertSubject, certSubjectOf, describeSubject } from './roles';
-import { EC_KEY_ALGORITHM, subtle, x509, type CryptoKey, type CryptoKeyPair, type EcKeyAlgorithm } from './x509';
+import { assertCertSubject, type CertSubject, certifiesRsaKey, certSubjectOf, describeSubject } from './roles';
+import { EC_KEY_ALGORITHM, RSA_SIGNING_ALGORITHM, subtle, x509, type CryptoKey, type CryptoKeyPair, type EcKeyAlgorithm } from './x509';
 
 export interface IssueRequest {
   readonly subject: CertSubject;
@@ -63,8 +63,11 @@ export function createCertificateAuthority(keys: CaKeys, store: CertificateStore
       if ((subject.role === 'device') !== (request.publicKey !== undefined)) {
         throw new PaypadError('BAD_ARGUMENT', 'a device certificate, and only one, certifies a public key the device proved it holds');
       }
+      if (certifiesRsaKey(subject.role) && request.csrPem === undefined) throw new PaypadError('BAD_ARGUMENT', `a ${subject.role} certificate certifies the RSA key of the holder's own CSR`);
       const generated = request.csrPem === undefined && request.publicKey === undefined ? ((await subtle.generateKey(EC_KEY_ALGORITHM, true, ['sign', 'verify'])) as CryptoKeyPair) : undefined;
-      const publicKey = generated?.publicKey ?? (request.publicKey !== undefined ? await importPoint(request.publicKey) : await publicKeyOfCsr(request.csrPem as string));
+      const publicKey =
+        generated?.publicKey ??
+        (request.publicKey !== undefined ? await importPoint(request.publicKey) : certifiesRsaKey(subject.role) ? await rsaKeyOfCsr(request.csrPem as string) : await publicKeyOfCsr(request.csrPem as string));
       const serial = randomSerial();
       const cert = await signLeafCertificate(keys, { subject, publicKey, serial, now: clock(), hosts: request.hosts });
       const certPem = cert.toString('pem') + '\n';
@@ -127,15 +130,29 @@ async function importPoint(point: Uint8Array): Promise<CryptoKey> {
 
 /** RFC 2986 §4.2: the request is signed with its own key, which proves the requester holds it. */
 async function publicKeyOfCsr(pem: string): Promise<CryptoKey> {
+  const csr = await verifiedCsr(pem);
+  const algorithm = csr.publicKey.algorithm as EcKeyAlgorithm;
+  if (algorithm.name !== 'ECDSA' && algorithm.name !== 'ECDH') throw new PaypadError('CSR_INVALID', `the certificate request key must be EC P-256, got ${algorithm.name}`);
+  if (algorithm.namedCurve !== 'P-256') throw new PaypadError('CSR_INVALID', `the certificate request key must be on P-256, got ${algorithm.namedCurve}`);
+  return csr.publicKey.export(EC_KEY_ALGORITHM, ['verify']);
+}
+
+/** An RSA key of at least 2048 bits (NIST SP 800-131A Rev. 2 §3), for RSASSA-PKCS1-v1_5 with SHA-256. */
+async function rsaKeyOfCsr(pem: string): Promise<CryptoKey> {
+  const csr = await verifiedCsr(pem);
+  const algorithm = csr.publicKey.algorithm as { name: string; modulusLength?: number };
+  if (algorithm.name !== 'RSASSA-PKCS1-v1_5' && algorithm.name !== 'RSA-PSS' && algorithm.name !== 'RSA-OAEP') throw new PaypadError('CSR_INVALID', `the certificate request key must be RSA, got ${algorithm.name}`);
+  if ((algorithm.modulusLength ?? 0) < 2048) throw new PaypadError('CSR_INVALID', 'the certificate request key must be RSA of at least 2048 bits');
+  return csr.publicKey.export(RSA_SIGNING_ALGORITHM, ['verify']);
+}
+
+async function verifiedCsr(pem: string): Promise<x509.Pkcs10CertificateRequest> {
   let csr: x509.Pkcs10CertificateRequest;
   try {
     csr = new x509.Pkcs10CertificateRequest(pem);
   } catch {
     throw new PaypadError('CSR_INVALID', 'the certificate request is not a PEM or DER PKCS#10 request');
   }
-  const algorithm = csr.publicKey.algorithm as EcKeyAlgorithm;
-  if (algorithm.name !== 'ECDSA' && algorithm.name !== 'ECDH') throw new PaypadError('CSR_INVALID', `the certificate request key must be EC P-256, got ${algorithm.name}`);
-  if (algorithm.namedCurve !== 'P-256') throw new PaypadError('CSR_INVALID', `the certificate request key must be on P-256, got ${algorithm.namedCurve}`);
   let valid = false;
   try {
     valid = await csr.verify();
@@ -143,5 +160,5 @@ async function publicKeyOfCsr(pem: string): Promise<CryptoKey> {
     valid = false;
   }
   if (!valid) throw new PaypadError('CSR_INVALID', 'the certificate request signature does not verify');
-  return csr.publicKey.export(EC_KEY_ALGORITHM, ['verify']);
+  return csr;
 }

@@ -8,11 +8,15 @@
  * A PIN pad's certificate has role `device` and its serial as the CN: MTMS checks that the serial
  * a TK is uploaded for is the one the signing device was enrolled under (docs/key-loading.md
  * "Device identity"). It never authenticates TLS: the device signs challenges with its key.
+ *
+ * A merchant's certificate (role `merchant`, CN = its legal name) and the bill platform's (role
+ * `bill-platform`) certify RSA keys that sign requests and notifications between the two
+ * platforms (docs/bill-payments.md); neither authenticates TLS.
  */
 import { PaypadError } from '../../shared/errors';
 import { x509 } from './x509';
 
-export const CERT_ROLES = ['operator', 'mtms', 'kms', 'device'] as const;
+export const CERT_ROLES = ['operator', 'mtms', 'kms', 'device', 'merchant', 'bill-platform'] as const;
 export type CertRole = (typeof CERT_ROLES)[number];
 
 /** Who a certificate names. `customerCode` is present exactly when the role is 'kms'. */
@@ -98,13 +102,18 @@ export function certSubjectOf(cert: x509.X509Certificate): CertSubject {
 
 /**
  * The operator authenticates as a TLS client; MTMS and KMS also serve (RFC 5280 §4.2.1.12). A
- * device gets none: its key signs challenges, never a TLS handshake.
+ * device, a merchant and the bill platform get none: their keys sign messages, never a TLS handshake.
  */
 export function extendedKeyUsages(role: CertRole): string[] {
-  if (role === 'device') return [];
+  if (!servesTls(role) && role !== 'operator') return [];
   return role === 'operator' ? [x509.ExtendedKeyUsage.clientAuth] : [x509.ExtendedKeyUsage.clientAuth, x509.ExtendedKeyUsage.serverAuth];
 }
 
 export function servesTls(role: CertRole): boolean {
   return role === 'mtms' || role === 'kms';
+}
+
+/** Roles whose certificate certifies an RSA signing key from a CSR (RSASSA-PKCS1-v1_5, RFC 8017 §8.2). */
+export function certifiesRsaKey(role: CertRole): boolean {
+  return role === 'merchant' || role === 'bill-platform';
 }

@@ -21,3 +21,5 @@ export const EC_KEY_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 export const EC_SIGNING_ALGORITHM = { name: 'ECDSA', hash: 'SHA-256' } as const;
 
 export const subtle = webcrypto.subtle;
+/** RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017 §8.2): the keys merchants and the bill platform sign with. */
+export const RSA_SIGNING_ALGORITHM = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as const;
