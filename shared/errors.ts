@@ -253,7 +253,8 @@ export type ErrorCode =
   | 'TRANSACTION_CODE_INVALID'
   | 'IDEMPOTENCY_KEY_INVALID'
   | 'IDEMPOTENCY_KEY_REUSED'
-  | 'IDEMPOTENCY_KEY_IN_PROGRESS';
+  | 'IDEMPOTENCY_KEY_IN_PROGRESS'
+  | 'GATEWAY_NOTIFY_FAILED';
 
 export class PaypadError extends Error {
   readonly code: ErrorCode;
