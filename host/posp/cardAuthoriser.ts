@@ -32,14 +32,16 @@ import {
 
 /** Field 22: PAN by magnetic stripe (02), terminal can accept PINs (1). */
 const SWIPED_WITH_PIN = '021';
+/** Field 22: PAN keyed (01), PIN captured (1): a card-not-present debit from a card bound to a phone. */
+const KEYED_WITH_PIN = '011';
 /** ISO 8583 field 11 runs 000001 to 999999. */
 const MAX_STAN = 999_999;
 
 export interface CardDebit {
   readonly pan: string;
   readonly expiry: string;
-  /** Track 2 as read (field 35); the caller wipes its own copy. */
-  readonly track2: string;
+  /** Track 2 as read (field 35); the caller wipes its own copy. Absent for a keyed (card-not-present) debit. */
+  readonly track2?: string;
   /** ISO 9564-1 format 4 under the zone PIN key (field 52). */
   readonly pinBlock: Uint8Array;
   readonly amountMinor: bigint;
@@ -107,8 +109,8 @@ export function createCardAuthoriser(options: CardAuthoriserOptions): CardAuthor
       localTime,
       localDate,
       expiry: debit.expiry,
-      posEntryMode: SWIPED_WITH_PIN,
-      track2: debit.track2,
+      posEntryMode: debit.track2 === undefined ? KEYED_WITH_PIN : SWIPED_WITH_PIN,
+      ...(debit.track2 === undefined ? {} : { track2: debit.track2 }),
       terminalId: debit.terminalId,
       merchantId: debit.merchantId,
       currency: debit.currencyNumeric,

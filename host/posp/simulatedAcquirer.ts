@@ -29,7 +29,7 @@ import { listenBankSimulator } from '../simulators/bankSimulatorServer';
 import type { TestPaymentNetwork } from '../simulators/testCards';
 import { createAuthorisationLedger } from './authorisationLedger';
 import { reverseUnfinishedAuthorisations } from './unfinishedAuthorisations';
-import { createCardAuthoriser } from './cardAuthoriser';
+import { type CardAuthoriser, createCardAuthoriser } from './cardAuthoriser';
 import { createPospStore } from './pospStore';
 import { openPospService, type UpdateNoticeSource } from './pospService';
 
@@ -55,9 +55,18 @@ export interface SimulatedAcquirerOptions {
   readonly updateNotices?: UpdateNoticeSource;
 }
 
+/** A card authoriser on the acquirer link, its zone keys in `hsm`: what another acquiring role (the bill platform) debits through. */
+export interface AcquirerLinkForHsm {
+  readonly authoriser: CardAuthoriser;
+  /** The zone PIN key the authoriser's PIN blocks must be under (field 52). */
+  readonly zonePinKey: KeyHandle;
+}
+
 export interface SimulatedAcquirer {
   /** startKms's `posp` option: a POSP for each customer's KMS, on its HSM and store. */
   readonly pospFor: NonNullable<KmsInstanceOptions['posp']>;
+  /** The simulated ceremony for `hsm`, then its own connection to the acquirer link. */
+  authoriserFor(hsm: Hsm): Promise<AcquirerLinkForHsm>;
   /** The loopback port of the provider's end of the acquirer link. */
   readonly linkPort: number;
   close(): Promise<void>;
@@ -94,21 +103,27 @@ export async function startSimulatedAcquirer(options: SimulatedAcquirerOptions):
     };
   };
 
+  const authoriserFor = async (hsm: Hsm): Promise<AcquirerLinkForHsm> => {
+    const keys = await zoneKeys(hsm);
+    const link = await connectAcquirerLink({ host: '127.0.0.1', port: server.port, packager, requestTimeoutMs: options.requestTimeoutMs });
+    links.push(link);
+    const authoriser = createCardAuthoriser({
+      link,
+      packager,
+      authenticator: hsmMessageAuthenticator(hsm, keys.zak),
+      clock,
+      utcOffsetMinutes: UTC_OFFSET_MINUTES,
+      requestTimeoutMs: options.requestTimeoutMs,
+      firstStan: 1 + (rng(3).reduce((n, b) => n * 256 + b, 0) % 999_999),
+    });
+    return { authoriser, zonePinKey: keys.zpk };
+  };
+
   return {
     linkPort: server.port,
+    authoriserFor,
     async pospFor({ customerCode, hsm, store }) {
-      const keys = await zoneKeys(hsm);
-      const link = await connectAcquirerLink({ host: '127.0.0.1', port: server.port, packager, requestTimeoutMs: options.requestTimeoutMs });
-      links.push(link);
-      const authoriser = createCardAuthoriser({
-        link,
-        packager,
-        authenticator: hsmMessageAuthenticator(hsm, keys.zak),
-        clock,
-        utcOffsetMinutes: UTC_OFFSET_MINUTES,
-        requestTimeoutMs: options.requestTimeoutMs,
-        firstStan: 1 + (rng(3).reduce((n, b) => n * 256 + b, 0) % 999_999),
-      });
+      const { authoriser, zonePinKey } = await authoriserFor(hsm);
       const pospStore = createPospStore(options.database.db);
       const ledger = createAuthorisationLedger(createLedger(options.database, clock));
       const merchantId = customerCode.replace(/[^A-Z0-9]/g, '').padEnd(MERCHANT_ID_LENGTH, '0').slice(0, MERCHANT_ID_LENGTH);
@@ -129,7 +144,7 @@ export async function startSimulatedAcquirer(options: SimulatedAcquirerOptions):
         platform: options.platform,
         authoriser,
         ledger,
-        zonePinKey: keys.zpk,
+        zonePinKey,
         merchantId,
         rng,
         clock,
