@@ -6,6 +6,7 @@ import express, { type Express } from 'express';
 import { PaypadError } from '../shared/errors';
 import { pingDatabase } from './db/database';
 import { createListenerApp } from './http/errors';
+import { keepRawBody } from './http/rawBody';
 import type { RoleContext, RoleModule } from './roles';
 
 /**
@@ -27,7 +28,7 @@ export interface HealthBody {
 
 export function createApp(deps: AppDeps): Express {
   return createListenerApp(deps.logger, (app) => {
-    app.use(express.json({ limit: JSON_BODY_LIMIT_BYTES }));
+    app.use(express.json({ limit: JSON_BODY_LIMIT_BYTES, verify: keepRawBody }));
 
     // Healthy means able to serve: the process is up and the database answers a real query.
     app.get('/healthz', async (_req, res) => {
