@@ -36,6 +36,8 @@ const SDK_MODULES: Record<string, string> = {
   curve: '$(MODDABLE)/examples/io/tcp/tlssocket/manifest.json',
 };
 const ESP32_ONLY: Record<string, string> = { ota: '$(MODDABLE)/build/devices/esp32/modules/ota/manifest.json' };
+/** The simulator keeps its program slots as files; a board has no file system partition for them. */
+const HOST_ONLY: Record<string, string> = { file: '$(MODDABLE)/modules/files/file/manifest.json' };
 
 /**
  * Modules the device build deliberately takes from another file than Node and TypeScript do:
@@ -47,7 +49,7 @@ const DEVICE_SUBSTITUTES: Record<string, string> = {
 
 const BUILDS = [
   { platform: 'esp32', platformDir: 'firmware/hal/moddable/esp32', sdk: { ...SDK_MODULES, ...ESP32_ONLY } },
-  { platform: 'lin', platformDir: 'firmware/hal/moddable/host', sdk: SDK_MODULES }, // the simulator on Linux
+  { platform: 'lin', platformDir: 'firmware/hal/moddable/host', sdk: { ...SDK_MODULES, ...HOST_ONLY } }, // the simulator on Linux
 ];
 
 function includesFor(platform: string): string[] {
@@ -101,6 +103,8 @@ describe('manifest.json: the device module graph (X3)', () => {
     expect(manifest.include).not.toContain(ESP32_ONLY.ota);
     expect(includesFor('esp32')).toContain(ESP32_ONLY.ota);
     expect(includesFor('lin')).not.toContain(ESP32_ONLY.ota);
+    expect(includesFor('esp32')).not.toContain(HOST_ONLY.file);
+    expect(includesFor('lin')).toContain(HOST_ONLY.file);
   });
 
   for (const platform of ['esp32', 'lin']) {

@@ -19,9 +19,11 @@
 import FFI from 'mc/ffi';
 import OTA from 'ota';
 import { PaypadError } from 'shared/errors';
+import type { Storage } from '../../storage';
 import type { Updater } from '../../updater';
 
-export function createUpdater(currentVersion: string): Updater {
+/** `_bootRecord` is unused here: ESP-IDF keeps the boot partition in otadata itself. */
+export function createUpdater(currentVersion: string, _bootRecord: Storage): Updater {
   let ota: OTA | undefined;
   let expected = 0;
   let written = 0;
