@@ -10,6 +10,8 @@ import { decipherCardData, encipherCardData } from '../../shared/crypto/cardData
 import { aesCmac, verifyAesCmac } from '../../shared/crypto/cmac';
 import { type KcvMethod, keyCheckValue } from '../../shared/crypto/kcv';
 import { deriveKeyCounterCmac, kdfCounterCmacRaw } from '../../shared/crypto/kdf';
+import { type DukptKeyType, type DukptKeyUsage, dukptDerivationKey, dukptHostWorkingKey, dukptInitialKey } from '../../shared/crypto/dukpt';
+import { createDukptTerminal } from '../../shared/crypto/dukptTerminal';
 import { aesKeyUnwrap, aesKeyUnwrapPadded, aesKeyWrap, aesKeyWrapPadded } from '../../shared/crypto/keyWrap';
 import { decodeKeyEnvelope, encodeKeyEnvelope, generateP256KeyPair, unwrapKeyAsRecipient, wrapKeyForRecipient } from '../../shared/crypto/keyTransport';
 import { verifyP256Sha256 } from '../../shared/crypto/ecdsa';
@@ -145,6 +147,39 @@ export const ops: Record<string, Op> = {
   'tr31.buildHeader': defineOp(
     (a: { init: Tr31HeaderInit; bodyLength: number }) => a,
     ({ init, bodyLength }) => buildKeyBlockHeader(init, bodyLength),
+  ),
+
+  // ANSI X9.24-3-2017 AES DUKPT (shared/crypto/dukpt.ts, dukptTerminal.ts): the host from the BDK,
+  // the device's future key registers through `count` transactions from its initial key
+  'dukpt.initialKey': defineOp(
+    (a: { bdk: string; initialKeyId: string }) => ({ bdk: fromHex(a.bdk, 'bdk'), initialKeyId: fromHex(a.initialKeyId, 'initialKeyId') }),
+    ({ bdk, initialKeyId }) => toHex(dukptInitialKey(bdk, initialKeyId)),
+  ),
+  'dukpt.derivationKey': defineOp(
+    (a: { initialKey: string; ksn: string }) => ({ initialKey: fromHex(a.initialKey, 'initialKey'), ksn: fromHex(a.ksn, 'ksn') }),
+    ({ initialKey, ksn }) => toHex(dukptDerivationKey(initialKey, ksn)),
+  ),
+  'dukpt.hostWorkingKey': defineOp(
+    (a: { bdk: string; ksn: string; usage: DukptKeyUsage; keyType?: DukptKeyType }) => ({ bdk: fromHex(a.bdk, 'bdk'), ksn: fromHex(a.ksn, 'ksn'), usage: a.usage, keyType: a.keyType }),
+    ({ bdk, ksn, usage, keyType }) => toHex(dukptHostWorkingKey(bdk, ksn, usage, keyType)),
+  ),
+  'dukpt.terminal': defineOp(
+    (a: { initialKey: string; initialKeyId: string; usage: DukptKeyUsage; keyType?: DukptKeyType; count: number }) => ({
+      initialKey: fromHex(a.initialKey, 'initialKey'),
+      initialKeyId: fromHex(a.initialKeyId, 'initialKeyId'),
+      usage: a.usage,
+      keyType: a.keyType,
+      count: a.count,
+    }),
+    ({ initialKey, initialKeyId, usage, keyType, count }) => {
+      const terminal = createDukptTerminal(initialKey, initialKeyId);
+      const transactions: Json[] = [];
+      for (let i = 0; i < count; i++) {
+        const { ksn, key } = terminal.nextTransaction(usage, keyType);
+        transactions.push({ ksn: toHex(ksn), key: toHex(key) });
+      }
+      return { transactions, state: toHex(terminal.encodeState()) };
+    },
   ),
 
   // SP 800-56A one-pass ECDH P-256 + RFC 5649 key transport (shared/crypto/keyTransport.ts)

@@ -53,6 +53,19 @@ export class Draw {
   }
 }
 
+const DUKPT_USAGES = ['key-encryption', 'pin-encryption', 'mac-generation', 'mac-verification', 'mac-both', 'data-encrypt', 'data-decrypt', 'data-both'] as const;
+const DUKPT_KEY_TYPES = ['AES-128', 'AES-192', 'AES-256'] as const;
+/** How many of DUKPT_KEY_TYPES a key of this hex length may derive (none longer than itself). */
+const dukptTypesUpTo = (keyHex: string) => (keyHex.length - 16) / 16;
+
+/** A KSN: a random initial key ID and a counter with 1 to 16 one bits, or (bad) 0 or 17 to 32 one bits. */
+function dukptKsnHex(d: Draw, bad: boolean): string {
+  const ones = bad ? d.pick([0, d.int(17, 32)]) : d.int(1, 16);
+  let counter = 0;
+  while (ones > 0 && counter.toString(2).replace(/0/g, '').length < ones) counter = (counter | (1 << d.int(0, 31))) >>> 0;
+  return d.hex(8) + counter.toString(16).toUpperCase().padStart(8, '0');
+}
+
 /** `bad` is true for every tenth input: the generator must then make an input that should fail. */
 type Generator = (d: Draw, bad: boolean) => Json;
 
@@ -229,6 +242,30 @@ export const randomSpecs: Record<string, RandomSpec> = {
         { key: toHex(key), block, pan: pan === '1' ? '2' : '1' },
         { key: toHex(key), block: block.slice(2), pan },
       ]);
+    },
+  },
+  // AES DUKPT (shared/crypto/dukpt*): BDKs and IKs of every AES length, KSNs a device reaches, and
+  // wrong key lengths, KSNs with more than 16 one bits, unknown usages, key types longer than the BDK.
+  'dukpt.initialKey': { group: 'keys', count: 100, make: (d, bad) => ({ bdk: bad && d.int(0, 1) ? aesBad(d) : d.aesKey(), initialKeyId: d.hex(bad ? d.pick([7, 9, 12]) : 8) }) },
+  'dukpt.derivationKey': { group: 'keys', count: 100, make: (d, bad) => ({ initialKey: bad && d.int(0, 1) ? aesBad(d) : d.aesKey(), ksn: dukptKsnHex(d, bad) }) },
+  'dukpt.hostWorkingKey': {
+    group: 'keys',
+    count: 100,
+    make: (d, bad) => {
+      const bdk = d.aesKey();
+      const arg = { bdk, ksn: dukptKsnHex(d, false), usage: d.pick(DUKPT_USAGES), keyType: d.pick(DUKPT_KEY_TYPES.slice(0, dukptTypesUpTo(bdk))) };
+      if (!bad) return arg;
+      return d.pick([{ ...arg, ksn: dukptKsnHex(d, true) }, { ...arg, usage: 'pin-verification' }, { ...arg, bdk: d.hex(16), keyType: d.pick(['AES-192', 'AES-256', '2TDEA']) }, { ...arg, bdk: aesBad(d) }]);
+    },
+  },
+  'dukpt.terminal': {
+    group: 'keys',
+    count: 40,
+    make: (d, bad) => {
+      const initialKey = d.aesKey();
+      const arg = { initialKey, initialKeyId: d.hex(8), usage: d.pick(DUKPT_USAGES), keyType: d.pick(DUKPT_KEY_TYPES.slice(0, dukptTypesUpTo(initialKey))), count: d.int(1, 40) };
+      if (!bad) return arg;
+      return d.pick([{ ...arg, initialKey: aesBad(d) }, { ...arg, initialKeyId: d.hex(12) }, { ...arg, usage: 'mac' }, { ...arg, initialKey: d.hex(16), keyType: 'AES-256' }]);
     },
   },
   'tr31.deriveKeys': { group: 'keys', count: 300, make: (d, bad) => ({ kbpk: bad ? aesBad(d) : d.aesKey() }) },

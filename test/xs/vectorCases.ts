@@ -26,6 +26,17 @@ export const HOST_ONLY_VECTORS: Readonly<Record<string, string>> = Object.freeze
 const up = (hex: string) => hex.toUpperCase();
 
 interface CmacFile { vectors: { name: string; key: string; message: string; mac: string }[] }
+interface DukptFile {
+  pinEntry: { pin: string; pan: string; randomFill: string };
+  bdks: {
+    name: string;
+    bdk: string;
+    initialKeyId: string;
+    initialKey: string;
+    transactions: { ksn: string; derivationKey: string; workingKeys?: { usage: string; keyType: string; key: string }[]; pinBlock?: string }[];
+  }[];
+  skippedCounters: { name: string; bdk: string; ksn: string }[];
+}
 interface EcdsaVerifyFile { vectors: { name: string; publicKey: string; message: string; signature: string; valid: boolean }[] }
 interface KcvFile { vectors: { name: string; key: string; method: string; kcv: string }[] }
 interface KdfFile { vectors: { name: string; KI: string; FixedInputData: string; L: number; KO: string }[] }
@@ -59,6 +70,34 @@ export const vectorAdapters: Record<string, Adapter> = {
       { name: v.name, op: 'cmac', args: { key: v.key, data: v.message }, expected: { ok: up(v.mac) } },
       { name: `${v.name}, verify`, op: 'cmac.verify', args: { key: v.key, data: v.message, mac: v.mac }, expected: { ok: true } },
     ]),
+
+  'dukpt.json': (f: DukptFile): VectorCase[] => [
+    ...f.bdks.flatMap((set): VectorCase[] => {
+      const first = set.transactions.filter((t) => t.workingKeys);
+      return [
+        { name: `${set.name}, initial key`, op: 'dukpt.initialKey', args: { bdk: set.bdk, initialKeyId: set.initialKeyId }, expected: { ok: set.initialKey } },
+        ...set.transactions.map((t): VectorCase => ({ name: `${set.name}, ${t.ksn} derivation key`, op: 'dukpt.derivationKey', args: { initialKey: set.initialKey, ksn: t.ksn }, expected: { ok: t.derivationKey } })),
+        ...first.flatMap((t) =>
+          (t.workingKeys ?? []).map((w): VectorCase => ({
+            name: `${set.name}, ${t.ksn} ${w.usage} ${w.keyType}`,
+            op: 'dukpt.hostWorkingKey',
+            args: { bdk: set.bdk, ksn: t.ksn, usage: w.usage, keyType: w.keyType },
+            expected: { ok: w.key },
+          })),
+        ),
+        ...[...new Set(first.flatMap((t) => (t.workingKeys ?? []).map((w) => `${w.usage} ${w.keyType}`)))].map((kind): VectorCase => {
+          const [usage, keyType] = kind.split(' ');
+          return {
+            name: `${set.name}, the device's first ${first.length} transactions, ${kind}`,
+            op: 'dukpt.terminal',
+            args: { initialKey: set.initialKey, initialKeyId: set.initialKeyId, usage, keyType, count: first.length },
+            expected: { ok: { transactions: first.map((t) => ({ ksn: t.ksn, key: (t.workingKeys ?? []).find((w) => `${w.usage} ${w.keyType}` === kind)?.key ?? '' })) } },
+          };
+        }),
+      ];
+    }),
+    ...f.skippedCounters.map((s): VectorCase => ({ name: s.name, op: 'dukpt.hostWorkingKey', args: { bdk: s.bdk, ksn: s.ksn, usage: 'data-encrypt' }, expected: { error: 'DUKPT_KSN_INVALID' } })),
+  ],
 
   'ecdsaP256Verify.json': (f: EcdsaVerifyFile): VectorCase[] =>
     f.vectors.map((v): VectorCase => ({
