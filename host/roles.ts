@@ -6,6 +6,7 @@ import type { Router } from 'express';
 import type { HostConfig } from './config';
 import type { Database } from './db/database';
 import type { Logger } from './log';
+import { phoneWebAppRole } from './bills/web/phoneWebApp';
 
 /** What a role's router gets from the host: nothing global, so tests build it from fakes. */
 export interface RoleContext {
@@ -23,4 +24,4 @@ export interface RoleModule {
 }
 
 // Add a role: `import { kmsRole } from './kms/router';` and append `kmsRole` here.
-export const ROLES: readonly RoleModule[] = [];
+export const ROLES: readonly RoleModule[] = [phoneWebAppRole];
