@@ -27,5 +27,10 @@ import { pospTables } from '../../posp/migration';
 import { tmsTables } from '../../tms/migration';
 // The payment gateway keeps its migration beside its stores (host/gateway).
 import { gatewayTables } from '../../gateway/migration';
+// The merchant directory and the bill platform keep their migrations beside their stores (host/merchants, host/bills).
+import { merchantTables } from '../../merchants/migration';
+import { billTables } from '../../bills/migration';
+// The phone client gateway keeps its migration beside its stores (host/bills/client).
+import { billClientTables } from '../../bills/client/migration';
 
-export const MIGRATIONS: readonly HostMigration[] = [auditLog, caCertificates, kmsKeys, outbox, mtmsTables, kmsIntakeSequence, mtmsRepairAuthorisations, mtmsKmsKeyPins, mtmsLookupBuckets, mtmsTkChallenges, ledger, mobilePayments, pospTables, tmsTables, gatewayTables];
+export const MIGRATIONS: readonly HostMigration[] = [auditLog, caCertificates, kmsKeys, outbox, mtmsTables, kmsIntakeSequence, mtmsRepairAuthorisations, mtmsKmsKeyPins, mtmsLookupBuckets, mtmsTkChallenges, ledger, mobilePayments, pospTables, tmsTables, gatewayTables, merchantTables, billTables, billClientTables];
