@@ -24,6 +24,7 @@ import {
   parseDukptKsn,
 } from '../../../shared/crypto/dukpt';
 import { DukptTerminal, createDukptTerminal, restoreDukptTerminal } from '../../../shared/crypto/dukptTerminal';
+import { dukptStateAt } from '../../support/dukptState';
 
 interface WorkingKeyVector { usage: DukptKeyUsage; keyType: DukptKeyType; key: string }
 interface TransactionVector { ksn: string; derivationKey: string; workingKeys?: WorkingKeyVector[]; pinBlock?: string }
@@ -143,35 +144,6 @@ describe('E4 X1: AES DUKPT, the host side against the X9.24-3-2017 supplementary
   });
 });
 
-/**
- * The registers a device holds when `next` is its next counter, by the algorithm's invariant:
- * register p (the lowest one bit of next) holds next's key; a register k above p holds the key of
- * next with bits 0..k cleared and bit k set, if next has a 0 there and that counter has at most
- * 16 one bits; every other register is empty. Built from the host's derivation.
- */
-function stateAt(ik: Uint8Array, initialKeyId: Uint8Array, next: number): Uint8Array {
-  const keyLength = ik.length;
-  const out = new Uint8Array(18 + 32 * keyLength);
-  out[0] = 1;
-  out[1] = keyLength;
-  out.set(initialKeyId, 2);
-  new DataView(out.buffer).setUint32(10, next);
-  let p = 0;
-  while (((next >>> p) & 1) === 0) p++;
-  let inUse = 0;
-  for (let k = p; k < 32; k++) {
-    let counter: number;
-    if (k === p) counter = next;
-    else if (((next >>> k) & 1) === 1) continue;
-    else counter = Math.floor(next / 2 ** (k + 1)) * 2 ** (k + 1) + 2 ** k;
-    if (dukptCounterOneBits(counter) > 16) continue;
-    out.set(dukptDerivationKey(ik, dukptKsn(initialKeyId, counter)), 18 + k * keyLength);
-    inUse = (inUse | (1 << k)) >>> 0;
-  }
-  new DataView(out.buffer).setUint32(14, inUse);
-  return out;
-}
-
 describe('E4 X1: AES DUKPT, the device\'s future key registers', () => {
   for (const set of file.bdks) {
     it(`E4: ${set.name}: loaded with the IK, the first eight transactions have the published KSNs and working keys`, () => {
@@ -188,11 +160,11 @@ describe('E4 X1: AES DUKPT, the device\'s future key registers', () => {
     it(`E4: ${set.name}: the device skips the counter with 17 one bits (0001FFFE, then 00020000, 00020001) and ends after FFFF0000`, () => {
       const ik = fromHex(set.initialKey);
       const id = fromHex(set.initialKeyId);
-      const near = restoreDukptTerminal(stateAt(ik, id, 0x1fffe));
+      const near = restoreDukptTerminal(dukptStateAt(ik, id, 0x1fffe));
       const ksns = [0, 1, 2].map(() => toHex(near.nextTransaction('data-encrypt').ksn));
       expect(ksns).toEqual(['1234567890123456' + '0001FFFE', '123456789012345600020000', '123456789012345600020001']);
 
-      const last = restoreDukptTerminal(stateAt(ik, id, 0xfffe2000));
+      const last = restoreDukptTerminal(dukptStateAt(ik, id, 0xfffe2000));
       const lastFour = set.transactions.slice(-4);
       for (const t of lastFour) {
         const { ksn, key } = last.nextTransaction('pin-encryption');
@@ -227,7 +199,7 @@ describe('E4 X1: AES DUKPT, the device\'s future key registers', () => {
     const id = fromHex(AES256.initialKeyId);
     const ik = dukptInitialKey(bdk, id);
     // From 0x00FFFE00 (15 one bits) on, counters with 17 one bits and more come up in every run of 0x100.
-    const terminal = restoreDukptTerminal(stateAt(ik, id, 0x00fffe00));
+    const terminal = restoreDukptTerminal(dukptStateAt(ik, id, 0x00fffe00));
     const seen: number[] = [];
     for (let i = 0; i < 12; i++) {
       const { ksn, key } = terminal.nextTransaction('mac-generation', 'AES-128');
