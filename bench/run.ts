@@ -12,9 +12,10 @@ import { tmsBenchmark } from './tms';
 import { xsCryptoBenchmark } from './xs-crypto';
 import { xsDeviceBudgetBenchmark } from './xs-device-budget';
 import { xsDeviceLoadBenchmark } from './xs-device-load';
+import { xsDukptBenchmark } from './xs-dukpt';
 import { xsOnboardingBenchmark } from './xs-onboarding';
 
-const benchmarks: Benchmark[] = [xsCryptoBenchmark, kmsThroughputBenchmark, mobilePaymentsBenchmark, kmsHsmBenchmark, mtmsDeviceIdentityBenchmark, xsOnboardingBenchmark, xsDeviceBudgetBenchmark, xsDeviceLoadBenchmark, tmsBenchmark];
+const benchmarks: Benchmark[] = [xsCryptoBenchmark, kmsThroughputBenchmark, mobilePaymentsBenchmark, kmsHsmBenchmark, mtmsDeviceIdentityBenchmark, xsOnboardingBenchmark, xsDeviceBudgetBenchmark, xsDeviceLoadBenchmark, tmsBenchmark, xsDukptBenchmark];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((n) => !benchmarks.some((b) => b.name === n));
