@@ -13,6 +13,8 @@
  *   waits for the first to commit and then inserts nothing (ON CONFLICT DO NOTHING).
  *   Deadlocks remain possible only between linked batches that reuse each other's ids in another
  *   order; PostgreSQL breaks them (40P01) and the batch is retried whole, as on 40001.
+ *   Each transaction holds one of the pool's connections from BEGIN to COMMIT and takes no other;
+ *   one that gets no connection within the pool's connection timeout fails with DB_UNAVAILABLE.
  * - SQLite: BEGIN IMMEDIATE takes the database's one write lock before the first read, so the
  *   balances read are the ones written over, even with a second connection on the file; a
  *   writer that cannot get the lock within busy_timeout fails with DB_UNAVAILABLE.
@@ -33,9 +35,16 @@ export function runWriteTransaction<T>(database: Database, work: (trx: Kysely<Sc
 
 async function inPostgresTransaction<T>(db: Kysely<Schema>, work: (trx: Kysely<Schema>) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
+    let connected = false;
     try {
-      return await db.transaction().execute(work);
+      return await db.connection().execute((conn) => {
+        connected = true;
+        return conn.transaction().execute(work);
+      });
     } catch (e) {
+      // No connection: the pool's connections all stayed busy past its connection timeout (a burst
+      // queued behind a hot account), or the server cannot be reached. Nothing was started.
+      if (!connected) throw Object.assign(new PaypadError('DB_UNAVAILABLE', 'no database connection came free for the ledger transaction; retry later'), { cause: e });
       const sqlState = (e as { code?: unknown }).code;
       if (typeof sqlState !== 'string' || !RETRYABLE_SQLSTATES.has(sqlState)) throw e;
       if (attempt === MAX_ATTEMPTS) throw Object.assign(new PaypadError('DB_UNAVAILABLE', `the ledger transaction was aborted ${attempt} times by the database (${sqlState}); retry later`), { cause: e });

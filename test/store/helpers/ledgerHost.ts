@@ -2,7 +2,7 @@
  * A second host process for the ledger concurrency test: opens its own connection to the
  * PostgreSQL schema the test names, prepares the workload (idempotently, racing the test
  * process), waits for "go" on stdin so both start together, sends the requests, and prints
- * its outcomes as one JSON line.
+ * its outcomes as one JSON line. ledgerHostProcess.ts starts it and reads what it prints.
  *
  * Usage: node --import tsx ledgerHost.ts <prefix> <size> <settle|reverse>   (PAYPAD_LEDGER_TEST_URL set)
  */
@@ -22,7 +22,11 @@ try {
   const w = workload(prefix, Number(size));
   await prepare(ledger, w);
   process.stdout.write('ready\n');
-  await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
+  // The test's "go" (standard input then closes); a test that went away first closes it unsaid.
+  await new Promise<void>((resolve, reject) => {
+    process.stdin.once('data', () => resolve());
+    process.stdin.once('end', () => reject(new Error('standard input closed before "go"')));
+  });
   // A flowing stdin would keep this process alive after its work.
   process.stdin.pause();
   const outcomes = await submit(ledger, [...w.payments, ...(role === 'settle' ? w.settlements : w.reversals)]);

@@ -58,16 +58,31 @@ export async function prepare(ledger: Ledger, w: Workload): Promise<void> {
 
 export type Outcome = { readonly id: string; readonly ok: true } | { readonly id: string; readonly ok: false; readonly code: string };
 
-/** Sends every request at once (each its own transaction) and reports how each ended. */
-export function submit(ledger: Ledger, requests: readonly TransferRequest[]): Promise<Outcome[]> {
-  return Promise.all(
-    requests.map((r) =>
-      ledger.createTransfer(r).then(
+/**
+ * How many requests a host keeps in flight: as many as its PostgreSQL pool has connections
+ * (host/db/database.ts). Each request holds a connection for its whole transaction, and a request
+ * that waits for a free connection longer than the pool's connection timeout (5 s) fails with
+ * "timeout exceeded when trying to connect"; with every request sent at once, the last ones queued
+ * behind a hot account met that on a loaded machine. With this many in flight none waits for the
+ * pool, and the race stays between the hosts' connections, on the accounts' row locks.
+ */
+export const IN_FLIGHT = 10;
+
+/** Sends the requests, IN_FLIGHT at a time (each its own transaction), and reports how each ended, in order. */
+export async function submit(ledger: Ledger, requests: readonly TransferRequest[]): Promise<Outcome[]> {
+  const outcomes: Outcome[] = [];
+  let next = 0;
+  const sender = async () => {
+    for (let i = next++; i < requests.length; i = next++) {
+      const r = requests[i]!;
+      outcomes[i] = await ledger.createTransfer(r).then(
         (): Outcome => ({ id: r.id, ok: true }),
         (e: unknown): Outcome => ({ id: r.id, ok: false, code: isPaypadError(e) ? e.code : `UNEXPECTED ${String(e)}` }),
-      ),
-    ),
-  );
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, requests.length) }, sender));
+  return outcomes;
 }
 
 /**
