@@ -51,11 +51,15 @@ export interface ReceivedPhoneRequest extends PhoneRequestFields {
 const method = string({ min: 1, max: 16, pattern: /^[A-Z]+$/, describe: '1 to 16 of A-Z' });
 const path = string({ min: 1, max: 512, pattern: /^\/[\x21-\x7E]*$/, describe: "1 to 512 printable ASCII characters without space, starting with '/'" });
 const macHex = hex(MAC_BYTES, MAC_BYTES);
+const NEWLINE = new Uint8Array([0x0a]);
 
 function input(lines: readonly string[], body: Uint8Array): Uint8Array {
   if (!(body instanceof Uint8Array)) throw new PaypadError('BAD_ARGUMENT', 'message body: expected bytes');
   if (body.length > PHONE_MAX_BODY_BYTES) fail('message body', `${body.length} bytes exceed the limit of ${PHONE_MAX_BODY_BYTES}`);
-  return concatBytes(asciiToBytes(lines.join('\n') + '\n'), body);
+  const parts: Uint8Array[] = [];
+  for (const line of lines) parts.push(asciiToBytes(line), NEWLINE);
+  parts.push(body);
+  return concatBytes(...parts);
 }
 
 /** The exact bytes a request MAC covers. */
