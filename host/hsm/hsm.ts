@@ -19,6 +19,7 @@
  *                           command (a PIN key cannot MAC; a MAC key cannot wrap)
  *   HSM_UNAVAILABLE         the HSM was closed
  */
+import type { DukptKeyUsage } from '../../shared/crypto/dukpt';
 import type { KdfParams } from '../../shared/crypto/kdf';
 import type { Tr31HeaderInit } from '../../shared/crypto/tr31';
 import { PaypadError } from '../../shared/errors';
@@ -42,10 +43,11 @@ export type SymmetricKeyUsage =
   | 'P0' // PIN encryption key (PIK, ZPK)
   | 'D0' // data encryption key (TDK)
   | 'M6' // ISO 9797-1:2011 MAC algorithm 5 = CMAC (MAK, ZAK)
-  | 'V0'; // PIN verification key, "other" algorithm (the issuer's PVK: pinVerification.ts)
+  | 'V0' // PIN verification key, "other" algorithm (the issuer's PVK: pinVerification.ts)
+  | 'B0'; // base derivation key: the BDK of AES DUKPT (shared/crypto/dukpt), mode X only
 
 /** X9.143:2021 §6.3.3 table 4. */
-export type ModeOfUse = 'B' | 'C' | 'D' | 'E' | 'G' | 'V';
+export type ModeOfUse = 'B' | 'C' | 'D' | 'E' | 'G' | 'V' | 'X';
 
 /** X9.143:2021 §6.3.5 table 6: E exportable under a KEK per X9.24, N never, S in any form. */
 export type Exportability = 'E' | 'N' | 'S';
@@ -202,6 +204,19 @@ export interface Hsm {
 
   /** verifyMac under the key macWithDerivedKey derives. */
   verifyMacWithDerivedKey(baseKey: KeyHandle, derivation: KdfParams, data: Uint8Array, mac: Uint8Array): Promise<void>;
+
+  /**
+   * AES DUKPT (ANSI X9.24-3-2017; shared/crypto/dukpt, docs/dukpt.md): the working key of `usage`
+   * for the transaction of `ksn`, derived inside the HSM from the BDK (`bdk`: B0, mode X) and kept
+   * as a handle for the other commands, with the attributes the host's side of that usage needs:
+   * data-encrypt D0/D (decipherCardData opens what the device enciphered), data-decrypt D0/E,
+   * data-both D0/B, pin-encryption P0/D, mac-generation M6/V (verifies the device's MACs),
+   * mac-verification M6/G, mac-both M6/C. Same length as the BDK, exportability N: a
+   * transaction's key never leaves. DUKPT_KSN_INVALID for a KSN no device uses; BAD_ARGUMENT for
+   * key-encryption or an unknown usage; HSM_COMMAND_UNSUPPORTED where a backend cannot derive
+   * inside its boundary (the PKCS#11 HSM for BDKs longer than AES-128).
+   */
+  deriveDukptWorkingKey(bdk: KeyHandle, ksn: Uint8Array, usage: DukptKeyUsage): Promise<KeyHandle>;
 
   /** The check value recomputed from the key inside the HSM (equal to handle.kcv, or the handle is refused). */
   keyCheckValue(key: KeyHandle): Promise<string>;

@@ -6,6 +6,7 @@
  * paypad needs. Each command names the attributes it needs as a Tr31KeyPolicy, checked by the
  * TR-31 unwrap after the block's MAC, so an altered header reads as tampering, not as a usage error.
  */
+import type { DukptKeyUsage } from '../../shared/crypto/dukpt';
 import type { Tr31Header, Tr31HeaderInit, Tr31KeyPolicy } from '../../shared/crypto/tr31';
 import { completeKeyBlockHeader, parseKeyBlockHeader } from '../../shared/crypto/tr31Header';
 import { PaypadError } from '../../shared/errors';
@@ -23,6 +24,8 @@ const MODES_BY_USAGE: Readonly<Record<SymmetricKeyUsage, readonly ModeOfUse[]>> 
   D0: ['B', 'D', 'E'],
   M6: ['C', 'G', 'V'],
   V0: ['C', 'G', 'V'],
+  // A BDK derives keys and does nothing else (X9.143:2021 table 4, mode X).
+  B0: ['X'],
 };
 
 const EXPORTABILITY: readonly Exportability[] = ['E', 'N', 'S'];
@@ -92,6 +95,8 @@ export const COMMAND_POLICIES = {
   generatePvv: { usage: 'V0', modesOfUse: ['C', 'G'], algorithm: 'A' },
   /** Verifying a PIN against its verification value: V0, verify (V) or both (C). */
   verifyPvv: { usage: 'V0', modesOfUse: ['C', 'V'], algorithm: 'A' },
+  /** AES DUKPT: the BDK a transaction's working key is derived from (B0, derive only). */
+  deriveDukpt: { usage: 'B0', modesOfUse: ['X'], algorithm: 'A' },
 } as const satisfies Record<string, Tr31KeyPolicy>;
 
 /**
@@ -104,6 +109,29 @@ export function derivationPolicy(baseKey: KeyHandle): Tr31KeyPolicy {
   assertKeyHandle(baseKey, 'base key');
   return parseKeyBlockHeader(baseKey.block).header.keyUsage === 'M6' ? COMMAND_POLICIES.deriveChunkKey : COMMAND_POLICIES.deriveMacKey;
 }
+
+/**
+ * The attributes a DUKPT working key is kept with on the host, the device's usage read from the
+ * other side: what the device enciphers the host deciphers, the MACs it generates the host verifies.
+ * Exportability N: a transaction's key never leaves the HSM. BAD_ARGUMENT for key-encryption, which
+ * no host command uses, and anything that is not a DUKPT usage.
+ */
+export function dukptWorkingKeyAttributes(usage: DukptKeyUsage): KeyAttributes {
+  const host: Readonly<Record<string, readonly [SymmetricKeyUsage, ModeOfUse]>> = DUKPT_HOST_ATTRIBUTES;
+  const found = typeof usage === 'string' && Object.hasOwn(host, usage) ? host[usage] : undefined;
+  if (!found) throw new PaypadError('BAD_ARGUMENT', `DUKPT working key usage: expected one of ${Object.keys(host).join(', ')}`);
+  return { usage: found[0], algorithm: 'A', modeOfUse: found[1], exportability: 'N' };
+}
+
+const DUKPT_HOST_ATTRIBUTES: Readonly<Partial<Record<DukptKeyUsage, readonly [SymmetricKeyUsage, ModeOfUse]>>> = Object.freeze({
+  'data-encrypt': ['D0', 'D'],
+  'data-decrypt': ['D0', 'E'],
+  'data-both': ['D0', 'B'],
+  'pin-encryption': ['P0', 'D'],
+  'mac-generation': ['M6', 'V'],
+  'mac-verification': ['M6', 'G'],
+  'mac-both': ['M6', 'C'],
+});
 
 /** The header every intake private key is stored with; it never leaves the HSM (exportability N). */
 export const INTAKE_KEY_HEADER = { keyUsage: 'K3', algorithm: 'E', modeOfUse: 'X', exportability: 'N' } as const;

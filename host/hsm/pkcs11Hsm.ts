@@ -20,7 +20,8 @@
  * SHA-256 over the shared secret, RFC 5649 wrap/unwrap under a KEK, CMAC generation and
  * verification, K_tkmac's derivation (SP 800-108 with CMAC, through CKM_AES_CBC_ENCRYPT_DATA:
  * derivedMac says how) and every MAC under it, check values, AES-CBC deciphering of card data
- * (the clear card data comes out: POSP needs it for the authorisation). What passes through host
+ * (the clear card data comes out: POSP needs it for the authorisation), AES DUKPT working keys
+ * from an AES-128 BDK (each derivation a key object of its own: deriveDukptWorkingKey). What passes through host
  * memory, briefly and wiped after use, because SoftHSM2 has no mechanism for it (a payment HSM
  * does each natively):
  *   - the key-transport KEK (SP 800-56C one-step KDF): the token digests the shared secret as a
@@ -39,6 +40,7 @@ import pkcs11js from 'pkcs11js';
 import { type Rng, concatBytes, constantTimeEqual, fromHex, toHex, wipe } from '../../shared/bytes';
 import { assertEncipheredCardData, removeCardDataPadding } from '../../shared/crypto/cardData';
 import { preparedMessage } from '../../shared/crypto/cmac';
+import { dukptHostDerivationSteps, parseDukptKsn } from '../../shared/crypto/dukpt';
 import { type KdfParams, kdfFixedInput } from '../../shared/crypto/kdf';
 import { assertPublicKey, decodeKeyEnvelope, encodeKeyEnvelope, oneStepKek } from '../../shared/crypto/keyTransport';
 import { type Tr31Header, type Tr31HeaderInit, type Tr31KeyPolicy, type UnwrappedKey, assertKeyBlockPolicy, unwrapKeyBlock, wrapKeyBlock } from '../../shared/crypto/tr31';
@@ -53,6 +55,7 @@ import {
   assertAesKeyLength,
   assertKeyAttributes,
   derivationPolicy,
+  dukptWorkingKeyAttributes,
   exportHeader,
   headerOf,
   importPolicy,
@@ -665,6 +668,30 @@ function pkcs11Hsm(module: pkcs11js.PKCS11, session: Session, lmk: MasterKey, op
       assertBytes(data, 'data');
       assertBytes(mac, 'MAC');
       derivedMac(baseKey, derivation, (macKey) => verifyCmac(macKey, data, mac));
+    },
+
+    async deriveDukptWorkingKey(bdk, ksn, usage): Promise<KeyHandle> {
+      assertBytes(ksn, 'KSN');
+      parseDukptKsn(ksn);
+      const attributes = dukptWorkingKeyAttributes(usage);
+      // Every X9.24-3 derivation is AES-ECB of the derivation data under the parent key. For one
+      // block that is CBC with a zero IV, which the token derives as a new key object
+      // (CKM_AES_CBC_ENCRYPT_DATA), so no DUKPT key exists outside it. A longer BDK needs two-block
+      // ECB derivations, which CBC is not and SoftHSM2 has no mechanism for: refused, not done in the host.
+      return token(() =>
+        withObjects((keep) => {
+          const { key, length } = unwrapChecked(bdk, 'BDK', COMMAND_POLICIES.deriveDukpt, keep, deriveBaseTemplate());
+          if (length !== CMAC_BYTES) {
+            throw new PaypadError('HSM_COMMAND_UNSUPPORTED', 'the PKCS#11 HSM derives AES DUKPT keys from AES-128 BDKs only (one-block derivations inside the token)');
+          }
+          let current = key;
+          for (const step of dukptHostDerivationSteps(length, ksn, usage)) {
+            const parameter = { type: pkcs11js.CK_PARAMS_AES_CBC, iv: Buffer.alloc(CMAC_BYTES), data: Buffer.from(step.data) } as pkcs11js.IParams;
+            current = keep(module.C_DeriveKey(session, { mechanism: pkcs11js.CKM_AES_CBC_ENCRYPT_DATA, parameter }, current, [...deriveBaseTemplate(), { type: pkcs11js.CKA_VALUE_LEN, value: step.lengthBytes }]));
+          }
+          return sealAes(attributes, current);
+        }),
+      );
     },
 
     async keyCheckValue(key): Promise<string> {

@@ -22,6 +22,7 @@
 import { type Rng, constantTimeEqual, fromHex, toHex, wipe } from '../../shared/bytes';
 import { decipherCardData } from '../../shared/crypto/cardData';
 import { aesCmac, verifyAesCmac } from '../../shared/crypto/cmac';
+import { dukptHostWorkingKey, parseDukptKsn } from '../../shared/crypto/dukpt';
 import { keyCheckValue as aesKeyCheckValue } from '../../shared/crypto/kcv';
 import { publicKeyCheckValue } from '../../shared/protocol/publicKeyCheck';
 import { translatePinBlockIso4 } from '../../shared/crypto/pinblock';
@@ -46,6 +47,7 @@ import {
   assertAesKeyLength,
   assertKeyAttributes,
   derivationPolicy,
+  dukptWorkingKeyAttributes,
   exportHeader,
   headerOf,
   importPolicy,
@@ -287,6 +289,20 @@ function softwareHsm(lmk: Uint8Array, rng: Rng): Hsm {
       assertBytes(data, 'data');
       assertBytes(mac, 'MAC');
       derivedMac(baseKey, derivation, (macKey) => verifyAesCmac(macKey, data, mac));
+    },
+
+    async deriveDukptWorkingKey(bdk, ksn, usage): Promise<KeyHandle> {
+      assertBytes(ksn, 'KSN');
+      parseDukptKsn(ksn);
+      const attributes = dukptWorkingKeyAttributes(usage);
+      return withKey(bdk, 'BDK', COMMAND_POLICIES.deriveDukpt, (key) => {
+        const working = dukptHostWorkingKey(key, ksn, usage);
+        try {
+          return seal(headerOf(attributes), working);
+        } finally {
+          wipe(working);
+        }
+      });
     },
 
     async keyCheckValue(key): Promise<string> {

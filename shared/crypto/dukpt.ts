@@ -100,11 +100,8 @@ export function dukptKeyUsageIndicator(usage: DukptKeyUsage): number {
   return indicator;
 }
 
-/**
- * The derivation: AES-ECB under `parent` of one derivation-data block per 128 bits of a
- * `lengthBytes` key; `tail` is bytes 8-15. All blocks go through one ECB call.
- */
-function derive(parent: Uint8Array, usage: number, lengthBytes: number, tail: Uint8Array): Uint8Array {
+/** The derivation data of a `lengthBytes` key: one block per 128 bits; `tail` is bytes 8-15. */
+function derivationData(usage: number, lengthBytes: number, tail: Uint8Array): Uint8Array {
   const blocks = lengthBytes > AES_BLOCK ? 2 : 1;
   const data = new Uint8Array(blocks * AES_BLOCK);
   const algorithm = algorithmIndicator(lengthBytes);
@@ -121,11 +118,20 @@ function derive(parent: Uint8Array, usage: number, lengthBytes: number, tail: Ui
     data[o + 7] = bits & 0xff;
     data.set(tail, o + 8);
   }
+  return data;
+}
+
+/** One derivation: the leftmost `lengthBytes` of AES-ECB under `parent` of `data` (all blocks in one call). */
+function deriveWith(parent: Uint8Array, data: Uint8Array, lengthBytes: number): Uint8Array {
   const out = aesEcbEncrypt(parent, data);
   if (out.length === lengthBytes) return out;
   const key = out.slice(0, lengthBytes);
   wipe(out);
   return key;
+}
+
+function derive(parent: Uint8Array, usage: number, lengthBytes: number, tail: Uint8Array): Uint8Array {
+  return deriveWith(parent, derivationData(usage, lengthBytes, tail), lengthBytes);
 }
 
 /** Bytes 8-15 of every derivation but the initial key's: derivation ID || counter. */
@@ -252,19 +258,47 @@ export function dukptWorkingKey(derivationKey: Uint8Array, ksn: Uint8Array, usag
   return derive(derivationKey, indicator, lengthBytes, counterTail(initialKeyId, counter));
 }
 
+/** One step from a key to the next: the next key is the leftmost `lengthBytes` of AES-ECB(key, data). */
+export interface DukptDerivationStep {
+  readonly data: Uint8Array;
+  readonly lengthBytes: number;
+}
+
+/**
+ * The host's derivations, in order, from a BDK of `bdkLength` bytes to the working key of `usage`
+ * for the transaction of `ksn`: the initial key, one intermediate key per one bit of the counter
+ * (highest first), the working key. At most 18 steps. Exposed so an HSM that runs AES itself
+ * (host/hsm's PKCS#11 backend) derives from the same bytes; dukptHostWorkingKey runs them here.
+ */
+export function dukptHostDerivationSteps(bdkLength: number, ksn: Uint8Array, usage: DukptKeyUsage, keyType?: DukptKeyType): DukptDerivationStep[] {
+  const bdkType = dukptKeyTypeOf(new Uint8Array(bdkLength), 'DUKPT BDK');
+  const { initialKeyId, counter } = parseDukptKsn(ksn);
+  const indicator = dukptKeyUsageIndicator(usage);
+  const workingLength = dukptKeyLength(keyType ?? bdkType);
+  if (workingLength > bdkLength) throw new PaypadError('BAD_ARGUMENT', `DUKPT working key: an ${String(keyType)} key cannot be derived from an ${bdkType} key`);
+  const steps: DukptDerivationStep[] = [{ data: derivationData(USAGE_INITIAL_KEY, bdkLength, initialKeyId), lengthBytes: bdkLength }];
+  let reached = 0;
+  for (let bit = DUKPT_COUNTER_BITS - 1; bit >= 0; bit--) {
+    if (((counter >>> bit) & 1) === 0) continue;
+    reached = (reached | (1 << bit)) >>> 0;
+    steps.push({ data: derivationData(USAGE_KEY_DERIVATION, bdkLength, counterTail(initialKeyId, reached)), lengthBytes: bdkLength });
+  }
+  steps.push({ data: derivationData(indicator, workingLength, counterTail(initialKeyId, counter)), lengthBytes: workingLength });
+  return steps;
+}
+
 /**
  * The host's side: the working key of `usage` for the transaction of `ksn`, from the BDK
  * (the same key the device used). `keyType` defaults to the BDK's type.
  */
 export function dukptHostWorkingKey(bdk: Uint8Array, ksn: Uint8Array, usage: DukptKeyUsage, keyType?: DukptKeyType): Uint8Array {
-  const bdkType = dukptKeyTypeOf(bdk, 'DUKPT BDK');
-  const { initialKeyId } = parseDukptKsn(ksn);
-  dukptKeyUsageIndicator(usage);
-  const initialKey = dukptInitialKey(bdk, initialKeyId);
-  const derivationKey = dukptDerivationKey(initialKey, ksn);
-  try {
-    return dukptWorkingKey(derivationKey, ksn, usage, keyType ?? bdkType);
-  } finally {
-    wipe(initialKey, derivationKey);
+  dukptKeyTypeOf(bdk, 'DUKPT BDK');
+  const steps = dukptHostDerivationSteps(bdk.length, ksn, usage, keyType);
+  let key = bdk;
+  for (let i = 0; i < steps.length; i++) {
+    const next = deriveWith(key, steps[i].data, steps[i].lengthBytes);
+    if (key !== bdk) wipe(key);
+    key = next;
   }
+  return key;
 }

@@ -23,6 +23,7 @@ import { forEachHsmBackend, type TestHsm, rng } from './hsmTestKit';
 const COMMANDS: readonly (keyof Hsm)[] = [
   'close',
   'decipherCardData',
+  'deriveDukptWorkingKey',
   'exportKeyUnder',
   'generateKey',
   'generateKeyPair',
@@ -180,6 +181,12 @@ forEachHsmBackend((name) => `X1: no ${name} HSM command returns a clear key`, (b
       await run(kms.hsm.decipherCardData(tdk, card));
       await run(kms.hsm.decipherCardData(mak, card)); // refused
       await run(kms.hsm.decipherCardData(tdk, card.subarray(16))); // refused
+
+      // AES DUKPT: a BDK and a transaction's working key derived from it (the gateway's side of the card reader).
+      const bdk = keep(await run(kms.hsm.generateKey({ usage: 'B0', algorithm: 'A', modeOfUse: 'X', exportability: 'N', lengthBytes: 16 })));
+      keep(await run(kms.hsm.deriveDukptWorkingKey(bdk, fromHex('123456789012345600000005'), 'data-encrypt')));
+      await run(kms.hsm.deriveDukptWorkingKey(bdk, fromHex('12345678901234560001FFFF'), 'data-encrypt')); // refused
+      await run(kms.hsm.deriveDukptWorkingKey(tdk, fromHex('123456789012345600000005'), 'data-encrypt')); // refused
 
       await run(kms.hsm.close());
       await run(kms.hsm.mac(mak, DATA)); // refused: closed
