@@ -9,6 +9,7 @@ import { ledgerCommand } from './commands/ledger';
 import { mobileCommand } from './commands/mobile';
 import { mtmsCommand } from './commands/mtms';
 import { operatorCommand } from './commands/operator';
+import { phoneCommand } from './commands/phone';
 import { serveCommand } from './commands/serve';
 import { terminalCommand } from './commands/terminal';
 import { tmsCommand } from './commands/tms';
@@ -19,6 +20,7 @@ const cli = commandGroup('paypad', 'Usage: paypad <command> [...]\n\npaypad: the
   tms: tmsCommand,
   ledger: ledgerCommand,
   mobile: mobileCommand,
+  phone: phoneCommand,
   ca: caCommand,
   operator: operatorCommand,
   terminal: terminalCommand,
