@@ -254,7 +254,15 @@ export type ErrorCode =
   | 'IDEMPOTENCY_KEY_INVALID'
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'IDEMPOTENCY_KEY_IN_PROGRESS'
-  | 'GATEWAY_NOTIFY_FAILED';
+  | 'GATEWAY_NOTIFY_FAILED'
+  // outbound voice calls and the voice PIN channel (host/voice, host/gateway/voicePin*; SPEC E5)
+  | 'VOICE_PROVIDER_UNAVAILABLE'
+  | 'VOICE_CALL_NOT_FOUND'
+  | 'VOICE_CALL_ENDED'
+  | 'VOICE_PIN_REQUEST_INVALID'
+  | 'VOICE_PIN_CAPTURE_NOT_FOUND'
+  | 'VOICE_PIN_CAPTURE_BUSY'
+  | 'PIN_TRIES_EXCEEDED';
 
 export class PaypadError extends Error {
   readonly code: ErrorCode;
