@@ -262,7 +262,12 @@ export type ErrorCode =
   | 'VOICE_PIN_REQUEST_INVALID'
   | 'VOICE_PIN_CAPTURE_NOT_FOUND'
   | 'VOICE_PIN_CAPTURE_BUSY'
-  | 'PIN_TRIES_EXCEEDED';
+  | 'PIN_TRIES_EXCEEDED'
+  // card readers for the checkout page (E4): the reader channel and the keyboard-wedge swipe
+  | 'CARD_READER_NOT_PAIRED'
+  | 'CARD_READER_DISCONNECTED'
+  | 'CARD_READ_FAILED'
+  | 'CARD_SWIPE_INVALID';
 
 export class PaypadError extends Error {
   readonly code: ErrorCode;
