@@ -223,6 +223,12 @@ export function dukptIntermediateKey(parent: Uint8Array, initialKeyId: Uint8Arra
   return derive(parent, USAGE_KEY_DERIVATION, parent.length, counterTail(initialKeyId, counter));
 }
 
+/** One step from a key to the next: the next key is the leftmost `lengthBytes` of AES-ECB(key, data). */
+export interface DukptDerivationStep {
+  readonly data: Uint8Array;
+  readonly lengthBytes: number;
+}
+
 /**
  * The intermediate derivation key of the KSN's counter, from the device's initial key: set the
  * counter's one bits from the highest down, deriving once per bit (at most 16 derivations).
@@ -230,16 +236,30 @@ export function dukptIntermediateKey(parent: Uint8Array, initialKeyId: Uint8Arra
 export function dukptDerivationKey(initialKey: Uint8Array, ksn: Uint8Array): Uint8Array {
   dukptKeyTypeOf(initialKey, 'DUKPT initial key');
   const { initialKeyId, counter } = parseDukptKsn(ksn);
-  let key: Uint8Array = initialKey.slice();
+  const steps: DukptDerivationStep[] = [];
+  pushCounterSteps(steps, initialKeyId, counter, initialKey.length);
+  return runSteps(initialKey, steps);
+}
+
+/** The intermediate derivations of `counter`: one per one bit, highest first, each setting that bit. */
+function pushCounterSteps(steps: DukptDerivationStep[], initialKeyId: Uint8Array, counter: number, lengthBytes: number): void {
   let reached = 0;
   for (let bit = DUKPT_COUNTER_BITS - 1; bit >= 0; bit--) {
     if (((counter >>> bit) & 1) === 0) continue;
     reached = (reached | (1 << bit)) >>> 0;
-    const next = dukptIntermediateKey(key, initialKeyId, reached);
-    wipe(key);
+    steps.push({ data: derivationData(USAGE_KEY_DERIVATION, lengthBytes, counterTail(initialKeyId, reached)), lengthBytes });
+  }
+}
+
+/** The key at the end of `steps` from `start` (left as it is); every key between is wiped. */
+function runSteps(start: Uint8Array, steps: readonly DukptDerivationStep[]): Uint8Array {
+  let key = start;
+  for (let i = 0; i < steps.length; i++) {
+    const next = deriveWith(key, steps[i].data, steps[i].lengthBytes);
+    if (key !== start) wipe(key);
     key = next;
   }
-  return key;
+  return key === start ? start.slice() : key;
 }
 
 /**
@@ -258,12 +278,6 @@ export function dukptWorkingKey(derivationKey: Uint8Array, ksn: Uint8Array, usag
   return derive(derivationKey, indicator, lengthBytes, counterTail(initialKeyId, counter));
 }
 
-/** One step from a key to the next: the next key is the leftmost `lengthBytes` of AES-ECB(key, data). */
-export interface DukptDerivationStep {
-  readonly data: Uint8Array;
-  readonly lengthBytes: number;
-}
-
 /**
  * The host's derivations, in order, from a BDK of `bdkLength` bytes to the working key of `usage`
  * for the transaction of `ksn`: the initial key, one intermediate key per one bit of the counter
@@ -277,12 +291,7 @@ export function dukptHostDerivationSteps(bdkLength: number, ksn: Uint8Array, usa
   const workingLength = dukptKeyLength(keyType ?? bdkType);
   if (workingLength > bdkLength) throw new PaypadError('BAD_ARGUMENT', `DUKPT working key: an ${String(keyType)} key cannot be derived from an ${bdkType} key`);
   const steps: DukptDerivationStep[] = [{ data: derivationData(USAGE_INITIAL_KEY, bdkLength, initialKeyId), lengthBytes: bdkLength }];
-  let reached = 0;
-  for (let bit = DUKPT_COUNTER_BITS - 1; bit >= 0; bit--) {
-    if (((counter >>> bit) & 1) === 0) continue;
-    reached = (reached | (1 << bit)) >>> 0;
-    steps.push({ data: derivationData(USAGE_KEY_DERIVATION, bdkLength, counterTail(initialKeyId, reached)), lengthBytes: bdkLength });
-  }
+  pushCounterSteps(steps, initialKeyId, counter, bdkLength);
   steps.push({ data: derivationData(indicator, workingLength, counterTail(initialKeyId, counter)), lengthBytes: workingLength });
   return steps;
 }
@@ -293,12 +302,5 @@ export function dukptHostDerivationSteps(bdkLength: number, ksn: Uint8Array, usa
  */
 export function dukptHostWorkingKey(bdk: Uint8Array, ksn: Uint8Array, usage: DukptKeyUsage, keyType?: DukptKeyType): Uint8Array {
   dukptKeyTypeOf(bdk, 'DUKPT BDK');
-  const steps = dukptHostDerivationSteps(bdk.length, ksn, usage, keyType);
-  let key = bdk;
-  for (let i = 0; i < steps.length; i++) {
-    const next = deriveWith(key, steps[i].data, steps[i].lengthBytes);
-    if (key !== bdk) wipe(key);
-    key = next;
-  }
-  return key;
+  return runSteps(bdk, dukptHostDerivationSteps(bdk.length, ksn, usage, keyType));
 }
