@@ -21,6 +21,10 @@ import { createKmsFleet, type KmsFleet } from './kmsFleet';
 import { createLogger, type Logger } from './log';
 import { type RunningMtms, startMtms } from './mtms/mtmsInstance';
 import { type RunningMobilePayments, startMobilePayments } from './payments/mobile/mobileRole';
+import { type RunningBillPlatform, startBillPlatform } from './bills/billsRole';
+import { PLATFORM_KEY_ID } from './bills/merchantNotifications';
+import { type RunningGateway, startGateway } from './gateway/gatewayRole';
+import { platformNotificationSigner } from './gateway/orderNotifications';
 import { type SimulatedAcquirer, startSimulatedAcquirer } from './posp/simulatedAcquirer';
 import { createTms } from './tms/tms';
 import { openTmsService } from './tms/tmsService';
@@ -42,6 +46,10 @@ export interface RunningHost {
   readonly kms: KmsFleet;
   /** The mobile payment platform (System C) on the simulated card network, served at /mobile. */
   readonly mobile: RunningMobilePayments;
+  /** The bill payment platform (System D), served at /bills. */
+  readonly bills: RunningBillPlatform;
+  /** The online payment gateway (System E): merchants' orders at /gateway, the GatewayOrders the payment paths use. */
+  readonly gateway: RunningGateway;
   /** What happened to the demo data on this start; 'off' when config.demoData is false. */
   readonly demoData: DemoDataState | 'off';
   /**
@@ -81,6 +89,8 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
   let mtms: RunningMtms | undefined;
   let mobile: RunningMobilePayments | undefined;
   let acquirer: SimulatedAcquirer | undefined;
+  let bills: RunningBillPlatform | undefined;
+  let gateway: RunningGateway | undefined;
   let ca: CertificateAuthority;
   let demoData: DemoDataState | 'off' = 'off';
   let server: Server;
@@ -94,6 +104,9 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
     // The TMS beside each KMS (host/tms/tmsService); POSP hands its update notices to terminals (B6).
     const tms = createTms(database.db, config.dataDir);
     acquirer = await startSimulatedAcquirer({ database, network: mobile.network, platform: mobile.mobile.platform, logger, updateNotices: tms.notices });
+    bills = await startBillPlatform({ dataDir: config.dataDir, database, ca, acquirer, provider: mobile.network.provider, sms: mobile.sms, hsm: config.hsm, logger, demoData: config.demoData });
+    // One merchant directory and one platform signature for every merchant-facing API.
+    gateway = startGateway({ database, logger, signers: bills.merchants.signers, notificationSigner: platformNotificationSigner({ keyId: PLATFORM_KEY_ID, privateKey: bills.identity.privateKey }) });
     const db = database.db;
     fleet = createKmsFleet({
       dataDir: config.dataDir,
@@ -114,11 +127,14 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
     await fleet.sync();
     fleet.watch();
     mtms = await startMtms({ dataDir: config.dataDir, db: database.db, dialect: database.dialect, ca, host: config.host, port: config.mtmsPort, limits: config.listeners, lookupLimits: config.lookupLimits, hsm: config.hsm, logger, kmsUrlOf: fleet.urlOf });
-    const app = createApp({ config, database, logger, version: hostVersion(), roles: [...(options.roles ?? ROLES), mobile.role] });
+    const app = createApp({ config, database, logger, version: hostVersion(), roles: [...(options.roles ?? ROLES), mobile.role, bills.role, gateway.role] });
     const httpServer = createHttpListener(app, { limits: config.listeners, logger, who: 'the host' });
     endKeepAlive = keepAliveEnder(httpServer);
     server = await listen(httpServer, config.host, config.port, 'the host');
+    await bills.serving(listenerUrl(server, 'http'), server);
   } catch (e) {
+    await gateway?.close();
+    await bills?.close();
     await mtms?.close({ graceMs: 0 });
     await mobile?.close();
     await fleet?.close({ graceMs: 0 });
@@ -135,6 +151,8 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
   const mtmsRole = mtms;
   const mobilePayments = mobile;
   const acquiring = acquirer;
+  const billPlatform = bills;
+  const onlineGateway = gateway;
   logger.info({ url, db: database.dialect, version: hostVersion() }, `paypad host listening on ${url}`);
   logger.info({ listeners: { http: url, mtms: mtmsRole.url, kms: Object.fromEntries(kms.running().map((k) => [k.customerCode, k.url])) }, demoData }, 'paypad host ready');
 
@@ -154,7 +172,7 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       endKeepAlive();
       // Every listener stops, and the database closes, even if one of them fails to.
-      const results = await Promise.allSettled([stopped, mtmsRole.close({ graceMs }), kms.close({ graceMs }).finally(() => acquiring.close()), mobilePayments.close()]);
+      const results = await Promise.allSettled([stopped, mtmsRole.close({ graceMs }), kms.close({ graceMs }).finally(() => acquiring.close()), mobilePayments.close(), billPlatform.close(), onlineGateway.close()]);
       closed = true;
       clearTimeout(forceTimer);
       await database.close();
@@ -165,7 +183,7 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
     })();
     return closing;
   };
-  return { url, config, database, ca, mtms: mtmsRole, kms, mobile: mobilePayments, demoData, close };
+  return { url, config, database, ca, mtms: mtmsRole, kms, mobile: mobilePayments, bills: billPlatform, gateway: onlineGateway, demoData, close };
 }
 
 /**

@@ -49,6 +49,8 @@ export interface MerchantDirectory {
   register(enrolment: MerchantEnrolment): Promise<Merchant & { readonly caCertificatePem: string }>;
   merchant(merchantId: string): Promise<Merchant | undefined>;
   merchantByName(legalName: string): Promise<Merchant | undefined>;
+  /** The merchant moved its webhook. @throws PaypadError BAD_ARGUMENT, MERCHANT_UNKNOWN. */
+  setNotifyUrl(merchantId: string, notifyUrl: string): Promise<Merchant>;
   /** Merchants as signers of requests: their certified keys (unless revoked) and their nonces. */
   readonly signers: SignerRegistry;
 }
@@ -103,6 +105,14 @@ export function createMerchantDirectory(schemaDb: Kysely<Schema>, ca: Certificat
     async merchantByName(legalName) {
       const row = await db.selectFrom('merchants').selectAll().where('legal_name', '=', legalName).executeTakeFirst();
       return row && fromRow(row);
+    },
+
+    async setNotifyUrl(merchantId, notifyUrl) {
+      assertNotifyUrl(notifyUrl);
+      await db.updateTable('merchants').set({ notify_url: notifyUrl }).where('merchant_id', '=', String(merchantId)).execute();
+      const found = await merchant(merchantId);
+      if (found === undefined) throw new PaypadError('MERCHANT_UNKNOWN', `no merchant ${String(merchantId).slice(0, 15)}`);
+      return found;
     },
 
     signers: {
