@@ -10,15 +10,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
 import { createBillClientGateway, type BillClientGateway } from '../../../host/bills/client/gateway';
-import { enterZonePinKey } from '../../../host/bills/client/zonePinKey';
 import type { Database } from '../../../host/db/database';
-import type { Hsm } from '../../../host/hsm/hsm';
+import type { Hsm, KeyHandle } from '../../../host/hsm/hsm';
 import { openSoftwareHsm, systemRng } from '../../../host/hsm/index';
 import { createListenerApp } from '../../../host/http/errors';
 import { listen, listenerUrl } from '../../../host/http/listener';
 import { createLogger } from '../../../host/log';
 import { SmsGatewaySimulator } from '../../../host/simulators/smsGatewaySimulator';
 import { createTestPaymentNetwork, type TestPaymentNetwork } from '../../../host/simulators/testCards';
+import { type Rng, toHex, xorBytes } from '../../../shared/bytes';
+import { keyCheckValue } from '../../../shared/crypto/kcv';
 import { createPhoneClient, type PhoneClient, type PhoneTransport } from '../../../shared/client/phoneClient';
 import { fileStateStore, openFileElement } from '../../../bin/commands/phoneElement';
 import { fetchTransport } from '../../../bin/commands/phoneTransport';
@@ -36,6 +37,16 @@ export interface BillClientFixture {
   /** The last code texted to `e164`. */
   lastCode(e164: string): string;
   close(): Promise<void>;
+}
+
+/**
+ * The network's zone PIN key entered into the gateway's HSM as a key ceremony would: two XOR
+ * components with their check values (in the host, the acquirer link's ceremony does this).
+ */
+async function enterZonePinKey(hsm: Hsm, zonePinKey: Uint8Array, rng: Rng): Promise<KeyHandle> {
+  const first = rng(zonePinKey.length);
+  const components = [first, xorBytes(zonePinKey, first)].map((value) => ({ value, kcv: toHex(keyCheckValue(value, 'cmac')) }));
+  return hsm.importKeyComponents({ usage: 'P0', algorithm: 'A', modeOfUse: 'E', exportability: 'N' }, components, toHex(keyCheckValue(zonePinKey, 'cmac')));
 }
 
 export async function createBillClientFixture(database: Database): Promise<BillClientFixture> {
