@@ -73,11 +73,15 @@ export const DUKPT_MAX_COUNTER = 0xffffffff;
 
 /** The key type of an AES key by its length; KEY_LENGTH for any other length. */
 export function dukptKeyTypeOf(key: Uint8Array, what: string): DukptKeyType {
-  const length = key instanceof Uint8Array ? key.length : -1;
+  return keyTypeOfLength(key instanceof Uint8Array ? key.length : -1, what, key);
+}
+
+function keyTypeOfLength(length: number, what: string, key?: unknown): DukptKeyType {
   if (length === 16) return 'AES-128';
   if (length === 24) return 'AES-192';
   if (length === 32) return 'AES-256';
-  throw new PaypadError('KEY_LENGTH', `${what}: expected an AES-128, AES-192 or AES-256 key (16, 24 or 32 bytes), got ${length < 0 ? typeof key : `${length} bytes`}`);
+  const got = length >= 0 ? `${length} bytes` : typeof key;
+  throw new PaypadError('KEY_LENGTH', `${what}: expected an AES-128, AES-192 or AES-256 key (16, 24 or 32 bytes), got ${got}`);
 }
 
 /** Length in bytes of a key of `keyType`; BAD_ARGUMENT for a type the standard has but paypad cannot use. */
@@ -285,7 +289,7 @@ export function dukptWorkingKey(derivationKey: Uint8Array, ksn: Uint8Array, usag
  * (host/hsm's PKCS#11 backend) derives from the same bytes; dukptHostWorkingKey runs them here.
  */
 export function dukptHostDerivationSteps(bdkLength: number, ksn: Uint8Array, usage: DukptKeyUsage, keyType?: DukptKeyType): DukptDerivationStep[] {
-  const bdkType = dukptKeyTypeOf(new Uint8Array(bdkLength), 'DUKPT BDK');
+  const bdkType = keyTypeOfLength(bdkLength, 'DUKPT BDK');
   const { initialKeyId, counter } = parseDukptKsn(ksn);
   const indicator = dukptKeyUsageIndicator(usage);
   const workingLength = dukptKeyLength(keyType ?? bdkType);
