@@ -5,7 +5,8 @@
  *
  *   POST /gateway/orders                     order JSON (orderRequest.ts)   201 the order, with its transaction code
  *        Idempotency-Key: <key> (optional, recommended): a retry with the same key and body gets
- *        the first answer again (Idempotent-Replayed: true), see idempotencyKeys.ts
+ *        the first answer again (Idempotent-Replayed: true); while the first is still running,
+ *        409 IDEMPOTENCY_KEY_IN_PROGRESS with Retry-After: 1 (idempotencyKeys.ts)
  *   GET  /gateway/orders/:merchantOrderId                                   200 the order as it is now
  *        (a merchant that missed a notification asks here)
  *
@@ -13,7 +14,8 @@
  * refuses a request seen before, the idempotency layer answers a repeated order.
  */
 import { createHash } from 'node:crypto';
-import express, { type Router } from 'express';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { isPaypadError } from '../../shared/errors';
 import type { Kysely } from 'kysely';
 import type { JsonValue } from '../audit/auditStore';
 import type { Schema } from '../db/schema';
@@ -63,6 +65,11 @@ export function createGatewayRouter(deps: GatewayRouterDeps): Router {
     res.set('Cache-Control', 'no-store').json(orderJson(await deps.orders.findForMerchant(merchantNo, String(req.params.merchantOrderId))));
   });
 
+  // RFC 9110 §10.2.3: when to come back for the answer of a request still in progress.
+  router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (isPaypadError(err, 'IDEMPOTENCY_KEY_IN_PROGRESS')) res.set('Retry-After', '1');
+    next(err);
+  });
   return router;
 }
 

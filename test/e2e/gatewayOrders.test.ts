@@ -153,7 +153,7 @@ describe('E1-E3, E8: the payment gateway over loopback', () => {
     const created = answers.filter((a) => a.status === 201);
     expect(created.length).toBeGreaterThanOrEqual(1);
     for (const a of created) expect(a.body.orderNumber).toBe(created[0].body.orderNumber);
-    for (const a of answers.filter((x) => x.status !== 201)) expect([a.status, a.body.error?.code]).toEqual([409, 'IDEMPOTENCY_KEY_IN_PROGRESS']);
+    for (const a of answers.filter((x) => x.status !== 201)) expect([a.status, a.body.error?.code, a.headers.get('retry-after')]).toEqual([409, 'IDEMPOTENCY_KEY_IN_PROGRESS', '1']);
     expect(await ordersOf(o.merchantOrderId)).toHaveLength(1);
   });
 
