@@ -22,6 +22,7 @@ import { createLogger, type Logger } from './log';
 import { type RunningMtms, startMtms } from './mtms/mtmsInstance';
 import { type RunningMobilePayments, startMobilePayments } from './payments/mobile/mobileRole';
 import { type RunningBillPlatform, startBillPlatform } from './bills/billsRole';
+import { createBillClientGateway } from './bills/client/gateway';
 import { PLATFORM_KEY_ID } from './bills/merchantNotifications';
 import { type RunningGateway, startGateway } from './gateway/gatewayRole';
 import { platformNotificationSigner } from './gateway/orderNotifications';
@@ -104,7 +105,7 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
     // The TMS beside each KMS (host/tms/tmsService); POSP hands its update notices to terminals (B6).
     const tms = createTms(database.db, config.dataDir);
     acquirer = await startSimulatedAcquirer({ database, network: mobile.network, platform: mobile.mobile.platform, logger, updateNotices: tms.notices });
-    bills = await startBillPlatform({ dataDir: config.dataDir, database, ca, acquirer, provider: mobile.network.provider, sms: mobile.sms, hsm: config.hsm, logger, demoData: config.demoData });
+    bills = await startBillPlatform({ dataDir: config.dataDir, database, ca, acquirer, provider: mobile.network.provider, sms: mobile.sms, hsm: config.hsm, logger, demoData: config.demoData, clientGateway: createBillClientGateway });
     // One merchant directory and one platform signature for every merchant-facing API.
     gateway = startGateway({ database, logger, signers: bills.merchants.signers, notificationSigner: platformNotificationSigner({ keyId: PLATFORM_KEY_ID, privateKey: bills.identity.privateKey }) });
     const db = database.db;
