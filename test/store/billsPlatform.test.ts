@@ -6,6 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bill, BillPayment } from '../../host/bills/billPlatform';
 import { billAccountCodes } from '../../host/bills/billLedger';
+import { createBillService } from '../../host/bills/billService';
+import type { AuthorisationOutcome, CardAuthoriser } from '../../host/posp/cardAuthoriser';
 import { NOTIFICATION_RETRY_SCHEDULE_MS } from '../../host/bills/merchantNotifications';
 import { createLedger } from '../../host/payments/ledger/ledger';
 import { createOutboxStore } from '../../host/outbox/outboxStore';
@@ -174,6 +176,33 @@ describe.each(DIALECTS)('D2-D8 the bill platform on %s', (dialect) => {
     expect(received(bill.id)).toMatchObject([{ event: 'bill.refused', reason: 'payer', sequence: 1, state: 'refused' }]);
     const texts = kit.sms.sent(bill.buyerMobile).map((s) => s.text);
     expect(texts).toEqual(expect.arrayContaining([expect.stringContaining('was refused; the order is cancelled'), expect.stringContaining('you refused it. Nothing was charged')]));
+  });
+
+  /** The platform on the same store with a card network that answers `outcome` (after the hold, as the real link does). */
+  const answering = (outcome: AuthorisationOutcome) => {
+    const authoriser: CardAuthoriser = {
+      async debit(_debit, beforeSend) {
+        await beforeSend({ stan: 1, transmissionDateTime: '1206100000' });
+        return outcome;
+      },
+      reverse: async () => true,
+    };
+    return createBillService({ database: database(), merchants: kit.platform.merchants, authoriser, ledger: createLedger(database()), cardFingerprintKey: new Uint8Array(32).fill(7), clock: kit.now });
+  };
+
+  it('D7: a decline that rules the payment out (59, suspected fraud) refuses the bill: merchant and buyer told, nothing in the books; an unknown outcome (reversed) leaves it open with 91 and keeps nothing for the key', async () => {
+    const bill = await placeBill();
+    const before = await payable(bill.merchantId);
+    const unknown = await answering({ kind: 'reversed', reversalAcknowledged: true }).pay(payment(bill, TEST_CARDS.unionPay, 'same-key-1'));
+    expect(unknown).toMatchObject({ outcome: 'declined', responseCode: '91', bill: { state: 'open' } });
+    const fraud = await answering({ kind: 'answered', approved: false, responseCode: '59', retrievalReference: '000000000059' }).pay(payment(bill, TEST_CARDS.unionPay, 'same-key-1'));
+    expect(fraud).toMatchObject({ outcome: 'declined', responseCode: '59', bill: { state: 'refused' } });
+    await expect(kit.platform.bills.pay(payment(bill, TEST_CARDS.visa))).rejects.toMatchObject({ code: 'BILL_REFUSED' });
+    expect(await payable(bill.merchantId)).toBe(before);
+    expect((await createLedger(database()).verify()).problems).toEqual([]);
+    await deliverAll();
+    expect(received(bill.id)).toMatchObject([{ event: 'bill.refused', reason: 'declined', responseCode: '59', sequence: 1 }]);
+    expect(kit.sms.sent(bill.buyerMobile).map((s) => s.text)).toEqual(expect.arrayContaining([expect.stringContaining("the paying card's bank declined it"), expect.stringContaining('the order is cancelled')]));
   });
 
   it('D8: paying for another: the bill and the merchant notification say who paid for whom, the buyer is texted that the other number paid', async () => {
