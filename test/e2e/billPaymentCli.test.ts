@@ -1,5 +1,5 @@
 /**
- * System D from the phone's side, end to end on loopback (docs/phone-client.md; SPEC D1-D7, X1):
+ * System D from the phone's side, end to end on loopback (docs/bill-payments.md "The phone client"; SPEC D1-D7, X1):
  * the real host (`startHost`, demo merchant on) and the real `bin/paypad phone` CLI as the payer's
  * phone. The phone enrols by the texted code and binds two cards, one with too little money; it
  * watches its push channel while the merchant simulator sends a signed order, and the bill
