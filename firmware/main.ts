@@ -6,22 +6,27 @@
  * Builds the Hal, manufactures the terminal on its first boot (device root key, then identity,
  * from the manifest config), opens the terminal core over the board's Storage, Rng and Http,
  * and starts the local link UART and the key-loading application (hal/moddable/terminalApp).
- * Whatever fails stops the terminal with its error code on the console and the display.
+ * With vendor keys configured it takes program updates (docs/updates.md): a new program confirms
+ * itself before the application starts, the schedule is looked at every minute (B5), and every
+ * POSP answer's update notice starts a check (B6). Whatever fails stops the terminal with its
+ * error code on the console and the display.
  */
 import config from 'mc/config';
+import Timer from 'timer';
 import { openLocalLink } from 'platform/localLink';
 import { constantTimeEqual, wipe } from 'shared/bytes';
 import { selfTestPrimitives } from 'shared/crypto/selfTest';
 import { isPaypadError, PaypadError } from 'shared/errors';
 import { LocalLinkSession } from './core/localLinkService';
 import { MobilePaymentApp } from './core/mobilePaymentApp';
-import { Terminal } from './core/terminal';
+import { Terminal, type TerminalUpdates } from './core/terminal';
+import type { UpdateCheckResult } from './core/updateClient';
 import { loadTerminalIdentity, provisionTerminal } from './core/terminalIdentity';
 import type { Display } from './hal/display';
 import type { Hal } from './hal/hal';
 import type { Rng } from './hal/rng';
 import type { Storage } from './hal/storage';
-import { MANUFACTURE_KEYS, type ManufactureConfig, parseFirmwareConfig } from './hal/moddable/config';
+import { MANUFACTURE_KEYS, type ManufactureConfig, parseFirmwareConfig, type UpdateConfig } from './hal/moddable/config';
 import { createHal } from './hal/moddable/hal';
 import { ensureDeviceRootKey, readDeviceRootKey } from './hal/moddable/rootKey';
 import { TerminalApp } from './hal/moddable/terminalApp';
@@ -42,20 +47,60 @@ export default function main(): void {
     selfTestRng(hal.rng);
     selfTestPrimitives(); // native AES, SHA-256 and P-256 give the published answers before any key is touched
     trace(
-      `paypad firmware ${hal.updater.currentVersion}: keypad ${hal.keypad ? 'yes' : 'none'}, ` +
+      `paypad firmware ${hal.updater.currentVersion} (${hal.updater.startKind} start): keypad ${hal.keypad ? 'yes' : 'none'}, ` +
         `clock ${hal.clock.isSet() ? 'set' : 'not set'}\n`,
     );
     const terminal = openTerminal(hal, parsed.manufacture);
+    const updates = parsed.update ? openUpdates(terminal, hal, parsed.update) : undefined;
     // The UART on a board, a TCP port in the simulator ("platform/localLink"); sessions start on the first byte, after `app` exists.
     const link = openLocalLink(parsed, (stream) => new LocalLinkSession(app, stream));
     trace(`paypad: local link ${link ?? 'none'}\n`);
     // Payments need a card reader; the simulated network's accounts are in CNY.
     const payments = hal.cardReader ? { cardReader: hal.cardReader, newPayment: () => new MobilePaymentApp({ terminal, currency: 'CNY' }) } : undefined;
     const app = new TerminalApp({ terminal, display: hal.display, keypad: hal.keypad, clock: hal.clock, link: link !== null, log: (line) => trace(`${line}\n`), payments });
-    app.start().catch(stop);
+    // A new program confirms itself (or reports its rollback) before the application runs.
+    const started = updates ? updates.client.start() : Promise.resolve();
+    started
+      .then(() => {
+        if (updates) watchSchedule(updates, hal);
+        return app.start();
+      })
+      .catch(stop);
   } catch (e) {
     stop(e);
   }
+}
+
+/** Every update check's end, on the console: what was installed, or why nothing was. */
+function traceCheck(outcome: UpdateCheckResult | unknown): void {
+  const result = outcome as UpdateCheckResult;
+  if (result !== null && typeof result === 'object' && (result.outcome === 'none' || result.outcome === 'installed')) {
+    trace(result.outcome === 'installed' ? `update: installed ${result.version}\n` : 'update: none offered\n');
+  } else {
+    trace(`update: check failed: ${isPaypadError(outcome) ? `${outcome.code}: ${outcome.message}` : String(outcome)}\n`);
+  }
+}
+
+function openUpdates(terminal: Terminal, hal: Hal, update: UpdateConfig): TerminalUpdates {
+  return terminal.openUpdates({
+    updater: hal.updater,
+    clock: hal.clock,
+    model: update.model,
+    programName: update.programName,
+    vendorKeys: update.vendorKeys,
+    schedule: update.schedule ?? undefined,
+    onNoticeCheck: traceCheck,
+  });
+}
+
+/** B5: the schedule is looked at now and every minute, once the clock is set; a missed time checks at once. */
+function watchSchedule(updates: TerminalUpdates, hal: Hal): void {
+  const tick = (): void => {
+    if (!hal.clock.isSet()) return;
+    updates.triggers.tick(hal.clock.now())?.then(traceCheck, traceCheck);
+  };
+  tick();
+  Timer.repeat(tick, 60_000);
 }
 
 /**

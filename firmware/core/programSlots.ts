@@ -19,7 +19,7 @@
 import { utf8ToBytes } from 'shared/bytes';
 import { PaypadError } from 'shared/errors';
 import { programVersion } from 'shared/protocol/updateVersion';
-import { decodeJson, object, oneOf, optional } from 'shared/protocol/validate';
+import { type Infer, decodeJson, object, oneOf, optional } from 'shared/protocol/validate';
 import type { Storage } from '../hal/storage';
 import type { StartKind, Updater } from '../hal/updater';
 
@@ -49,15 +49,13 @@ export const BOOT_NAMESPACE = 'boot';
 const BOOT_KEY = 'pointer';
 const BOOT_RECORD_MAX = 256;
 
-const bootRecordSchema = Object.freeze(
-  object({
-    active: oneOf('a', 'b'),
-    a: programVersion,
-    b: optional(programVersion),
-    trial: optional(oneOf('pending', 'started')),
-  }),
-);
-type BootRecord = ReturnType<typeof bootRecordSchema>;
+const bootRecordSchema = object({
+  active: oneOf('a', 'b'),
+  a: programVersion,
+  b: optional(programVersion),
+  trial: optional(oneOf('pending', 'started')),
+});
+type BootRecord = Infer<typeof bootRecordSchema>;
 
 function other(slot: SlotName): SlotName {
   return slot === 'a' ? 'b' : 'a';

@@ -8,6 +8,8 @@
  *               | identity, certify: enrolment on the production line (deviceKey.ts, A8)
  *   KMS         downloadTmk (A11), signOn (A12)             (kmsClient.ts)
  *   POSP        lookupPayee (C3-C5), payByMobile (C6-C8)    (paymentClient.ts)
+ *   TMS         openUpdates (B1-B7): the update client over this terminal's vault, and the
+ *               triggers, to which every POSP answer passes its update notice (B6)
  *   status      serial, stage, sequence, each loaded slot's attributes and KCV (never key bytes)
  *
  * Portable: every bit of I/O goes through the HAL handed in (Storage, Rng, Http) and the device
@@ -34,6 +36,10 @@ import { type KeySlotInfo, KeyVault } from './keyVault';
 import { type LinkRequestHandler, answerLinkFrame } from './localLinkService';
 import { type TerminalIdentity, loadTerminalIdentity } from './terminalIdentity';
 import { FRESH_STATE, readTerminalState, writeTerminalState } from './terminalState';
+import { UpdateClient, type UpdateCheckResult } from './updateClient';
+import { type UpdateSchedule, UpdateTriggers } from './updateTriggers';
+import type { Clock } from '../hal/clock';
+import type { Updater } from '../hal/updater';
 
 /** What the terminal runs on: three HAL services and the platform's device root key. */
 export interface TerminalDevice {
@@ -42,6 +48,27 @@ export interface TerminalDevice {
   readonly http: Http;
   /** The HAL secret that seals the vault's slots (keyVault.ts). */
   readonly rootKey: Uint8Array;
+}
+
+/** What program updates need beyond the terminal itself (firmware config, the platform's slots). */
+export interface UpdateSetup {
+  readonly updater: Updater;
+  readonly clock: Clock;
+  /** The terminal's model, as packages name it. */
+  readonly model: string;
+  /** The program packages replace. */
+  readonly programName: string;
+  /** The vendors' P-256 public keys (SEC 1 uncompressed) the firmware is built with. */
+  readonly vendorKeys: readonly Uint8Array[];
+  /** B5; none: only notices (B6) and explicit checks. */
+  readonly schedule?: UpdateSchedule;
+  /** Where a check started by a notice ends: its result or its error (the TMS has had its report). */
+  readonly onNoticeCheck: (outcome: UpdateCheckResult | unknown) => void;
+}
+
+export interface TerminalUpdates {
+  readonly client: UpdateClient;
+  readonly triggers: UpdateTriggers;
 }
 
 /** Where key loading stands, read from the vault and the state. */
@@ -85,6 +112,9 @@ export class Terminal implements LinkRequestHandler {
   readonly #device: DeviceKey;
   readonly #kms: KmsClient;
   readonly #payments: PaymentClient;
+  readonly #http: Http;
+  readonly #rng: Rng;
+  #updates: { readonly triggers: UpdateTriggers; readonly done: UpdateSetup['onNoticeCheck'] } | undefined;
   #tail: Promise<unknown> = Promise.resolve();
 
   /** The manufactured terminal on `device`; TERMINAL_NOT_INITIALIZED before manufacture. */
@@ -95,6 +125,8 @@ export class Terminal implements LinkRequestHandler {
   private constructor(device: TerminalDevice, identity: TerminalIdentity) {
     this.#identity = identity;
     this.#storage = device.storage;
+    this.#http = device.http;
+    this.#rng = device.rng;
     this.#vault = new KeyVault({ storage: device.storage, rng: device.rng, rootKey: device.rootKey, serial: identity.serial });
     this.#device = new DeviceKey(device.storage, device.rng, device.rootKey);
     this.#kms = new KmsClient({ identity, vault: this.#vault, storage: device.storage, http: device.http });
@@ -186,12 +218,46 @@ export class Terminal implements LinkRequestHandler {
 
   /** C3-C5: see PaymentClient.lookupPayee. */
   lookupPayee(payeeMobile: string, payerMobile?: string): Promise<MobileLookupResponse> {
-    return this.#exclusive(() => this.#payments.lookupPayee(payeeMobile, payerMobile));
+    return this.#exclusive(() => this.#payments.lookupPayee(payeeMobile, payerMobile)).then((answer) => this.#noticed(answer));
   }
 
   /** C6-C8: see PaymentClient.payByMobile; the caller wipes `payment.track2` afterwards. */
   payByMobile(payment: MobilePayment): Promise<MobilePayResponse> {
-    return this.#exclusive(() => this.#payments.payByMobile(payment));
+    return this.#exclusive(() => this.#payments.payByMobile(payment)).then((answer) => this.#noticed(answer));
+  }
+
+  /**
+   * B1-B7: the update client over this terminal's identity and vault (it speaks to the TMS beside
+   * its KMS under MAK, and authenticates downloads under DMK), and its triggers. From now on every
+   * POSP answer's update notice goes to the triggers (B6); the check it starts runs beside
+   * payments and ends in `setup.onNoticeCheck`. Call client.start() before the application runs.
+   */
+  openUpdates(setup: UpdateSetup): TerminalUpdates {
+    const client = new UpdateClient({
+      identity: this.#identity,
+      vault: this.#vault,
+      storage: this.#storage,
+      http: this.#http,
+      rng: this.#rng,
+      clock: setup.clock,
+      updater: setup.updater,
+      model: setup.model,
+      programName: setup.programName,
+      vendorKeys: setup.vendorKeys,
+      signedOn: () => this.#kms.signOnKeyId() === 'MAK',
+    });
+    const { updater } = setup;
+    const triggers = new UpdateTriggers({ client, storage: this.#storage, schedule: setup.schedule, runningVersion: () => updater.currentVersion });
+    this.#updates = { triggers, done: setup.onNoticeCheck };
+    return { client, triggers };
+  }
+
+  /** B6: the answer is the caller's at once; a notice in it starts a check that runs on its own. */
+  #noticed<T extends { readonly updateNotice?: MobilePayResponse['updateNotice'] }>(answer: T): T {
+    const updates = this.#updates;
+    const check = updates?.triggers.notice(answer.updateNotice);
+    if (updates !== undefined && check !== undefined) check.then(updates.done, updates.done);
+    return answer;
   }
 
   /** The device certificate; DEVICE_CERT_INVALID before enrolment, when there is nothing to vouch with. */

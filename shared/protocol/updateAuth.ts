@@ -28,8 +28,6 @@ export const UPDATE_CONTEXT_TAG = 'PAYPAD-UPDATE-CONTEXT-1';
 
 /** What DWK-I must say about DWK (X9.143:2021 table 2: M6 = ISO 9797-1 MAC algorithm 5, CMAC; mode C = generate and verify). */
 export const DWK_KEY_POLICY: Tr31KeyPolicy = Object.freeze({ usage: 'M6', modesOfUse: Object.freeze(['C']), algorithm: 'A' });
-/** The TR-31 header the TMS wraps DWK with (version D, M6, AES, mode C, key version 00, not exportable). */
-export const DWK_TR31_HEADER = 'D0000M6AC00N0000';
 
 export const challengeHex = hex(UPDATE_CHALLENGE_BYTES, UPDATE_CHALLENGE_BYTES);
 export const sessionIdHex = hex(UPDATE_SESSION_ID_BYTES, UPDATE_SESSION_ID_BYTES);

@@ -210,3 +210,13 @@ export function readSimulatorStorage(file: string): MemoryStorage {
   }
   return storage;
 }
+
+/**
+ * Sets one value in the simulator's preference file (stopped), as the terminal would have stored
+ * it: for a state the test cannot wait for in real time, such as a scheduled time long passed.
+ */
+export function writeSimulatorValue(file: string, namespace: string, key: string, value: Uint8Array): void {
+  const json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, unknown>>;
+  json[namespace] = { ...(json[namespace] ?? {}), [key]: { buffer: Array.from(value).join(',') } };
+  writeFileSync(file, JSON.stringify(json));
+}

@@ -13,10 +13,10 @@
  * Runs only where the Moddable SDK is (MODDABLE set, mcconfig and mcsim on PATH, Xvfb and
  * ImageMagick's import); elsewhere it is skipped and says why. The build takes most of its time.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../shared/bytes';
 import { CA_CERT_FILE, caDirectory } from '../../host/ca/caStorage';
@@ -33,9 +33,17 @@ import { enrol, onboard, outboxRowWhen, stationFiles } from '../e2e/support/oper
 import { hostEnv } from '../e2e/support/paypadCli';
 import { recoverVaultKeys } from '../e2e/support/vaultKeys';
 import { ROOT } from '../unit/firmware/moddableModules';
-import { buildSimulator, projectDiagnostics, readSimulatorStorage, sdkMissing, type Simulator, type SimulatorBuild, startSimulator, startXvfb, type XServer } from './moddableSdk';
+import { createTms } from '../../host/tms/tms';
+import { encodeJson } from '../../shared/protocol/validate';
+import { UPDATE_NAMESPACE } from '../../firmware/core/updateProgress';
+import { paypadResult } from '../e2e/support/paypadCli';
+import { buildSimulator, projectDiagnostics, readSimulatorStorage, sdkMissing, type Simulator, type SimulatorBuild, startSimulator, startXvfb, writeSimulatorValue, type XServer } from './moddableSdk';
 
 const SERIAL = 'PP-1001'; // demo data: registered for C001
+const MODEL = 'PP-ESP32';
+const PROGRAM = 'paypad-firmware';
+const FACTORY_VERSION = '0.1.0'; // manifest.json config.version
+const NEW_VERSION = '0.2.0';
 const missing = sdkMissing();
 if (missing) console.warn(`test/sdk skipped: ${missing}`);
 const screenshots = process.env.PAYPAD_DOC_SCREENSHOTS === '1' ? join(ROOT, 'docs/images') : mkdtempSync(join(tmpdir(), 'paypad-simulator-screens-'));
@@ -43,6 +51,7 @@ const screenshots = process.env.PAYPAD_DOC_SCREENSHOTS === '1' ? join(ROOT, 'doc
 describe.skipIf(missing !== null)(`X3 the firmware in the Moddable simulator with the ESP32 creation${missing ? ` (skipped: ${missing})` : ''}`, () => {
   const root = mkdtempSync(join(tmpdir(), 'paypad-sdk-'));
   const dataDir = join(root, 'data');
+  const vendorDir = join(root, 'vendor');
   const env = hostEnv(dataDir, '');
   let host: HostProcess;
   let reader: Database;
@@ -82,6 +91,9 @@ describe.skipIf(missing !== null)(`X3 the firmware in the Moddable simulator wit
     reader = createDatabase(loadConfig(env).database);
     const caPem = readFileSync(join(caDirectory(dataDir), CA_CERT_FILE), 'utf8');
     const intake = (await httpsGetJson(`${mtmsUrl}/mtms/v1/intake-key`, caPem)).json as { publicKey: string };
+    // The vendor's package-signing key, which the firmware is built to trust (B1, B4).
+    const vendor = await paypadResult(['tms', 'vendor-key', '--name', 'SDK Test Vendor', '--out', vendorDir], env);
+    if (vendor.code !== 0) throw new Error(`paypad tms vendor-key: ${vendor.stderr}`);
     // Manufacture: the identity a factory flashes, as mcconfig config (docs/firmware.md).
     build = await buildSimulator(root, {
       terminalSerial: SERIAL,
@@ -89,6 +101,9 @@ describe.skipIf(missing !== null)(`X3 the firmware in the Moddable simulator wit
       kmsUrl: listeners.kms.C001,
       caCertificate: toHex(new Uint8Array(new X509Certificate(caPem).raw)),
       linkPort: String(linkPort),
+      model: MODEL,
+      vendorKeys: readFileSync(join(vendorDir, 'vendor.pub'), 'utf8').trim(),
+      updateSchedule: 'daily@03:00+08:00',
     });
     x = await startXvfb();
   }, 20 * 60_000);
@@ -147,6 +162,52 @@ describe.skipIf(missing !== null)(`X3 the firmware in the Moddable simulator wit
     await shoot(sim, 'ready-after-restart');
     expect(sim.lines.some((l) => /Loading keys/.test(l))).toBe(false);
     expect(vaultKcvs()).toEqual(kcvs);
+  }, 10 * 60_000);
+
+  it('B1-B5: the simulator takes a program update on its schedule: signed package, B3 under its DMK, MAC\'d chunks into its slot file, the switch; it starts the new version on trial, confirms it, and the TMS records success', async () => {
+    // The vendor packages a program for the simulator's model; the TMS deploys it to this serial.
+    const image = new Uint8Array(randomBytes(48 * 1024));
+    const imageFile = join(root, `${PROGRAM}-${NEW_VERSION}.bin`);
+    writeFileSync(imageFile, image);
+    const cli = async (args: string[]): Promise<string> => {
+      const run = await paypadResult(args, env);
+      if (run.code !== 0) throw new Error(`paypad ${args.join(' ')}: ${run.stderr}`);
+      return run.stdout;
+    };
+    const packaged = await cli(['tms', 'package', '--image', imageFile, '--name', PROGRAM, '--version', NEW_VERSION, '--models', MODEL, '--minimum-version', FACTORY_VERSION, '--security-counter', '1', '--vendor-key', vendorDir]);
+    const packageId = /^package (\d+):/.exec(packaged)![1];
+    const deployed = await cli(['tms', 'deploy', '--package', packageId, '--serials', SERIAL, '--failure-threshold', '0', '--mode', 'attempt']);
+    const deploymentId = Number(/^deployment (\d+):/.exec(deployed)![1]);
+
+    // B5: the schedule's last run two days ago (the terminal was off at 03:00): the first look at it checks.
+    writeSimulatorValue(build.preferences, UPDATE_NAMESPACE, 'schedule', encodeJson({ lastScheduledMs: Date.now() - 2 * 86_400_000 }));
+    let sim = boot();
+    await sim.waitForLine(new RegExp(`^paypad firmware ${FACTORY_VERSION} \\(normal start\\)`), 'the factory program');
+    await sim.waitForLine(new RegExp(`^update: installed ${NEW_VERSION}`), 'the installed update', 240_000);
+    await sim.waitForLine(/^paypad: restart requested/, 'the restart request');
+    // The slot file holds the image, byte for byte, and the boot record names it, on trial.
+    expect(new Uint8Array(readFileSync(join(root, 'nvs', 'paypad-slot-b.bin')))).toEqual(image);
+    expect(JSON.parse(Buffer.from(readSimulatorStorage(build.preferences).get('boot', 'pointer')!).toString('utf8'))).toEqual({ active: 'b', a: FACTORY_VERSION, b: NEW_VERSION, trial: 'pending' });
+
+    // The restart: the new version starts on trial, confirms itself and reports success (B4).
+    await sim.stop();
+    sim = boot();
+    await sim.waitForLine(new RegExp(`^paypad firmware ${NEW_VERSION} \\(trial start\\)`), 'the new program on trial');
+    await sim.waitForLine(/^display: SN PP-1001 \| Ready: keys loaded/, 'the status screen of the new program');
+    await shoot(sim, 'updated');
+    const tms = createTms(reader.db, dataDir);
+    let report = await tms.report(deploymentId);
+    for (let i = 0; i < 60 && report.terminals.find((t) => t.serial === SERIAL)?.status !== 'success'; i++) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      report = await tms.report(deploymentId);
+    }
+    expect(report.terminals.find((t) => t.serial === SERIAL)).toMatchObject({ status: 'success' });
+    expect((await tms.inventory.entry(SERIAL))?.versions).toEqual({ [PROGRAM]: NEW_VERSION });
+
+    // Confirmed: the next start is a normal one, of the new version.
+    await sim.stop();
+    sim = boot();
+    await sim.waitForLine(new RegExp(`^paypad firmware ${NEW_VERSION} \\(normal start\\)`), 'the confirmed program');
     console.info(`simulator screenshots in ${screenshots}`);
   }, 10 * 60_000);
 });

@@ -13,6 +13,8 @@ import { fromHex } from 'shared/bytes';
 import { STORAGE_VALUE_MAX } from '../storage';
 import { KEYS, type Key } from '../keypad';
 import { isIpv4, parseHttpUrl } from './httpRequest';
+import type { UpdateSchedule } from '../../core/updateTriggers';
+import { programName, terminalModel } from 'shared/protocol/updateVersion';
 
 export interface MatrixKeypadConfig {
   /** GPIOs driving the rows (open drain). */
@@ -66,6 +68,19 @@ export interface ManufactureConfig {
   trustAnchor: Uint8Array;
 }
 
+/**
+ * What the firmware needs to take program updates from its TMS: the model packages name, the
+ * program they replace, the vendors' package-signing public keys it is built with (hex SEC 1,
+ * comma-separated) and, optionally, its update schedule (B5) as `daily@HH:MM` or
+ * `mon@HH:MM` ... `sun@HH:MM`, in local time with an optional UTC offset: `fri@17:00+08:00`.
+ */
+export interface UpdateConfig {
+  model: string;
+  programName: string;
+  vendorKeys: Uint8Array[];
+  schedule: UpdateSchedule | null;
+}
+
 export interface FirmwareConfig {
   version: string;
   hostUrl: string;
@@ -79,6 +94,8 @@ export interface FirmwareConfig {
   /** Flat keys `linkPort` (and `linkAddress`); read by the simulator's link only. */
   tcpLink: TcpLinkConfig | null;
   manufacture: ManufactureConfig | null;
+  /** Program updates (docs/updates.md); null when the build trusts no vendor key. */
+  update: UpdateConfig | null;
 }
 
 const VERSION = /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/; // semver 2.0.0 §2 and §9
@@ -120,6 +137,7 @@ export function parseFirmwareConfig(raw: Readonly<Record<string, unknown>>): Fir
       localLink: link,
       tcpLink: raw.linkPort === undefined ? null : tcpLink(raw.linkPort, raw.linkAddress ?? '127.0.0.1'),
       manufacture: manufacture(raw),
+      update: update(raw),
     };
   } catch (e) {
     if (e instanceof ConfigProblem) return e.message;
@@ -212,6 +230,40 @@ function manufacture(raw: Readonly<Record<string, unknown>>): ManufactureConfig 
     kmsUrl: text(raw.kmsUrl, 'kmsUrl'),
     trustAnchor: hexBytes(raw.caCertificate, 'caCertificate', 2, STORAGE_VALUE_MAX),
   };
+}
+
+const WEEKDAYS: readonly string[] = Object.freeze(['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat']);
+const SCHEDULE = /^(daily|sun|mon|tue|wed|thu|fri|sat)@([01][0-9]|2[0-3]):([0-5][0-9])(?:([+-])([01][0-9]|1[0-4]):([0-5][0-9]))?$/;
+
+function update(raw: Readonly<Record<string, unknown>>): UpdateConfig | null {
+  if (raw.vendorKeys === undefined) {
+    if (raw.updateSchedule !== undefined) fail('updateSchedule: needs vendorKeys (a terminal that trusts no vendor takes no update)');
+    return null;
+  }
+  const model = checked(terminalModel, raw.model, 'model');
+  const program = raw.programName === undefined ? 'paypad-firmware' : checked(programName, raw.programName, 'programName');
+  const keys = text(raw.vendorKeys, 'vendorKeys').split(',');
+  const vendorKeys: Uint8Array[] = [];
+  for (let i = 0; i < keys.length; i++) vendorKeys.push(hexBytes(keys[i].trim(), 'vendorKeys', P256_POINT_BYTES, P256_POINT_BYTES));
+  return { model, programName: program, vendorKeys, schedule: raw.updateSchedule === undefined ? null : schedule(text(raw.updateSchedule, 'updateSchedule')) };
+}
+
+function schedule(value: string): UpdateSchedule {
+  const m = SCHEDULE.exec(value);
+  if (m === null) fail('updateSchedule: expected daily@HH:MM or mon@HH:MM .. sun@HH:MM, optionally with a UTC offset (+08:00)');
+  const offset = m[4] === undefined ? 0 : (m[4] === '-' ? -1 : 1) * (Number(m[5]) * 60 + Number(m[6]));
+  if (offset < -720 || offset > 840) fail('updateSchedule: the UTC offset runs from -12:00 to +14:00');
+  const at = `${m[2]}:${m[3]}`;
+  return m[1] === 'daily' ? { every: 'day', at, utcOffsetMinutes: offset } : { every: 'week', weekday: WEEKDAYS.indexOf(m[1]), at, utcOffsetMinutes: offset };
+}
+
+/** `value` through one of the protocol's validators, its refusal as a config problem. */
+function checked<T>(validate: (value: unknown, name: string) => T, value: unknown, name: string): T {
+  try {
+    return validate(value, name);
+  } catch (e) {
+    fail(e instanceof Error ? e.message : String(e));
+  }
 }
 
 function text(value: unknown, name: string): string {

@@ -1,13 +1,12 @@
 /**
  * The emulated terminal's program updates, as its firmware would assemble them at a start: the
- * device of its state directory, its vault, the two program slots (the bootloader's decision made
- * as they open, slotUpdater.ts) and the update client (firmware/core/updateClient.ts). For
+ * terminal of its state directory, the two program slots (the bootloader's decision made as they
+ * open, slotUpdater.ts), and the terminal's update client and triggers (Terminal.openUpdates). For
  * `paypad terminal` and the end-to-end tests; call `client.start()` first, as a new program must.
  */
-import { KeyVault } from '../../core/keyVault';
-import { KmsClient } from '../../core/kmsClient';
-import { loadTerminalIdentity } from '../../core/terminalIdentity';
-import { UpdateClient } from '../../core/updateClient';
+import { Terminal, type UpdateSetup } from '../../core/terminal';
+import type { UpdateClient } from '../../core/updateClient';
+import type { UpdateSchedule, UpdateTriggers } from '../../core/updateTriggers';
 import type { Updater } from '../updater';
 import { openNodeDevice } from './nodeDevice';
 import { openSlotUpdater } from './slotUpdater';
@@ -23,32 +22,34 @@ export interface NodeUpdatesOptions {
   readonly factoryVersion: string;
   /** What a restart into the new program means to the caller (exit and start again, in a test: a counter). */
   readonly restart: () => void;
+  /** B5, as the terminal's configuration gives it. */
+  readonly schedule?: UpdateSchedule;
+  /**
+   * Where a check a POSP answer's notice started ends (B6). The default ignores it: the CLI's
+   * payments run in processes of their own, and ask with `paypad terminal update --trigger notice`.
+   */
+  readonly onNoticeCheck?: UpdateSetup['onNoticeCheck'];
 }
 
 export interface NodeUpdates {
+  readonly terminal: Terminal;
   readonly client: UpdateClient;
+  readonly triggers: UpdateTriggers;
   readonly updater: Updater;
 }
 
 export function openNodeUpdates(stateDir: string, options: NodeUpdatesOptions): NodeUpdates {
   const device = openNodeDevice(stateDir);
-  const identity = loadTerminalIdentity(device.storage);
-  const vault = new KeyVault({ storage: device.storage, rng: device.rng, rootKey: device.rootKey, serial: identity.serial });
-  const kms = new KmsClient({ identity, vault, storage: device.storage, http: device.http });
+  const terminal = Terminal.open(device);
   const updater = openSlotUpdater(stateDir, { factoryVersion: options.factoryVersion, restart: options.restart });
-  const client = new UpdateClient({
-    identity,
-    vault,
-    storage: device.storage,
-    http: device.http,
-    rng: device.rng,
-    clock: device.clock,
+  const { client, triggers } = terminal.openUpdates({
     updater,
+    clock: device.clock,
     model: options.model,
     programName: options.programName,
     vendorKeys: options.vendorKeys,
-    // MAK speaks for the terminal only when it belongs to the TMK the vault holds now (kmsClient.ts).
-    signedOn: () => kms.signOnKeyId() === 'MAK',
+    schedule: options.schedule,
+    onNoticeCheck: options.onNoticeCheck ?? (() => undefined),
   });
-  return { client, updater };
+  return { terminal, client, triggers, updater };
 }

@@ -31,6 +31,7 @@ describe('firmware config', () => {
       localLink: null,
       tcpLink: null,
       manufacture: null,
+      update: null,
     });
   });
 
@@ -100,6 +101,34 @@ describe('firmware config', () => {
     expect(parseFirmwareConfig({ ...BASE, localLink: link, cardReader: { port: 1, receive: 16, baud: 9600 } })).toMatch(/GPIO is also wired/);
     expect(parseFirmwareConfig({ ...BASE, localLink: { ...link, transmit: 27 }, keypad })).toMatch(/GPIO is also wired/);
     expect(parsed({ ...BASE, localLink: link, keypad, cardReader: { port: 1, receive: 4, baud: 9600 } }).localLink).toEqual(link);
+  });
+
+  describe('program updates (B1, B5: vendor keys, model, schedule)', () => {
+    const vendor = toHex(generateP256KeyPair(seededRng('config vendor')).publicKey);
+    const other = toHex(generateP256KeyPair(seededRng('config vendor 2')).publicKey);
+
+    it('B1: vendor keys (comma-separated hex), the model, and the program by default', () => {
+      const update = parsed({ ...BASE, vendorKeys: `${vendor}, ${other}`, model: 'PP-ESP32' }).update;
+      expect(update).toMatchObject({ model: 'PP-ESP32', programName: 'paypad-firmware', schedule: null });
+      expect(update!.vendorKeys.map((k) => toHex(k))).toEqual([vendor, other]);
+    });
+
+    it('B5: the schedule, daily or on a weekday, in local time with its UTC offset', () => {
+      const at = (updateSchedule: string) => parsed({ ...BASE, vendorKeys: vendor, model: 'PP-ESP32', updateSchedule }).update!.schedule;
+      expect(at('daily@03:00')).toEqual({ every: 'day', at: '03:00', utcOffsetMinutes: 0 });
+      expect(at('fri@17:00+08:00')).toEqual({ every: 'week', weekday: 5, at: '17:00', utcOffsetMinutes: 480 });
+      expect(at('sun@23:59-05:30')).toEqual({ every: 'week', weekday: 0, at: '23:59', utcOffsetMinutes: -330 });
+    });
+
+    it('B1 B5: refuses a schedule without vendor keys, a key that is not a P-256 point, no model, a malformed schedule', () => {
+      expect(parseFirmwareConfig({ ...BASE, updateSchedule: 'daily@03:00' })).toMatch(/^updateSchedule: needs vendorKeys/);
+      expect(parseFirmwareConfig({ ...BASE, vendorKeys: vendor.slice(2), model: 'PP-ESP32' })).toMatch(/^vendorKeys: expected 65 bytes/);
+      expect(parseFirmwareConfig({ ...BASE, vendorKeys: vendor })).toMatch(/^model: /);
+      expect(parseFirmwareConfig({ ...BASE, vendorKeys: vendor, model: 'PP ESP32' })).toMatch(/model/);
+      for (const bad of ['daily', 'daily@24:00', 'friday@17:00', 'daily@3:00', 'daily@03:00+15:00', 'daily@03:00 +08:00']) {
+        expect(parseFirmwareConfig({ ...BASE, vendorKeys: vendor, model: 'PP-ESP32', updateSchedule: bad })).toMatch(/^updateSchedule: /);
+      }
+    });
   });
 
   describe('manufacture identity (A2, A10: serial and pinned MTMS key)', () => {
