@@ -4,9 +4,16 @@
  * ITU-T Q.23), as a hosted voice API does with its say and gather verbs. A real adapter is such an
  * API; host/simulators/voicePlatformSimulator.ts stands in for it (X5).
  *
- * Card numbers may be keyed here (hosted IVR payment capture takes PANs by DTMF); PINs never are:
- * a phone is not a secure PIN entry device (PCI PIN).
+ * The same platform also calls out (outboundCalls.ts): the voice PIN channel calls the payer's
+ * number and gathers a card PIN (E5, docs/voice-pin.md).
+ *
+ * Card numbers may be keyed into the menu (hosted IVR payment capture takes PANs by DTMF); PINs
+ * never are. A phone is not a secure PIN entry device (PCI PIN): the one place a PIN is keyed by
+ * voice is the outbound PIN channel, whose gathers are marked sensitive, whose digits become a PIN
+ * block at once, and whose documentation names the PIN pad as the compliant alternative.
  */
+import type { OutboundCalls } from './outboundCalls';
+
 export interface VoiceCall {
   /** The caller's number as the network presents it (E.164); it can be spoofed, so it proves nothing by itself. */
   readonly from: string;
@@ -18,7 +25,7 @@ export interface VoiceCall {
   gather(prompt: string, maxDigits: number): Promise<string>;
 }
 
-export interface VoicePlatform {
+export interface VoicePlatform extends OutboundCalls {
   /** The menu that answers each call to the platform's number. One handler; a second replaces the first. */
   onCall(handler: (call: VoiceCall) => Promise<void>): void;
 }
