@@ -203,7 +203,7 @@ export class MerchantSimulator {
     const amount = formatAmount(n.amountMinor, n.currency);
     const shop = this.identity.legalName;
     if (n.event === 'bill.paid') {
-      const who = n.paidForAnother ? ` by ${n.designatedMobile.slice(0, 6)}****${n.designatedMobile.slice(-4)} on your behalf` : '';
+      const who = n.paidForAnother ? ` by ${n.designatedMobile.slice(3, 6)}****${n.designatedMobile.slice(-4)} on your behalf` : '';
       await this.#options.sms.send(n.buyerMobile, `${shop}: your order ${n.orderId} (${amount}) was paid${who}. Thank you!`);
     } else if (n.event === 'bill.refused') {
       await this.#options.sms.send(n.buyerMobile, `${shop}: the payment for your order ${n.orderId} (${amount}) was refused; the order is cancelled.`);
