@@ -75,6 +75,8 @@ for (const dialect of DIALECTS) {
     it('E1: concurrent requests with one key: exactly one runs; the others are IDEMPOTENCY_KEY_IN_PROGRESS or wait for its answer', async () => {
       const connections = dialect === 'postgres' ? [database(), database.connect(), database.connect()] : [database()];
       const keysets = connections.map((db) => createIdempotencyKeys({ database: db }));
+      // Connections open before the race, so none arrives late because it was still connecting.
+      await Promise.all(connections.flatMap((db) => [1, 2].map(() => sql`select 1`.execute(db.db))));
       const { runs, work } = counted();
       const request = { merchantNo: MERCHANT, key: freshKey(), digest: digestOf('order C') };
       let release!: () => void;
@@ -85,7 +87,7 @@ for (const dialect of DIALECTS) {
       };
       const racing = Promise.allSettled(Array.from({ length: 6 }, (_, i) => keysets[i % keysets.length].run(request, slow(`C${i}`))));
       // Let every request reach the key before the first one finishes.
-      await new Promise((r) => setTimeout(r, 200));
+      await new Promise((r) => setTimeout(r, 500));
       release();
       const results = await racing;
       const outcomes = results.map((r) => (r.status === 'fulfilled' ? (r.value.replayed ? 'replayed' : 'ran') : (r.reason as { code: string }).code));
