@@ -14,10 +14,10 @@ export class GatewayOrderInvalid extends PaypadError {
   }
 }
 
-/** The merchant created this order id before with other content, under another idempotency key (409). */
+/** The merchant created this order id before, under another idempotency key or none (409). */
 export class GatewayOrderExists extends PaypadError {
   constructor(merchantNo: string, merchantOrderId: string) {
-    super('GATEWAY_ORDER_EXISTS', `merchant ${merchantNo} already has an order ${merchantOrderId} with other content`);
+    super('GATEWAY_ORDER_EXISTS', `merchant ${merchantNo} already has an order ${merchantOrderId}; to get its answer again, resend the first request with its Idempotency-Key`);
   }
 }
 
