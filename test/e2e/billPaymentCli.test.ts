@@ -5,8 +5,8 @@
  * watches its push channel while the merchant simulator sends a signed order, and the bill
  * arrives; paying with the poor card is answered "insufficient funds" and the bill stays open;
  * the other card pays it, under the same idempotency key. Then X1: no card number, session key or
- * element key in clear in the client's state file, the host's log and database rows, or anything
- * the CLI printed. SQLite, or PostgreSQL when DATABASE_URL is set.
+ * element key in clear in the client's state file, the host's log, database rows and HTTP traffic
+ * (answers and requests, the push channel's frames included), or anything the CLI printed. SQLite, or PostgreSQL when DATABASE_URL is set.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -23,6 +23,7 @@ import { TEST_CARDS, TEST_PIN } from '../../host/simulators/testCards';
 import { fromHex } from '../../shared/bytes';
 import type { PhoneBill } from '../../shared/protocol/phoneClient';
 import { type E2eDatabase, e2eDatabase } from './support/e2eDatabase';
+import { captureHttpServers, type HttpCapture } from './support/httpCapture';
 import { findKeys, type ScanSource } from './support/keyLeakScan';
 import { databaseRows } from './support/runArtifacts';
 
@@ -37,6 +38,7 @@ const home = join(root, 'phone');
 const logFile = join(root, 'host.log');
 let database: E2eDatabase;
 let host: RunningHost;
+let http: HttpCapture;
 const printed: string[] = [];
 
 interface Run {
@@ -74,12 +76,14 @@ beforeAll(async () => {
     PAYPAD_DEMO_DATA: '1',
     DATABASE_URL: database.databaseUrl,
   });
-  // The most the host logs, all of it scanned (X1).
+  // What the host's listeners send and receive, and the most it logs: all of it scanned (X1).
+  http = captureHttpServers();
   host = await startHost(config, { logger: createLogger({ level: 'trace', destination: pino.destination({ dest: logFile, sync: true }) }) });
 }, RUN_TIMEOUT_MS);
 
 afterAll(async () => {
   await host?.close({ graceMs: 0 });
+  http?.stop();
   await database?.destroy();
   rmSync(root, { recursive: true, force: true });
 });
@@ -146,7 +150,7 @@ describe('paying a bill with paypad phone against the real host', () => {
     expect((await phone(['bills'])).stdout).toBe('');
   });
 
-  it('X1: no card number, session key or element key in clear in the client\'s state, the host\'s log and rows, or the CLI\'s output', async () => {
+  it('X1: no card number, session key or element key in clear in the client\'s state, the host\'s log, rows and HTTP traffic, or the CLI\'s output', async () => {
     const element = await openFileElement(home, false);
     const state = JSON.parse(readFileSync(join(home, 'phone.json'), 'utf8')) as { keys: string };
     const sessionKeys = await element.open('phone-keys', fromHex(state.keys));
@@ -163,7 +167,12 @@ describe('paying a bill with paypad phone against the real host', () => {
       text('host log', 'log', readFileSync(logFile, 'utf8')),
       text('CLI output', 'cli', printed.join('\n')),
       ...(await databaseRows(host.database)),
+      ...http.ports().flatMap((port) => [
+        { name: `HTTP answers of :${port}`, kind: 'http', bytes: http.sentBy(port) },
+        { name: `HTTP requests to :${port}`, kind: 'http', bytes: http.receivedBy(port) },
+      ]),
     ];
+    expect(sources.filter((s) => s.kind === 'http').length).toBeGreaterThan(0);
     expect(findKeys(keys, sources)).toEqual([]);
     for (const source of sources) {
       const content = Buffer.from(source.bytes).toString('utf8');
