@@ -1,11 +1,11 @@
 /**
  * What the voice PIN tests share: a software HSM in a temp directory with the capture module's
  * keys, the simulated voice provider on a fast clock (1 ms per provider second), a logger whose
- * lines the test reads back, and the issuer's side of the check: a PIN verification key and the
+ * lines the test reads back (also written to host.log in the directory), and the issuer's side of the check: a PIN verification key and the
  * verification value of a PIN made from a reference block under a key entered as components, so
  * a captured block is checked in the HSM against a PIN the test knows without ever deciphering it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toHex, wipe, xorBytes } from '../../../shared/bytes';
@@ -19,6 +19,9 @@ import type { Hsm, KeyHandle } from '../../../host/hsm/hsm';
 import { openSoftwareHsm, systemRng } from '../../../host/hsm/index';
 import { createLogger } from '../../../host/log';
 import { VoicePlatformSimulator } from '../../../host/simulators/voicePlatformSimulator';
+
+/** The software HSM's master key file in the kit's directory: key material, not scanned for secrets. */
+export const LMK_FILE_NAME = 'gateway-lmk.key';
 
 /** Fast test timings: seconds on the provider's clock are milliseconds here. */
 export const FAST: Partial<VoicePinCaptureOptions> = Object.freeze({ ringTimeoutSeconds: 30, gatherTimeoutSeconds: 5, callDeadlineMs: 5_000 });
@@ -37,11 +40,17 @@ export interface VoicePinKit {
 
 export async function openVoicePinKit(options: Partial<VoicePinCaptureOptions> = {}): Promise<VoicePinKit> {
   const dir = mkdtempSync(join(tmpdir(), 'paypad-voice-pin-'));
-  const hsm = await openSoftwareHsm({ lmkFile: join(dir, 'gateway-lmk.key'), rng: systemRng });
+  const hsm = await openSoftwareHsm({ lmkFile: join(dir, LMK_FILE_NAME), rng: systemRng });
   const keys = await createVoicePinKeys(hsm);
   const voice = new VoicePlatformSimulator({ msPerSecond: 1 });
   const logLines: string[] = [];
-  const log = createLogger({ level: 'debug', destination: { write: (line: string) => void logLines.push(line) } });
+  // As a host logging to a file: every line kept for the test and written to host.log.
+  const logFile = join(dir, 'host.log');
+  const write = (line: string) => {
+    logLines.push(line);
+    appendFileSync(logFile, line);
+  };
+  const log = createLogger({ level: 'debug', destination: { write } });
   const channel = createVoicePinCapture({ voice, pinBlocks: voicePinBlocks(hsm, keys, systemRng), log }, { ...FAST, ...options });
   const pvk = await hsm.generateKey({ usage: 'V0', algorithm: 'A', modeOfUse: 'C', exportability: 'N', lengthBytes: 16 });
   const referenceKey = await referencePinKey(hsm);
