@@ -11,7 +11,15 @@ import type { Page } from 'playwright-core';
 const IMAGES = fileURLToPath(new URL('../../../docs/images/', import.meta.url));
 const SCREEN_WAIT_MS = 15_000;
 
-export const screen = (page: Page, name: string) => page.waitForSelector(`[data-screen=${name}]`, { timeout: SCREEN_WAIT_MS });
+/** Waits for screen `name`; when it does not come, the error says what the phone shows instead. */
+export async function screen(page: Page, name: string): Promise<void> {
+  try {
+    await page.waitForSelector(`[data-screen=${name}]`, { timeout: SCREEN_WAIT_MS });
+  } catch (e) {
+    const shown = await page.textContent('#screen').catch(() => '(page gone)');
+    throw new Error(`the phone did not show the ${name} screen; it shows: ${shown?.replace(/\s+/g, ' ').slice(0, 400)}`, { cause: e });
+  }
+}
 
 export async function screenshot(page: Page, name: string): Promise<void> {
   if (process.env.PAYPAD_SCREENSHOTS === '1') await page.screenshot({ path: join(IMAGES, `phone-${name}.png`) });
