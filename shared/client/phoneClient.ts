@@ -178,6 +178,10 @@ export function createPhoneClient(deps: PhoneClientDeps): PhoneClient {
   return {
     async startEnrolment(mobile) {
       const e164 = mobileNumberToE164(mobile);
+      // An enrolled phone's keys and cards are never overwritten by a new enrolment: that would
+      // strand them. A pending one may start over (a lost code).
+      const current = await store.load();
+      if (current && current.enrolmentId === undefined) throw new PaypadError('BAD_ARGUMENT', `this phone is enrolled already (for ${current.mobile}): enrol another phone in another directory`);
       const platformKey = await plain('GET', PHONE_CLIENT_PATHS.enrolmentKey, undefined, enrolmentKeyResponse);
       const id = toHex(element.rng(16));
       const keys = PHONE_KEY_NAMES.map(() => element.rng(PHONE_KEY_BYTES));

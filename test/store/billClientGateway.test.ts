@@ -50,6 +50,8 @@ describe.each(DIALECTS)('phone client gateway on %s', (dialect) => {
     await expect(client.finishEnrolment(wrong)).rejects.toMatchObject({ code: 'VERIFICATION_CODE_INVALID' });
     expect(await phoneRow(mobile)).toBeUndefined();
     expect(await client.finishEnrolment(code)).toEqual({ phoneId: expect.stringMatching(/^[0-9A-F]{32}$/), mobile: mobileNumberToE164(mobile) });
+    // Enrolling again over an enrolled phone would strand its keys and cards: refused.
+    await expect(client.startEnrolment(mobile)).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
     const row = await phoneRow(mobile);
     // X1: the session keys are key blocks under the HSM's master key, never clear bytes.
     expect(row?.mac_block).toMatch(/^D\d{4}M6AC/);
