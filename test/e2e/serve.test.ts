@@ -172,7 +172,15 @@ describe('paypad serve on a fresh data directory (issue 3 item 9, X4)', () => {
     // Nothing was registered twice: still 5 demo serials and one issue per certificate.
     const list = await paypad(['ca', 'list', '--data-dir', dataDir], {});
     const subjects = list.stdout.split('\n').slice(1).filter(Boolean).map((l) => l.trim().split(/\s{2,}/).pop());
-    expect(subjects.sort()).toEqual(['CN=demo operator, OU=operator', 'CN=kms-C001, OU=kms, O=C001', 'CN=kms-C002, OU=kms, O=C002', 'CN=kms-C003, OU=kms, O=C003', 'CN=mtms, OU=mtms']);
+    expect(subjects.sort()).toEqual([
+      'CN=Harbour Books Ltd, OU=merchant',
+      'CN=demo operator, OU=operator',
+      'CN=kms-C001, OU=kms, O=C001',
+      'CN=kms-C002, OU=kms, O=C002',
+      'CN=kms-C003, OU=kms, O=C003',
+      'CN=mtms, OU=mtms',
+      'CN=paypad bill platform, OU=bill-platform',
+    ]);
   }, 120_000);
 
   it('PAYPAD_DEMO_DATA=0: an empty host with MTMS and no customers, KMSs or operator certificate', async () => {
