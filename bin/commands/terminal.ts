@@ -24,6 +24,7 @@ import { openNodeDevice } from '../../firmware/hal/node/nodeDevice';
 import { lockKmsExchanges } from '../../firmware/hal/node/stateLock';
 import { payCommand } from './terminalPay';
 import { updateCommand } from './terminalUpdate';
+import { readerCommand } from './terminalReader';
 
 const STATE_DIR_HELP = '  --state-dir DIR   the terminal: its identity, sealed key vault and root key (created by init)';
 
@@ -202,5 +203,5 @@ ${STATE_DIR_HELP}`,
 export const terminalCommand: Command = commandGroup(
   'the emulated PIN pad: manufacture, local link, key loading, payments, program updates',
   'Usage: paypad terminal <command> [...]\n\nThe PIN pad firmware\'s key-loading application on the Node HAL, state in one directory.',
-  { init, run, 'load-keys': loadKeys, status, pay: payCommand, update: updateCommand },
+  { init, run, 'load-keys': loadKeys, status, pay: payCommand, update: updateCommand, reader: readerCommand },
 );
