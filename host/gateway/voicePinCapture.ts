@@ -64,13 +64,13 @@ export interface VoicePinCaptureDeps {
   readonly voice: OutboundCalls;
   readonly pinBlocks: VoicePinBlocks;
   readonly log: Logger;
-  readonly now?: () => Date;
 }
 
 interface Capture {
   readonly id: string;
   readonly request: ReturnType<typeof checkPinCaptureRequest>;
-  readonly startedAt: number;
+  /** Forgets the capture (and its PAN) once captureTtlMs has passed. */
+  readonly expiry: NodeJS.Timeout;
   calls: number;
   pinsHandedOver: number;
   running: boolean;
@@ -81,13 +81,14 @@ const CANCEL_KEY = 0x2a; // '*'
 
 export function createVoicePinCapture(deps: VoicePinCaptureDeps, overrides: Partial<VoicePinCaptureOptions> = {}): VoicePinChannel {
   const options = { ...DEFAULT_VOICE_PIN_OPTIONS, ...overrides };
-  const now = deps.now ?? (() => new Date());
   const captures = new Map<string, Capture>();
   const log = deps.log.child({ component: 'voice-pin' });
 
-  function forgetExpired(): void {
-    const oldest = now().getTime() - options.captureTtlMs;
-    for (const [id, c] of captures) if (!c.running && c.startedAt < oldest) captures.delete(id);
+  function forget(captureId: string): void {
+    const capture = captures.get(captureId);
+    if (!capture) return;
+    clearTimeout(capture.expiry);
+    captures.delete(captureId);
   }
 
   async function attempt(capture: Capture, retrying: boolean): Promise<PinCaptureResult> {
@@ -184,20 +185,22 @@ export function createVoicePinCapture(deps: VoicePinCaptureDeps, overrides: Part
   return {
     async capturePin(request: PinCaptureRequest) {
       const checked = checkPinCaptureRequest(request);
-      forgetExpired();
       for (const c of captures.values()) if (c.request.reference === checked.reference) throw new PinCaptureBusy(checked.reference);
-      const capture: Capture = { id: `VP${randomUUID().replace(/-/g, '')}`, request: checked, startedAt: now().getTime(), calls: 0, pinsHandedOver: 0, running: false };
-      captures.set(capture.id, capture);
+      const id = `VP${randomUUID().replace(/-/g, '')}`;
+      // A timer, not a sweep on the next request: an idle host must not keep a PAN past its time.
+      const expiry = setTimeout(() => captures.delete(id), options.captureTtlMs);
+      expiry.unref();
+      const capture: Capture = { id, request: checked, expiry, calls: 0, pinsHandedOver: 0, running: false };
+      captures.set(id, capture);
       try {
         return await attempt(capture, false);
       } catch (e) {
-        if (capture.calls === 0) captures.delete(capture.id); // nothing was called: the request may come again
+        if (capture.calls === 0) forget(id); // nothing was called: the request may come again
         throw e;
       }
     },
 
     async retry(captureId: string) {
-      forgetExpired();
       const capture = typeof captureId === 'string' ? captures.get(captureId) : undefined;
       if (!capture) throw new PinCaptureNotFound();
       if (capture.running) throw new PinCaptureBusy(capture.request.reference);
@@ -205,7 +208,7 @@ export function createVoicePinCapture(deps: VoicePinCaptureDeps, overrides: Part
     },
 
     release(captureId: string) {
-      captures.delete(captureId);
+      forget(captureId);
     },
   };
 }

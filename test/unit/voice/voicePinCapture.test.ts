@@ -121,6 +121,20 @@ describe('E5: the voice PIN channel', () => {
     await expect(kit.channel.retry(first.captureId)).rejects.toMatchObject({ code: 'VOICE_PIN_CAPTURE_NOT_FOUND' });
   });
 
+  it('E7: a capture never released is forgotten, PAN and all, once its time is up', async () => {
+    const brief = await openVoicePinKit({ captureTtlMs: 50 });
+    try {
+      brief.voice.phone(PHONE, { answer: 'busy' });
+      const first = await brief.channel.capturePin(request());
+      expect(await brief.channel.retry(first.captureId)).toMatchObject({ outcome: 'not-answered', attempt: 2 });
+      await new Promise((r) => setTimeout(r, 80));
+      await expect(brief.channel.retry(first.captureId)).rejects.toMatchObject({ code: 'VOICE_PIN_CAPTURE_NOT_FOUND' });
+      expect(await brief.channel.capturePin(request())).toMatchObject({ attempt: 1 }); // the reference is free again
+    } finally {
+      await brief.close();
+    }
+  });
+
   it('E5: unanswered calls do not use PIN tries, but a number is called at most 5 times for one payment', async () => {
     kit.voice.phone(PHONE, { answer: 'busy' });
     const first = await kit.channel.capturePin(request());
