@@ -10,5 +10,11 @@ declare module 'mc/ffi' {
     constructor();
     paypad_fill_random(arg0: ArrayBuffer, arg1: number): number;
     paypad_restart(): void;
+    paypad_slot_erase(arg0: number): number;
+    paypad_slot_write(arg0: number, arg1: ArrayBuffer, arg2: number): number;
+    paypad_slot_read(arg0: number, arg1: ArrayBuffer, arg2: number): number;
+    paypad_slot_activate(): number;
+    paypad_start_state(): number;
+    paypad_confirm(): number;
   }
 }

@@ -69,7 +69,7 @@ export async function buildSimulator(dir: string, config: Readonly<Record<string
   // mcconfig compiles each .ts with the tsc it finds on PATH: the repository's.
   const env = { ...process.env, PATH: `${join(ROOT, 'node_modules/.bin')}${delimiter}${process.env.PATH ?? ''}` };
   const log = await new Promise<string>((resolve, reject) => {
-    execFile('mcconfig', args, { cwd: ROOT, env, maxBuffer: 64 * 1024 * 1024, timeout: 15 * 60_000 }, (error, stdout, stderr) => {
+    execFile('mcconfig', args, { cwd: ROOT, env, maxBuffer: 64 * 1024 * 1024, timeout: 40 * 60_000 }, (error, stdout, stderr) => {
       const text = `${stdout}${stderr}`;
       if (error) reject(new Error(`mcconfig ${args.join(' ')} failed (${error.code ?? error.signal}):\n${text.slice(-6000)}`));
       else resolve(text);

@@ -106,7 +106,7 @@ describe.skipIf(missing !== null)(`X3 the firmware in the Moddable simulator wit
       updateSchedule: 'daily@03:00+08:00',
     });
     x = await startXvfb();
-  }, 20 * 60_000);
+  }, 45 * 60_000);
 
   afterAll(async () => {
     await Promise.allSettled(running.map((s) => s.stop()));

@@ -4,7 +4,7 @@
  * identity a terminal is manufactured with at first boot.
  */
 import { describe, expect, it } from 'vitest';
-import { toHex } from '../../../shared/bytes';
+import { asciiToBytes, toHex } from '../../../shared/bytes';
 import { generateP256KeyPair } from '../../../shared/crypto/keyTransport';
 import { parseFirmwareConfig, type FirmwareConfig } from '../../../firmware/hal/moddable/config';
 import { seededRng } from '../../support/opsRng';
@@ -104,8 +104,8 @@ describe('firmware config', () => {
   });
 
   describe('program updates (B1, B5: vendor keys, model, schedule)', () => {
-    const vendor = toHex(generateP256KeyPair(seededRng('config vendor')).publicKey);
-    const other = toHex(generateP256KeyPair(seededRng('config vendor 2')).publicKey);
+    const vendor = toHex(generateP256KeyPair(seededRng(asciiToBytes('config vendor'))).publicKey);
+    const other = toHex(generateP256KeyPair(seededRng(asciiToBytes('config vendor 2'))).publicKey);
 
     it('B1: vendor keys (comma-separated hex), the model, and the program by default', () => {
       const update = parsed({ ...BASE, vendorKeys: `${vendor}, ${other}`, model: 'PP-ESP32' }).update;

@@ -80,6 +80,10 @@ describe('production build: flash and NVS encryption for the device root key (do
     }
   });
 
+  it('B4: turns on ESP-IDF app rollback, so a new program that never confirms itself is rolled back', () => {
+    expect(sdkconfig().get('CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE')).toBe('y');
+  });
+
   it('the partition table fits after the table offset, does not overlap, aligns apps, and fits 4 MB', () => {
     const tableOffset = Number(sdkconfig().get('CONFIG_PARTITION_TABLE_OFFSET'));
     expect(tableOffset).toBe(0xd000);

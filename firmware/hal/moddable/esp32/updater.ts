@@ -1,101 +1,96 @@
 /**
- * Updater over Moddable's ESP32 `ota` module (esp_ota_begin/write/end, esp_ota_set_boot_partition;
- * the module's manifest splits the factory partition into ota_0/ota_1 + otadata).
+ * Updater on the ESP32 (firmware/hal/updater.ts): the OTA partition the running program is not in
+ * is the slot, written and read back at any offset through ESP-IDF's partition API, switched with
+ * esp_ota_set_boot_partition, and kept or rolled back by ESP-IDF's app rollback
+ * (CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE, esp32/sdkconfig). The C side is esp32/paypad_platform.c,
+ * bound through XS FFI. Mapped as module "platform/updater" for esp32 builds only (manifest.json);
+ * the `ota` module's manifest is included for its partition layout (the factory partition split
+ * into ota_0 and ota_1 with otadata), not for the module.
  *
- * The module trusts whatever it is given, so this adapter only enforces the order and the byte
- * count; the core verifies our signature before complete(). ESP-IDF itself rejects an image
- * whose header or checksum is wrong at esp_ota_end (complete() then fails with UPDATE_FAILED).
- * Any failure cancels, so the inactive slot never holds a half-written image marked bootable.
- * Mapped as module "platform/updater" for esp32 builds only (manifest.json).
+ *   begin      erases as many sectors of the slot as the image needs
+ *   resume     the slot keeps what was written before a restart (the same slot until a switch);
+ *              the core's progress record says how much, and its whole-image hash checks it
+ *   write      at the offset, into erased flash (writing the same bytes again is harmless)
+ *   read       the flash as it holds the image, for the whole-image hash before the switch
+ *   complete   ESP-IDF verifies the app image and makes it the boot partition; it boots on trial
+ *   startKind  'trial' while the running image is ESP_OTA_IMG_PENDING_VERIFY, 'rolledBack' after
+ *              the bootloader aborted an unconfirmed trial
+ *   confirm    esp_ota_mark_app_valid_cancel_rollback
  *
- * What the `ota` module does not offer, this adapter does not pretend to (docs/updates.md "Not
- * done"): writing at an offset (esp_ota_write_with_offset) after a restart, so resume() continues
- * only an update begun since this start and otherwise fails UPDATE_UNSUPPORTED (the core then
- * begins again); reading the slot back (esp_partition_read), which the core needs only to re-hash
- * a resumed image; and app rollback (esp_ota_mark_app_valid_cancel_rollback with
- * CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE), so every start is 'normal' and confirm() has nothing to mark.
+ * The version is the running build's (manifest config.version): a new program is a new build.
  */
-/// <reference path="../../../types/ota.d.ts" />
 import FFI from 'mc/ffi';
-import OTA from 'ota';
 import { PaypadError } from 'shared/errors';
 import type { Storage } from '../../storage';
-import type { Updater } from '../../updater';
+import type { StartKind, Updater } from '../../updater';
 
-/** `_bootRecord` is unused here: ESP-IDF keeps the boot partition in otadata itself. */
+const START_KINDS: readonly StartKind[] = Object.freeze(['normal', 'trial', 'rolledBack']);
+
+/** `_bootRecord` is unused here: ESP-IDF keeps the boot partition and the trial in otadata itself. */
 export function createUpdater(currentVersion: string, _bootRecord: Storage): Updater {
-  let ota: OTA | undefined;
-  let expected = 0;
-  let written = 0;
+  const native = new FFI();
+  let update: { size: number; written: number } | undefined;
 
-  const abandon = (): void => {
-    try {
-      ota?.cancel();
-    } finally {
-      ota = undefined;
-      expected = written = 0;
-    }
+  const check = (err: number, what: string): void => {
+    if (err !== 0) throw new PaypadError('UPDATE_FAILED', `update: ${what} failed (esp_err_t 0x${err.toString(16)})`);
   };
-  const failure = (code: 'UPDATE_STATE' | 'UPDATE_FAILED', message: string): PaypadError => {
-    abandon();
-    return new PaypadError(code, `update: ${message}`);
+  const inProgress = (what: string): { size: number; written: number } => {
+    if (update === undefined) throw new PaypadError('UPDATE_STATE', `update: ${what} before begin() or resume()`);
+    return update;
+  };
+  const checkSize = (byteLength: number): void => {
+    if (!Number.isSafeInteger(byteLength) || byteLength < 1) throw new PaypadError('BAD_ARGUMENT', 'update: byteLength must be a positive integer');
   };
 
   return {
     currentVersion,
-    startKind: 'normal',
-    begin(byteLength: number) {
-      if (ota) throw new PaypadError('UPDATE_STATE', 'update: begin() while an update is in progress');
-      if (!Number.isInteger(byteLength) || byteLength < 1) throw new PaypadError('BAD_ARGUMENT', 'update: byteLength must be a positive integer');
-      try {
-        // Announcing the size lets esp_ota_begin erase only what the image needs, and fail now
-        // if the image cannot fit the partition.
-        ota = new OTA({ byteLength });
-      } catch (e) {
-        throw failure('UPDATE_FAILED', `cannot start a ${byteLength}-byte update (${reason(e)})`);
+    startKind: START_KINDS[native.paypad_start_state()] ?? 'normal',
+    begin(byteLength) {
+      checkSize(byteLength);
+      update = undefined;
+      check(native.paypad_slot_erase(byteLength), `erasing ${byteLength} bytes of the update partition`);
+      update = { size: byteLength, written: 0 };
+    },
+    resume(byteLength, written) {
+      checkSize(byteLength);
+      if (!Number.isSafeInteger(written) || written < 0 || written > byteLength) {
+        throw new PaypadError('UPDATE_STATE', `update: ${written} of ${byteLength} bytes cannot be resumed`);
       }
-      expected = byteLength;
-      written = 0;
+      update = { size: byteLength, written };
     },
-    resume(byteLength: number, at: number) {
-      if (ota && byteLength === expected && at === written) return;
-      throw new PaypadError('UPDATE_UNSUPPORTED', 'update: the ota module cannot continue an image begun before this start');
-    },
-    write(offset: number, chunk: Uint8Array) {
-      if (!ota) throw new PaypadError('UPDATE_STATE', 'update: write() before begin()');
-      if (!(chunk instanceof Uint8Array)) throw failure('UPDATE_STATE', 'write() expects Uint8Array');
-      if (offset !== written) throw failure('UPDATE_STATE', `the ota module writes in order: a write at ${offset}, ${written} bytes written`);
-      if (written + chunk.length > expected) throw failure('UPDATE_STATE', `more than the announced ${expected} bytes`);
-      try {
-        ota.write(chunk);
-      } catch (e) {
-        throw failure('UPDATE_FAILED', `flash write failed at byte ${written} (${reason(e)})`);
+    write(offset, chunk) {
+      const state = inProgress('write()');
+      if (!(chunk instanceof Uint8Array) || !Number.isSafeInteger(offset) || offset < 0 || offset > state.written || offset + chunk.length > state.size) {
+        throw new PaypadError('UPDATE_STATE', `update: a write at ${offset} does not continue the ${state.written} of ${state.size} bytes written`);
       }
-      written += chunk.length;
+      // FFI passes whole ArrayBuffers; a chunk may be a view into a larger one.
+      const bytes = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength ? chunk.buffer : chunk.slice().buffer;
+      check(native.paypad_slot_write(offset, bytes as ArrayBuffer, chunk.length), `flash write at byte ${offset}`);
+      if (offset + chunk.length > state.written) state.written = offset + chunk.length;
     },
-    read() {
-      throw new PaypadError('UPDATE_UNSUPPORTED', 'update: the ota module cannot read the slot back');
+    read(offset, length) {
+      const state = inProgress('read()');
+      if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 1 || offset + length > state.written) {
+        throw new PaypadError('UPDATE_STATE', `update: read outside the ${state.written} bytes written`);
+      }
+      const bytes = new ArrayBuffer(length);
+      check(native.paypad_slot_read(offset, bytes, length), `flash read at byte ${offset}`);
+      return new Uint8Array(bytes);
     },
     complete() {
-      if (!ota) throw new PaypadError('UPDATE_STATE', 'update: complete() before begin()');
-      if (written !== expected) throw failure('UPDATE_STATE', `complete() after ${written} of ${expected} bytes`);
-      try {
-        ota.complete();
-      } catch (e) {
-        throw failure('UPDATE_FAILED', `the image was not accepted (${reason(e)})`);
-      }
-      ota = undefined;
+      const state = inProgress('complete()');
+      if (state.written !== state.size) throw new PaypadError('UPDATE_STATE', `update: complete() after ${state.written} of ${state.size} bytes`);
+      check(native.paypad_slot_activate(), 'making the image the boot image (ESP-IDF checks it first)');
+      update = undefined;
     },
-    cancel: abandon,
+    cancel() {
+      update = undefined;
+    },
     confirm() {
-      // No rollback without the bootloader option (above): the running image is already final.
+      if (this.startKind === 'trial') check(native.paypad_confirm(), 'marking the running image valid');
     },
     restart() {
-      new FFI().paypad_restart();
+      native.paypad_restart();
     },
   };
-}
-
-function reason(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

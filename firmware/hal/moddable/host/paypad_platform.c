@@ -42,3 +42,40 @@ void paypad_restart(void)
 {
 	exit(EXIT_SUCCESS);
 }
+
+/*
+ * Program slots: the simulator keeps its slots as files (host/updater.ts) and never calls these.
+ * They exist because the "ffi" block is the same for every platform; each refuses with -1.
+ */
+int32_t paypad_slot_erase(uint32_t length)
+{
+	(void)length;
+	return -1;
+}
+
+int32_t paypad_slot_write(uint32_t offset, void *data, uint32_t length)
+{
+	(void)offset, (void)data, (void)length;
+	return -1;
+}
+
+int32_t paypad_slot_read(uint32_t offset, void *data, uint32_t length)
+{
+	(void)offset, (void)data, (void)length;
+	return -1;
+}
+
+int32_t paypad_slot_activate(void)
+{
+	return -1;
+}
+
+int32_t paypad_start_state(void)
+{
+	return 0;
+}
+
+int32_t paypad_confirm(void)
+{
+	return -1;
+}
