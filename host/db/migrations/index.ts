@@ -32,5 +32,6 @@ import { merchantTables } from '../../merchants/migration';
 import { billTables } from '../../bills/migration';
 // The phone client gateway keeps its migration beside its stores (host/bills/client).
 import { billClientTables } from '../../bills/client/migration';
+import { billClientEnrolmentBuckets } from '../../bills/client/enrolmentLimitMigration';
 
-export const MIGRATIONS: readonly HostMigration[] = [auditLog, caCertificates, kmsKeys, outbox, mtmsTables, kmsIntakeSequence, mtmsRepairAuthorisations, mtmsKmsKeyPins, mtmsLookupBuckets, mtmsTkChallenges, ledger, mobilePayments, pospTables, tmsTables, gatewayTables, merchantTables, billTables, billClientTables];
+export const MIGRATIONS: readonly HostMigration[] = [auditLog, caCertificates, kmsKeys, outbox, mtmsTables, kmsIntakeSequence, mtmsRepairAuthorisations, mtmsKmsKeyPins, mtmsLookupBuckets, mtmsTkChallenges, ledger, mobilePayments, pospTables, tmsTables, gatewayTables, merchantTables, billTables, billClientTables, billClientEnrolmentBuckets];
