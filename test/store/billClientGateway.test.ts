@@ -59,6 +59,14 @@ describe.each(DIALECTS)('phone client gateway on %s', (dialect) => {
     expect(row?.pin_block).toMatch(/^D\d{4}P0AD/);
   });
 
+  it('D1: enrolment starts for one number are limited (five, then one a minute): the next is RATE_LIMITED and texts nothing', async () => {
+    const mobile = freshPhoneNumber();
+    const { client } = await f.phone();
+    for (let i = 0; i < 5; i++) await client.startEnrolment(mobile);
+    await expect(client.startEnrolment(mobile)).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+    expect(f.sms.sent(mobileNumberToE164(mobile))).toHaveLength(5);
+  });
+
   it('D1: a card is bound only after its bank verified it with the holder\'s name; the platform keeps its mask and reference, never the PAN', async () => {
     const { client, mobile } = await enrolled();
     const phone = (await phoneRow(mobile))!;

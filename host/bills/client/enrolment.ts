@@ -5,7 +5,8 @@
  *    keys, each in a key transport envelope for the gateway's enrolment key under a context naming
  *    the phone, the number and the key (shared/protocol/phoneClient phoneKeyContext). The HSM opens
  *    them and keeps each with its one usage (K_mac M6/C, K_enc D0/D, K_pin P0/D, never exportable);
- *    a code goes by SMS to the number; the pending enrolment keeps the key blocks and the code's hash.
+ *    a code goes by SMS to the number (at most as often as enrolmentLimits.ts allows); the pending
+ *    enrolment keeps the key blocks and the code's hash.
  * 2. finish, MAC'd under the pending K_mac with sequence 1: the code proves the number, the MAC
  *    proves the sender holds the keys sent at step 1. The phone is stored with the keys and
  *    sequence 1 in the same transaction that closes the enrolment, so a code is good once.
@@ -26,6 +27,7 @@ import type { Hsm, KeyAttributes, KeyHandle } from '../../hsm/hsm';
 import { verificationCodeText } from '../../payments/mobile/notifications';
 import { CODE_TTL_MS, hashVerificationCode, MAX_ATTEMPTS, newVerificationCode, verificationCodeMatches } from '../../payments/mobile/verificationCodes';
 import type { SmsGateway } from '../../sms/smsGateway';
+import type { EnrolmentLimits } from './enrolmentLimits';
 import type { GatewayKeys } from './gatewayKeys';
 import type { PhoneKeys } from './phones';
 import type { BillClientTables } from './tables';
@@ -42,6 +44,7 @@ export interface EnrolmentDeps {
   readonly hsm: Hsm;
   readonly keys: GatewayKeys;
   readonly sms: SmsGateway;
+  readonly limits: EnrolmentLimits;
   readonly audit: AuditStore;
   readonly clock: () => Date;
 }
@@ -63,6 +66,7 @@ export function createEnrolments(deps: EnrolmentDeps): Enrolments {
       const request = decodeJson(body, PHONE_MAX_BODY_BYTES, enrolStartRequest, 'enrolStart');
       const enrolled = await db.selectFrom('bill_client_phones').select('phone_id').where('phone_id', '=', request.phoneId).executeTakeFirst();
       if (enrolled) throw new PaypadError('PROTOCOL_REPLAY', 'this phone id is enrolled already: a new enrolment draws a new id');
+      await deps.limits.take(request.mobile);
       const intake = (await deps.keys.enrolmentKey()).handle;
       const envelopes: Record<PhoneKeyName, string> = { MAC: request.macKey, ENC: request.encKey, PIN: request.pinKey };
       const handles = {} as Record<PhoneKeyName, KeyHandle>;

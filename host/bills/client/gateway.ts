@@ -20,6 +20,7 @@ import type { BillPlatform } from '../billPlatform';
 import { createPhoneBillPayments } from './billPayments';
 import { createBoundCards } from './cards';
 import { createEnrolments } from './enrolment';
+import { createEnrolmentLimits } from './enrolmentLimits';
 import { createGatewayKeys } from './gatewayKeys';
 import { createPhones } from './phones';
 import { BILL_CLIENT_SMS_TOPIC, createPushChannel, type PushChannel } from './pushChannel';
@@ -57,7 +58,7 @@ export function createBillClientGateway(deps: BillClientGatewayDeps): BillClient
   const phones = createPhones(deps.db, deps.hsm);
   const cards = createBoundCards({ db: deps.db, hsm: deps.hsm, keys, provider: deps.provider, audit, clock });
   const payments = createPhoneBillPayments({ hsm: deps.hsm, zonePinKey: deps.zonePinKey, platform: deps.platform, cards });
-  const enrolments = createEnrolments({ db: deps.db, hsm: deps.hsm, keys, sms: deps.sms, audit, clock });
+  const enrolments = createEnrolments({ db: deps.db, hsm: deps.hsm, keys, sms: deps.sms, limits: createEnrolmentLimits(deps.db, clock), audit, clock });
   const texts = createOutboxWorker({ db: deps.db, dialect: deps.dialect, handlers: { [BILL_CLIENT_SMS_TOPIC]: mobileSmsHandler(deps.sms) }, clock, logger: deps.logger });
   const push = createPushChannel({ db: deps.db, phones, platform: deps.platform, logger: deps.logger, clock, onQueued: () => texts.wake() });
   return {

@@ -23,6 +23,7 @@ import { PHONE_MAC_HEADERS, PHONE_MAX_BODY_BYTES, parsePhoneRequest, type Receiv
 import { decodeJson, encodeJson } from '../../../shared/protocol/validate';
 import { httpStatusOf } from '../../http/errors';
 import type { KeyHandle } from '../../hsm/hsm';
+import { RateLimited } from '../../payments/mobile/lookupBuckets';
 import type { BoundCards } from './cards';
 import type { Enrolments } from './enrolment';
 import type { GatewayKeys } from './gatewayKeys';
@@ -107,5 +108,10 @@ export function createBillClientRouter(deps: BillClientRouterDeps): Router {
     decodeJson(request.body, PHONE_MAX_BODY_BYTES, refuseRequest, 'refuse');
     return { v: 1, bill: await deps.payments.refuse(phone, billIdField(req.params.billId, 'billId')) };
   }));
+  // Retry-After for a refused enrolment start (RFC 6585 §4, RFC 9110 §10.2.3); then the host's error handler answers.
+  router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (err instanceof RateLimited) res.set('Retry-After', String(err.retryAfterS));
+    next(err);
+  });
   return router;
 }
