@@ -267,7 +267,14 @@ export type ErrorCode =
   | 'CARD_READER_NOT_PAIRED'
   | 'CARD_READER_DISCONNECTED'
   | 'CARD_READ_FAILED'
-  | 'CARD_SWIPE_INVALID';
+  | 'CARD_SWIPE_INVALID'
+  // the gateway's payment flow and checkout page (host/gateway/payment*, checkout*; SPEC E5-E9)
+  | 'PAYMENT_DECLINED'
+  | 'PAYMENT_INSUFFICIENT_FUNDS'
+  | 'PAYMENT_OUTCOME_UNKNOWN'
+  | 'PAYMENT_PIN_NOT_CAPTURED'
+  | 'PAYMENT_REQUEST_REPLAYED'
+  | 'PAYMENT_IN_PROGRESS';
 
 export class PaypadError extends Error {
   readonly code: ErrorCode;
