@@ -3,7 +3,7 @@
  * they return the screen's element. They hold no state of their own beyond their form fields;
  * main.ts decides which screen shows. Every screen's root names itself in data-screen.
  */
-import { h } from './dom';
+import { type Child, h } from './dom';
 import { formatAmount, formatMobile, formatRemaining } from './format';
 import { PinPad } from './pinPad';
 import type { BoundCard, PhoneBill } from '../../../../shared/protocol/phoneClient';
@@ -25,9 +25,10 @@ function busy(button: HTMLButtonElement, action: () => Promise<void>): void {
   });
 }
 
-function form(screen: string, onSubmit: (fields: HTMLFormElement, submit: HTMLButtonElement) => Promise<void>, submitLabel: string, ...children: Parameters<typeof h>[2][]): HTMLFormElement {
+/** A screen that is a form: its fields, the submit button, then `after` (other ways out). */
+function form(screen: string, onSubmit: (fields: HTMLFormElement, submit: HTMLButtonElement) => Promise<void>, submitLabel: string, fields: Child[], after: Child[] = []): HTMLFormElement {
   const submit = h('button', { type: 'submit', class: 'primary' }, submitLabel);
-  const element = h('form', { 'data-screen': screen, novalidate: true }, ...children, submit);
+  const element = h('form', { 'data-screen': screen, novalidate: true }, ...fields, submit, ...after);
   element.addEventListener('submit', (event) => {
     event.preventDefault();
     busy(submit, () => onSubmit(element, submit));
@@ -42,11 +43,13 @@ export function enrolNumberScreen(props: { problem?: Problem; onSubmit(mobile: s
     'enrol-number',
     (f) => props.onSubmit(value(f, 'mobile')),
     'Text me a code',
-    h('h2', {}, 'Open phone payment'),
-    h('p', { class: 'hint' }, 'Bills that merchants send to your mobile number will come to this app. First prove the number is yours: we text it a code.'),
-    h('label', { for: 'mobile' }, 'Mobile number'),
-    h('input', { id: 'mobile', name: 'mobile', type: 'tel', inputmode: 'tel', autocomplete: 'tel', placeholder: '138 0013 8000', required: true }),
-    problemLine(props.problem),
+    [
+      h('h2', {}, 'Open phone payment'),
+      h('p', { class: 'hint' }, 'Bills that merchants send to your mobile number will come to this app. First prove the number is yours: we text it a code.'),
+      h('label', { for: 'mobile' }, 'Mobile number'),
+      h('input', { id: 'mobile', name: 'mobile', type: 'tel', inputmode: 'tel', autocomplete: 'tel', placeholder: '138 0013 8000', required: true }),
+      problemLine(props.problem),
+    ],
   );
 }
 
@@ -55,17 +58,19 @@ export function enrolCodeScreen(props: { mobile: string; problem?: Problem; onSu
     'enrol-code',
     (f) => props.onSubmit(value(f, 'code')),
     'Confirm',
-    h('h2', {}, 'Enter the code'),
-    h('p', { class: 'hint' }, `We texted a 6-digit code to ${formatMobile(props.mobile)}.`),
-    h('label', { for: 'code' }, 'Code'),
-    h('input', { id: 'code', name: 'code', type: 'text', inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: 6, required: true }),
-    problemLine(props.problem),
-    h('button', { type: 'button', class: 'link', onclick: props.onStartAgain }, 'Use another number'),
+    [
+      h('h2', {}, 'Enter the code'),
+      h('p', { class: 'hint' }, `We texted a 6-digit code to ${formatMobile(props.mobile)}.`),
+      h('label', { for: 'code' }, 'Code'),
+      h('input', { id: 'code', name: 'code', type: 'text', inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: 6, required: true }),
+      problemLine(props.problem),
+    ],
+    [h('button', { type: 'button', class: 'link', onclick: props.onStartAgain }, 'Use another number')],
   );
 }
 
 export function bindCardScreen(props: { problem?: Problem; onSubmit(card: { pan: string; expiry: string; holder: string }): Promise<void>; onCancel?(): void }): HTMLElement {
-  const screen = form(
+  return form(
     'bind-card',
     async (f) => {
       const pan = value(f, 'pan').replace(/[\s-]/g, '');
@@ -76,18 +81,19 @@ export function bindCardScreen(props: { problem?: Problem; onSubmit(card: { pan:
       await props.onSubmit({ pan, expiry: expiry ? `${expiry[2]}${expiry[1]}` : value(f, 'expiry'), holder: value(f, 'holder') });
     },
     'Verify with my bank',
-    h('h2', {}, 'Bind a bank card'),
-    h('p', { class: 'hint' }, 'Your bank checks the card. Its number is kept only on this phone, encrypted under a key that never leaves it.'),
-    h('label', { for: 'pan' }, 'Card number'),
-    h('input', { id: 'pan', name: 'pan', type: 'text', inputmode: 'numeric', autocomplete: 'off', placeholder: '6222 0210 0000 0000', required: true }),
-    h('label', { for: 'expiry' }, 'Expiry (MM/YY)'),
-    h('input', { id: 'expiry', name: 'expiry', type: 'text', inputmode: 'numeric', autocomplete: 'off', placeholder: '12/30', maxlength: 5, required: true }),
-    h('label', { for: 'holder' }, 'Name on the card'),
-    h('input', { id: 'holder', name: 'holder', type: 'text', autocomplete: 'off', required: true }),
-    problemLine(props.problem),
-    props.onCancel && h('button', { type: 'button', class: 'secondary', onclick: props.onCancel }, 'Back'),
+    [
+      h('h2', {}, 'Bind a bank card'),
+      h('p', { class: 'hint' }, 'Your bank checks the card. Its number is kept only on this phone, encrypted under a key that never leaves it.'),
+      h('label', { for: 'pan' }, 'Card number'),
+      h('input', { id: 'pan', name: 'pan', type: 'text', inputmode: 'numeric', autocomplete: 'off', placeholder: '6222 0210 0000 0000', required: true }),
+      h('label', { for: 'expiry' }, 'Expiry (MM/YY)'),
+      h('input', { id: 'expiry', name: 'expiry', type: 'text', inputmode: 'numeric', autocomplete: 'off', placeholder: '12/30', maxlength: 5, required: true }),
+      h('label', { for: 'holder' }, 'Name on the card'),
+      h('input', { id: 'holder', name: 'holder', type: 'text', autocomplete: 'off', required: true }),
+      problemLine(props.problem),
+    ],
+    [props.onCancel && h('button', { type: 'button', class: 'secondary', onclick: props.onCancel }, 'Back')],
   );
-  return screen;
 }
 
 export function billListScreen(props: { mobile: string; bills: readonly PhoneBill[]; cards: readonly BoundCard[]; online: boolean; problem?: Problem; onOpen(bill: PhoneBill): void; onAddCard(): void }): HTMLElement {
@@ -196,11 +202,15 @@ export function cardPickerScreen(props: { bill: PhoneBill; cards: readonly Bound
       if (chosen) props.onPick(chosen);
     },
     'Continue',
-    h('h2', {}, `Pay ${formatAmount(props.bill.amountMinor, props.bill.currency)} with`),
-    problemLine(props.problem),
-    props.cards.length ? h('ul', { class: 'cards' }, options) : h('p', { class: 'hint' }, 'No card bound yet.'),
-    h('button', { type: 'button', class: 'secondary', onclick: props.onAddCard }, 'Bind another card'),
-    h('button', { type: 'button', class: 'link', onclick: props.onBack }, 'Back to the bill'),
+    [
+      h('h2', {}, `Pay ${formatAmount(props.bill.amountMinor, props.bill.currency)} with`),
+      problemLine(props.problem),
+      props.cards.length ? h('ul', { class: 'cards' }, options) : h('p', { class: 'hint' }, 'No card bound yet.'),
+    ],
+    [
+      h('button', { type: 'button', class: 'secondary', onclick: props.onAddCard }, 'Bind another card'),
+      h('button', { type: 'button', class: 'link', onclick: props.onBack }, 'Back to the bill'),
+    ],
   );
 }
 
