@@ -45,6 +45,11 @@ const PAYING_HOLD_MS = 2 * 60_000;
 const TERMINAL_ID = 'BILLPLAT';
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_-]{8,64}$/;
 
+/** A payment that died holding the bill (its host stopped) lets go when its hold runs out. */
+function holdRanOut(row: BillRow, now: Date): boolean {
+  return row.paying_until !== null && new Date(row.paying_until) < now;
+}
+
 export interface BillPaymentsDeps {
   readonly database: Database;
   readonly authoriser: CardAuthoriser;
@@ -70,7 +75,7 @@ export function createBillPayments(deps: BillPaymentsDeps): BillPayments {
   };
   const assertPayable = (row: BillRow, now: Date): void => {
     if (row.state === 'refused') throw new BillRefused(row.id);
-    if (row.state === 'paid' || row.state === 'paying') throw new BillAlreadyPaid(row.id);
+    if (row.state === 'paid' || (row.state === 'paying' && !holdRanOut(row, now))) throw new BillAlreadyPaid(row.id);
     if (stateAt(row, now) === 'expired') throw new BillExpired(row.id, new Date(row.expires_at));
   };
 
@@ -82,7 +87,6 @@ export function createBillPayments(deps: BillPaymentsDeps): BillPayments {
       .set({ state: 'paying', paying_until: isoTimestamp(new Date(now.getTime() + PAYING_HOLD_MS)) })
       .where('id', '=', row.id)
       .where('expires_at', '>', at)
-      // A payment that died holding the bill (its host stopped) lets go when its hold runs out.
       .where((eb) => eb.or([eb('state', '=', 'open'), eb.and([eb('state', '=', 'paying'), eb('paying_until', '<', at)])]))
       .executeTakeFirst();
     if (taken.numUpdatedRows === 1n) return;
@@ -189,7 +193,7 @@ export function createBillPayments(deps: BillPaymentsDeps): BillPayments {
           .updateTable('bills')
           .set({ state: 'refused', refused_reason: 'payer', refused_at: isoTimestamp(now) })
           .where('id', '=', row.id)
-          .where('state', '=', 'open')
+          .where((eb) => eb.or([eb('state', '=', 'open'), eb.and([eb('state', '=', 'paying'), eb('paying_until', '<', isoTimestamp(now))])]))
           .where('expires_at', '>', isoTimestamp(now))
           .executeTakeFirst();
         if (done.numUpdatedRows !== 1n) return undefined;

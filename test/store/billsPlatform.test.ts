@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bill, BillPayment } from '../../host/bills/billPlatform';
 import { billAccountCodes } from '../../host/bills/billLedger';
 import { createBillService } from '../../host/bills/billService';
+import type { BillTables } from '../../host/bills/tables';
 import type { AuthorisationOutcome, CardAuthoriser } from '../../host/posp/cardAuthoriser';
 import { NOTIFICATION_RETRY_SCHEDULE_MS } from '../../host/bills/merchantNotifications';
 import { createLedger } from '../../host/payments/ledger/ledger';
@@ -145,6 +146,18 @@ describe.each(DIALECTS)('D2-D8 the bill platform on %s', (dialect) => {
     expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(['BILL_ALREADY_PAID']);
     expect(await payable(bill.merchantId)).toBe(before + 12_345n);
     await expect(kit.platform.bills.pay(payment(bill))).rejects.toMatchObject({ code: 'BILL_ALREADY_PAID' });
+  });
+
+  it('D4: a bill held by a payment whose host stopped is refused to others while the hold lasts, and payable once it ran out', async () => {
+    const bill = await placeBill();
+    const held = (until: Date) =>
+      database().db.withTables<BillTables>().updateTable('bills').set({ state: 'paying', paying_until: until.toISOString() }).where('id', '=', bill.id).execute();
+    await held(new Date(kit.now().getTime() + 60_000));
+    await expect(kit.platform.bills.pay(payment(bill))).rejects.toMatchObject({ code: 'BILL_ALREADY_PAID' });
+    await expect(kit.platform.bills.refuse(bill.id, bill.designatedMobile)).rejects.toMatchObject({ code: 'BILL_ALREADY_PAID' });
+    expect((await kit.platform.bills.bill(bill.id)).state).toBe('open');
+    kit.advance(61_000);
+    expect(await kit.platform.bills.pay(payment(bill))).toMatchObject({ outcome: 'paid' });
   });
 
   it('D6: insufficient funds leaves the bill open; the same key and card answer the stored outcome without a new debit; the same key with another card pays', async () => {
