@@ -38,5 +38,5 @@ const REASONS: Readonly<Record<CardReadFailure, string>> = Object.freeze({
   busy: 'the reader is already reading a card',
   'no-keys': 'the reader has no card data keys (it needs key injection)',
   'no-pin-pad': 'the reader has no keypad for the PIN',
-  cancelled: 'the PIN entry was cancelled',
+  cancelled: 'the read was cancelled (the PIN entry, or the checkout unpaired)',
 });

@@ -166,6 +166,7 @@ export class ReaderChannel implements CardReaderChannel {
 
   #onConnection(socket: WebSocket): void {
     const helloTimer = setTimeout(() => socket.close(READER_CLOSE.helloTimeout, 'HELLO_TIMEOUT'), HELLO_TIMEOUT_MS);
+    socket.once('close', () => clearTimeout(helloTimer));
     socket.once('message', (data: Buffer, isBinary: boolean) => {
       clearTimeout(helloTimer);
       let hello;

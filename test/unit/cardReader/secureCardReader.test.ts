@@ -227,6 +227,17 @@ describe('E4: the reader channel', () => {
     gateway.channel.pair('checkout-6', 'till-6');
     await until(() => gateway.channel.status('checkout-6') === 'connected');
     await expect(gateway.channel.readCard('checkout-6', { timeoutMs: 1_000 })).rejects.toMatchObject({ code: 'CARD_READ_FAILED', reason: 'timeout' });
+    // The checkout given up while its read waits; then the reader closing its connection during a read.
+    const abandoned = gateway.channel.readCard('checkout-6', { timeoutMs: 5_000 });
+    await until(() => slow.swipes.waiting);
+    gateway.channel.unpair('checkout-6');
+    await expect(abandoned).rejects.toMatchObject({ code: 'CARD_READ_FAILED', reason: 'cancelled' });
+    await until(() => !slow.swipes.waiting, 6_000);
+    gateway.channel.pair('checkout-6', 'till-6');
+    const closing = gateway.channel.readCard('checkout-6', { timeoutMs: 5_000 });
+    await until(() => slow.swipes.waiting);
+    slow.link.close();
+    await expect(closing).rejects.toMatchObject({ code: 'CARD_READER_DISCONNECTED', midRead: true });
     gateway.channel.unpair('checkout-6');
 
     const rogue = new WebSocket(gateway.url);
