@@ -17,7 +17,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { wipe } from '../../shared/bytes';
-import { isPaypadError } from '../../shared/errors';
+import { isPaypadError, PaypadError } from '../../shared/errors';
 import { maskMobileNumber } from '../../shared/mobileNumber';
 import type { Logger } from '../log';
 import type { OutboundCall, OutboundCalls } from '../voice/outboundCalls';
@@ -81,6 +81,7 @@ const CANCEL_KEY = 0x2a; // '*'
 
 export function createVoicePinCapture(deps: VoicePinCaptureDeps, overrides: Partial<VoicePinCaptureOptions> = {}): VoicePinChannel {
   const options = { ...DEFAULT_VOICE_PIN_OPTIONS, ...overrides };
+  assertOptions(options);
   const captures = new Map<string, Capture>();
   const log = deps.log.child({ component: 'voice-pin' });
 
@@ -164,7 +165,7 @@ export function createVoicePinCapture(deps: VoicePinCaptureDeps, overrides: Part
       }
       if (keys.includes(CANCEL_KEY)) {
         wipe(keys);
-        await call.say('The payment is cancelled. Goodbye.');
+        await call.say('The payment is cancelled. Goodbye.').catch(() => undefined);
         return { outcome: 'cancelled' };
       }
       let pinBlock: Uint8Array;
@@ -178,7 +179,7 @@ export function createVoicePinCapture(deps: VoicePinCaptureDeps, overrides: Part
       await call.say('Thank you. Your PIN goes to your bank with the payment. Goodbye.').catch(() => undefined);
       return { outcome: 'captured', pinBlock, pinKeyKcv: deps.pinBlocks.pinKeyKcv };
     }
-    await call.say('We did not receive a PIN, so the payment cannot go ahead. Goodbye.');
+    await call.say('We did not receive a PIN, so the payment cannot go ahead. Goodbye.').catch(() => undefined);
     return { outcome: 'no-pin-keyed', prompts: options.prompts };
   }
 
@@ -211,6 +212,24 @@ export function createVoicePinCapture(deps: VoicePinCaptureDeps, overrides: Part
       forget(captureId);
     },
   };
+}
+
+/** CONFIG_INVALID unless every setting is a whole number in its range. */
+function assertOptions(options: VoicePinCaptureOptions): void {
+  const ranges: Record<keyof VoicePinCaptureOptions, [number, number]> = {
+    ringTimeoutSeconds: [5, 600],
+    gatherTimeoutSeconds: [1, 60],
+    prompts: [1, 5],
+    issuerPinTries: [1, 10],
+    maxCalls: [1, 10],
+    callDeadlineMs: [1, 600_000],
+    captureTtlMs: [1, 3_600_000],
+  };
+  for (const [name, [min, max]] of Object.entries(ranges) as [keyof VoicePinCaptureOptions, [number, number]][]) {
+    const value = options[name];
+    if (!Number.isInteger(value) || value < min || value > max) throw new PaypadError('CONFIG_INVALID', `voice PIN ${name}: expected a whole number from ${min} to ${max}`);
+  }
+  if (options.maxCalls < options.issuerPinTries) throw new PaypadError('CONFIG_INVALID', 'voice PIN maxCalls: expected at least issuerPinTries');
 }
 
 function maskMobileNumberOrE164(mobile: string): string {

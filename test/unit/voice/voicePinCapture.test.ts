@@ -5,7 +5,11 @@
  * ending is a typed outcome; a PIN the issuer refuses is tried again up to the issuer's limit.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { voicePinBlocks } from '../../../host/gateway/voicePinBlock';
+import { createVoicePinCapture } from '../../../host/gateway/voicePinCapture';
 import type { PinCaptureRequest, PinCaptureResult } from '../../../host/gateway/voicePinChannel';
+import { systemRng } from '../../../host/hsm/index';
+import { createLogger } from '../../../host/log';
 import { TEST_CARDS } from '../../../host/simulators/testCards';
 import { openVoicePinKit, type VoicePinKit } from './voicePinKit';
 
@@ -163,5 +167,8 @@ describe('E5: the voice PIN channel', () => {
     kit.voice.setAvailable(true);
     expect(await kit.channel.capturePin(request())).toMatchObject({ outcome: 'captured', attempt: 1 });
     await expect(kit.channel.retry('VPnothing')).rejects.toMatchObject({ code: 'VOICE_PIN_CAPTURE_NOT_FOUND' });
+    const deps = { voice: kit.voice, pinBlocks: voicePinBlocks(kit.hsm, kit.keys, systemRng), log: createLogger({ level: 'silent' }) };
+    expect(() => createVoicePinCapture(deps, { prompts: 0 })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+    expect(() => createVoicePinCapture(deps, { issuerPinTries: 6, maxCalls: 5 })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
   });
 });
