@@ -8,13 +8,14 @@ import type { Bill, BillPayment } from '../../host/bills/billPlatform';
 import { billAccountCodes } from '../../host/bills/billLedger';
 import { createBillService } from '../../host/bills/billService';
 import type { BillTables } from '../../host/bills/tables';
+import { type CryptoKeyPair, EC_KEY_ALGORITHM, EC_SIGNING_ALGORITHM, RSA_SIGNING_ALGORITHM, subtle, x509 } from '../../host/ca/x509';
 import type { AuthorisationOutcome, CardAuthoriser } from '../../host/posp/cardAuthoriser';
 import { NOTIFICATION_RETRY_SCHEDULE_MS } from '../../host/bills/merchantNotifications';
 import { createLedger } from '../../host/payments/ledger/ledger';
 import { createOutboxStore } from '../../host/outbox/outboxStore';
 import { createRsaKeyAndCsr, privateKeyOf } from '../../host/merchants/rsaIdentity';
 import { signRequest } from '../../host/merchants/signedRequest';
-import { MERCHANT_API } from '../../host/simulators/merchantSimulator';
+import { MERCHANT_API, MerchantSimulator } from '../../host/simulators/merchantSimulator';
 import { TEST_CARDS } from '../../host/simulators/testCards';
 import { DIALECTS, useMigratedDatabase } from './helpers/testDatabase';
 import { type BillsKit, startBillsKit } from './billsTestKit';
@@ -107,6 +108,36 @@ describe.each(DIALECTS)('D2-D8 the bill platform on %s', (dialect) => {
     await refused(kit.merchant.placeOrder(replayed, { nonce }), 409, 'MERCHANT_REQUEST_REPLAYED', replayed.orderId);
     const unsigned = await fetch(`${kit.url}${MERCHANT_API.orders}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(order()) });
     expect(unsigned.status).toBe(400);
+  });
+
+  it('D2: enrolment takes only an RSA key of 2048 bits or more from a CSR, a legal name once; a revoked merchant certificate stops the merchant at once', async () => {
+    const csr = (await createRsaKeyAndCsr({ role: 'merchant', name: 'Second Shop' })).csrPem;
+    const enrol = (o: Record<string, string>) => kit.platform.merchants.register({ legalName: 'Second Shop', csrPem: csr, receivingAccount: '6222020000000000002', notifyUrl: 'https://shop.example/notify', ...o });
+    await expect(enrol({ legalName: '<script>' })).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    await expect(enrol({ notifyUrl: 'ftp://shop.example/' })).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    await expect(enrol({ receivingAccount: '12' })).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    await expect(enrol({ csrPem: '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n' })).rejects.toMatchObject({ code: 'CSR_INVALID' });
+    const csrOf = async (algorithm: object, signing: object) => {
+      const keys = (await subtle.generateKey(algorithm as Parameters<typeof subtle.generateKey>[0], true, ['sign', 'verify'])) as CryptoKeyPair;
+      return (await x509.Pkcs10CertificateRequestGenerator.create({ name: 'CN=Second Shop', keys, signingAlgorithm: signing as Parameters<typeof x509.Pkcs10CertificateRequestGenerator.create>[0]['signingAlgorithm'] })).toString('pem');
+    };
+    await expect(enrol({ csrPem: await csrOf(EC_KEY_ALGORITHM, EC_SIGNING_ALGORITHM) })).rejects.toMatchObject({ code: 'CSR_INVALID' });
+    await expect(enrol({ csrPem: await csrOf({ ...RSA_SIGNING_ALGORITHM, modulusLength: 1024, publicExponent: new Uint8Array([1, 0, 1]) }, RSA_SIGNING_ALGORITHM) })).rejects.toMatchObject({ code: 'CSR_INVALID' });
+    expect(await enrol({})).toMatchObject({ legalName: 'Second Shop', certificateSubject: 'CN=Second Shop, OU=merchant' });
+    await expect(enrol({})).rejects.toMatchObject({ code: 'MERCHANT_EXISTS' });
+    await expect(kit.ca.issue({ subject: { role: 'merchant', name: 'No CSR' } })).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+
+    const other = await MerchantSimulator.enrol(kit.platform.merchants, { legalName: `Revoked ${randomUUID().slice(0, 8)}`, receivingAccount: '6222020000000000003' });
+    const revoked = await MerchantSimulator.start({ identity: other, platformUrl: kit.url, platformCertificatePem: kit.platform.identity.certificatePem, caCertificatePem: kit.platform.identity.caCertificatePem, sms: kit.sms, clock: kit.now });
+    try {
+      expect((await revoked.placeOrder(order())).status).toBe(201);
+      await kit.ca.revoke((await kit.platform.merchants.merchant(other.merchantId))!.certificateSerial, 'keyCompromise');
+      const refused = order();
+      expect(await revoked.placeOrder(refused)).toMatchObject({ status: 401, body: { error: { code: 'MERCHANT_UNKNOWN' } } });
+      await expect(kit.platform.bills.billByOrder(other.merchantId, refused.orderId)).rejects.toMatchObject({ code: 'BILL_NOT_FOUND' });
+    } finally {
+      await revoked.close();
+    }
   });
 
   it('D4, D5: the designated number pays with a bound card: bill paid, money in the books, the merchant told once with sequence 1, signed by the platform', async () => {

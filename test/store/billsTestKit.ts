@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
 import { startBillPlatform, type RunningBillPlatform } from '../../host/bills/billsRole';
+import type { CertificateAuthority } from '../../host/ca/authority';
 import { ensureCa } from '../../host/ca/caStorage';
 import type { Database } from '../../host/db/database';
 import { createListenerApp } from '../../host/http/errors';
@@ -23,6 +24,7 @@ import { captureLogger } from '../unit/host/helpers/captureLogger';
 
 export interface BillsKit {
   readonly platform: RunningBillPlatform;
+  readonly ca: CertificateAuthority;
   readonly merchant: MerchantSimulator;
   readonly network: TestPaymentNetwork;
   readonly sms: SmsGatewaySimulator;
@@ -61,6 +63,7 @@ export async function startBillsKit(database: Database): Promise<BillsKit> {
   await platform.merchants.setNotifyUrl(identity.merchantId, merchant.notifyUrl);
   return {
     platform,
+    ca,
     merchant,
     network,
     sms,
