@@ -255,9 +255,8 @@ export type ErrorCode =
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'IDEMPOTENCY_KEY_IN_PROGRESS'
   | 'GATEWAY_NOTIFY_FAILED'
-  // outbound voice calls and the voice PIN channel (host/voice, host/gateway/voicePin*; SPEC E5)
+  // outbound voice calls and the voice PIN channel (host/voice, host/gateway/voicePin*; requirement E5)
   | 'VOICE_PROVIDER_UNAVAILABLE'
-  | 'VOICE_CALL_NOT_FOUND'
   | 'VOICE_CALL_ENDED'
   | 'VOICE_PIN_REQUEST_INVALID'
   | 'VOICE_PIN_CAPTURE_NOT_FOUND'
