@@ -12,7 +12,7 @@ import { type CryptoKeyPair, EC_KEY_ALGORITHM, EC_SIGNING_ALGORITHM, RSA_SIGNING
 import type { AuthorisationOutcome, CardAuthoriser } from '../../host/posp/cardAuthoriser';
 import { NOTIFICATION_RETRY_SCHEDULE_MS } from '../../host/bills/merchantNotifications';
 import { createLedger } from '../../host/payments/ledger/ledger';
-import { createOutboxStore } from '../../host/outbox/outboxStore';
+import { createOutboxStore, type OutboxTables } from '../../host/outbox/outboxStore';
 import { createRsaKeyAndCsr, privateKeyOf } from '../../host/merchants/rsaIdentity';
 import { signRequest } from '../../host/merchants/signedRequest';
 import { MERCHANT_API, MerchantSimulator } from '../../host/simulators/merchantSimulator';
@@ -263,6 +263,17 @@ describe.each(DIALECTS)('D2-D8 the bill platform on %s', (dialect) => {
     const masked = `${payer.slice(3, 6)}****${payer.slice(-4)}`;
     expect(kit.sms.sent(buyer).map((s) => s.text)).toEqual(expect.arrayContaining([expect.stringContaining(`${masked} paid CNY 123.45`), expect.stringContaining('on your behalf')]));
     expect(kit.sms.sent(payer)).toEqual([]);
+  });
+
+  it('D5: a notification sent again (a worker took it over after its lease) reaches the merchant twice and is applied once, by (bill, sequence)', async () => {
+    const bill = await placeBill();
+    await kit.platform.bills.pay(payment(bill));
+    await deliverAll();
+    const deliveries = kit.merchant.deliveries;
+    await database().db.withTables<OutboxTables>().updateTable('outbox').set({ state: 'pending', finished_at: null }).where('idempotency_key', '=', `bn-${bill.id}-1`).execute();
+    expect(await kit.platform.notifier.runOnce()).toBe(1);
+    expect(kit.merchant.deliveries).toBe(deliveries + 1);
+    expect(received(bill.id)).toHaveLength(1);
   });
 
   it('D5: with the merchant down, a notification is retried on the published schedule and reaches the merchant exactly once when it is back; the pull API returns what was missed', async () => {
