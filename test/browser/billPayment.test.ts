@@ -181,6 +181,9 @@ describe.skipIf(!HAVE_CHROMIUM)('bill payment in the phone web app (real browser
     await viewer.waitForSelector('[data-screen=bill] .countdown.late', { timeout: EXPIRY_WAIT_MS });
     expect(await viewer.isDisabled('[data-screen=bill] button.primary')).toBe(true);
     await screenshot(viewer, 'expired');
+    await viewer.click('[data-screen=bill] button.secondary');
+    await screen(viewer, 'bills');
+    expect(await viewer.$(`[data-screen=bills] button[data-bill=${expiring.id}]`)).toBeNull();
     await tab.bringToFront();
     await confirmPin(tab);
     await screen(tab, 'result');

@@ -15,7 +15,8 @@ export function formatMobile(e164: string): string {
 
 /** What is left before `expiresAt`: "4:05", "1:02:09", or "" once it has passed. */
 export function formatRemaining(expiresAt: Date, now: Date): string {
-  const seconds = Math.floor((expiresAt.getTime() - now.getTime()) / 1000);
+  // Rounded up: "0:01 left" until the very moment of expiry, "" from then on.
+  const seconds = Math.ceil((expiresAt.getTime() - now.getTime()) / 1000);
   if (seconds <= 0) return '';
   const two = (n: number) => String(n).padStart(2, '0');
   const h = Math.floor(seconds / 3600);

@@ -46,6 +46,7 @@ class PhoneApp {
   #online = false;
   #onList = false;
   #leaveScreen: () => void = () => {};
+  #expiryTimer: ReturnType<typeof setTimeout> | undefined;
   /** Cards that had too little money, per bill (D6). */
   readonly #insufficient = new Map<string, Set<string>>();
 
@@ -147,6 +148,12 @@ class PhoneApp {
     const open = this.#bills.filter((b) => b.state === 'open' && Date.parse(b.expiresAt) > Date.now());
     this.#show(billListScreen({ mobile: this.#mobile, bills: open, cards: this.#cards, online: this.#online, problem, onOpen: (bill) => this.#bill(bill), onAddCard: () => this.#bindCard() }));
     this.#onList = true;
+    // A bill leaves the list when it expires, as it would on the platform.
+    clearTimeout(this.#expiryTimer);
+    if (open.length) {
+      const soonest = Math.min(...open.map((b) => Date.parse(b.expiresAt)));
+      this.#expiryTimer = setTimeout(() => this.#onList && this.#list(problem), soonest - Date.now() + 100);
+    }
   }
 
   #bill(bill: PhoneBill, problem?: Problem): void {
