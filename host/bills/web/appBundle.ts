@@ -13,7 +13,6 @@ import { fileURLToPath } from 'node:url';
 import { PaypadError } from '../../../shared/errors';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const SHARED = join(HERE, '..', '..', '..', 'shared');
 
 export const APP_ENTRY = join(HERE, 'app', 'main.ts');
 export const WORKER_ENTRY = join(HERE, 'worker', 'serviceWorker.ts');
@@ -54,8 +53,6 @@ async function buildBundle(entry: string, format: BundleFormat): Promise<AppBund
     format,
     target: 'es2022',
     platform: 'browser',
-    // The client core imports shared code by its device module name as well as relatively.
-    alias: { shared: SHARED },
     minify: true,
     legalComments: 'none',
     write: false,
