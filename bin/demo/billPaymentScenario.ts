@@ -43,6 +43,8 @@ export interface BillPaymentScenarioOptions {
   readonly progress?: (line: string) => void;
   /** Hears of every `paypad` process once it exited, with what it printed (tests scan it, X1). */
   readonly onPaypadExit?: (transcript: PaypadTranscript) => void;
+  /** How long a notification or a text may take through the outbox before its step fails (default 15 s). */
+  readonly deliveryTimeoutMs?: number;
 }
 
 export interface BillPaymentScenarioResult {
@@ -56,7 +58,6 @@ export interface BillPaymentScenarioResult {
 const AMOUNT = 12_800;
 const POOR = TEST_CARDS.insufficientFunds;
 const RICH = TEST_CARDS.unionPay;
-/** How long a notification or a text may take through the outbox before the step fails. */
 const DELIVERY_TIMEOUT_MS = 15_000;
 
 /** @throws PaypadError DEMO_STEP_FAILED when a step cannot be carried out; a wrong result is a step not ok. */
@@ -65,6 +66,7 @@ export async function runBillPaymentScenario(options: BillPaymentScenarioOptions
   const say = options.progress ?? (() => {});
   const home = join(options.workDir, 'phone');
   const commands: PaypadRunOptions = { onExit: options.onPaypadExit };
+  const wait = options.deliveryTimeoutMs ?? DELIVERY_TIMEOUT_MS;
   const where = ['--home', home, '--url', host.url];
   const phone = (args: readonly string[], stdin?: string) => runPaypadTranscript(['phone', ...args, ...where], { ...commands, stdin });
   const steps: ScenarioStep[] = [];
@@ -104,9 +106,9 @@ export async function runBillPaymentScenario(options: BillPaymentScenarioOptions
   step({ name: 'another card, PIN entered: paid (D4, D6)', detail: `exit ${rich.exit}, ${richAnswer?.outcome}, reference ${richAnswer?.reference ?? '-'}; ${mask(RICH.pan)} down ${debited} fen, ${mask(POOR.pan)} untouched`, ok: rich.exit === 0 && richAnswer?.outcome === 'paid' && debited === AMOUNT && balance(host, POOR.pan) === before.poor });
 
   // D5: the merchant's signed notifications, its text to the buyer, the books.
-  const told = await notifications(merchant.received, first.bill.id, ['bill.payment_declined', 'bill.paid']);
+  const told = await notifications(wait, merchant.received, first.bill.id, ['bill.payment_declined', 'bill.paid']);
   step({ name: 'merchant receives the signed result (D5)', detail: told.map(describeNotification).join('; ') || 'nothing received', ok: told.length === 2 && told[0].responseCode === '51' && told[1].reference === richAnswer?.reference });
-  const paidText = await textMatching(host, mobile, new RegExp(`order ${first.bill.orderId} .*was paid`), commands);
+  const paidText = await textMatching(wait, host, mobile, new RegExp(`order ${first.bill.orderId} .*was paid`), commands);
   step({ name: 'buyer texted by the merchant (D5)', detail: paidText ?? 'no text', ok: paidText !== undefined });
   const verify = await runPaypadTranscript(['ledger', 'verify'], { ...commands, env: databaseEnv(host) });
   step({ name: 'ledger balances', detail: verify.stdout.trim().split('\n').at(-1) ?? '', ok: verify.exit === 0 });
@@ -116,9 +118,9 @@ export async function runBillPaymentScenario(options: BillPaymentScenarioOptions
   const ledgerBefore = await ledgerTotals(host);
   const refused = await phone(['refuse', '--bill', second.bill.id]);
   const refusedBill = jsonLine<PhoneBill>(refused.stdout);
-  const refusal = await notifications(merchant.received, second.bill.id, ['bill.refused']);
-  const refusedByShop = await textMatching(host, mobile, new RegExp(`order ${second.bill.orderId} .*was refused`), commands);
-  const refusedByPaypad = await textMatching(host, mobile, new RegExp(`your order ${second.bill.orderId} was not paid`), commands);
+  const refusal = await notifications(wait, merchant.received, second.bill.id, ['bill.refused']);
+  const refusedByShop = await textMatching(wait, host, mobile, new RegExp(`order ${second.bill.orderId} .*was refused`), commands);
+  const refusedByPaypad = await textMatching(wait, host, mobile, new RegExp(`your order ${second.bill.orderId} was not paid`), commands);
   const nothingMoved = balance(host, RICH.pan) === before.rich - AMOUNT && (await ledgerTotals(host)) === ledgerBefore;
   step({ name: 'refusal: phone -> platform -> merchant -> buyer (D7)', detail: `bill ${second.bill.id} ${refusedBill?.state}; merchant: ${refusal.map(describeNotification).join('; ') || 'nothing'}; buyer: "${refusedByShop ?? 'no text from the shop'}" and "${refusedByPaypad ?? 'no text from paypad'}"; ${nothingMoved ? 'nothing moved' : 'money moved'}`, ok: refused.exit === 0 && refusedBill?.state === 'refused' && refusal[0]?.reason === 'payer' && refusedByShop !== undefined && refusedByPaypad !== undefined && nothingMoved });
 
@@ -127,10 +129,10 @@ export async function runBillPaymentScenario(options: BillPaymentScenarioOptions
   const third = await orderPushed(host, home, { amountMinor: 3_300, goods: 'A birthday present', designatedMobile: e164, buyerMobile: mobileNumberToE164(otherBuyer) }, commands);
   const forOther = await phone(['pay', '--bill', third.bill.id, '--card', RICH.pan.slice(-4), '--pin-stdin', '--yes'], `${TEST_PIN}\n`);
   const forOtherAnswer = jsonLine<{ outcome: string; reference?: string }>(forOther.stdout);
-  const paidForAnother = await notifications(merchant.received, third.bill.id, ['bill.paid']);
+  const paidForAnother = await notifications(wait, merchant.received, third.bill.id, ['bill.paid']);
   const masked = maskMobileNumber(mobile);
-  const buyerFromShop = await textMatching(host, otherBuyer, new RegExp(`order ${third.bill.orderId} .*paid by ${masked.replace(/\*/g, '\\*')}`), commands);
-  const buyerFromPaypad = await textMatching(host, otherBuyer, new RegExp(`${masked.replace(/\*/g, '\\*')} paid .*order ${third.bill.orderId}`), commands);
+  const buyerFromShop = await textMatching(wait, host, otherBuyer, new RegExp(`order ${third.bill.orderId} .*paid by ${masked.replace(/\*/g, '\\*')}`), commands);
+  const buyerFromPaypad = await textMatching(wait, host, otherBuyer, new RegExp(`${masked.replace(/\*/g, '\\*')} paid .*order ${third.bill.orderId}`), commands);
   step({
     name: "paying for another's order (D8)",
     detail: `ordered by ${otherBuyer}, shown on the phone as for another person: ${third.bill.forAnotherPerson}; ${forOtherAnswer?.outcome}; merchant: ${paidForAnother.map(describeNotification).join('; ') || 'nothing'}; buyer: "${buyerFromShop ?? 'no text from the shop'}" and "${buyerFromPaypad ?? 'no text from paypad'}"`,
@@ -203,9 +205,9 @@ async function untilAsync(check: () => Promise<boolean>, ms: number, what: strin
 }
 
 /** The merchant's received notifications of `billId`, once each of `events` arrived (or after the timeout, what did). */
-async function notifications(received: readonly NotificationBody[], billId: string, events: readonly string[]): Promise<NotificationBody[]> {
+async function notifications(timeoutMs: number, received: readonly NotificationBody[], billId: string, events: readonly string[]): Promise<NotificationBody[]> {
   const of = () => received.filter((n) => n.billId === billId).sort((a, b) => a.sequence - b.sequence);
-  await until(() => events.every((e) => of().some((n) => n.event === e)), DELIVERY_TIMEOUT_MS, '').catch(() => undefined);
+  await until(() => events.every((e) => of().some((n) => n.event === e)), timeoutMs, '').catch(() => undefined);
   return of();
 }
 
@@ -220,8 +222,8 @@ async function texts(host: RunningHost, mobile: string, commands: PaypadRunOptio
 }
 
 /** The first text of `mobile` matching `pattern`, waiting for the outbox; undefined after the timeout. */
-async function textMatching(host: RunningHost, mobile: string, pattern: RegExp, commands: PaypadRunOptions): Promise<string | undefined> {
-  const deadline = Date.now() + DELIVERY_TIMEOUT_MS;
+async function textMatching(timeoutMs: number, host: RunningHost, mobile: string, pattern: RegExp, commands: PaypadRunOptions): Promise<string | undefined> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = (await texts(host, mobile, commands)).split('\n').find((l) => pattern.test(l));
     if (found !== undefined || Date.now() > deadline) return found?.replace(/^\S+\s+/, '');
