@@ -22,6 +22,7 @@ import { programVersion } from 'shared/protocol/updateVersion';
 import { type Infer, decodeJson, object, oneOf, optional } from 'shared/protocol/validate';
 import type { Storage } from '../hal/storage';
 import type { StartKind, Updater } from '../hal/updater';
+import { ImageWrite, imageInProgress } from './imageWrite';
 
 export type SlotName = 'a' | 'b';
 
@@ -83,59 +84,45 @@ export function openProgramSlots(images: SlotImages, boot: Storage, options: Pro
   }
   const running = record.active;
   const inactive = other(running);
-  let update: { size: number; written: number } | undefined;
-
-  const inProgress = (what: string): { size: number; written: number } => {
-    if (update === undefined) throw new PaypadError('UPDATE_STATE', `update: ${what} before begin() or resume()`);
-    return update;
-  };
-  const checkSize = (byteLength: number): void => {
-    if (!Number.isSafeInteger(byteLength) || byteLength < 1) throw new PaypadError('BAD_ARGUMENT', 'update: byteLength must be a positive integer');
-  };
+  let image: ImageWrite | undefined;
 
   return {
     currentVersion: (running === 'a' ? record.a : record.b) as string,
     startKind,
     begin(byteLength) {
-      checkSize(byteLength);
+      image = undefined;
+      const next = ImageWrite.begin(byteLength);
       images.clear(inactive);
-      update = { size: byteLength, written: 0 };
+      image = next;
     },
     resume(byteLength, written) {
-      checkSize(byteLength);
+      image = undefined;
+      const next = ImageWrite.resume(byteLength, written);
       const held = images.size(inactive);
-      if (!Number.isSafeInteger(written) || written < 0 || written > byteLength || held < written) {
-        throw new PaypadError('UPDATE_STATE', `update: slot ${inactive} holds ${held} bytes, not the ${written} recorded`);
-      }
-      update = { size: byteLength, written };
+      if (held < written) throw new PaypadError('UPDATE_STATE', `update: slot ${inactive} holds ${held} bytes, not the ${written} recorded`);
+      image = next;
     },
     write(offset, chunk) {
-      const state = inProgress('write()');
-      if (!(chunk instanceof Uint8Array) || !Number.isSafeInteger(offset) || offset < 0 || offset > state.written || offset + chunk.length > state.size) {
-        throw new PaypadError('UPDATE_STATE', `update: a write at ${offset} does not continue the ${state.written} of ${state.size} bytes written`);
-      }
+      const state = imageInProgress(image, 'write()');
+      state.checkWrite(offset, chunk);
       images.write(inactive, offset, chunk);
-      if (offset + chunk.length > state.written) state.written = offset + chunk.length;
+      state.wrote(offset, chunk.length);
     },
     read(offset, length) {
-      const state = inProgress('read()');
-      if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 1 || offset + length > state.written) {
-        throw new PaypadError('UPDATE_STATE', `update: read outside the ${state.written} bytes written`);
-      }
+      imageInProgress(image, 'read()').checkRead(offset, length);
       return images.read(inactive, offset, length);
     },
     complete(version) {
-      const state = inProgress('complete()');
-      if (state.written !== state.size) throw new PaypadError('UPDATE_STATE', `update: complete() after ${state.written} of ${state.size} bytes`);
+      imageInProgress(image, 'complete()').checkComplete();
       programVersion(version, 'version');
       const next: BootRecord =
         inactive === 'a' ? { active: 'a', a: version, b: record.b, trial: 'pending' } : { active: 'b', a: record.a, b: version, trial: 'pending' };
       writeRecord(next);
       record = next;
-      update = undefined;
+      image = undefined;
     },
     cancel() {
-      update = undefined;
+      image = undefined;
     },
     confirm() {
       if (record.trial !== 'started') return;

@@ -20,6 +20,7 @@
  * The version is the running build's (manifest config.version): a new program is a new build.
  */
 import FFI from 'mc/ffi';
+import { ImageWrite, imageInProgress } from 'firmware/core/imageWrite';
 import { PaypadError } from 'shared/errors';
 import type { Storage } from '../../storage';
 import type { StartKind, Updater } from '../../updater';
@@ -29,62 +30,46 @@ const START_KINDS: readonly StartKind[] = Object.freeze(['normal', 'trial', 'rol
 /** `_bootRecord` is unused here: ESP-IDF keeps the boot partition and the trial in otadata itself. */
 export function createUpdater(currentVersion: string, _bootRecord: Storage): Updater {
   const native = new FFI();
-  let update: { size: number; written: number } | undefined;
+  let image: ImageWrite | undefined;
 
   const check = (err: number, what: string): void => {
     if (err !== 0) throw new PaypadError('UPDATE_FAILED', `update: ${what} failed (esp_err_t 0x${err.toString(16)})`);
-  };
-  const inProgress = (what: string): { size: number; written: number } => {
-    if (update === undefined) throw new PaypadError('UPDATE_STATE', `update: ${what} before begin() or resume()`);
-    return update;
-  };
-  const checkSize = (byteLength: number): void => {
-    if (!Number.isSafeInteger(byteLength) || byteLength < 1) throw new PaypadError('BAD_ARGUMENT', 'update: byteLength must be a positive integer');
   };
 
   return {
     currentVersion,
     startKind: START_KINDS[native.paypad_start_state()] ?? 'normal',
     begin(byteLength) {
-      checkSize(byteLength);
-      update = undefined;
+      image = undefined;
+      const next = ImageWrite.begin(byteLength);
       check(native.paypad_slot_erase(byteLength), `erasing ${byteLength} bytes of the update partition`);
-      update = { size: byteLength, written: 0 };
+      image = next;
     },
     resume(byteLength, written) {
-      checkSize(byteLength);
-      if (!Number.isSafeInteger(written) || written < 0 || written > byteLength) {
-        throw new PaypadError('UPDATE_STATE', `update: ${written} of ${byteLength} bytes cannot be resumed`);
-      }
-      update = { size: byteLength, written };
+      // The partition keeps what was written before the restart; the core's whole-image hash checks it.
+      image = ImageWrite.resume(byteLength, written);
     },
     write(offset, chunk) {
-      const state = inProgress('write()');
-      if (!(chunk instanceof Uint8Array) || !Number.isSafeInteger(offset) || offset < 0 || offset > state.written || offset + chunk.length > state.size) {
-        throw new PaypadError('UPDATE_STATE', `update: a write at ${offset} does not continue the ${state.written} of ${state.size} bytes written`);
-      }
+      const state = imageInProgress(image, 'write()');
+      state.checkWrite(offset, chunk);
       // FFI passes whole ArrayBuffers; a chunk may be a view into a larger one.
       const bytes = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength ? chunk.buffer : chunk.slice().buffer;
       check(native.paypad_slot_write(offset, bytes as ArrayBuffer, chunk.length), `flash write at byte ${offset}`);
-      if (offset + chunk.length > state.written) state.written = offset + chunk.length;
+      state.wrote(offset, chunk.length);
     },
     read(offset, length) {
-      const state = inProgress('read()');
-      if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 1 || offset + length > state.written) {
-        throw new PaypadError('UPDATE_STATE', `update: read outside the ${state.written} bytes written`);
-      }
+      imageInProgress(image, 'read()').checkRead(offset, length);
       const bytes = new ArrayBuffer(length);
       check(native.paypad_slot_read(offset, bytes, length), `flash read at byte ${offset}`);
       return new Uint8Array(bytes);
     },
     complete() {
-      const state = inProgress('complete()');
-      if (state.written !== state.size) throw new PaypadError('UPDATE_STATE', `update: complete() after ${state.written} of ${state.size} bytes`);
+      imageInProgress(image, 'complete()').checkComplete();
       check(native.paypad_slot_activate(), 'making the image the boot image (ESP-IDF checks it first)');
-      update = undefined;
+      image = undefined;
     },
     cancel() {
-      update = undefined;
+      image = undefined;
     },
     confirm() {
       if (this.startKind === 'trial') check(native.paypad_confirm(), 'marking the running image valid');
