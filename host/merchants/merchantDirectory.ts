@@ -9,6 +9,7 @@
  * verified name: a merchant cannot show another name than the one it was certified under.
  */
 import { randomInt } from 'node:crypto';
+import { luhnCheckDigit } from '../../shared/pan';
 import type { KeyObject } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { PaypadError, isPaypadError } from '../../shared/errors';
@@ -79,7 +80,7 @@ export function createMerchantDirectory(schemaDb: Kysely<Schema>, ca: Certificat
       if (await db.selectFrom('merchants').select('merchant_id').where('legal_name', '=', legalName).executeTakeFirst()) throw new PaypadError('MERCHANT_EXISTS', `a merchant named ${legalName} is enrolled`);
       const subject = { role: 'merchant', name: legalName } as const;
       const issued = await ca.issue({ subject, csrPem });
-      const merchantId = `8983${String(randomInt(0, 10 ** 11)).padStart(11, '0')}`;
+      const merchantId = newMerchantId();
       const row = {
         merchant_id: merchantId,
         legal_name: legalName,
@@ -156,4 +157,14 @@ function fromRow(row: { merchant_id: string; legal_name: string; certificate_ser
     notifyUrl: row.notify_url,
     createdAt: new Date(row.created_at),
   };
+}
+
+/**
+ * A new merchant number: 8983, ten random digits, and a last digit that is NOT the Luhn check
+ * digit. A 15-digit number passing Luhn looks like a card number, which the ledger refuses in
+ * account names and the X1 scans flag; about one random number in ten would.
+ */
+export function newMerchantId(): string {
+  const payload = `8983${String(randomInt(0, 10 ** 10)).padStart(10, '0')}`;
+  return `${payload}${(luhnCheckDigit(payload) + 1) % 10}`;
 }
