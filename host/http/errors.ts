@@ -119,6 +119,13 @@ export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   GATEWAY_MERCHANT_MISMATCH: 403,
   IDEMPOTENCY_KEY_REUSED: 422,
   IDEMPOTENCY_KEY_IN_PROGRESS: 409,
+  // The checkout's payment (E5-E7): the card's bank said no (402 as Stripe's card errors); a pay
+  // request sent before, or while one runs (409); the bank gave no answer and it was reversed (502).
+  PAYMENT_DECLINED: 402,
+  PAYMENT_INSUFFICIENT_FUNDS: 402,
+  PAYMENT_REQUEST_REPLAYED: 409,
+  PAYMENT_IN_PROGRESS: 409,
+  PAYMENT_OUTCOME_UNKNOWN: 502,
   // RFC 6585 §5.
   HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
