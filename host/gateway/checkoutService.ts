@@ -1,0 +1,275 @@
+/**
+ * The checkout page's sessions and the payment parts behind them (E3-E9; docs/online-payments.md
+ * "The checkout page"), started with the gateway in `paypad serve`:
+ *
+ * - its own HSM (an LMK file under <dataDir>/gateway) holding the card readers' BDK, the acquirer
+ *   link's zone keys (the simulated acquirer's ceremony, as the bill platform does) and the voice
+ *   PIN capture module's keys;
+ * - the card reader channel (readers dial /gateway/card-readers on the host's listener);
+ * - the voice PIN channel on the platform's voice provider;
+ * - the sensitive data vault, the payment flow, and a worker texting paying users.
+ *
+ * A checkout session is what one open page holds: the order it pays, the reader paired with it,
+ * the page's event stream, the pay request ids it has sent. Its id is a random bearer name (128
+ * bits): whoever has the page has the session, as whoever has the transaction code has the order.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import { fromHex } from '../../shared/bytes';
+import { isPaypadError, PaypadError } from '../../shared/errors';
+import { isMainlandMobileNumber } from '../../shared/mobileNumber';
+import type { Database } from '../db/database';
+import type { Hsm, KeyComponent, KeyHandle } from '../hsm/hsm';
+import { createHsm, type HsmBackend, roleHsmConfig, systemRng } from '../hsm/index';
+import type { Logger } from '../log';
+import type { MerchantDirectory } from '../merchants/merchantDirectory';
+import { createOutboxWorker, type OutboxWorker } from '../outbox/outboxWorker';
+import { createLedger } from '../payments/ledger/ledger';
+import { mobileSmsHandler } from '../payments/mobile/notifications';
+import type { SimulatedAcquirer } from '../posp/simulatedAcquirer';
+import type { RoleModule } from '../roles';
+import type { SmsGateway } from '../sms/smsGateway';
+import { isE164, type OutboundCalls } from '../voice/outboundCalls';
+import { createCheckoutRouter } from './checkoutRouter';
+import type { GatewayOrder, GatewayOrders } from './gatewayOrders';
+import { PaymentInProgress, PaymentRequestReplayed } from './paymentErrors';
+import { type CardSource, createPaymentFlow, PAYMENT_SMS_TOPIC, type PaymentFlow, type PaymentResult, type PaymentStep } from './paymentFlow';
+import { createPaymentLedger } from './paymentLedger';
+import { ReaderChannel, type ReaderStatus } from './readerChannel';
+import { createSensitiveDataVault, type SensitiveDataVault } from './sensitiveDataVault';
+import { createVoicePinKeys, voicePinBlocks } from './voicePinBlock';
+import { createVoicePinCapture, type VoicePinCaptureOptions } from './voicePinCapture';
+
+/** What the page's event stream carries. */
+export type CheckoutEvent =
+  | { readonly type: 'reader'; readonly status: ReaderStatus | 'none'; readonly readerId?: string }
+  | ({ readonly type: 'step' } & PaymentStep)
+  | { readonly type: 'paid'; readonly reference: string; readonly maskedPan: string }
+  | { readonly type: 'failed'; readonly code: string; readonly message: string };
+
+export interface CheckoutSession {
+  readonly checkoutId: string;
+  readonly order: GatewayOrder;
+  readonly merchantName: string;
+  readonly readerId?: string;
+}
+
+export interface PayRequest {
+  /** Chosen by the page for each press of Pay: a request seen before is refused, nothing runs again. */
+  readonly requestId: string;
+  /** The user's mobile number: the voice PIN call and the text. */
+  readonly mobile: string;
+  /** 'reader': the paired secure reader; 'swipe': a keyboard-wedge track 2 the page parsed. */
+  readonly card: { readonly kind: 'reader'; readonly pinOnPad: boolean } | { readonly kind: 'swipe'; readonly track2: Uint8Array };
+}
+
+export interface CheckoutService {
+  /** A session for the order a code (or order number) names, paired with `readerId` when given. */
+  open(request: { readonly code?: string; readonly orderNumber?: string; readonly readerId?: string }): Promise<CheckoutSession & { readonly reader: ReaderStatus | 'none' }>;
+  session(checkoutId: string): CheckoutSession;
+  /** Every event of the session from now on (and the reader's status at once); returns the unsubscribe. */
+  subscribe(checkoutId: string, listener: (event: CheckoutEvent) => void): () => void;
+  pay(checkoutId: string, request: PayRequest): Promise<PaymentResult>;
+}
+
+export interface CheckoutOptions {
+  readonly dataDir: string;
+  readonly database: Database;
+  readonly logger: Logger;
+  readonly hsm: HsmBackend;
+  readonly acquirer: SimulatedAcquirer;
+  readonly orders: GatewayOrders;
+  readonly merchants: MerchantDirectory;
+  readonly voice: OutboundCalls;
+  readonly sms: SmsGateway;
+  /** Wakes the gateway's notification worker (merchant notifications, deletion events). */
+  readonly wakeNotifications: () => void;
+  readonly voicePin?: Partial<VoicePinCaptureOptions>;
+  /** The vault's lifetime and sweep (ms). */
+  readonly sensitiveTtlMs?: number;
+  readonly sensitiveSweepMs?: number;
+  readonly clock?: () => Date;
+}
+
+export interface RunningCheckout {
+  readonly service: CheckoutService;
+  readonly readers: ReaderChannel;
+  readonly vault: SensitiveDataVault;
+  readonly texts: OutboxWorker;
+  /** Mounted at /gateway/checkout. */
+  readonly role: RoleModule;
+  /**
+   * The key ceremony for the readers' BDK: its components as the custodians enter them (TR-31
+   * B0, mode X, never exportable). Until then reads cannot be opened (CONFIG_INVALID). Resolves
+   * to the BDK's check value.
+   */
+  loadReaderBdk(components: readonly KeyComponent[], kcv: string): Promise<string>;
+  /** Records the initial key ID injected into `readerId` (hex, 16 digits): reads from it must carry it. */
+  registerReader(readerId: string, initialKeyIdHex: string): void;
+  /** The reader channel on the host's listener. */
+  attach(server: Server): void;
+  close(): Promise<void>;
+}
+
+const CHECKOUT_ID = /^[0-9a-f]{32}$/;
+const REQUEST_ID = /^[A-Za-z0-9_-]{8,64}$/;
+const READER_ID = /^[A-Za-z0-9._-]{1,64}$/;
+/** A session is forgotten this long after its order's expiry. */
+const SESSION_GRACE_MS = 15 * 60_000;
+
+interface Session extends CheckoutSession {
+  readonly listeners: Set<(event: CheckoutEvent) => void>;
+  readonly requestIds: Set<string>;
+  paying: boolean;
+  readonly forgetAt: number;
+}
+
+export async function startCheckout(options: CheckoutOptions): Promise<RunningCheckout> {
+  const { database } = options;
+  const clock = options.clock ?? (() => new Date());
+  const logger = options.logger.child({ component: 'gateway-checkout' });
+  const hsm: Hsm = await createHsm(roleHsmConfig(options.hsm, { lmkFile: join(options.dataDir, 'gateway', 'lmk.key'), keyLabel: 'paypad-gateway' }));
+  const link = await options.acquirer.authoriserFor(hsm);
+  const voiceKeys = await createVoicePinKeys(hsm);
+  const voice = createVoicePinCapture({ voice: options.voice, pinBlocks: voicePinBlocks(hsm, voiceKeys, systemRng), log: logger }, options.voicePin);
+  const readers = new ReaderChannel();
+  const texts = createOutboxWorker({ db: database.db, dialect: database.dialect, handlers: { [PAYMENT_SMS_TOPIC]: mobileSmsHandler(options.sms) }, clock, logger });
+  const onQueued = () => {
+    options.wakeNotifications();
+    texts.wake();
+  };
+  const vault = createSensitiveDataVault({ db: database.db, logger, onQueued, clock, ttlMs: options.sensitiveTtlMs, sweepMs: options.sensitiveSweepMs });
+  let bdk: KeyHandle | undefined;
+  const initialKeyIds = new Map<string, Uint8Array>();
+  const merchantName = async (merchantNo: string): Promise<string> => (await options.merchants.merchant(merchantNo))?.legalName ?? merchantNo;
+
+  const flow: PaymentFlow = createPaymentFlow({
+      database,
+      orders: options.orders,
+      readers,
+      readerKeys: () => {
+        if (bdk === undefined) throw new PaypadError('CONFIG_INVALID', "the card readers' key (BDK) is not loaded on this gateway");
+        return { hsm, bdk };
+      },
+      zonePinKey: link.zonePinKey,
+      hsm,
+      voice,
+      voicePinKey: voiceKeys.pinKey,
+      authoriser: link.authoriser,
+      ledger: createPaymentLedger(createLedger(database, clock)),
+      vault,
+      merchantName,
+      onQueued,
+      clock,
+      logger,
+    });
+
+  const sessions = new Map<string, Session>();
+  const sessionOf = (checkoutId: string): Session => {
+    const session = typeof checkoutId === 'string' && CHECKOUT_ID.test(checkoutId) ? sessions.get(checkoutId) : undefined;
+    if (session === undefined) throw new PaypadError('NOT_FOUND', 'no such checkout: open the order again with its transaction code');
+    return session;
+  };
+  const emit = (session: Session, event: CheckoutEvent) => {
+    for (const listener of session.listeners) listener(event);
+  };
+  const readerStatus = (session: CheckoutSession): ReaderStatus | 'none' => (session.readerId === undefined ? 'none' : readers.status(session.checkoutId));
+  readers.onStatus(({ checkoutId, readerId, status }) => {
+    const session = sessions.get(checkoutId);
+    if (session !== undefined) emit(session, { type: 'reader', status, readerId });
+  });
+  const forget = (session: Session) => {
+    sessions.delete(session.checkoutId);
+    if (session.readerId !== undefined) readers.unpair(session.checkoutId);
+    session.listeners.clear();
+  };
+  const sweepTimer = setInterval(() => {
+    const now = clock().getTime();
+    for (const session of sessions.values()) if (!session.paying && session.forgetAt < now) forget(session);
+  }, 60_000);
+  sweepTimer.unref();
+
+  const service: CheckoutService = {
+    async open({ code, orderNumber, readerId }) {
+      if (readerId !== undefined && (typeof readerId !== 'string' || !READER_ID.test(readerId))) throw new PaypadError('BAD_ARGUMENT', 'reader: 1-64 letters, digits, . _ -');
+      let order: GatewayOrder;
+      if (typeof code === 'string') order = await options.orders.findByCode(code);
+      else if (typeof orderNumber === 'string' && /^GO[A-Z0-9]{24}$/.test(orderNumber)) order = await options.orders.findByNumber(orderNumber);
+      else throw new PaypadError('BAD_ARGUMENT', 'give the transaction code (or the order link)');
+      if (order.state !== 'created') throw new PaypadError('GATEWAY_ORDER_NOT_PAYABLE', order.state === 'paying' ? 'this order is being paid in another window' : `this order is ${order.state}`);
+      const checkoutId = randomBytes(16).toString('hex');
+      const session: Session = {
+        checkoutId,
+        order,
+        merchantName: await merchantName(order.merchantNo),
+        ...(readerId === undefined ? {} : { readerId }),
+        listeners: new Set(),
+        requestIds: new Set(),
+        paying: false,
+        forgetAt: order.expiresAt.getTime() + SESSION_GRACE_MS,
+      };
+      if (readerId !== undefined) readers.pair(checkoutId, readerId);
+      sessions.set(checkoutId, session);
+      return { checkoutId, order, merchantName: session.merchantName, ...(readerId === undefined ? {} : { readerId }), reader: readerStatus(session) };
+    },
+    session: (checkoutId) => sessionOf(checkoutId),
+    subscribe(checkoutId, listener) {
+      const session = sessionOf(checkoutId);
+      session.listeners.add(listener);
+      listener({ type: 'reader', status: readerStatus(session), ...(session.readerId === undefined ? {} : { readerId: session.readerId }) });
+      return () => session.listeners.delete(listener);
+    },
+    async pay(checkoutId, request) {
+      const session = sessionOf(checkoutId);
+      const { requestId, mobile, card } = request;
+      if (typeof requestId !== 'string' || !REQUEST_ID.test(requestId)) throw new PaypadError('BAD_ARGUMENT', 'requestId: 8-64 of A-Z a-z 0-9 _ -');
+      if (session.requestIds.has(requestId)) throw new PaymentRequestReplayed();
+      if (typeof mobile !== 'string' || !(isMainlandMobileNumber(mobile) || isE164(mobile))) throw new PaypadError('BAD_ARGUMENT', 'mobile: an 11-digit mainland mobile number or an E.164 number');
+      if (session.paying) throw new PaymentInProgress();
+      if (bdk === undefined && card.kind === 'reader') throw new PaypadError('CONFIG_INVALID', "the card readers' key (BDK) is not loaded on this gateway");
+      if (card.kind === 'reader' && session.readerId === undefined) throw new PaypadError('CARD_READER_NOT_PAIRED', 'no card reader is paired with this checkout');
+      session.requestIds.add(requestId);
+      session.paying = true;
+      const source: CardSource =
+        card.kind === 'swipe'
+          ? { kind: 'swipe', track2: card.track2 }
+          : { kind: 'reader', checkoutId, pinOnPad: card.pinOnPad, ...(initialKeyIds.has(session.readerId as string) ? { initialKeyId: initialKeyIds.get(session.readerId as string) as Uint8Array } : {}) };
+      try {
+        const result = await flow.pay({ orderNumber: session.order.orderNumber, card: source, mobile, onStep: (step) => emit(session, { type: 'step', ...step }) });
+        emit(session, { type: 'paid', reference: result.reference, maskedPan: result.maskedPan });
+        return result;
+      } catch (e) {
+        if (isPaypadError(e)) emit(session, { type: 'failed', code: e.code, message: e.message });
+        throw e;
+      } finally {
+        session.paying = false;
+        if (session.readerId !== undefined) readers.unpair(checkoutId);
+      }
+    },
+  };
+
+  texts.start();
+  return {
+    service,
+    readers,
+    vault,
+    texts,
+    role: { name: 'gateway-checkout', mountPath: '/gateway/checkout', createRouter: () => createCheckoutRouter({ service }) },
+    async loadReaderBdk(components, kcv) {
+      bdk = await hsm.importKeyComponents({ usage: 'B0', algorithm: 'A', modeOfUse: 'X', exportability: 'N' }, components, kcv);
+      return hsm.keyCheckValue(bdk);
+    },
+    registerReader(readerId, initialKeyIdHex) {
+      if (!READER_ID.test(readerId) || !/^[0-9A-Fa-f]{16}$/.test(initialKeyIdHex)) throw new PaypadError('BAD_ARGUMENT', 'registerReader: a reader id and 16 hex digits');
+      initialKeyIds.set(readerId, fromHex(initialKeyIdHex));
+    },
+    attach: (server) => readers.attach(server),
+    async close() {
+      clearInterval(sweepTimer);
+      for (const session of [...sessions.values()]) forget(session);
+      await Promise.allSettled([texts.stop(), vault.close()]);
+      await hsm.close();
+    },
+  };
+}
