@@ -24,6 +24,7 @@ import { type RunningMobilePayments, startMobilePayments } from './payments/mobi
 import { type RunningBillPlatform, startBillPlatform } from './bills/billsRole';
 import { createBillClientGateway } from './bills/client/gateway';
 import { PLATFORM_KEY_ID } from './bills/merchantNotifications';
+import { type RunningCheckout, startCheckout } from './gateway/checkoutService';
 import { type RunningGateway, startGateway } from './gateway/gatewayRole';
 import { platformNotificationSigner } from './gateway/orderNotifications';
 import { type SimulatedAcquirer, startSimulatedAcquirer } from './posp/simulatedAcquirer';
@@ -51,6 +52,8 @@ export interface RunningHost {
   readonly bills: RunningBillPlatform;
   /** The online payment gateway (System E): merchants' orders at /gateway, the GatewayOrders the payment paths use. */
   readonly gateway: RunningGateway;
+  /** The gateway's checkout page and payment flow (E3-E9), at /gateway/checkout; card readers dial /gateway/card-readers. */
+  readonly checkout: RunningCheckout;
   /** What happened to the demo data on this start; 'off' when config.demoData is false. */
   readonly demoData: DemoDataState | 'off';
   /**
@@ -92,6 +95,7 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
   let acquirer: SimulatedAcquirer | undefined;
   let bills: RunningBillPlatform | undefined;
   let gateway: RunningGateway | undefined;
+  let checkout: RunningCheckout | undefined;
   let ca: CertificateAuthority;
   let demoData: DemoDataState | 'off' = 'off';
   let server: Server;
@@ -108,6 +112,8 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
     bills = await startBillPlatform({ dataDir: config.dataDir, database, ca, acquirer, provider: mobile.network.provider, sms: mobile.sms, hsm: config.hsm, logger, demoData: config.demoData, clientGateway: createBillClientGateway });
     // One merchant directory and one platform signature for every merchant-facing API.
     gateway = startGateway({ database, logger, signers: bills.merchants.signers, notificationSigner: platformNotificationSigner({ keyId: PLATFORM_KEY_ID, privateKey: bills.identity.privateKey }) });
+    const onlineOrders = gateway;
+    checkout = await startCheckout({ dataDir: config.dataDir, database, logger, hsm: config.hsm, acquirer, orders: onlineOrders.orders, merchants: bills.merchants, voice: mobile.voice, sms: mobile.sms, wakeNotifications: () => onlineOrders.notifications.wake() });
     const db = database.db;
     fleet = createKmsFleet({
       dataDir: config.dataDir,
@@ -128,12 +134,14 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
     await fleet.sync();
     fleet.watch();
     mtms = await startMtms({ dataDir: config.dataDir, db: database.db, dialect: database.dialect, ca, host: config.host, port: config.mtmsPort, limits: config.listeners, lookupLimits: config.lookupLimits, hsm: config.hsm, logger, kmsUrlOf: fleet.urlOf });
-    const app = createApp({ config, database, logger, version: hostVersion(), roles: [...(options.roles ?? ROLES), mobile.role, bills.role, gateway.role] });
+    const app = createApp({ config, database, logger, version: hostVersion(), roles: [...(options.roles ?? ROLES), mobile.role, bills.role, gateway.role, checkout.role] });
     const httpServer = createHttpListener(app, { limits: config.listeners, logger, who: 'the host' });
     endKeepAlive = keepAliveEnder(httpServer);
     server = await listen(httpServer, config.host, config.port, 'the host');
     await bills.serving(listenerUrl(server, 'http'), server);
+    checkout.attach(server);
   } catch (e) {
+    await checkout?.close();
     await gateway?.close();
     await bills?.close();
     await mtms?.close({ graceMs: 0 });
@@ -154,6 +162,7 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
   const acquiring = acquirer;
   const billPlatform = bills;
   const onlineGateway = gateway;
+  const checkoutPage = checkout;
   logger.info({ url, db: database.dialect, version: hostVersion() }, `paypad host listening on ${url}`);
   logger.info({ listeners: { http: url, mtms: mtmsRole.url, kms: Object.fromEntries(kms.running().map((k) => [k.customerCode, k.url])) }, demoData }, 'paypad host ready');
 
@@ -173,7 +182,7 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       endKeepAlive();
       // Every listener stops, and the database closes, even if one of them fails to.
-      const results = await Promise.allSettled([stopped, mtmsRole.close({ graceMs }), kms.close({ graceMs }).finally(() => acquiring.close()), mobilePayments.close(), billPlatform.close(), onlineGateway.close()]);
+      const results = await Promise.allSettled([stopped, mtmsRole.close({ graceMs }), kms.close({ graceMs }).finally(() => acquiring.close()), mobilePayments.close(), billPlatform.close(), checkoutPage.close().then(() => onlineGateway.close())]);
       closed = true;
       clearTimeout(forceTimer);
       await database.close();
@@ -184,7 +193,7 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
     })();
     return closing;
   };
-  return { url, config, database, ca, mtms: mtmsRole, kms, mobile: mobilePayments, bills: billPlatform, gateway: onlineGateway, demoData, close };
+  return { url, config, database, ca, mtms: mtmsRole, kms, mobile: mobilePayments, bills: billPlatform, gateway: onlineGateway, checkout: checkoutPage, demoData, close };
 }
 
 /**
