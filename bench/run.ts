@@ -4,6 +4,7 @@
  * and .json and this prints the markdown. Add a benchmark by adding its module to the list.
  */
 import { type Benchmark, writeReport } from './report';
+import { billPaymentsBenchmark } from './bill-payments';
 import { kmsHsmBenchmark } from './kms-hsm';
 import { kmsThroughputBenchmark } from './kms-throughput';
 import { mobilePaymentsBenchmark } from './mobile-payments';
@@ -15,7 +16,7 @@ import { xsDeviceLoadBenchmark } from './xs-device-load';
 import { xsDukptBenchmark } from './xs-dukpt';
 import { xsOnboardingBenchmark } from './xs-onboarding';
 
-const benchmarks: Benchmark[] = [xsCryptoBenchmark, kmsThroughputBenchmark, mobilePaymentsBenchmark, kmsHsmBenchmark, mtmsDeviceIdentityBenchmark, xsOnboardingBenchmark, xsDeviceBudgetBenchmark, xsDeviceLoadBenchmark, tmsBenchmark, xsDukptBenchmark];
+const benchmarks: Benchmark[] = [xsCryptoBenchmark, kmsThroughputBenchmark, mobilePaymentsBenchmark, kmsHsmBenchmark, mtmsDeviceIdentityBenchmark, xsOnboardingBenchmark, xsDeviceBudgetBenchmark, xsDeviceLoadBenchmark, tmsBenchmark, xsDukptBenchmark, billPaymentsBenchmark];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((n) => !benchmarks.some((b) => b.name === n));
