@@ -160,7 +160,8 @@ async function orderPushed(host: RunningHost, home: string, order: Record<string
     resolve(code);
   }));
   try {
-    await until(() => output.stderr.includes('waiting for bills') || child.exitCode !== null, 30_000, `\`paypad ${args.join(' ')}\` did not connect: ${output.stderr.slice(-500)}`);
+    await until(() => output.stderr.includes('waiting for bills') || child.exitCode !== null, 30_000, `\`paypad ${args.join(' ')}\` did not connect within 30 s`);
+    if (child.exitCode !== null) throw new PaypadError('DEMO_STEP_FAILED', `\`paypad ${args.join(' ')}\` exited with ${child.exitCode}: ${output.stderr.slice(-500)}`);
     // The client saved the hello's sequence before sending it; the platform accepts it, then registers the socket.
     const hello = JSON.parse(await readFile(join(home, 'phone.json'), 'utf8')) as { seq: number; phoneId: string };
     const phones = host.database.db.withTables<BillClientTables>();
