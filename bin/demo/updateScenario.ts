@@ -33,9 +33,9 @@ import { runPaypad } from './paypadProcess';
 export const UPDATE_MODEL = 'PP-ESP32';
 export const UPDATE_PROGRAM = 'paypad-firmware';
 export const UPDATE_SERIALS = ['PP-UPD-0001', 'PP-UPD-0002'] as const;
-const FACTORY_VERSION = '1.0.0';
-const NEW_VERSION = '1.1.0';
-const DEMO_PAYEE = '13800138000';
+export const FACTORY_VERSION = '1.0.0';
+export const NEW_VERSION = '1.1.0';
+export const DEMO_PAYEE = '13800138000';
 /** A test image: five 8 KiB chunks and a short one. */
 const IMAGE_BYTES = 5 * 8192 + 77;
 const SCHEDULE = { every: 'day', at: '17:00', utcOffsetMinutes: 480 } as const;
@@ -72,51 +72,18 @@ export async function runUpdateScenario(options: UpdateScenarioOptions): Promise
     say(`${ok ? 'ok' : 'FAIL'}: ${name}: ${detail}`);
   };
   await mkdir(workDir, { recursive: true });
-  const rng = createNodeRng();
-  const kms = host.kms.get('C001');
-  if (kms === undefined) throw new PaypadError('DEMO_STEP_FAILED', 'the demo customer C001 has no KMS');
-  const caDer = new Uint8Array(new X509Certificate(host.ca.caCertificatePem).raw);
-  const mtms = generateP256KeyPair(rng);
+  const mtms = generateP256KeyPair(createNodeRng());
 
   // 1. Keys, then the factory program's first start.
   const stateDirs: string[] = [];
-  for (const [i, serial] of UPDATE_SERIALS.entries()) {
-    const stateDir = join(workDir, serial);
-    await mkdir(stateDir, { recursive: true });
-    const device = openNodeDevice(stateDir, { manufacture: true });
-    provisionTerminal(device.storage, { serial, mtmsPublicKey: mtms.publicKey, kmsUrl: kms.url, trustAnchor: caDer });
-    const terminal = Terminal.open(device);
-    const answer = await terminal.handleLinkRequest({ v: 1, id: 1, op: 'tk' });
-    if (!('tkEnvelope' in answer)) throw new PaypadError('DEMO_STEP_FAILED', `terminal ${serial} gave no TK envelope`);
-    const context = asciiToBytes(`paypad-tk|${serial}`);
-    const tk = unwrapKeyAsRecipient(mtms.privateKey, decodeKeyEnvelope(fromHex(answer.tkEnvelope)), context);
-    const envelope = encodeKeyEnvelope(wrapKeyForRecipient(kms.service.intakePublicKey().publicKey, tk, context, rng));
-    await kms.service.receiveTk({ v: 1, deliveryId: `demo-update-${serial}`, serial, envelope: toHex(envelope), customerCode: 'C001', intakeSequence: i + 1 });
-    await terminal.downloadTmk();
-    await terminal.signOn();
-    stateDirs.push(stateDir);
-  }
+  for (const [i, serial] of UPDATE_SERIALS.entries()) stateDirs.push(await manufactureUpdateTerminal({ host, workDir, serial, intakeSequence: i + 1, mtms }));
   step('keys', true, `${UPDATE_SERIALS.join(' and ')} hold TMK and working keys (DMK included) from the KMS of C001`);
 
   // 2. The vendor and the operator, with the CLI.
   const vendorDir = join(workDir, 'vendor');
   say((await runPaypad(['tms', 'vendor-key', '--name', 'Paypad Demo Vendor', '--out', vendorDir], env)).stdout.trim());
   const vendorKey = fromHex((await readFile(join(vendorDir, 'vendor.pub'), 'utf8')).trim());
-  const boot = (stateDir: string) => {
-    const restarts = { n: 0 };
-    let noticeCheck: (outcome: unknown) => void = () => undefined;
-    const noticeChecked = new Promise<unknown>((resolve) => (noticeCheck = resolve));
-    const updates = openNodeUpdates(stateDir, {
-      model: UPDATE_MODEL,
-      programName: UPDATE_PROGRAM,
-      vendorKeys: [vendorKey],
-      factoryVersion: FACTORY_VERSION,
-      restart: () => void restarts.n++,
-      schedule: SCHEDULE,
-      onNoticeCheck: (outcome) => noticeCheck(outcome),
-    });
-    return { ...updates, restarts, noticeChecked };
-  };
+  const boot = (stateDir: string) => bootUpdateTerminal(stateDir, vendorKey);
   const [first, second] = stateDirs.map(boot);
   for (const t of [first, second]) await t.client.start();
 
@@ -159,4 +126,61 @@ export async function runUpdateScenario(options: UpdateScenarioOptions): Promise
   const inventory = (await runPaypad(['tms', 'inventory'], env)).stdout.trim();
   step('inventory', UPDATE_SERIALS.every((s) => new RegExp(`${s}.*${UPDATE_PROGRAM} ${NEW_VERSION.replace(/\./g, '\\.')}`).test(inventory)), inventory);
   return { ok: steps.every((s) => s.ok), steps, deploymentId, status, inventory };
+}
+
+export interface UpdateTerminalManufacture {
+  readonly host: RunningHost;
+  readonly workDir: string;
+  readonly serial: string;
+  /** The KMS intake's sequence for this terminal's TK delivery. */
+  readonly intakeSequence: number;
+  /** MTMS's key pair: the terminal wraps its TK to it, and it rewraps the TK for the KMS. */
+  readonly mtms: { readonly privateKey: Uint8Array; readonly publicKey: Uint8Array };
+}
+
+/**
+ * An emulated terminal of C001 in `workDir/serial`, manufactured and provisioned, its TK handed
+ * to the KMS as MTMS's outbox would, then TMK downloaded and signed on. Returns its state directory.
+ */
+export async function manufactureUpdateTerminal(options: UpdateTerminalManufacture): Promise<string> {
+  const { host, serial, mtms } = options;
+  const rng = createNodeRng();
+  const kms = host.kms.get('C001');
+  if (kms === undefined) throw new PaypadError('DEMO_STEP_FAILED', 'the demo customer C001 has no KMS');
+  const caDer = new Uint8Array(new X509Certificate(host.ca.caCertificatePem).raw);
+  const stateDir = join(options.workDir, serial);
+  await mkdir(stateDir, { recursive: true });
+  const device = openNodeDevice(stateDir, { manufacture: true });
+  provisionTerminal(device.storage, { serial, mtmsPublicKey: mtms.publicKey, kmsUrl: kms.url, trustAnchor: caDer });
+  const terminal = Terminal.open(device);
+  const answer = await terminal.handleLinkRequest({ v: 1, id: 1, op: 'tk' });
+  if (!('tkEnvelope' in answer)) throw new PaypadError('DEMO_STEP_FAILED', `terminal ${serial} gave no TK envelope`);
+  const context = asciiToBytes(`paypad-tk|${serial}`);
+  const tk = unwrapKeyAsRecipient(mtms.privateKey, decodeKeyEnvelope(fromHex(answer.tkEnvelope)), context);
+  const envelope = encodeKeyEnvelope(wrapKeyForRecipient(kms.service.intakePublicKey().publicKey, tk, context, rng));
+  await kms.service.receiveTk({ v: 1, deliveryId: `demo-update-${serial}`, serial, envelope: toHex(envelope), customerCode: 'C001', intakeSequence: options.intakeSequence });
+  await terminal.downloadTmk();
+  await terminal.signOn();
+  return stateDir;
+}
+
+/**
+ * One start of the program in `stateDir`: its update client and triggers (openNodeUpdates) with
+ * the demo's model, program, factory version and schedule; `restarts` counts the restarts it asked
+ * for, `noticeChecked` settles with the first check a POSP notice started.
+ */
+export function bootUpdateTerminal(stateDir: string, vendorKey: Uint8Array) {
+  const restarts = { n: 0 };
+  let noticeCheck: (outcome: unknown) => void = () => undefined;
+  const noticeChecked = new Promise<unknown>((resolve) => (noticeCheck = resolve));
+  const updates = openNodeUpdates(stateDir, {
+    model: UPDATE_MODEL,
+    programName: UPDATE_PROGRAM,
+    vendorKeys: [vendorKey],
+    factoryVersion: FACTORY_VERSION,
+    restart: () => void restarts.n++,
+    schedule: SCHEDULE,
+    onNoticeCheck: (outcome) => noticeCheck(outcome),
+  });
+  return { ...updates, restarts, noticeChecked };
 }
