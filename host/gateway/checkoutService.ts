@@ -31,6 +31,7 @@ import type { SimulatedAcquirer } from '../posp/simulatedAcquirer';
 import type { RoleModule } from '../roles';
 import type { SmsGateway } from '../sms/smsGateway';
 import { isE164, type OutboundCalls } from '../voice/outboundCalls';
+import { CardReaderNotPaired } from './cardReaderErrors';
 import { createCheckoutRouter } from './checkoutRouter';
 import type { GatewayOrder, GatewayOrders } from './gatewayOrders';
 import { PaymentInProgress, PaymentRequestReplayed } from './paymentErrors';
@@ -174,14 +175,27 @@ export async function startCheckout(options: CheckoutOptions): Promise<RunningCh
   const emit = (session: Session, event: CheckoutEvent) => {
     for (const listener of session.listeners) listener(event);
   };
-  const readerStatus = (session: CheckoutSession): ReaderStatus | 'none' => (session.readerId === undefined ? 'none' : readers.status(session.checkoutId));
+  /** The checkout each reader serves now: a page opened again takes its reader over from the one left behind. */
+  const readerSessions = new Map<string, string>();
+  const readerStatus = (session: CheckoutSession): ReaderStatus | 'none' => {
+    if (session.readerId === undefined) return 'none';
+    if (readerSessions.get(session.readerId) !== session.checkoutId) return 'disconnected';
+    try {
+      return readers.status(session.checkoutId);
+    } catch {
+      return 'disconnected';
+    }
+  };
   readers.onStatus(({ checkoutId, readerId, status }) => {
     const session = sessions.get(checkoutId);
     if (session !== undefined) emit(session, { type: 'reader', status, readerId });
   });
   const forget = (session: Session) => {
     sessions.delete(session.checkoutId);
-    if (session.readerId !== undefined) readers.unpair(session.checkoutId);
+    if (session.readerId !== undefined && readerSessions.get(session.readerId) === session.checkoutId) {
+      readers.unpair(session.checkoutId);
+      readerSessions.delete(session.readerId);
+    }
     session.listeners.clear();
   };
   const sweepTimer = setInterval(() => {
@@ -209,7 +223,16 @@ export async function startCheckout(options: CheckoutOptions): Promise<RunningCh
         paying: false,
         forgetAt: order.expiresAt.getTime() + SESSION_GRACE_MS,
       };
-      if (readerId !== undefined) readers.pair(checkoutId, readerId);
+      if (readerId !== undefined) {
+        const earlier = sessions.get(readerSessions.get(readerId) ?? '');
+        if (earlier?.paying) throw new CardReaderNotPaired(`card reader ${readerId} is busy with another payment`);
+        if (earlier !== undefined) {
+          readers.unpair(earlier.checkoutId);
+          emit(earlier, { type: 'reader', status: 'disconnected', readerId });
+        }
+        readers.pair(checkoutId, readerId);
+        readerSessions.set(readerId, checkoutId);
+      }
       sessions.set(checkoutId, session);
       return { checkoutId, order, merchantName: session.merchantName, ...(readerId === undefined ? {} : { readerId }), reader: readerStatus(session) };
     },
@@ -244,7 +267,6 @@ export async function startCheckout(options: CheckoutOptions): Promise<RunningCh
         throw e;
       } finally {
         session.paying = false;
-        if (session.readerId !== undefined) readers.unpair(checkoutId);
       }
     },
   };

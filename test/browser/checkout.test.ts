@@ -135,6 +135,11 @@ describe.skipIf(!HAVE_CHROMIUM)('the checkout page (real browser, real host)', (
     await expect.poll(() => page.locator('#reader').getAttribute('data-status'), { timeout: 5_000 }).toBe('disconnected');
     await reader('till-live', undefined);
     await expect.poll(() => page.locator('#reader').getAttribute('data-status'), { timeout: 5_000 }).toBe('connected');
+    // The shop's next order on the same reader: the new page takes the reader over from the one left open.
+    const next = await merchant.createOrder({ amount: 100, description: 'Salt' });
+    const nextPage = await openPage(PC, `code=${next.transactionCode}&reader=till-live`);
+    await expect.poll(() => nextPage.locator('#reader').getAttribute('data-status')).toBe('connected');
+    await expect.poll(() => page.locator('#reader').getAttribute('data-status')).toBe('disconnected');
   });
 
   it('E3 E4: on an iPad, one column; the PIN keyed on the PIN pad with the swipe pays', async () => {
