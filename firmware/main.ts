@@ -7,8 +7,8 @@
  * from the manifest config), opens the terminal core over the board's Storage, Rng and Http,
  * and starts the local link UART and the key-loading application (hal/moddable/terminalApp).
  * With vendor keys configured it takes program updates (docs/updates.md): a new program confirms
- * itself before the application starts, the schedule is looked at every minute (B5), and every
- * POSP answer's update notice starts a check (B6). Whatever fails stops the terminal with its
+ * itself before the application starts; once the terminal is signed on, the schedule is looked at
+ * every minute (B5) and every POSP answer's update notice starts a check (B6). Whatever fails stops the terminal with its
  * error code on the console and the display.
  */
 import config from 'mc/config';
@@ -51,7 +51,8 @@ export default function main(): void {
         `clock ${hal.clock.isSet() ? 'set' : 'not set'}\n`,
     );
     const terminal = openTerminal(hal, parsed.manufacture);
-    const updates = parsed.update ? openUpdates(terminal, hal, parsed.update) : undefined;
+    // A new program on trial opens its updates at once, to confirm itself; otherwise they open once the terminal is signed on.
+    const updates = parsed.update && hal.updater.startKind !== 'normal' ? openUpdates(terminal, hal, parsed.update) : undefined;
     // The UART on a board, a TCP port in the simulator ("platform/localLink"); sessions start on the first byte, after `app` exists.
     const link = openLocalLink(parsed, (stream) => new LocalLinkSession(app, stream));
     trace(`paypad: local link ${link ?? 'none'}\n`);
@@ -62,7 +63,7 @@ export default function main(): void {
     const started = updates ? updates.client.start() : Promise.resolve();
     started
       .then(() => {
-        if (updates) watchSchedule(updates, hal);
+        if (parsed.update) watchForUpdates(terminal, hal, parsed.update, updates);
         return app.start();
       })
       .catch(stop);
@@ -93,10 +94,17 @@ function openUpdates(terminal: Terminal, hal: Hal, update: UpdateConfig): Termin
   });
 }
 
-/** B5: the schedule is looked at now and every minute, once the clock is set; a missed time checks at once. */
-function watchSchedule(updates: TerminalUpdates, hal: Hal): void {
+/**
+ * B5, B6: looked at now and every minute. Until the terminal is signed on and its clock set,
+ * nothing: no check could talk to the TMS, and key loading (the heaviest work the heap sees) runs
+ * without the update client beside it. Then the update client opens once, POSP answers' notices
+ * reach it from then on, and the schedule is looked at; a time missed while off checks at once.
+ */
+function watchForUpdates(terminal: Terminal, hal: Hal, update: UpdateConfig, opened: TerminalUpdates | undefined): void {
+  let updates = opened;
   const tick = (): void => {
-    if (!hal.clock.isSet()) return;
+    if (!hal.clock.isSet() || !terminal.isSignedOn()) return;
+    updates ??= openUpdates(terminal, hal, update);
     updates.triggers.tick(hal.clock.now())?.then(traceCheck, traceCheck);
   };
   tick();

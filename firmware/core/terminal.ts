@@ -130,12 +130,16 @@ export class Terminal implements LinkRequestHandler {
     this.#vault = new KeyVault({ storage: device.storage, rng: device.rng, rootKey: device.rootKey, serial: identity.serial });
     this.#device = new DeviceKey(device.storage, device.rng, device.rootKey);
     this.#kms = new KmsClient({ identity, vault: this.#vault, storage: device.storage, http: device.http });
-    const signedOn = () => this.#kms.signOnKeyId() === 'MAK';
-    this.#payments = new PaymentClient({ identity, vault: this.#vault, storage: device.storage, http: device.http, signedOn });
+    this.#payments = new PaymentClient({ identity, vault: this.#vault, storage: device.storage, http: device.http, signedOn: () => this.isSignedOn() });
   }
 
   get serial(): string {
     return this.#identity.serial;
+  }
+
+  /** True once the vault's MAK belongs to its current TMK (A12): the terminal may talk to POSP and its TMS. */
+  isSignedOn(): boolean {
+    return this.#kms.signOnKeyId() === 'MAK';
   }
 
   status(): Promise<TerminalStatus> {
@@ -244,7 +248,7 @@ export class Terminal implements LinkRequestHandler {
       model: setup.model,
       programName: setup.programName,
       vendorKeys: setup.vendorKeys,
-      signedOn: () => this.#kms.signOnKeyId() === 'MAK',
+      signedOn: () => this.isSignedOn(),
     });
     const { updater } = setup;
     const triggers = new UpdateTriggers({ client, storage: this.#storage, schedule: setup.schedule, runningVersion: () => updater.currentVersion });
