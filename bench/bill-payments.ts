@@ -375,7 +375,16 @@ function parseArgs(argv: readonly string[]): BillBenchOptions {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
-  const report = await runBillPaymentsBench(parseArgs(process.argv.slice(2)));
-  console.log(writeReport(report));
-  if (report.failures?.length) process.exitCode = 1;
+  let options: BillBenchOptions | undefined;
+  try {
+    options = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error((e as Error).message);
+    process.exitCode = 2;
+  }
+  if (options !== undefined) {
+    const report = await runBillPaymentsBench(options);
+    console.log(writeReport(report));
+    if (report.failures?.length) process.exitCode = 1;
+  }
 }
