@@ -199,8 +199,9 @@ describe.skipIf(!HAVE_CHROMIUM)('the checkout page (real browser, real host)', (
     const before = balance(card.pan);
     await pay(page, { pin: 'voice', mobile });
     await expect.poll(() => page.locator('#result').getAttribute('data-state'), { timeout: 20_000 }).toBe('failed');
-    const code = await page.locator('#result').getAttribute('data-code');
-    expect(['PIN_TRIES_EXCEEDED', 'PAYMENT_DECLINED']).toContain(code);
+    // 55, called again; 55, called again; the issuer locks the PIN at the third (75).
+    expect(await page.locator('#result').getAttribute('data-code')).toBe('PAYMENT_DECLINED');
+    expect((await server.host.gateway.orders.findByNumber(order.orderNumber)).failureReason).toBe('declined:75');
     const calls = server.host.mobile.voice.outboundCalls().filter((c) => c.to === E164(mobile));
     expect(calls.length).toBe(3);
     expect(balance(card.pan)).toBe(before);
