@@ -6,6 +6,8 @@
  * the page, the order not paid and nothing taken from the card; at the end no card data, PIN, PIN
  * block or key is in clear in any row, log line, file or answer.
  */
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asciiToBytes, fromHex } from '../../shared/bytes';
@@ -23,6 +25,12 @@ const E164 = (n: string) => `+86${n}`;
 const RICH = TEST_CARDS.unionPay;
 const POOR = TEST_CARDS.insufficientFunds;
 const WRONG_PIN = '9876';
+const IMAGES = fileURLToPath(new URL('../../docs/images/', import.meta.url));
+
+/** PAYPAD_SCREENSHOTS=1 refreshes the pictures in docs/online-payments.md. */
+async function screenshot(page: Page, name: string): Promise<void> {
+  if (process.env.PAYPAD_SCREENSHOTS === '1') await page.screenshot({ path: join(IMAGES, `checkout-${name}.png`), fullPage: true });
+}
 
 describe.skipIf(!HAVE_CHROMIUM)('the checkout page (real browser, real host)', () => {
   let server: BrowserHost;
@@ -103,12 +111,14 @@ describe.skipIf(!HAVE_CHROMIUM)('the checkout page (real browser, real host)', (
     // PC layout: the order and the payment side by side.
     const [summary, form] = await Promise.all([page.locator('#order').boundingBox(), page.locator('#pay-form').boundingBox()]);
     expect(form!.x).toBeGreaterThan(summary!.x + summary!.width - 1);
+    await screenshot(page, 'pc');
 
     // E5: the phone answers and keys the PIN.
     server.host.mobile.voice.phone(E164(PAYER), { answer: { afterSeconds: 0 }, steps: [`${TEST_PIN}#`] });
     await pay(page, { pin: 'voice' });
     await expect.poll(() => page.locator('#result').getAttribute('data-state'), { timeout: 20_000 }).toBe('paid');
     expect(await page.locator('#result-text').textContent()).toContain('128.00 CNY paid to Tea House Ltd');
+    await screenshot(page, 'paid');
 
     // E6: debited once, over ISO 8583 with the track read by the reader and the voice PIN block.
     expect(balance(RICH.pan)).toBe((before as number) - 12800);
@@ -150,6 +160,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the checkout page (real browser, real host)', (
     const [summary, form] = await Promise.all([page.locator('#order').boundingBox(), page.locator('#pay-form').boundingBox()]);
     expect(form!.y).toBeGreaterThan(summary!.y + summary!.height - 1);
     expect(summary!.width).toBeGreaterThan(IPAD.width * 0.8);
+    await screenshot(page, 'ipad');
     const before = balance(TEST_CARDS.masterCard.pan);
     await pay(page, { pin: 'pad', mobile: '15012345678' });
     await expect.poll(() => page.locator('#result').getAttribute('data-state'), { timeout: 20_000 }).toBe('paid');
@@ -181,6 +192,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the checkout page (real browser, real host)', (
     await pay(page, { pin: 'pad' });
     await failedWith(page, 'PAYMENT_INSUFFICIENT_FUNDS');
     expect(await page.locator('#result-text').textContent()).toContain('does not have enough money');
+    await screenshot(page, 'insufficient-funds');
     expect(balance(POOR.pan)).toBe(before);
     expect(await orderState(order.orderNumber)).toBe('failed');
     await until('the failed notification', () => merchant.received.find((n) => n.orderNumber === order.orderNumber && n.status === 'failed'));
