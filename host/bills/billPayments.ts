@@ -8,7 +8,7 @@
  *    other gets BillAlreadyPaid with nothing moved;
  * 3. debits the card through the acquirer link as POSP does (host/posp/cardAuthoriser: a 0200
  *    with the PIN block under the zone PIN key, a 0400 when the outcome is unknown), the amount
- *    and the merchant from the bill, with a ledger hold while it is out (billLedger.ts);
+ *    and the merchant from the bill, with a ledger hold while it is out (host/payments/cardDebitLedger.ts);
  * 4. records the outcome in one transaction: the bill paid (posted), or open again (insufficient
  *    funds, 51, or another decline: pick another card), or refused (a decline that rules the
  *    payment out, FATAL_DECLINES); the attempt under its key and card; the merchant's
@@ -26,7 +26,7 @@ import { isoTimestamp, type Schema } from '../db/schema';
 import { runWriteTransaction } from '../payments/ledger/writeTransaction';
 import type { CardAuthoriser } from '../posp/cardAuthoriser';
 import { CURRENCY_NUMERIC } from '../posp/mobilePayment';
-import type { BillLedger } from './billLedger';
+import type { CardDebitLedger } from '../payments/cardDebitLedger';
 import { type Bill, BillAlreadyPaid, BillExpired, BillNotForThisNumber, BillNotFound, type BillPayment, type BillPaymentOutcome, BillRefused } from './billPlatform';
 import { assertBillMobile, BILL_ID, billOf, type BillRow, stateAt } from './billRecords';
 import { paidForYouText, queueBuyerText, refusedText } from './buyerTexts';
@@ -53,7 +53,7 @@ function holdRanOut(row: BillRow, now: Date): boolean {
 export interface BillPaymentsDeps {
   readonly database: Database;
   readonly authoriser: CardAuthoriser;
-  readonly ledger: BillLedger;
+  readonly ledger: CardDebitLedger;
   readonly fingerprint: CardFingerprint;
   readonly clock: () => Date;
   /** Called after a change committed that queued outbox rows (wakes the workers). */

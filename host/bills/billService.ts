@@ -9,7 +9,7 @@ import { PaypadError } from '../../shared/errors';
 import type { MerchantDirectory } from '../merchants/merchantDirectory';
 import type { Ledger } from '../payments/ledger/ledger';
 import type { CardAuthoriser } from '../posp/cardAuthoriser';
-import { createBillLedger } from './billLedger';
+import { BILLS_CHANNEL, createCardDebitLedger } from '../payments/cardDebitLedger';
 import { readBillOrder, storeBill } from './billOrders';
 import { createBillPayments } from './billPayments';
 import { type Bill, type BillPlatform, BillNotFound } from './billPlatform';
@@ -51,7 +51,7 @@ export function createBillService(deps: BillServiceDeps): BillService {
   const payments = createBillPayments({
     database: deps.database,
     authoriser: deps.authoriser,
-    ledger: createBillLedger(deps.ledger),
+    ledger: createCardDebitLedger(deps.ledger, BILLS_CHANNEL),
     fingerprint: cardFingerprinter(deps.cardFingerprintKey),
     clock,
     onQueued: deps.onQueued ?? (() => {}),

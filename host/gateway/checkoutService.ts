@@ -36,7 +36,7 @@ import { createCheckoutRouter } from './checkoutRouter';
 import type { GatewayOrder, GatewayOrders } from './gatewayOrders';
 import { PaymentInProgress, PaymentRequestReplayed } from './paymentErrors';
 import { type CardSource, createPaymentFlow, PAYMENT_SMS_TOPIC, type PaymentFlow, type PaymentResult, type PaymentStep } from './paymentFlow';
-import { createPaymentLedger } from './paymentLedger';
+import { createCardDebitLedger, GATEWAY_CHANNEL } from '../payments/cardDebitLedger';
 import { ReaderChannel, type ReaderStatus } from './readerChannel';
 import { createSensitiveDataVault, type SensitiveDataVault } from './sensitiveDataVault';
 import { createVoicePinKeys, voicePinBlocks } from './voicePinBlock';
@@ -158,7 +158,7 @@ export async function startCheckout(options: CheckoutOptions): Promise<RunningCh
       voice,
       voicePinKey: voiceKeys.pinKey,
       authoriser: link.authoriser,
-      ledger: createPaymentLedger(createLedger(database, clock)),
+      ledger: createCardDebitLedger(createLedger(database, clock), GATEWAY_CHANNEL),
       vault,
       merchantName,
       onQueued,

@@ -31,7 +31,7 @@ import { CURRENCY_NUMERIC } from '../posp/mobilePayment';
 import { type CardReaderKeys, decryptCardRead } from './cardReaderDecrypt';
 import type { GatewayOrder, GatewayOrders, PaymentClaim } from './gatewayOrders';
 import { PaymentDeclined, PaymentInsufficientFunds, PaymentOutcomeUnknown, PaymentPinNotCaptured } from './paymentErrors';
-import type { PaymentLedger } from './paymentLedger';
+import type { CardDebitLedger } from '../payments/cardDebitLedger';
 import type { CardReaderChannel } from './readerChannel';
 import type { SensitiveDataVault, SensitiveSubject } from './sensitiveDataVault';
 import type { PinCaptureResult, VoicePinChannel } from './voicePinChannel';
@@ -90,7 +90,7 @@ export interface PaymentFlowDeps {
   /** The voice PIN capture module's PIN key (its blocks are under it). */
   readonly voicePinKey: KeyHandle;
   readonly authoriser: CardAuthoriser;
-  readonly ledger: PaymentLedger;
+  readonly ledger: CardDebitLedger;
   readonly vault: SensitiveDataVault;
   /** The merchant's name as the user hears it in the call and reads it in the text. */
   merchantName(merchantNo: string): Promise<string>;

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bill, BillPayment } from '../../host/bills/billPlatform';
-import { billAccountCodes } from '../../host/bills/billLedger';
+import { BILLS_CHANNEL, cardDebitAccountCodes } from '../../host/payments/cardDebitLedger';
 import { createBillService } from '../../host/bills/billService';
 import type { BillTables } from '../../host/bills/tables';
 import { type CryptoKeyPair, EC_KEY_ALGORITHM, EC_SIGNING_ALGORITHM, RSA_SIGNING_ALGORITHM, subtle, x509 } from '../../host/ca/x509';
@@ -51,7 +51,7 @@ describe.each(DIALECTS)('D2-D8 the bill platform on %s', (dialect) => {
     pinBlock: kit.network.pinBlock(card.pan),
     idempotencyKey: key,
   });
-  const payable = async (merchantId: string) => (await createLedger(database()).account(billAccountCodes(merchantId, 'CNY').payable))?.creditsPosted ?? 0n;
+  const payable = async (merchantId: string) => (await createLedger(database()).account(cardDebitAccountCodes(BILLS_CHANNEL, merchantId, 'CNY').payable))?.creditsPosted ?? 0n;
   const deliverAll = async () => {
     while ((await kit.platform.notifier.runOnce()) > 0);
     while ((await kit.platform.buyerTexts.runOnce()) > 0);
