@@ -251,8 +251,10 @@ describe(`issue 3: System A onboarding end to end over real TLS (${dialect}, ${h
     expect(report.canaryFound).toEqual(report.canaryPlanted);
 
     // What was left out is exactly the key material by design: four root keys and, with the
-    // software HSM, its three master key files (a PKCS#11 token's master keys never leave it).
-    const masterKeyFiles = hsmKind === 'software' ? ['data/kms/C001/lmk.key', 'data/kms/C002/lmk.key', 'data/mtms/lmk.key'] : [];
+    // software HSM, the master key file of each role with an HSM (a PKCS#11 token's master keys
+    // never leave it).
+    const masterKeyFiles =
+      hsmKind === 'software' ? ['data/kms/C001/lmk.key', 'data/kms/C002/lmk.key', 'data/mtms/lmk.key', 'data/bill-platform/lmk.key', 'data/gateway/lmk.key'] : [];
     expect([...report.keyMaterial].sort()).toEqual(
       [
         ...masterKeyFiles,
