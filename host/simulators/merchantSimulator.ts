@@ -6,7 +6,8 @@
  * - orders sent over HTTP, signed (host/merchants/signedRequest.ts), with a fresh request id each;
  * - a webhook receiver (Express on loopback) that verifies the platform's signature with the
  *   platform's CA-issued certificate, refuses what does not verify (401), dedupes by
- *   (bill, sequence), records what it received in sequence order, and answers 200;
+ *   (bill, sequence), records what it received in arrival order (a delivery round sends concurrently, so a bill's
+ *   notifications can arrive out of sequence; readers sort by sequence), and answers 200;
  * - "down" (every delivery answered 503) and back up, to show the platform's retries;
  * - it tells its buyer by SMS through the SMS gateway (host/sms) when a bill is paid (who paid,
  *   for D8) or refused (D7);

@@ -123,7 +123,7 @@ describe.skipIf(!HAVE_CHROMIUM)('bill payment in the phone web app (real browser
     await screenshot(page, 'paid');
 
     expect({ rich: balance(RICH.pan), poor: balance(POOR.pan) }).toEqual({ rich: before.rich! - 12_800, poor: before.poor });
-    await expect.poll(() => merchant.received.filter((n) => n.billId === first.id).map((n) => n.event), { timeout: 15_000 }).toEqual(['bill.payment_declined', 'bill.paid']);
+    await expect.poll(() => merchant.received.filter((n) => n.billId === first.id).sort((a, b) => a.sequence - b.sequence).map((n) => n.event), { timeout: 15_000 }).toEqual(['bill.payment_declined', 'bill.paid']);
     await expect.poll(() => texts(BUYER).some((t) => t.includes('ORD-0001') && t.includes('on your behalf')), { timeout: 15_000 }).toBe(true);
     const books = await createLedger(server.host.database).verify();
     expect(books.problems).toEqual([]);
