@@ -5,6 +5,7 @@
 import { commandGroup, EXIT_FAILED, reportError } from './args';
 import { caCommand } from './commands/ca';
 import { cryptoCommand } from './commands/crypto';
+import { gatewayCommand } from './commands/gateway';
 import { ledgerCommand } from './commands/ledger';
 import { mobileCommand } from './commands/mobile';
 import { mtmsCommand } from './commands/mtms';
@@ -21,6 +22,7 @@ const cli = commandGroup('paypad', 'Usage: paypad <command> [...]\n\npaypad: the
   ledger: ledgerCommand,
   mobile: mobileCommand,
   phone: phoneCommand,
+  gateway: gatewayCommand,
   ca: caCommand,
   operator: operatorCommand,
   terminal: terminalCommand,

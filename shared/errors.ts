@@ -255,6 +255,8 @@ export type ErrorCode =
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'IDEMPOTENCY_KEY_IN_PROGRESS'
   | 'GATEWAY_NOTIFY_FAILED'
+  // the card readers' BDK at the gateway (host/gateway/readerBdk; E4): loaded already, replace not asked for
+  | 'READER_BDK_LOADED'
   // outbound voice calls and the voice PIN channel (host/voice, host/gateway/voicePin*; requirement E5)
   | 'VOICE_PROVIDER_UNAVAILABLE'
   | 'VOICE_CALL_ENDED'

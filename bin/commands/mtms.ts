@@ -24,7 +24,7 @@ function print(text: string): number {
 }
 
 /** Who the audit log names for these changes: the account running the command. */
-function actor(): string {
+export function actor(): string {
   try {
     return `admin:${userInfo().username}`;
   } catch {

@@ -3,20 +3,25 @@
  * (docs/card-readers.md):
  *
  *   inject  key injection: the reader's AES DUKPT initial key (hex on standard input, never a
- *           flag) fills its future key registers, sealed in the state directory;
+ *           flag), or the key injection facility's derivation of it from the BDK's components
+ *           as the gateway's ceremony takes them (--from-bdk), fills its future key registers,
+ *           sealed in the state directory;
  *   run     dials the payment gateway's reader channel and serves its read requests until Ctrl-C:
  *           each swipe (the emulated read head: a test card) leaves sealed under DUKPT, with the
  *           PIN from standard input when the gateway asks for one.
  */
 import { createInterface } from 'node:readline';
 import { asciiToBytes, fromHex, wipe } from '../../shared/bytes';
+import { dukptInitialKey } from '../../shared/crypto/dukpt';
 import { SecureCardReader } from '../../firmware/core/secureCardReader';
 import { SecureCardReaderService } from '../../firmware/core/secureCardReaderService';
 import { createEmulatedSwipeReader } from '../../firmware/hal/node/emulatedSwipeReader';
 import { connectCardReader } from '../../firmware/hal/node/nodeCardReaderLink';
 import { openNodeDevice } from '../../firmware/hal/node/nodeDevice';
+import { combineKeyComponents } from '../../host/hsm/keyComponents';
 import { TEST_CARDS } from '../../host/simulators/testCards';
 import { type Command, commandGroup, EXIT_OK, flagValue, parseFlags, required, UsageError } from '../args';
+import { componentCount, readKeyComponents } from '../keyComponentInput';
 
 /** Track 2 after the expiry on the emulated cards: service code 101, then discretionary data. */
 const EMULATED_TRACK2_TAIL = '1011234';
@@ -25,25 +30,29 @@ const DEFAULT_HEARTBEAT_MS = 5_000;
 const inject: Command = {
   summary: 'E4: load the reader\'s AES DUKPT initial key (hex on standard input)',
   help: `Usage: echo IK | paypad terminal reader inject --state-dir DIR --initial-key-id HEX
+       paypad terminal reader inject --state-dir DIR --initial-key-id HEX --from-bdk --kcv KCV [--components 2|3]
 
 Key injection for the secure card reader: the initial key (16, 24 or 32 bytes as hex, one line on
 standard input) and its initial key ID (8 bytes: BDK ID and derivation ID) fill the reader's 32
 future key registers, sealed in DIR under the device root key; the initial key itself is not kept.
 Replaces any earlier DUKPT keys. Prints the first transaction counter as JSON.
+
+With --from-bdk this is the key injection facility: the BDK's custodians enter its components as
+for \`paypad gateway reader-bdk load\` (keyed with echo off at a terminal, or one "COMPONENT KCV"
+line each from a pipe), each checked against its check value and the combined key against --kcv;
+the initial key is derived from the BDK and the initial key ID (ANSI X9.24-3-2017) and injected,
+and neither is kept or shown.
   --state-dir DIR        the emulated terminal (\`paypad terminal init\`)
-  --initial-key-id HEX   16 hex digits`,
+  --initial-key-id HEX   16 hex digits
+  --from-bdk             derive the initial key from the BDK's components instead of reading it
+  --kcv KCV              with --from-bdk: the BDK's check value (10 hex digits, the CMAC KCV)
+  --components N         with --from-bdk: 2 (the default) or 3`,
   async run(argv) {
-    const f = parseFlags(argv, { 'state-dir': { type: 'string' }, 'initial-key-id': { type: 'string' } });
+    const f = parseFlags(argv, { 'state-dir': { type: 'string' }, 'initial-key-id': { type: 'string' }, 'from-bdk': { type: 'boolean' }, kcv: { type: 'string' }, components: { type: 'string' } });
     const stateDir = required(f['state-dir'], 'state-dir');
     const initialKeyId = flagValue('initial-key-id', () => fromHex(required(f['initial-key-id'], 'initial-key-id'), 'initial key ID'));
-    if (process.stdin.isTTY) throw new UsageError('the initial key is read from standard input: pipe it in');
-    const line = await firstLine();
-    let initialKey: Uint8Array;
-    try {
-      initialKey = fromHex(line, 'initial key');
-    } catch {
-      throw new UsageError('standard input: expected the initial key as 32, 48 or 64 hex digits');
-    }
+    if (!f['from-bdk'] && (f.kcv !== undefined || f.components !== undefined)) throw new UsageError('--kcv and --components go with --from-bdk');
+    const initialKey = f['from-bdk'] ? await initialKeyFromBdk(initialKeyId, required(f.kcv, 'kcv'), componentCount(f.components)) : await pipedInitialKey();
     const device = openNodeDevice(stateDir);
     try {
       const counter = new SecureCardReader(device).loadInitialKey(initialKey, initialKeyId);
@@ -106,6 +115,31 @@ export const readerCommand: Command = commandGroup(
   'Usage: paypad terminal reader <command> [...]',
   { inject, run },
 );
+
+async function pipedInitialKey(): Promise<Uint8Array> {
+  if (process.stdin.isTTY) throw new UsageError('the initial key is read from standard input: pipe it in');
+  const line = await firstLine();
+  try {
+    return fromHex(line, 'initial key');
+  } catch {
+    throw new UsageError('standard input: expected the initial key as 32, 48 or 64 hex digits');
+  }
+}
+
+/** The key injection facility's derivation: the BDK from its checked components, the initial key from it; the BDK is wiped. */
+async function initialKeyFromBdk(initialKeyId: Uint8Array, kcv: string, count: number): Promise<Uint8Array> {
+  const components = await readKeyComponents(count);
+  try {
+    const bdk = combineKeyComponents(components, kcv);
+    try {
+      return dukptInitialKey(bdk, initialKeyId);
+    } finally {
+      wipe(bdk);
+    }
+  } finally {
+    for (const component of components) wipe(component.value);
+  }
+}
 
 /** One line of piped standard input, trimmed. */
 async function firstLine(): Promise<string> {

@@ -2,9 +2,10 @@
  * The checkout page's sessions and the payment parts behind them (E3-E9; docs/online-payments.md
  * "The checkout page"), started with the gateway in `paypad serve`:
  *
- * - its own HSM (an LMK file under <dataDir>/gateway) holding the card readers' BDK, the acquirer
- *   link's zone keys (the simulated acquirer's ceremony, as the bill platform does) and the voice
- *   PIN capture module's keys;
+ * - its own HSM (an LMK file under <dataDir>/gateway) holding the card readers' BDK (loaded by its
+ *   key ceremony, `paypad gateway reader-bdk load`, and kept as a key block in the database:
+ *   readerBdk.ts), the acquirer link's zone keys (the simulated acquirer's ceremony, as the bill
+ *   platform does) and the voice PIN capture module's keys;
  * - the card reader channel (readers dial /gateway/card-readers on the host's listener);
  * - the voice PIN channel on the platform's voice provider;
  * - the sensitive data vault, the payment flow, and a worker texting paying users.
@@ -15,13 +16,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
-import { join } from 'node:path';
 import { fromHex } from '../../shared/bytes';
 import { isPaypadError, PaypadError } from '../../shared/errors';
 import { isMainlandMobileNumber } from '../../shared/mobileNumber';
 import type { Database } from '../db/database';
 import type { Hsm, KeyComponent, KeyHandle } from '../hsm/hsm';
-import { createHsm, type HsmBackend, roleHsmConfig, systemRng } from '../hsm/index';
+import { createHsm, type HsmBackend, systemRng } from '../hsm/index';
 import type { Logger } from '../log';
 import type { MerchantDirectory } from '../merchants/merchantDirectory';
 import { createOutboxWorker, type OutboxWorker } from '../outbox/outboxWorker';
@@ -37,6 +37,7 @@ import type { GatewayOrder, GatewayOrders } from './gatewayOrders';
 import { PaymentInProgress, PaymentRequestReplayed } from './paymentErrors';
 import { type CardSource, createPaymentFlow, PAYMENT_SMS_TOPIC, type PaymentFlow, type PaymentResult, type PaymentStep } from './paymentFlow';
 import { createCardDebitLedger, GATEWAY_CHANNEL } from '../payments/cardDebitLedger';
+import { createReaderBdkStore, gatewayHsmConfig, type LoadedReaderBdk } from './readerBdk';
 import { ReaderChannel, type ReaderStatus } from './readerChannel';
 import { createSensitiveDataVault, type SensitiveDataVault } from './sensitiveDataVault';
 import { createVoicePinKeys, voicePinBlocks } from './voicePinBlock';
@@ -101,11 +102,14 @@ export interface RunningCheckout {
   /** Mounted at /gateway/checkout. */
   readonly role: RoleModule;
   /**
-   * The key ceremony for the readers' BDK: its components as the custodians enter them (TR-31
-   * B0, mode X, never exportable). Until then reads cannot be opened (CONFIG_INVALID). Resolves
-   * to the BDK's check value.
+   * The key ceremony for the readers' BDK, as `paypad gateway reader-bdk load` runs it
+   * (readerBdk.ts): its components as the custodians enter them (TR-31 B0, mode X, never
+   * exportable), kept across restarts. Until then reads cannot be opened (CONFIG_INVALID).
+   * READER_BDK_LOADED when one is loaded and `replace` is not set. Resolves to the BDK's check value.
    */
-  loadReaderBdk(components: readonly KeyComponent[], kcv: string): Promise<string>;
+  loadReaderBdk(components: readonly KeyComponent[], kcv: string, options?: { readonly replace?: boolean; readonly actor?: string }): Promise<string>;
+  /** The loaded BDK's check value, who loaded it and when; undefined before its ceremony. */
+  readerBdk(): Promise<LoadedReaderBdk | undefined>;
   /** Records the initial key ID injected into `readerId` (hex, 16 digits): reads from it must carry it. */
   registerReader(readerId: string, initialKeyIdHex: string): void;
   /** The reader channel on the host's listener. */
@@ -130,7 +134,7 @@ export async function startCheckout(options: CheckoutOptions): Promise<RunningCh
   const { database } = options;
   const clock = options.clock ?? (() => new Date());
   const logger = options.logger.child({ component: 'gateway-checkout' });
-  const hsm: Hsm = await createHsm(roleHsmConfig(options.hsm, { lmkFile: join(options.dataDir, 'gateway', 'lmk.key'), keyLabel: 'paypad-gateway' }));
+  const hsm: Hsm = await createHsm(gatewayHsmConfig(options.hsm, options.dataDir));
   const link = await options.acquirer.authoriserFor(hsm);
   const voiceKeys = await createVoicePinKeys(hsm);
   const voice = createVoicePinCapture({ voice: options.voice, pinBlocks: voicePinBlocks(hsm, voiceKeys, systemRng), log: logger }, options.voicePin);
@@ -141,6 +145,8 @@ export async function startCheckout(options: CheckoutOptions): Promise<RunningCh
     texts.wake();
   };
   const vault = createSensitiveDataVault({ db: database.db, logger, onQueued, clock, ttlMs: options.sensitiveTtlMs, sweepMs: options.sensitiveSweepMs });
+  const readerBdk = createReaderBdkStore(database, clock);
+  /** The BDK as of the last reader payment's start: read from the database each time, so a BDK loaded or replaced by the command is used without a restart. */
   let bdk: KeyHandle | undefined;
   const initialKeyIds = new Map<string, Uint8Array>();
   const merchantName = async (merchantNo: string): Promise<string> => (await options.merchants.merchant(merchantNo))?.legalName ?? merchantNo;
@@ -250,6 +256,7 @@ export async function startCheckout(options: CheckoutOptions): Promise<RunningCh
       if (session.requestIds.has(requestId)) throw new PaymentRequestReplayed();
       if (typeof mobile !== 'string' || !(isMainlandMobileNumber(mobile) || isE164(mobile))) throw new PaypadError('BAD_ARGUMENT', 'mobile: an 11-digit mainland mobile number or an E.164 number');
       if (session.paying) throw new PaymentInProgress();
+      if (card.kind === 'reader') bdk = await readerBdk.current();
       if (bdk === undefined && card.kind === 'reader') throw new PaypadError('CONFIG_INVALID', "the card readers' key (BDK) is not loaded on this gateway");
       if (card.kind === 'reader' && session.readerId === undefined) throw new PaypadError('CARD_READER_NOT_PAIRED', 'no card reader is paired with this checkout');
       session.requestIds.add(requestId);
@@ -278,10 +285,10 @@ export async function startCheckout(options: CheckoutOptions): Promise<RunningCh
     vault,
     texts,
     role: { name: 'gateway-checkout', mountPath: '/gateway/checkout', createRouter: () => createCheckoutRouter({ service }) },
-    async loadReaderBdk(components, kcv) {
-      bdk = await hsm.importKeyComponents({ usage: 'B0', algorithm: 'A', modeOfUse: 'X', exportability: 'N' }, components, kcv);
-      return hsm.keyCheckValue(bdk);
+    async loadReaderBdk(components, kcv, { replace = false, actor = 'system' } = {}) {
+      return (await readerBdk.load({ hsm, components, kcv, replace, actor })).kcv;
     },
+    readerBdk: () => readerBdk.status(),
     registerReader(readerId, initialKeyIdHex) {
       if (!READER_ID.test(readerId) || !/^[0-9A-Fa-f]{16}$/.test(initialKeyIdHex)) throw new PaypadError('BAD_ARGUMENT', 'registerReader: a reader id and 16 hex digits');
       initialKeyIds.set(readerId, fromHex(initialKeyIdHex));

@@ -27,6 +27,7 @@ import { pospTables } from '../../posp/migration';
 import { tmsTables } from '../../tms/migration';
 // The payment gateway keeps its migration beside its stores (host/gateway).
 import { gatewayTables } from '../../gateway/migration';
+import { gatewayReaderKeys } from '../../gateway/readerKeyMigration';
 // The merchant directory and the bill platform keep their migrations beside their stores (host/merchants, host/bills).
 import { merchantTables } from '../../merchants/migration';
 import { billTables } from '../../bills/migration';
@@ -34,4 +35,4 @@ import { billTables } from '../../bills/migration';
 import { billClientTables } from '../../bills/client/migration';
 import { billClientEnrolmentBuckets } from '../../bills/client/enrolmentLimitMigration';
 
-export const MIGRATIONS: readonly HostMigration[] = [auditLog, caCertificates, kmsKeys, outbox, mtmsTables, kmsIntakeSequence, mtmsRepairAuthorisations, mtmsKmsKeyPins, mtmsLookupBuckets, mtmsTkChallenges, ledger, mobilePayments, pospTables, tmsTables, gatewayTables, merchantTables, billTables, billClientTables, billClientEnrolmentBuckets];
+export const MIGRATIONS: readonly HostMigration[] = [auditLog, caCertificates, kmsKeys, outbox, mtmsTables, kmsIntakeSequence, mtmsRepairAuthorisations, mtmsKmsKeyPins, mtmsLookupBuckets, mtmsTkChallenges, ledger, mobilePayments, pospTables, tmsTables, gatewayTables, merchantTables, billTables, billClientTables, billClientEnrolmentBuckets, gatewayReaderKeys];
