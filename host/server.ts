@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';
-import { isPaypadError } from '../shared/errors';
+import { isPaypadError, PaypadError } from '../shared/errors';
 import { createHttpListener, listen, listenerUrl } from './http/listener';
 import { createApp } from './app';
 import type { CertificateAuthority } from './ca/authority';
@@ -23,6 +23,7 @@ import { type RunningMtms, startMtms } from './mtms/mtmsInstance';
 import { type RunningMobilePayments, startMobilePayments } from './payments/mobile/mobileRole';
 import { type RunningBillPlatform, startBillPlatform } from './bills/billsRole';
 import { createBillClientGateway } from './bills/client/gateway';
+import type { GatewayForPhones } from './bills/client/orderPayments';
 import { PLATFORM_KEY_ID } from './bills/merchantNotifications';
 import { type RunningCheckout, startCheckout } from './gateway/checkoutService';
 import { type RunningGateway, startGateway } from './gateway/gatewayRole';
@@ -98,6 +99,11 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
   let checkout: RunningCheckout | undefined;
   let ca: CertificateAuthority;
   let demoData: DemoDataState | 'off' = 'off';
+  // The phone client (in the bill platform) pays the gateway's orders; the gateway starts after it, before the host listens.
+  const gatewayForPhones = (): GatewayForPhones => {
+    if (gateway === undefined || checkout === undefined) throw new PaypadError('CONFIG_INVALID', 'the payment gateway is not running yet');
+    return { orders: gateway.orders, payments: checkout.payments, merchantName: checkout.merchantName };
+  };
   let server: Server;
   let endKeepAlive: () => void;
   try {
@@ -109,7 +115,7 @@ export async function startHost(config: HostConfig, options: StartOptions = {}):
     // The TMS beside each KMS (host/tms/tmsService); POSP hands its update notices to terminals (B6).
     const tms = createTms(database.db, config.dataDir);
     acquirer = await startSimulatedAcquirer({ database, network: mobile.network, platform: mobile.mobile.platform, logger, updateNotices: tms.notices });
-    bills = await startBillPlatform({ dataDir: config.dataDir, database, ca, acquirer, provider: mobile.network.provider, sms: mobile.sms, hsm: config.hsm, logger, demoData: config.demoData, clientGateway: createBillClientGateway });
+    bills = await startBillPlatform({ dataDir: config.dataDir, database, ca, acquirer, provider: mobile.network.provider, sms: mobile.sms, hsm: config.hsm, logger, demoData: config.demoData, clientGateway: (deps) => createBillClientGateway({ ...deps, gateway: gatewayForPhones }) });
     // One merchant directory and one platform signature for every merchant-facing API.
     gateway = startGateway({ database, logger, signers: bills.merchants.signers, notificationSigner: platformNotificationSigner({ keyId: PLATFORM_KEY_ID, privateKey: bills.identity.privateKey }) });
     const onlineOrders = gateway;

@@ -1,6 +1,6 @@
 /**
- * `paypad phone`: the bill payment client of a phone, in a shell (SPEC D1, D3, D4, D6, D7;
- * docs/bill-payments.md "The phone client"). It runs the same client core as the browser app
+ * `paypad phone`: the payment client of a phone, in a shell (SPEC D1, D3, D4, D6, D7;
+ * docs/bill-payments.md "The phone client"; the gateway's orders, E3, in phoneOrders.ts). It runs the same client core as the browser app
  * (shared/client) with the CLI's secure element: a key file of mode 0600 in the client's directory
  * (--home), beside its state (bin/commands/phoneElement.ts). Card numbers are read from standard
  * input and PINs with echo off (or --pin-stdin), never from a flag: a flag shows in `ps` and in
@@ -9,96 +9,17 @@
  * Exit codes: 0 done, 1 refused or failed (insufficient funds included: try another card), 2 a
  * wrong command line.
  */
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { createPhoneClient, type PhoneClient } from '../../shared/client/phoneClient';
 import { PaypadError } from '../../shared/errors';
-import type { BoundCard, PhoneBill } from '../../shared/protocol/phoneClient';
+import type { PhoneBill } from '../../shared/protocol/phoneClient';
 import { formatAmount } from '../../host/payments/mobile/notifications';
 import { type Command, commandGroup, EXIT_FAILED, EXIT_OK, parseFlags, required, UsageError } from '../args';
-import { fileStateStore, openFileElement } from './phoneElement';
-import { fetchTransport, openPushSocket } from './phoneTransport';
-
-const COMMON_HELP = `  --home DIR       the client's directory: element key and state (default ~/.paypad/phone)
-  --url URL        the host (default http://PAYPAD_HOST:PAYPAD_PORT, i.e. http://127.0.0.1:8780)`;
-const COMMON_FLAGS = { home: { type: 'string' }, url: { type: 'string' } } as const;
-
-function hostUrl(flag: string | undefined): string {
-  const url = flag ?? `http://${process.env.PAYPAD_HOST || '127.0.0.1'}:${process.env.PAYPAD_PORT || '8780'}`;
-  if (!/^https?:\/\/[^/]+$/.test(url)) throw new UsageError(`--url must be http(s)://host:port, got '${url.slice(0, 80)}'`);
-  return url;
-}
-
-async function phone(flags: { home?: string; url?: string }, create = false): Promise<{ client: PhoneClient; url: string }> {
-  const home = flags.home ?? join(homedir(), '.paypad', 'phone');
-  const url = hostUrl(flags.url);
-  const element = await openFileElement(home, create);
-  return { client: createPhoneClient({ element, store: fileStateStore(home), transport: fetchTransport(url) }), url };
-}
-
-function print(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value)}\n`);
-}
+import { ask, askCard, COMMON_FLAGS, COMMON_HELP, phone, pickCard, pinFromTty, print, stdinLine } from './phoneCli';
+import { orderCommands } from './phoneOrders';
+import { openPushSocket } from './phoneTransport';
 
 function describeBill(b: PhoneBill): string {
   const who = b.forAnotherPerson ? `\n  ordered by ${b.buyerMobile}: you are paying for another person` : '';
   return `bill ${b.id} from ${b.merchantName} (certificate ${b.merchantCertificateSubject})\n  ${formatAmount(b.amountMinor, b.currency)} for ${b.goods}, order ${b.orderId}\n  to account ${b.receivingAccount}, until ${b.expiresAt}${who}`;
-}
-
-/** One line of standard input (a pipe), its bytes wiped after; at most `max` characters. */
-async function stdinLine(max: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) {
-    chunks.push(chunk as Buffer);
-    if ((chunk as Buffer).includes(0x0a) || chunks.reduce((n, c) => n + c.length, 0) > max) break;
-  }
-  const data = Buffer.concat(chunks);
-  for (const c of chunks) c.fill(0);
-  const line = data.toString('utf8').split('\n')[0].replace(/\r$/, '');
-  data.fill(0);
-  return line;
-}
-
-function ask(question: string): Promise<string> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  return new Promise((resolve) => rl.question(`${question} `, (answer) => {
-    rl.close();
-    resolve(answer.trim());
-  }));
-}
-
-/** Keyed with echo off, '*' per digit, Enter ends; Ctrl-C cancels. */
-function pinFromTty(): Promise<string> {
-  const input = process.stdin;
-  input.setRawMode(true);
-  process.stderr.write('PIN (Enter when done): ');
-  return new Promise((resolve, reject) => {
-    let pin = '';
-    input.resume();
-    const onData = (chunk: Buffer) => {
-      for (const byte of chunk) {
-        if (byte >= 0x30 && byte <= 0x39) {
-          pin += String.fromCharCode(byte);
-          process.stderr.write('*');
-        } else if (byte === 0x7f || byte === 0x08) {
-          pin = '';
-          process.stderr.write('\nPIN cleared, key it again: ');
-        } else if (byte === 0x0d || byte === 0x0a || byte === 0x03) {
-          chunk.fill(0);
-          input.off('data', onData);
-          input.setRawMode(false);
-          input.pause();
-          process.stderr.write('\n');
-          if (byte === 0x03) reject(new PaypadError('OPERATOR_CANCELLED', 'the PIN entry was cancelled; nothing was paid'));
-          else resolve(pin);
-          return;
-        }
-      }
-      chunk.fill(0);
-    };
-    input.on('data', onData);
-  });
 }
 
 const enrol: Command = {
@@ -178,12 +99,6 @@ ${COMMON_HELP}`,
   },
 };
 
-function pickCard(all: readonly BoundCard[], wanted: string): BoundCard {
-  const card = all.find((c) => c.cardRef === wanted.toUpperCase() || c.maskedPan === wanted || (/^\d{4}$/.test(wanted) && c.maskedPan.endsWith(wanted)));
-  if (!card) throw new UsageError(`--card: no bound card is ${wanted.slice(0, 32)} (give its last four digits, masked number or reference; see paypad phone cards)`);
-  return card;
-}
-
 const pay: Command = {
   summary: 'D4, D6: pay a bill with a bound card and its PIN; after insufficient funds, another card',
   help: `Usage: paypad phone pay --bill ID [--card LAST4|REF] [--pin-stdin] [--yes] [--home DIR] [--url URL]
@@ -208,12 +123,7 @@ ${COMMON_HELP}`,
     const bound = await client.cards();
     let card = f.card === undefined ? undefined : pickCard(bound, f.card);
     for (;;) {
-      if (!card) {
-        bound.forEach((c, i) => process.stderr.write(`  ${i + 1}. ${c.maskedPan}\n`));
-        const choice = Number(await ask('card number from the list:'));
-        card = bound[choice - 1];
-        if (!card) throw new PaypadError('OPERATOR_CANCELLED', 'no card chosen; nothing was paid');
-      }
+      card ??= await askCard(bound);
       const pin = f['pin-stdin'] ? await stdinLine(16) : await pinFromTty();
       const answer = await client.pay(bill, card.cardRef, pin);
       print({ ...answer, card: card.maskedPan });
@@ -291,7 +201,7 @@ ${COMMON_HELP}`,
 };
 
 export const phoneCommand: Command = commandGroup(
-  'the bill payment client of a phone: enrol, bind cards, pay or refuse bills pushed to it',
-  'Usage: paypad phone <command> [...]\n\nA phone\'s payment client against the running host (docs/bill-payments.md).',
-  { enrol, confirm, 'bind-card': bindCard, cards, bills, pay, refuse, watch },
+  'the payment client of a phone: enrol, bind cards, pay or refuse bills pushed to it, pay the gateway\'s orders by code',
+  'Usage: paypad phone <command> [...]\n\nA phone\'s payment client against the running host (docs/bill-payments.md, docs/online-payments.md).',
+  { enrol, confirm, 'bind-card': bindCard, cards, bills, pay, refuse, watch, ...orderCommands },
 );

@@ -44,7 +44,7 @@ export interface GatewayMerchant {
   /** Requests to the notify URL whose signature did not verify. */
   readonly refused: number;
   /** E1, E2: a signed POST /gateway/orders. */
-  createOrder(fields: { amount: number; description: string; expiresInMinutes?: number }): Promise<GatewayOrderAnswer>;
+  createOrder(fields: { amount: number; description: string; expiresInMinutes?: number; account?: string }): Promise<GatewayOrderAnswer>;
   close(): Promise<void>;
 }
 

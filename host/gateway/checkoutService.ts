@@ -99,6 +99,10 @@ export interface RunningCheckout {
   readonly readers: ReaderChannel;
   readonly vault: SensitiveDataVault;
   readonly texts: OutboxWorker;
+  /** The payment flow the page's payments run through; the phone client's order payments run through it too. */
+  readonly payments: PaymentFlow;
+  /** The merchant's name as buyers are shown it. */
+  merchantName(merchantNo: string): Promise<string>;
   /** Mounted at /gateway/checkout. */
   readonly role: RoleModule;
   /**
@@ -284,6 +288,8 @@ export async function startCheckout(options: CheckoutOptions): Promise<RunningCh
     readers,
     vault,
     texts,
+    payments: flow,
+    merchantName,
     role: { name: 'gateway-checkout', mountPath: '/gateway/checkout', createRouter: () => createCheckoutRouter({ service }) },
     async loadReaderBdk(components, kcv, { replace = false, actor = 'system' } = {}) {
       return (await readerBdk.load({ hsm, components, kcv, replace, actor })).kcv;

@@ -50,7 +50,13 @@ export type CardSource =
   /** The checkout's paired secure reader; `pinOnPad` asks for the PIN on its keypad with the read. */
   | { readonly kind: 'reader'; readonly checkoutId: string; readonly pinOnPad: boolean; readonly initialKeyId?: Uint8Array }
   /** Track 2 as the page parsed a keyboard-wedge swipe (ASCII between the sentinels). Wiped after use. */
-  | { readonly kind: 'swipe'; readonly track2: Uint8Array };
+  | { readonly kind: 'swipe'; readonly track2: Uint8Array }
+  /**
+   * A card bound to the user's phone (host/bills/client/orderPayments): number and expiry keyed, no
+   * track (a card-not-present debit, entry mode 01), the PIN block from the phone already under the
+   * zone PIN key. Wiped after use.
+   */
+  | { readonly kind: 'bound'; readonly pan: string; readonly expiry: string; readonly pinBlock: Uint8Array };
 
 export interface PaymentRequest {
   readonly orderNumber: string;
@@ -109,9 +115,13 @@ export function createPaymentFlow(deps: PaymentFlowDeps): PaymentFlow {
   const { orders, vault, hsm } = deps;
   const log = deps.logger.child({ component: 'gateway-payment' });
 
-  /** Reads the card; keeps its track 2 (and a pad PIN block) in the vault; the PAN and expiry for the debit. */
-  const readCard = async (request: PaymentRequest, subject: SensitiveSubject): Promise<{ pan: string; expiry: string; panLast4: string; padPin: boolean }> => {
+  /** Reads the card; keeps its track 2 (and a pad or phone PIN block) in the vault; the PAN and expiry for the debit. */
+  const readCard = async (request: PaymentRequest, subject: SensitiveSubject): Promise<{ pan: string; expiry: string; panLast4: string; padPin: boolean; keyed?: true }> => {
     const { card } = request;
+    if (card.kind === 'bound') {
+      vault.keep(subject, 'pin-block', card.pinBlock);
+      return { pan: card.pan, expiry: card.expiry, panLast4: card.pan.slice(-4), padPin: true, keyed: true };
+    }
     if (card.kind === 'swipe') {
       try {
         const fields = readTrack2(card.track2);
@@ -145,13 +155,13 @@ export function createPaymentFlow(deps: PaymentFlowDeps): PaymentFlow {
   };
 
   /** One 0200 with the vault's track 2 and PIN block; the ledger hold goes on before it is sent. */
-  const debit = async (order: GatewayOrder, card: { pan: string; expiry: string }, attemptId: string): Promise<{ outcome: AuthorisationOutcome; sent: SentDebit }> => {
-    const track = vault.open(order.orderNumber, 'track2');
+  const debit = async (order: GatewayOrder, card: { pan: string; expiry: string; keyed?: true }, attemptId: string): Promise<{ outcome: AuthorisationOutcome; sent: SentDebit }> => {
+    const track = card.keyed ? undefined : vault.open(order.orderNumber, 'track2');
     const pinBlock = vault.open(order.orderNumber, 'pin-block');
     let sent: SentDebit | undefined;
     try {
       const outcome = await deps.authoriser.debit(
-        { pan: card.pan, expiry: card.expiry, track2: bytesToAscii(track), pinBlock, amountMinor: BigInt(order.amountMinor), currencyNumeric: CURRENCY_NUMERIC[order.currency], terminalId: GATEWAY_TERMINAL_ID, merchantId: order.merchantNo },
+        { pan: card.pan, expiry: card.expiry, ...(track === undefined ? {} : { track2: bytesToAscii(track) }), pinBlock, amountMinor: BigInt(order.amountMinor), currencyNumeric: CURRENCY_NUMERIC[order.currency], terminalId: GATEWAY_TERMINAL_ID, merchantId: order.merchantNo },
         (s) => {
           sent = s;
           return deps.ledger.hold(attemptId, order.merchantNo, BigInt(order.amountMinor), order.currency);
@@ -159,7 +169,7 @@ export function createPaymentFlow(deps: PaymentFlowDeps): PaymentFlow {
       );
       return { outcome, sent: sent as SentDebit };
     } finally {
-      wipe(track);
+      if (track !== undefined) wipe(track);
       wipe(pinBlock);
     }
   };

@@ -1,6 +1,7 @@
 /**
- * The phone payment client's core (SPEC D1, D3, D4, D6, D7): enrolment, binding cards, listing,
- * paying and refusing bills, and checking what the platform pushes, over the protocol of
+ * The phone payment client's core (SPEC D1, D3, D4, D6, D7, E3): enrolment, binding cards, listing,
+ * paying and refusing bills, finding and paying the payment gateway's orders, and checking what
+ * the platform pushes, over the protocol of
  * shared/protocol/phoneClient. The same code runs in the CLI (`paypad phone`) and the browser app;
  * each brings its SecureElement, its PhoneStateStore and a PhoneTransport (fetch in both).
  *
@@ -22,7 +23,8 @@ import type { HeaderMap, MacFunction } from '../protocol/macEnvelope';
 import {
   billPayPath, billRefusePath, bindCardResponse, billsResponse, type BoundCard, encipherField, enrolFinishResponse, enrolmentKeyResponse,
   enrolStartResponse, PHONE_CLIENT_PATHS, PHONE_CONTENT_TYPE, PHONE_KEY_BYTES, PHONE_KEY_NAMES, phoneKeyContext, type PhoneBill, type PayResponse, payResponse,
-  pushFrame, pushMessage, type PushMessage, refuseResponse,
+  pushFrame, pushMessage, type PushMessage, refuseResponse, findOrderRequest, orderResponse, ordersResponse, type PayOrderResponse, payOrderResponse,
+  type PhoneOrder,
 } from '../protocol/phoneClient';
 import { PHONE_MAC_HEADERS, PHONE_MAX_BODY_BYTES, phoneMacHex, phonePushMacInput, phoneRequestMacInput, phoneResponseMacInput, signPhoneRequest, verifyPhoneMac } from '../protocol/phoneClientEnvelope';
 import { nextSequence } from '../protocol/sequence';
@@ -98,6 +100,16 @@ export interface PhoneClient {
   pay(bill: PhoneBill, cardRef: string, pin: string): Promise<PayResponse>;
   /** D7. */
   refuse(billId: string): Promise<PhoneBill>;
+  /** E3: the payment gateway's orders open for this phone's account (its enrolled number). */
+  accountOrders(): Promise<readonly PhoneOrder[]>;
+  /** E3: the gateway order a typed transaction code names. TRANSACTION_CODE_INVALID, GATEWAY_ORDER_EXPIRED, ... */
+  findOrder(code: string): Promise<PhoneOrder>;
+  /**
+   * E3, E6-E9: pays `order` (as found and confirmed) with the bound card `cardRef` and `pin`; `code`
+   * when it was found by its transaction code. Refusals are typed errors (PAYMENT_INSUFFICIENT_FUNDS,
+   * GATEWAY_ORDER_NOT_PAYABLE, ...): the order has failed or is another payment's then.
+   */
+  payOrder(order: PhoneOrder, cardRef: string, pin: string, code?: string): Promise<PayOrderResponse>;
   /** The push channel's first frame, and the hello sequence to check pushes against. */
   pushHello(): Promise<{ frame: string; hello: number }>;
   /** A pushed frame checked (MAC, hello, counter above `lastN`) and decoded. */
@@ -175,6 +187,33 @@ export function createPhoneClient(deps: PhoneClientDeps): PhoneClient {
     return { pan: m[1], expiry: m[2] };
   }
 
+  function storedCard(s: PhoneState, cardRef: string): StoredCard {
+    const card = s.cards.find((c) => c.cardRef === cardRef || c.maskedPan === cardRef || c.maskedPan.endsWith(cardRef));
+    if (!card) throw new PaypadError('PHONE_CARD_UNKNOWN', `no card bound on this phone matches ${cardRef.slice(0, 32)}`);
+    return card;
+  }
+
+  /**
+   * A pay message's card fields: the card's number and expiry, and the ISO 9564-1 format 4 PIN
+   * block under K_pin, each under K_enc (`more` adds fields under the same keys).
+   */
+  async function cardFields<M extends object>(s: PhoneState, card: StoredCard, pin: string, more: (k: { enc: Uint8Array }) => M): Promise<{ pan: string; expiry: string; pinBlock: string } & M> {
+    const { pan, expiry } = await openCard(card);
+    return withKeys(s, async (k) => {
+      const block = encipherPinBlockIso4(k.pin, pin, pan, element.rng);
+      try {
+        return {
+          pan: encipherField(k.enc, 'pan', pan, element.rng),
+          expiry: encipherField(k.enc, 'expiry', expiry, element.rng),
+          pinBlock: encipherField(k.enc, 'pinBlock', toHex(block), element.rng),
+          ...more(k),
+        };
+      } finally {
+        wipe(block);
+      }
+    });
+  }
+
   return {
     async startEnrolment(mobile) {
       const e164 = mobileNumberToE164(mobile);
@@ -236,8 +275,7 @@ export function createPhoneClient(deps: PhoneClientDeps): PhoneClient {
 
     async pay(bill, cardRef, pin) {
       let s = await enrolled();
-      const card = s.cards.find((c) => c.cardRef === cardRef || c.maskedPan === cardRef || c.maskedPan.endsWith(cardRef));
-      if (!card) throw new PaypadError('PHONE_CARD_UNKNOWN', `no card bound on this phone matches ${cardRef.slice(0, 32)}`);
+      const card = storedCard(s, cardRef);
       // D6: the first attempt at a bill makes its key; every later card tried reuses it.
       let key = s.billKeys[bill.id];
       if (key === undefined) {
@@ -245,25 +283,14 @@ export function createPhoneClient(deps: PhoneClientDeps): PhoneClient {
         s = { ...s, billKeys: { ...s.billKeys, [bill.id]: key } };
         await store.save(s);
       }
-      const { pan, expiry } = await openCard(card);
-      const message = await withKeys(s, async (k) => {
-        const block = encipherPinBlockIso4(k.pin, pin, pan, element.rng);
-        try {
-          return {
-            v: 1,
-            pan: encipherField(k.enc, 'pan', pan, element.rng),
-            expiry: encipherField(k.enc, 'expiry', expiry, element.rng),
-            pinBlock: encipherField(k.enc, 'pinBlock', toHex(block), element.rng),
-            mobile: encipherField(k.enc, 'mobile', s.mobile, element.rng),
-            amountMinor: bill.amountMinor,
-            currency: bill.currency,
-            receivingAccount: bill.receivingAccount,
-            idempotencyKey: key,
-          };
-        } finally {
-          wipe(block);
-        }
-      });
+      const message = {
+        v: 1,
+        ...(await cardFields(s, card, pin, (k) => ({ mobile: encipherField(k.enc, 'mobile', s.mobile, element.rng) }))),
+        amountMinor: bill.amountMinor,
+        currency: bill.currency,
+        receivingAccount: bill.receivingAccount,
+        idempotencyKey: key,
+      };
       const answer = await exchange('POST', billPayPath(bill.id), message, payResponse, s);
       if (answer.outcome === 'paid') {
         const latest = await enrolled();
@@ -275,6 +302,28 @@ export function createPhoneClient(deps: PhoneClientDeps): PhoneClient {
 
     async refuse(billId) {
       return (await exchange('POST', billRefusePath(billId), { v: 1 }, refuseResponse)).bill;
+    },
+
+    async accountOrders() {
+      return (await exchange('GET', PHONE_CLIENT_PATHS.orders, undefined, ordersResponse)).orders;
+    },
+
+    async findOrder(code) {
+      return (await exchange('POST', PHONE_CLIENT_PATHS.orderFind, findOrderRequest({ v: 1, code }, 'code'), orderResponse)).order;
+    },
+
+    async payOrder(order, cardRef, pin, code) {
+      const s = await enrolled();
+      const card = storedCard(s, cardRef);
+      const message = {
+        v: 1,
+        orderNumber: order.orderNumber,
+        ...(code === undefined ? {} : { code }),
+        ...(await cardFields(s, card, pin, () => ({}))),
+        amountMinor: order.amountMinor,
+        currency: order.currency,
+      };
+      return exchange('POST', PHONE_CLIENT_PATHS.orderPay, message, payOrderResponse, s);
     },
 
     async pushHello() {

@@ -38,6 +38,10 @@ export const PHONE_CLIENT_PATHS = Object.freeze({
   cards: `${PHONE_CLIENT_BASE}/cards`,
   bills: `${PHONE_CLIENT_BASE}/bills`,
   push: `${PHONE_CLIENT_BASE}/push`,
+  /** The payment gateway's orders (E3): listed for the phone's account, found by code, paid. */
+  orders: `${PHONE_CLIENT_BASE}/orders`,
+  orderFind: `${PHONE_CLIENT_BASE}/orders/find`,
+  orderPay: `${PHONE_CLIENT_BASE}/orders/pay`,
 });
 /**
  * The media type of MAC'd bodies: JSON, but not application/json, so no JSON parser on the way
@@ -198,7 +202,66 @@ export const pushMessage = object({
   bill: phoneBill,
 });
 
+// --- Gateway orders (E3): found by transaction code or listed for the phone's account, then paid ---
+
+/** A gateway order number: 'GO' and 24 of A-Z 0-9. */
+export const gatewayOrderNumber = string({ min: 26, max: 26, pattern: /^GO[A-Z0-9]+$/, describe: "'GO' and 24 of A-Z 0-9" });
+/**
+ * A transaction code as the buyer typed it: digits, with the spaces or dashes it was shown with.
+ * The platform checks its length and Damm check digit (TRANSACTION_CODE_INVALID), so the client
+ * need not carry the check.
+ */
+export const typedTransactionCode = string({ min: 1, max: 32, pattern: /^[0-9 -]+$/, describe: 'the transaction code: digits, spaces or dashes' });
+
+/** An order as the phone shows it before the buyer confirms: who is paid, for what, how much, until when. */
+export const phoneOrder = object({
+  orderNumber: gatewayOrderNumber,
+  merchantName: text(1, 120),
+  merchantOrderId: text(1, 64),
+  description: text(1, 256),
+  amountMinor: integer(1, 1_000_000_000_000),
+  currency: string({ min: 3, max: 3, pattern: /^[A-Z]+$/, describe: 'an ISO 4217 code' }),
+  transactionCode: string({ min: 12, max: 12, pattern: /^\d+$/, describe: '12 digits' }),
+  state: oneOf('created', 'paying', 'paid', 'failed', 'expired'),
+  expiresAt: timestamp,
+  /** The order names this phone's paypad account (its enrolled number): it can be paid without the code. */
+  forThisAccount: oneOf(true, false),
+});
+
+/** GET orders: the orders open for the phone's account, newest first. */
+export const ordersResponse = object({ v: oneOf(1), orders: array(phoneOrder, 0, 200) });
+/** POST orders/find: the order a typed code names (the code stays out of the URL and the logs). */
+export const findOrderRequest = object({ v: oneOf(1), code: typedTransactionCode });
+export const orderResponse = object({ v: oneOf(1), order: phoneOrder });
+
+/**
+ * POST orders/pay: the order as it was found (by its code, or its number when it names this
+ * phone's account), what the payer confirmed (amount, currency), the bound card and the PIN block
+ * under K_pin, each under K_enc. The text after the payment goes to the phone's enrolled number.
+ * No idempotency key: the gateway's claim lets an order be paid once, and a second try is
+ * refused GATEWAY_ORDER_NOT_PAYABLE.
+ */
+export const payOrderRequest = object({
+  v: oneOf(1),
+  orderNumber: gatewayOrderNumber,
+  code: optional(typedTransactionCode),
+  pan: encipheredField,
+  expiry: encipheredField,
+  pinBlock: encipheredField,
+  amountMinor: integer(1, 1_000_000_000_000),
+  currency: string({ min: 3, max: 3, pattern: /^[A-Z]+$/, describe: 'an ISO 4217 code' }),
+});
+export const payOrderResponse = object({
+  v: oneOf(1),
+  outcome: oneOf('paid'),
+  order: phoneOrder,
+  reference: string({ min: 1, max: 64, pattern: /^[A-Za-z0-9_-]+$/, describe: 'a payment reference' }),
+  maskedPan,
+});
+
 export type PhoneBill = ReturnType<typeof phoneBill>;
+export type PhoneOrder = ReturnType<typeof phoneOrder>;
+export type PayOrderResponse = ReturnType<typeof payOrderResponse>;
 export type BoundCard = ReturnType<typeof boundCard>;
 export type PayResponse = ReturnType<typeof payResponse>;
 export type PushMessage = ReturnType<typeof pushMessage>;

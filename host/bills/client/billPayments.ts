@@ -6,30 +6,24 @@
  *     designated number (BILL_NOT_FOR_THIS_NUMBER);
  *   - amount, currency and receiving account are what the bill says (D5: the payment is checked
  *     against the bill; PROTOCOL_MALFORMED otherwise: the phone showed something else);
- *   - the card, deciphered under K_enc, is bound to this phone (PHONE_CARD_NOT_BOUND);
- *   - the PIN block, enciphered under K_enc around its own encipherment under K_pin, is translated
- *     in the HSM from K_pin to the zone PIN key of the acquirer link (PIN_BLOCK_INVALID).
+ *   - the card is bound to this phone and the PIN block goes to the acquirer link's zone PIN key
+ *     (phoneCard.ts).
  *
  * Then BillPlatform.pay gets the card in memory only and the translated block. Insufficient funds
  * or a decline is an answer, not an error: the bill stays open and the phone may try another card
  * under the same idempotency key (D6).
  */
-import { fromHex, wipe } from '../../../shared/bytes';
 import { PaypadError } from '../../../shared/errors';
 import { type PayResponse, payRequest, type PhoneBill } from '../../../shared/protocol/phoneClient';
 import { PHONE_MAX_BODY_BYTES } from '../../../shared/protocol/phoneClientEnvelope';
 import { decodeJson } from '../../../shared/protocol/validate';
-import type { Hsm, KeyHandle } from '../../hsm/hsm';
 import type { Bill, BillPlatform } from '../billPlatform';
-import { type BoundCards, decipherField } from './cards';
+import { decipherField } from './cards';
+import { type PhoneCardDeps, withPhoneCard } from './phoneCard';
 import type { Phone } from './phones';
 
-export interface BillPaymentsDeps {
-  readonly hsm: Hsm;
-  /** The acquirer link's zone PIN key (P0 that may encrypt) in `hsm`. */
-  readonly zonePinKey: KeyHandle;
+export interface BillPaymentsDeps extends PhoneCardDeps {
   readonly platform: BillPlatform;
-  readonly cards: BoundCards;
 }
 
 export interface PhoneBillPayments {
@@ -72,14 +66,7 @@ export function createPhoneBillPayments(deps: BillPaymentsDeps): PhoneBillPaymen
       if (request.amountMinor !== bill.amountMinor || request.currency !== bill.currency || request.receivingAccount !== bill.receivingAccount) {
         throw new PaypadError('PROTOCOL_MALFORMED', 'the payment does not match the bill (amount, currency or receiving account): fetch the bill again');
       }
-      const pan = await decipherField(deps.hsm, phone, 'pan', request.pan);
-      const expiry = await decipherField(deps.hsm, phone, 'expiry', request.expiry);
-      if (!/^\d{4}$/.test(expiry)) throw new PaypadError('PROTOCOL_MALFORMED', 'expiry: expected YYMM');
-      await deps.cards.assertBound(phone, pan);
-      const underPinKey = fromHex(await decipherField(deps.hsm, phone, 'pinBlock', request.pinBlock), 'pinBlock');
-      let pinBlock: Uint8Array | undefined;
-      try {
-        pinBlock = await deps.hsm.translatePinBlock(phone.keys.pin, deps.zonePinKey, underPinKey, pan);
+      return withPhoneCard(deps, phone, request, async ({ pan, expiry, pinBlock }) => {
         const outcome = await deps.platform.pay({ billId: bill.id, payerMobile: phone.mobile, pan, expiry, pinBlock, idempotencyKey: request.idempotencyKey });
         return {
           v: 1,
@@ -88,9 +75,7 @@ export function createPhoneBillPayments(deps: BillPaymentsDeps): PhoneBillPaymen
           ...(outcome.outcome === 'paid' ? { reference: outcome.reference } : {}),
           ...(outcome.outcome === 'declined' ? { responseCode: outcome.responseCode } : {}),
         };
-      } finally {
-        wipe(underPinKey, ...(pinBlock ? [pinBlock] : []));
-      }
+      });
     },
 
     async refuse(phone, billId) {

@@ -1,12 +1,13 @@
 /**
- * The phone client gateway in one piece (D1, D3-D7): enrolment, bound cards, bill payments, the
- * push channel and its texts, over the HSM that keeps every phone's keys and the zone PIN key.
+ * The phone client gateway in one piece (D1, D3-D7, E3): enrolment, bound cards, bill payments,
+ * the payment gateway's orders (found by code or account, paid), the push channel and its texts, over the HSM that keeps every phone's keys and the zone PIN key.
  * The bill role mounts `router` at /bills/client, calls `attach` with the host's HTTP server (the
  * push channel's WebSocket upgrade), `start` once serving, and `close` when stopping.
  */
 import type { Server } from 'node:http';
 import type { Router } from 'express';
 import type { Kysely } from 'kysely';
+import { PaypadError } from '../../../shared/errors';
 import { createAuditStore } from '../../audit/auditStore';
 import type { Dialect } from '../../db/database';
 import type { Schema } from '../../db/schema';
@@ -22,6 +23,7 @@ import { createBoundCards } from './cards';
 import { createEnrolments } from './enrolment';
 import { createEnrolmentLimits } from './enrolmentLimits';
 import { createGatewayKeys } from './gatewayKeys';
+import { createPhoneOrderPayments, type GatewayForPhones } from './orderPayments';
 import { createPhones } from './phones';
 import { BILL_CLIENT_SMS_TOPIC, createPushChannel, type PushChannel } from './pushChannel';
 import { createBillClientRouter } from './router';
@@ -38,6 +40,8 @@ export interface BillClientGatewayDeps {
   /** Enrolment codes, and "a bill is waiting" texts (through the outbox). */
   readonly sms: SmsGateway;
   readonly logger: Logger;
+  /** The running payment gateway, for its orders (E3); CONFIG_INVALID where the host runs none. */
+  readonly gateway?: () => GatewayForPhones;
   readonly clock?: () => Date;
 }
 
@@ -51,6 +55,10 @@ export interface BillClientGateway {
   close(): Promise<void>;
 }
 
+function noGateway(): never {
+  throw new PaypadError('CONFIG_INVALID', 'this host runs no payment gateway: its orders cannot be paid here');
+}
+
 export function createBillClientGateway(deps: BillClientGatewayDeps): BillClientGateway {
   const clock = deps.clock ?? (() => new Date());
   const audit = createAuditStore(deps.db, clock);
@@ -58,11 +66,12 @@ export function createBillClientGateway(deps: BillClientGatewayDeps): BillClient
   const phones = createPhones(deps.db, deps.hsm);
   const cards = createBoundCards({ db: deps.db, hsm: deps.hsm, keys, provider: deps.provider, audit, clock });
   const payments = createPhoneBillPayments({ hsm: deps.hsm, zonePinKey: deps.zonePinKey, platform: deps.platform, cards });
+  const orders = createPhoneOrderPayments({ hsm: deps.hsm, zonePinKey: deps.zonePinKey, cards, gateway: deps.gateway ?? noGateway });
   const enrolments = createEnrolments({ db: deps.db, hsm: deps.hsm, keys, sms: deps.sms, limits: createEnrolmentLimits(deps.db, clock), audit, clock });
   const texts = createOutboxWorker({ db: deps.db, dialect: deps.dialect, handlers: { [BILL_CLIENT_SMS_TOPIC]: mobileSmsHandler(deps.sms) }, clock, logger: deps.logger });
   const push = createPushChannel({ db: deps.db, phones, platform: deps.platform, logger: deps.logger, clock, onQueued: () => texts.wake() });
   return {
-    router: createBillClientRouter({ keys, enrolments, phones, cards, payments }),
+    router: createBillClientRouter({ keys, enrolments, phones, cards, payments, orders }),
     push,
     texts,
     attach: (server) => push.attach(server),

@@ -9,6 +9,9 @@
  *   GET  /bills                    the phone's open bills (D3)                    MAC'd
  *   POST /bills/:billId/pay        pay (D4-D6)                                    MAC'd
  *   POST /bills/:billId/refuse     refuse (D7)                                    MAC'd
+ *   GET  /orders                   gateway orders open for the phone's account (E3) MAC'd
+ *   POST /orders/find              a gateway order by its transaction code (E3)   MAC'd
+ *   POST /orders/pay               pay a gateway order (E3, E6-E9)                MAC'd
  *
  * Bodies arrive raw: the MAC covers the bytes as sent (the client sends them as
  * application/vnd.paypad.phone+json, which the host's JSON parser leaves alone). Once a request's
@@ -28,6 +31,7 @@ import type { BoundCards } from './cards';
 import type { Enrolments } from './enrolment';
 import type { GatewayKeys } from './gatewayKeys';
 import type { PhoneBillPayments } from './billPayments';
+import type { PhoneOrderPayments } from './orderPayments';
 import type { Phone, Phones } from './phones';
 
 export interface BillClientRouterDeps {
@@ -36,6 +40,7 @@ export interface BillClientRouterDeps {
   readonly phones: Phones;
   readonly cards: BoundCards;
   readonly payments: PhoneBillPayments;
+  readonly orders: PhoneOrderPayments;
 }
 
 const rawBody = express.raw({ type: () => true, limit: PHONE_MAX_BODY_BYTES });
@@ -108,6 +113,9 @@ export function createBillClientRouter(deps: BillClientRouterDeps): Router {
     decodeJson(request.body, PHONE_MAX_BODY_BYTES, refuseRequest, 'refuse');
     return { v: 1, bill: await deps.payments.refuse(phone, billIdField(req.params.billId, 'billId')) };
   }));
+  router.get('/orders', rawBody, phoneRoute(async (phone) => ({ v: 1, orders: await deps.orders.orders(phone) })));
+  router.post('/orders/find', rawBody, phoneRoute(async (phone, request) => ({ v: 1, order: await deps.orders.find(phone, request.body) })));
+  router.post('/orders/pay', rawBody, phoneRoute(async (phone, request) => deps.orders.pay(phone, request.body)));
   // Retry-After for a refused enrolment start (RFC 6585 §4, RFC 9110 §10.2.3); then the host's error handler answers.
   router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (err instanceof RateLimited) res.set('Retry-After', String(err.retryAfterS));
