@@ -22,6 +22,7 @@ import { type RunningHost, startHost } from '../../host/server';
 import { TEST_CARDS, TEST_PIN } from '../../host/simulators/testCards';
 import { fromHex } from '../../shared/bytes';
 import type { PhoneBill } from '../../shared/protocol/phoneClient';
+import { phoneCliRunner } from './support/phoneCliRun';
 import { type E2eDatabase, e2eDatabase } from './support/e2eDatabase';
 import { captureHttpServers, type HttpCapture } from './support/httpCapture';
 import { findKeys, type ScanSource } from './support/keyLeakScan';
@@ -41,27 +42,8 @@ let host: RunningHost;
 let http: HttpCapture;
 const printed: string[] = [];
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** `paypad phone <args> --home H --url U` with `input` on standard input; the output kept for the X1 scan. */
-function phone(args: readonly string[], input = ''): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(PAYPAD_BIN, ['phone', ...args, '--home', home, '--url', host.url], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => void (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => void (stderr += d));
-    child.stdin.end(input);
-    child.once('close', (code) => {
-      printed.push(stdout, stderr);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const phone = phoneCliRunner(() => home, () => host.url, printed);
 
 const balance = (pan: string) => host.mobile.network.provider.balanceOf(pan)?.balance;
 

@@ -10,11 +10,9 @@
  * moves nothing. Then X1: no card number, PIN block or key in clear in rows, log, files, traffic or
  * output. SQLite, or PostgreSQL when DATABASE_URL is set.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PAYPAD_BIN } from '../../bin/demo/paypadProcess';
 import { fileStateStore, openFileElement } from '../../bin/commands/phoneElement';
 import { fetchTransport } from '../../bin/commands/phoneTransport';
 import { cardDebitAccountCodes, GATEWAY_CHANNEL } from '../../host/payments/cardDebitLedger';
@@ -26,6 +24,7 @@ import { isPaypadError, PaypadError } from '../../shared/errors';
 import { decipherFieldWith, type PhoneOrder } from '../../shared/protocol/phoneClient';
 import { type BrowserHost, startBrowserHost } from '../browser/support/browserHost';
 import { type GatewayMerchant, startGatewayMerchant, track2Of } from '../browser/support/checkoutKit';
+import { phoneCliRunner } from './support/phoneCliRun';
 import { captureHttpServers, type HttpCapture } from './support/httpCapture';
 import { findKeys, type ScanSource, type SecretKey } from './support/keyLeakScan';
 import { databaseRows, filesUnder } from './support/runArtifacts';
@@ -44,27 +43,8 @@ let merchant: GatewayMerchant;
 let home: string;
 const printed: string[] = [];
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** `paypad phone <args> --home H --url U` with `input` on standard input; the output kept for the X1 scan. */
-function phone(args: readonly string[], input = ''): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(PAYPAD_BIN, ['phone', ...args, '--home', home, '--url', server.url], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => void (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => void (stderr += d));
-    child.stdin.end(input);
-    child.once('close', (code) => {
-      printed.push(stdout, stderr);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const phone = phoneCliRunner(() => home, () => server.url, printed);
 
 const payOrder = (selector: readonly string[], card: { pan: string }) => phone(['pay-order', ...selector, '--card', card.pan.slice(-4), '--pin-stdin', '--yes'], `${TEST_PIN}\n`);
 const balance = (pan: string) => server.host.mobile.network.provider.balanceOf(pan)?.balance as number;
@@ -218,6 +198,16 @@ describe('paying gateway orders from paypad phone against the real host', () => 
     expect((await orderOf(order.orderNumber)).state).toBe('failed');
     expect(await until('the failed notification', () => merchant.received.find((n) => n.orderNumber === order.orderNumber && n.status === 'failed'))).toMatchObject({ failureReason: 'PAYMENT_INSUFFICIENT_FUNDS' });
     expect((await createLedger(server.host.database).verify()).problems).toEqual([]);
+  }, RUN_TIMEOUT_MS);
+
+  it('E3, E6: a wrong PIN reaches the issuer translated from K_pin and is declined (55): nothing taken', async () => {
+    const order = await merchant.createOrder({ amount: 300, description: 'Strainer' });
+    const before = balance(RICH.pan);
+    const run = await phone(['pay-order', '--code', order.transactionCode, '--card', RICH.pan.slice(-4), '--pin-stdin', '--yes'], '9876\n');
+    expect(run).toMatchObject({ code: 1, stderr: expect.stringContaining('PAYMENT_DECLINED') });
+    expect(run.stderr).toContain('wrong PIN (55)');
+    expect(balance(RICH.pan)).toBe(before);
+    expect((await orderOf(order.orderNumber)).state).toBe('failed');
   }, RUN_TIMEOUT_MS);
 
   it('E3: the checkout page and the phone pay one code at the same moment: exactly one claims it, the other is refused; one debit', async () => {
