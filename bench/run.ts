@@ -5,6 +5,7 @@
  */
 import { type Benchmark, writeReport } from './report';
 import { billPaymentsBenchmark } from './bill-payments';
+import { checkoutsBenchmark } from './checkouts';
 import { kmsHsmBenchmark } from './kms-hsm';
 import { kmsThroughputBenchmark } from './kms-throughput';
 import { mobilePaymentsBenchmark } from './mobile-payments';
@@ -16,7 +17,7 @@ import { xsDeviceLoadBenchmark } from './xs-device-load';
 import { xsDukptBenchmark } from './xs-dukpt';
 import { xsOnboardingBenchmark } from './xs-onboarding';
 
-const benchmarks: Benchmark[] = [xsCryptoBenchmark, kmsThroughputBenchmark, mobilePaymentsBenchmark, kmsHsmBenchmark, mtmsDeviceIdentityBenchmark, xsOnboardingBenchmark, xsDeviceBudgetBenchmark, xsDeviceLoadBenchmark, tmsBenchmark, xsDukptBenchmark, billPaymentsBenchmark];
+const benchmarks: Benchmark[] = [xsCryptoBenchmark, kmsThroughputBenchmark, mobilePaymentsBenchmark, kmsHsmBenchmark, mtmsDeviceIdentityBenchmark, xsOnboardingBenchmark, xsDeviceBudgetBenchmark, xsDeviceLoadBenchmark, tmsBenchmark, xsDukptBenchmark, billPaymentsBenchmark, checkoutsBenchmark];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((n) => !benchmarks.some((b) => b.name === n));
