@@ -35,7 +35,7 @@ import { TEST_PIN } from '../host/simulators/testCards';
 import { echo, startBareEcho } from './bareWebSocket';
 import { Arrivals, ARRIVAL_TIMEOUT_MS, connectPhone, helloesAccepted, inBatches } from './benchPhones';
 import { type LoadResult, cpuMsPerOp, percentile, runClosedLoop } from './closedLoop';
-import { type BenchReport, type Benchmark, type Cell, writeReport } from './report';
+import { type BenchReport, type Benchmark, type Cell, runAsScript } from './report';
 
 export interface BillBenchOptions {
   /** Phones paying, one order in flight each (the whole path). */
@@ -226,17 +226,4 @@ function parseArgs(argv: readonly string[]): BillBenchOptions {
   return out;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
-  let options: BillBenchOptions | undefined;
-  try {
-    options = parseArgs(process.argv.slice(2));
-  } catch (e) {
-    console.error((e as Error).message);
-    process.exitCode = 2;
-  }
-  if (options !== undefined) {
-    const report = await runBillPaymentsBench(options);
-    console.log(writeReport(report));
-    if (report.failures?.length) process.exitCode = 1;
-  }
-}
+await runAsScript(import.meta.url, parseArgs, runBillPaymentsBench);

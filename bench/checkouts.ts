@@ -33,7 +33,7 @@ import { TEST_CARDS, TEST_PIN } from '../host/simulators/testCards';
 import { MemoryStorage } from '../test/support/memoryStorage';
 import { BARE_PATH, bareRequest, startBareServers } from './bareServers';
 import { type LoadResult, cpuMsPerOp, pooled, runClosedLoop } from './closedLoop';
-import { type BenchReport, type Benchmark, type Cell, writeReport } from './report';
+import { type BenchReport, type Benchmark, type Cell, runAsScript } from './report';
 
 export interface CheckoutBenchOptions {
   /** Shoppers paying at once, each with a reader of their own and one checkout in flight. */
@@ -208,17 +208,4 @@ function parseArgs(argv: readonly string[]): CheckoutBenchOptions {
   return { shoppers };
 }
 
-if (process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
-  let options: CheckoutBenchOptions | undefined;
-  try {
-    options = parseArgs(process.argv.slice(2));
-  } catch (e) {
-    console.error((e as Error).message);
-    process.exitCode = 2;
-  }
-  if (options !== undefined) {
-    const report = await runCheckoutsBench(options);
-    console.log(writeReport(report));
-    if (report.failures?.length) process.exitCode = 1;
-  }
-}
+await runAsScript(import.meta.url, parseArgs, runCheckoutsBench);

@@ -76,3 +76,23 @@ export function writeReport(report: BenchReport, dir = RESULTS_DIR): string {
   writeFileSync(join(dir, `${report.name}.json`), `${JSON.stringify(full, null, 2)}\n`);
   return markdown;
 }
+
+/**
+ * A benchmark module run as a script (`npx tsx bench/<name>.ts [flags]`) rather than through
+ * run.ts: its flags parsed (a wrong command line prints the usage and exits 2), the report written
+ * and printed, exit 1 when the run had failures. Does nothing when the module was imported.
+ */
+export async function runAsScript<O>(moduleUrl: string, parse: (argv: readonly string[]) => O, run: (options: O) => Promise<BenchReport>): Promise<void> {
+  if (process.argv[1] === undefined || moduleUrl !== new URL(`file://${process.argv[1]}`).href) return;
+  let options: O;
+  try {
+    options = parse(process.argv.slice(2));
+  } catch (e) {
+    console.error((e as Error).message);
+    process.exitCode = 2;
+    return;
+  }
+  const report = await run(options);
+  console.log(writeReport(report));
+  if (report.failures?.length) process.exitCode = 1;
+}
