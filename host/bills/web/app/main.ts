@@ -1,18 +1,21 @@
 /**
  * The phone web app: which screen shows, and what each action does. Enrol the number (SMS code),
  * bind a card, then the bills pushed to this number; a bill's screen leads to the card, the PIN
- * and the result, or to refusing it (D7). Too little money on a card brings the user back to the
+ * and the result, or to refusing it (D7). A shop's gateway order (E3), placed for this number's
+ * paypad account or found by its transaction code, goes through the same card and PIN screens. Too little money on a card brings the user back to the
  * cards with that one marked (D6); the client core sends the same idempotency key with every card
  * tried for a bill.
  */
 import { isPaypadError } from '../../../../shared/errors';
-import type { BoundCard, PhoneBill } from '../../../../shared/protocol/phoneClient';
+import type { BoundCard, PhoneBill, PhoneOrder } from '../../../../shared/protocol/phoneClient';
 import { show } from './dom';
 import { openPhoneApi } from './phoneGateway';
 import type { PhoneApi } from './phoneApi';
 import type { PinPad } from './pinPad';
 import { type Problem, billListScreen, billScreen, bindCardScreen, cardPickerScreen, enrolCodeScreen, enrolNumberScreen, pinScreen, resultScreen } from './screens';
 import { formatMobile } from './format';
+import { orderCodeScreen, orderScreen } from './orderScreens';
+import type { Payable } from './views';
 
 /** What a person can act on, for each typed refusal the app can meet. */
 const MESSAGES: Record<string, string> = {
@@ -30,7 +33,17 @@ const MESSAGES: Record<string, string> = {
   PAN_INVALID: 'That card number is not valid: check the digits.',
   PHONE_NOT_ENROLLED: 'This phone is no longer enrolled. Enrol it again.',
   PHONE_ELEMENT_INVALID: "This phone's secure storage is not usable. Clear the app's data and enrol again.",
+  TRANSACTION_CODE_INVALID: 'That code does not check: a digit is wrong or two are swapped. Please type it again.',
+  GATEWAY_ORDER_NOT_FOUND: 'No open order has this code. Check it with the shop.',
+  GATEWAY_ORDER_EXPIRED: 'This order has expired. Ask the shop for a new one.',
+  GATEWAY_ORDER_NOT_PAYABLE: 'This order is already being paid, or has been paid.',
+  PAYMENT_INSUFFICIENT_FUNDS: 'Your card does not have enough money for this payment. Nothing was taken. Ask the shop for a new order to pay with another card.',
+  PAYMENT_DECLINED: 'Your bank declined the payment. Nothing was taken.',
+  PAYMENT_OUTCOME_UNKNOWN: 'The bank did not answer in time. Nothing was taken.',
 };
+
+/** A gateway order as the card, PIN and result screens show it. */
+const payableOrder = (order: PhoneOrder): Payable => ({ merchantName: order.merchantName, amountMinor: order.amountMinor, currency: order.currency, orderId: order.merchantOrderId });
 
 function problemOf(e: unknown): Problem & { code: string } {
   if (isPaypadError(e)) return { code: e.code, message: MESSAGES[e.code] ?? e.message };
@@ -42,6 +55,7 @@ class PhoneApp {
   readonly #main = document.getElementById('screen') as HTMLElement;
   #mobile = '';
   #bills: PhoneBill[] = [];
+  #orders: readonly PhoneOrder[] = [];
   #cards: readonly BoundCard[] = [];
   #online = false;
   #onList = false;
@@ -108,6 +122,7 @@ class PhoneApp {
     (document.getElementById('who') as HTMLElement).textContent = formatMobile(mobile);
     this.#cards = await this.#api.cards();
     this.#bills = [...(await this.#api.bills())];
+    this.#orders = await this.#api.accountOrders();
     this.#api.watchBills(
       (bill) => this.#pushed(bill),
       (online) => {
@@ -146,7 +161,20 @@ class PhoneApp {
 
   #list(problem?: Problem): void {
     const open = this.#bills.filter((b) => b.state === 'open' && Date.parse(b.expiresAt) > Date.now());
-    this.#show(billListScreen({ mobile: this.#mobile, bills: open, cards: this.#cards, online: this.#online, problem, onOpen: (bill) => this.#bill(bill), onAddCard: () => this.#bindCard() }));
+    this.#show(
+      billListScreen({
+        mobile: this.#mobile,
+        bills: open,
+        orders: this.#orders,
+        cards: this.#cards,
+        online: this.#online,
+        problem,
+        onOpen: (bill) => this.#bill(bill),
+        onOpenOrder: (order) => this.#order(order),
+        onPayByCode: () => this.#orderCode(),
+        onAddCard: () => this.#bindCard(),
+      }),
+    );
     this.#onList = true;
     // A bill leaves the list when it expires, as it would on the platform.
     clearTimeout(this.#expiryTimer);
@@ -182,7 +210,7 @@ class PhoneApp {
   #pickCard(bill: PhoneBill, problem?: Problem): void {
     this.#show(
       cardPickerScreen({
-        bill,
+        payable: bill,
         cards: this.#cards,
         insufficient: this.#insufficient.get(bill.id) ?? new Set(),
         problem,
@@ -194,7 +222,7 @@ class PhoneApp {
   }
 
   #pin(bill: PhoneBill, card: BoundCard): void {
-    const screen = pinScreen({ bill, card, onPin: (pad) => this.#pay(bill, card, pad), onCancel: () => this.#pickCard(bill) });
+    const screen = pinScreen({ payable: bill, card, onPin: (pad) => this.#pay(bill, card, pad), onCancel: () => this.#pickCard(bill) });
     this.#show(screen.element, screen.dispose);
   }
 
@@ -216,8 +244,58 @@ class PhoneApp {
     }
   }
 
-  #result(bill: PhoneBill, result: Parameters<typeof resultScreen>[0]['result']): void {
-    this.#show(resultScreen({ bill, result, onDone: () => this.#list() }));
+  #result(payable: Payable, result: Parameters<typeof resultScreen>[0]['result']): void {
+    this.#show(resultScreen({ payable, result, onDone: () => this.#list() }));
+  }
+
+  /** E3: the code the shop showed, typed in; the order it names. */
+  #orderCode(problem?: Problem): void {
+    this.#show(
+      orderCodeScreen({
+        problem,
+        onBack: () => this.#list(),
+        onSubmit: async (code) => {
+          try {
+            this.#order(await this.#api.findOrder(code), code);
+          } catch (e) {
+            this.#orderCode(problemOf(e));
+          }
+        },
+      }),
+    );
+  }
+
+  /** The order to confirm; `code` when it was found by its code (the platform checks it again). */
+  #order(order: PhoneOrder, code?: string): void {
+    this.#show(orderScreen({ order, now: () => new Date(), onPay: () => this.#pickOrderCard(order, code), onBack: () => this.#list() }));
+  }
+
+  #pickOrderCard(order: PhoneOrder, code: string | undefined): void {
+    this.#show(
+      cardPickerScreen({
+        payable: payableOrder(order),
+        cards: this.#cards,
+        insufficient: new Set(),
+        onPick: (card) => {
+          const screen = pinScreen({ payable: payableOrder(order), card, onPin: (pad) => this.#payOrder(order, code, card, pad), onCancel: () => this.#pickOrderCard(order, code) });
+          this.#show(screen.element, screen.dispose);
+        },
+        onAddCard: () => this.#bindCard(undefined, () => this.#pickOrderCard(order, code)),
+        onBack: () => this.#order(order, code),
+      }),
+    );
+  }
+
+  /** A refused order payment has ended the order (the shop is told): the result says so; a new order is needed. */
+  async #payOrder(order: PhoneOrder, code: string | undefined, card: BoundCard, pad: PinPad): Promise<void> {
+    try {
+      const answer = await this.#api.payOrder(order, card, pad, code);
+      this.#result(payableOrder(answer.order), { kind: 'paid', reference: answer.reference, maskedPan: answer.maskedPan });
+    } catch (e) {
+      const { code: failure, message } = problemOf(e);
+      this.#result(payableOrder(order), { kind: 'failed', code: failure, message });
+    }
+    this.#orders = await this.#api.accountOrders().catch(() => this.#orders);
   }
 }
 

@@ -4,7 +4,7 @@
  * this interface only; phoneGateway.ts provides it.
  */
 import type { CardInput } from '../../../../shared/client/phoneClient';
-import type { BoundCard, PayResponse, PhoneBill } from '../../../../shared/protocol/phoneClient';
+import type { BoundCard, PayOrderResponse, PayResponse, PhoneBill, PhoneOrder } from '../../../../shared/protocol/phoneClient';
 import type { PinPad } from './pinPad';
 
 export interface PhoneApi {
@@ -24,4 +24,10 @@ export interface PhoneApi {
   pay(bill: PhoneBill, card: BoundCard, pad: PinPad): Promise<PayResponse>;
   /** D7. */
   refuse(bill: PhoneBill): Promise<PhoneBill>;
+  /** E3: the gateway's orders placed for this phone's account (its number). */
+  accountOrders(): Promise<readonly PhoneOrder[]>;
+  /** E3: the gateway order a typed transaction code names. */
+  findOrder(code: string): Promise<PhoneOrder>;
+  /** E3: pays `order` with `card`, the PIN from `pad` as for bills; `code` when it was found by code. */
+  payOrder(order: PhoneOrder, card: BoundCard, pad: PinPad, code?: string): Promise<PayOrderResponse>;
 }

@@ -67,6 +67,9 @@ export async function openPhoneApi(): Promise<PhoneApi> {
     // The digits leave the pad for the core's encipher and nowhere else.
     pay: (bill, card, pad) => pad.take((pin) => oneAtATime(() => client.pay(bill, card.cardRef, pin))),
     refuse: (bill) => oneAtATime(() => client.refuse(bill.id)),
+    accountOrders: () => oneAtATime(() => client.accountOrders()),
+    findOrder: (code) => oneAtATime(() => client.findOrder(code.trim())),
+    payOrder: (order, card, pad, code) => pad.take((pin) => oneAtATime(() => client.payOrder(order, card.cardRef, pin, code))),
     watchBills(onBill, onOnline) {
       let socket: WebSocket | undefined;
       let stopped = false;

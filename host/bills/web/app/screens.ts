@@ -6,19 +6,21 @@
 import { type Child, h } from './dom';
 import { formatAmount, formatMobile, formatRemaining } from './format';
 import { PinPad } from './pinPad';
-import type { BoundCard, PhoneBill } from '../../../../shared/protocol/phoneClient';
-import type { PaymentResult } from './views';
+import type { BoundCard, PhoneBill, PhoneOrder } from '../../../../shared/protocol/phoneClient';
+import type { Payable, PaymentResult } from './views';
 
 export interface Problem {
   readonly message: string;
+  /** The refusal's code, on the line for tests and support. */
+  readonly code?: string;
   /** A notice asks the user to do something else (another card); an error says what failed. */
   readonly tone?: 'error' | 'notice';
 }
 
-const problemLine = (problem?: Problem) => problem && h('p', { class: problem.tone ?? 'error', role: 'alert' }, problem.message);
+export const problemLine = (problem?: Problem) => problem && h('p', { class: problem.tone ?? 'error', role: 'alert', 'data-code': problem.code }, problem.message);
 
 /** Runs `action` with the button disabled, so a slow answer is not sent twice. */
-function busy(button: HTMLButtonElement, action: () => Promise<void>): void {
+export function busy(button: HTMLButtonElement, action: () => Promise<void>): void {
   button.disabled = true;
   action().finally(() => {
     button.disabled = false;
@@ -26,7 +28,7 @@ function busy(button: HTMLButtonElement, action: () => Promise<void>): void {
 }
 
 /** A screen that is a form: its fields, the submit button, then `after` (other ways out). */
-function form(screen: string, onSubmit: (fields: HTMLFormElement, submit: HTMLButtonElement) => Promise<void>, submitLabel: string, fields: Child[], after: Child[] = []): HTMLFormElement {
+export function form(screen: string, onSubmit: (fields: HTMLFormElement, submit: HTMLButtonElement) => Promise<void>, submitLabel: string, fields: Child[], after: Child[] = []): HTMLFormElement {
   const submit = h('button', { type: 'submit', class: 'primary' }, submitLabel);
   const element = h('form', { 'data-screen': screen, novalidate: true }, ...fields, submit, ...after);
   element.addEventListener('submit', (event) => {
@@ -36,7 +38,7 @@ function form(screen: string, onSubmit: (fields: HTMLFormElement, submit: HTMLBu
   return element;
 }
 
-const value = (form: HTMLFormElement, name: string) => (form.elements.namedItem(name) as HTMLInputElement).value.trim();
+export const value = (form: HTMLFormElement, name: string) => (form.elements.namedItem(name) as HTMLInputElement).value.trim();
 
 export function enrolNumberScreen(props: { problem?: Problem; onSubmit(mobile: string): Promise<void> }): HTMLElement {
   return form(
@@ -96,7 +98,33 @@ export function bindCardScreen(props: { problem?: Problem; onSubmit(card: { pan:
   );
 }
 
-export function billListScreen(props: { mobile: string; bills: readonly PhoneBill[]; cards: readonly BoundCard[]; online: boolean; problem?: Problem; onOpen(bill: PhoneBill): void; onAddCard(): void }): HTMLElement {
+/** One line of a list of things to pay: who, how much, what; tapping it opens it. */
+function payableItem(attrs: Record<string, string>, p: { merchantName: string; amountMinor: number; currency: string }, what: string, onOpen: () => void): HTMLElement {
+  return h(
+    'li',
+    {},
+    h(
+      'button',
+      { type: 'button', ...attrs, onclick: onOpen },
+      h('span', { class: 'merchant' }, p.merchantName),
+      h('span', { class: 'amount' }, formatAmount(p.amountMinor, p.currency)),
+      h('span', { class: 'goods' }, what),
+    ),
+  );
+}
+
+export function billListScreen(props: {
+  mobile: string;
+  bills: readonly PhoneBill[];
+  orders: readonly PhoneOrder[];
+  cards: readonly BoundCard[];
+  online: boolean;
+  problem?: Problem;
+  onOpen(bill: PhoneBill): void;
+  onOpenOrder(order: PhoneOrder): void;
+  onPayByCode(): void;
+  onAddCard(): void;
+}): HTMLElement {
   return h(
     'section',
     { 'data-screen': 'bills' },
@@ -107,23 +135,20 @@ export function billListScreen(props: { mobile: string; bills: readonly PhoneBil
       : h(
           'ul',
           { class: 'bills' },
-          props.bills.map((bill) =>
-            h(
-              'li',
-              {},
-              h(
-                'button',
-                { type: 'button', 'data-bill': bill.id, onclick: () => props.onOpen(bill) },
-                h('span', { class: 'merchant' }, bill.merchantName),
-                h('span', { class: 'amount' }, formatAmount(bill.amountMinor, bill.currency)),
-                h('span', { class: 'goods' }, bill.goods),
-              ),
-            ),
-          ),
+          props.bills.map((bill) => payableItem({ 'data-bill': bill.id }, bill, bill.goods, () => props.onOpen(bill))),
         ),
     h('h2', {}, 'Your cards'),
     props.cards.length === 0 ? h('p', { class: 'hint' }, 'No card bound yet.') : h('ul', { class: 'cards' }, props.cards.map((c) => h('li', { class: 'card' }, c.maskedPan))),
     h('button', { type: 'button', class: 'secondary', onclick: props.onAddCard }, 'Bind a card'),
+    h('h2', {}, 'Shop orders'),
+    props.orders.length === 0
+      ? h('p', { class: 'hint' }, 'Orders a shop placed for your paypad account (this number) show here. For any other, use its transaction code.')
+      : h(
+          'ul',
+          { class: 'bills' },
+          props.orders.map((order) => payableItem({ 'data-order': order.orderNumber }, order, order.description, () => props.onOpenOrder(order))),
+        ),
+    h('button', { type: 'button', class: 'secondary', 'data-action': 'pay-by-code', onclick: props.onPayByCode }, 'Pay an order by code'),
     h('p', { class: `status${props.online ? '' : ' offline'}` }, props.online ? `Connected: bills for ${formatMobile(props.mobile)} arrive here` : 'Offline: bills will arrive when the connection is back'),
   );
 }
@@ -181,7 +206,7 @@ export function billScreen(props: { bill: PhoneBill; mobile: string; now(): Date
 }
 
 /** Which card pays; cards that had too little money for this bill are marked (D6). */
-export function cardPickerScreen(props: { bill: PhoneBill; cards: readonly BoundCard[]; insufficient: ReadonlySet<string>; problem?: Problem; onPick(card: BoundCard): void; onAddCard(): void; onBack(): void }): HTMLElement {
+export function cardPickerScreen(props: { payable: Payable; cards: readonly BoundCard[]; insufficient: ReadonlySet<string>; problem?: Problem; onPick(card: BoundCard): void; onAddCard(): void; onBack(): void }): HTMLElement {
   const options = props.cards.map((card, i) =>
     h(
       'li',
@@ -203,20 +228,20 @@ export function cardPickerScreen(props: { bill: PhoneBill; cards: readonly Bound
     },
     'Continue',
     [
-      h('h2', {}, `Pay ${formatAmount(props.bill.amountMinor, props.bill.currency)} with`),
+      h('h2', {}, `Pay ${formatAmount(props.payable.amountMinor, props.payable.currency)} with`),
       problemLine(props.problem),
       props.cards.length ? h('ul', { class: 'cards' }, options) : h('p', { class: 'hint' }, 'No card bound yet.'),
     ],
     [
       h('button', { type: 'button', class: 'secondary', onclick: props.onAddCard }, 'Bind another card'),
-      h('button', { type: 'button', class: 'link', onclick: props.onBack }, 'Back to the bill'),
+      h('button', { type: 'button', class: 'link', onclick: props.onBack }, 'Back'),
     ],
   );
 }
 
 /** The PIN on the page's own keypad; `onPin` gets the pad and takes the digits from it once. */
-export function pinScreen(props: { bill: PhoneBill; card: BoundCard; onPin(pad: PinPad): Promise<void>; onCancel(): void }): { element: HTMLElement; dispose(): void } {
-  const confirm = h('button', { type: 'button', class: 'primary', disabled: true }, `Pay ${formatAmount(props.bill.amountMinor, props.bill.currency)}`);
+export function pinScreen(props: { payable: Payable; card: BoundCard; onPin(pad: PinPad): Promise<void>; onCancel(): void }): { element: HTMLElement; dispose(): void } {
+  const confirm = h('button', { type: 'button', class: 'primary', disabled: true }, `Pay ${formatAmount(props.payable.amountMinor, props.payable.currency)}`);
   const pad = new PinPad((length) => {
     confirm.disabled = length < 4;
   });
@@ -225,7 +250,7 @@ export function pinScreen(props: { bill: PhoneBill; card: BoundCard; onPin(pad: 
     'section',
     { 'data-screen': 'pin' },
     h('h2', {}, 'Enter your card PIN'),
-    h('p', { class: 'hint' }, `${props.bill.merchantName} · ${props.card.maskedPan}`),
+    h('p', { class: 'hint' }, `${props.payable.merchantName} · ${props.card.maskedPan}`),
     h('p', { class: 'hint' }, 'Your PIN is encrypted on this phone the moment you confirm; it is never stored.'),
     pad.element,
     confirm,
@@ -234,8 +259,8 @@ export function pinScreen(props: { bill: PhoneBill; card: BoundCard; onPin(pad: 
   return { element, dispose: () => pad.dispose() };
 }
 
-export function resultScreen(props: { bill: PhoneBill; result: PaymentResult; onDone(): void }): HTMLElement {
-  const { bill, result } = props;
+export function resultScreen(props: { payable: Payable; result: PaymentResult; onDone(): void }): HTMLElement {
+  const { payable: bill, result } = props;
   const amount = formatAmount(bill.amountMinor, bill.currency);
   const line =
     result.kind === 'paid'
