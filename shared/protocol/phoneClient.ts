@@ -1,6 +1,7 @@
 /**
  * The phone payment client's protocol with the bill platform (SPEC D1, D3, D4, D6, D7;
- * docs/bill-payments.md "The phone client protocol"): paths, the phone id, the three session keys
+ * docs/bill-payments.md "The phone client protocol"), which also carries the payment gateway's
+ * orders (E3; docs/online-payments.md "Paying from the phone client"): paths, the phone id, the three session keys
  * and how they reach the platform, the enciphered fields, and every message body, declared once
  * for the client core (shared/client, in Node and the browser) and the client gateway
  * (host/bills/client).
