@@ -7,9 +7,11 @@
  *   reader-bdk load    the key ceremony for the card readers' base derivation key (E4): its
  *                      components keyed by their custodians, never on the command line
  *   reader-bdk status  the loaded BDK's check value, who loaded it, when
+ *   reader register    the initial key ID a card reader was injected with: its reads must carry it
+ *   reader list        the registered readers
  */
 import { wipe } from '../../shared/bytes';
-import { type Command, commandGroup, EXIT_OK, parseFlags, required } from '../args';
+import { type Command, commandGroup, EXIT_OK, parseFlags, required, withFlagArguments } from '../args';
 import { withHostDatabase } from '../hostDatabase';
 import { componentCount, readKeyComponents } from '../keyComponentInput';
 import { actor } from './mtms';
@@ -81,6 +83,53 @@ ${DATA_DIR_HELP}`,
   },
 };
 
+const register: Command = {
+  summary: 'E4: record the initial key ID a card reader was injected with',
+  help: `Usage: paypad gateway reader register --reader-id ID --initial-key-id HEX [--data-dir DIR] [--json]
+
+Records which initial key ID (BDK ID and derivation ID, as given to \`paypad terminal reader
+inject\`) the reader ID was injected with. From then on a read from that reader whose KSN carries
+another initial key ID is refused (DUKPT_KSN_INVALID): another device under the same BDK cannot
+pay as this reader. Registering the reader again (injected again) replaces the record, audited.
+A reader never registered is not checked.
+  --reader-id ID         the name checkouts pair the reader by (1-64 of A-Z a-z 0-9 . _ -)
+  --initial-key-id HEX   16 hex digits
+  --json                 print the result as JSON
+${DATA_DIR_HELP}`,
+  async run(argv) {
+    const f = parseFlags(argv, { 'reader-id': { type: 'string' }, 'initial-key-id': { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' } });
+    const readerId = required(f['reader-id'], 'reader-id');
+    const initialKeyId = required(f['initial-key-id'], 'initial-key-id');
+    return withHostDatabase(f['data-dir'], async (database) => {
+      const { createReaderRegistry } = await import('../../host/gateway/readerRegistry');
+      const result = await withFlagArguments(createReaderRegistry(database).register(readerId, initialKeyId, actor()));
+      if (f.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+      else process.stdout.write(`card reader ${result.readerId} registered with initial key ID ${result.initialKeyId}${result.replacedInitialKeyId === undefined ? '' : `, replacing ${result.replacedInitialKeyId}`}\n`);
+      return EXIT_OK;
+    });
+  },
+};
+
+const list: Command = {
+  summary: 'the registered card readers and their initial key IDs',
+  help: `Usage: paypad gateway reader list [--data-dir DIR] [--json]
+
+One line per registered reader: its ID, initial key ID, when and by whom it was registered.
+  --json                 print the readers as a JSON array
+${DATA_DIR_HELP}`,
+  async run(argv) {
+    const f = parseFlags(argv, { 'data-dir': { type: 'string' }, json: { type: 'boolean' } });
+    return withHostDatabase(f['data-dir'], async (database) => {
+      const { createReaderRegistry } = await import('../../host/gateway/readerRegistry');
+      const readers = await createReaderRegistry(database).list();
+      if (f.json) process.stdout.write(`${JSON.stringify(readers)}\n`);
+      else process.stdout.write(readers.length === 0 ? 'no card readers registered\n' : readers.map((r) => `${r.readerId}  ${r.initialKeyId}  ${r.registeredAt}  ${r.registeredBy}\n`).join(''));
+      return EXIT_OK;
+    });
+  },
+};
+
 export const gatewayCommand = commandGroup("the payment gateway's operator commands (System E)", 'Usage: paypad gateway <command> [...]', {
   'reader-bdk': commandGroup("E4: the card readers' base derivation key (AES DUKPT) in the gateway's HSM", 'Usage: paypad gateway reader-bdk <command> [...]', { load, status }),
+  reader: commandGroup('E4: the card readers and the initial key IDs they were injected with', 'Usage: paypad gateway reader <command> [...]', { register, list }),
 });

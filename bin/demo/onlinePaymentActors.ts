@@ -132,7 +132,7 @@ export async function connectEmulatedReader(host: RunningHost, bdk: Uint8Array, 
   const secure = new SecureCardReader({ storage, rng: systemRng, rootKey: systemRng(16) });
   const initialKey = dukptInitialKey(bdk, fromHex(ikId));
   secure.loadInitialKey(Uint8Array.from(initialKey), fromHex(ikId));
-  host.checkout.registerReader(readerId, ikId);
+  await host.checkout.registerReader(readerId, ikId);
   const swipes = createEmulatedSwipeReader();
   const frames: string[] = [];
   const reader = { readerId, swipes, card, pin, frames, initialKey } as { -readonly [K in keyof EmulatedReader]: EmulatedReader[K] };

@@ -16,7 +16,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
-import { fromHex } from '../../shared/bytes';
 import { isPaypadError, PaypadError } from '../../shared/errors';
 import { isMainlandMobileNumber } from '../../shared/mobileNumber';
 import type { Database } from '../db/database';
@@ -39,6 +38,7 @@ import { type CardSource, createPaymentFlow, PAYMENT_SMS_TOPIC, type PaymentFlow
 import { createCardDebitLedger, GATEWAY_CHANNEL } from '../payments/cardDebitLedger';
 import { createReaderBdkStore, gatewayHsmConfig, type LoadedReaderBdk } from './readerBdk';
 import { ReaderChannel, type ReaderStatus } from './readerChannel';
+import { createReaderRegistry, READER_ID } from './readerRegistry';
 import { createSensitiveDataVault, type SensitiveDataVault } from './sensitiveDataVault';
 import { createVoicePinKeys, voicePinBlocks } from './voicePinBlock';
 import { createVoicePinCapture, type VoicePinCaptureOptions } from './voicePinCapture';
@@ -114,8 +114,11 @@ export interface RunningCheckout {
   loadReaderBdk(components: readonly KeyComponent[], kcv: string, options?: { readonly replace?: boolean; readonly actor?: string }): Promise<string>;
   /** The loaded BDK's check value, who loaded it and when; undefined before its ceremony. */
   readerBdk(): Promise<LoadedReaderBdk | undefined>;
-  /** Records the initial key ID injected into `readerId` (hex, 16 digits): reads from it must carry it. */
-  registerReader(readerId: string, initialKeyIdHex: string): void;
+  /**
+   * Records the initial key ID injected into `readerId` (hex, 16 digits), as `paypad gateway reader
+   * register` does (readerRegistry.ts): reads from it must carry it, on every host, after restarts.
+   */
+  registerReader(readerId: string, initialKeyIdHex: string, actor?: string): Promise<void>;
   /** The reader channel on the host's listener. */
   attach(server: Server): void;
   close(): Promise<void>;
@@ -123,7 +126,6 @@ export interface RunningCheckout {
 
 const CHECKOUT_ID = /^[0-9a-f]{32}$/;
 const REQUEST_ID = /^[A-Za-z0-9_-]{8,64}$/;
-const READER_ID = /^[A-Za-z0-9._-]{1,64}$/;
 /** A session is forgotten this long after its order's expiry. */
 const SESSION_GRACE_MS = 15 * 60_000;
 
@@ -150,9 +152,9 @@ export async function startCheckout(options: CheckoutOptions): Promise<RunningCh
   };
   const vault = createSensitiveDataVault({ db: database.db, logger, onQueued, clock, ttlMs: options.sensitiveTtlMs, sweepMs: options.sensitiveSweepMs });
   const readerBdk = createReaderBdkStore(database, clock);
-  /** The BDK as of the last reader payment's start: read from the database each time, so a BDK loaded or replaced by the command is used without a restart. */
+  /** The BDK as of the latest reader payment's start: read from the database each time, so a BDK loaded or replaced by the command is used without a restart. */
   let bdk: KeyHandle | undefined;
-  const initialKeyIds = new Map<string, Uint8Array>();
+  const registry = createReaderRegistry(database, clock);
   const merchantName = async (merchantNo: string): Promise<string> => (await options.merchants.merchant(merchantNo))?.legalName ?? merchantNo;
 
   const flow: PaymentFlow = createPaymentFlow({
@@ -256,11 +258,15 @@ export async function startCheckout(options: CheckoutOptions): Promise<RunningCh
     async pay(checkoutId, request) {
       const session = sessionOf(checkoutId);
       const { requestId, mobile, card } = request;
+      // The reader's keys as the database has them now (a BDK loaded or a reader registered by the
+      // operator's command while this host runs), read before the checks below, so nothing is
+      // awaited between checking and claiming the session.
+      const initialKeyId = card.kind === 'reader' && session.readerId !== undefined ? await registry.initialKeyId(session.readerId) : undefined;
+      if (card.kind === 'reader') bdk = await readerBdk.current();
       if (typeof requestId !== 'string' || !REQUEST_ID.test(requestId)) throw new PaypadError('BAD_ARGUMENT', 'requestId: 8-64 of A-Z a-z 0-9 _ -');
       if (session.requestIds.has(requestId)) throw new PaymentRequestReplayed();
       if (typeof mobile !== 'string' || !(isMainlandMobileNumber(mobile) || isE164(mobile))) throw new PaypadError('BAD_ARGUMENT', 'mobile: an 11-digit mainland mobile number or an E.164 number');
       if (session.paying) throw new PaymentInProgress();
-      if (card.kind === 'reader') bdk = await readerBdk.current();
       if (bdk === undefined && card.kind === 'reader') throw new PaypadError('CONFIG_INVALID', "the card readers' key (BDK) is not loaded on this gateway");
       if (card.kind === 'reader' && session.readerId === undefined) throw new PaypadError('CARD_READER_NOT_PAIRED', 'no card reader is paired with this checkout');
       session.requestIds.add(requestId);
@@ -268,7 +274,7 @@ export async function startCheckout(options: CheckoutOptions): Promise<RunningCh
       const source: CardSource =
         card.kind === 'swipe'
           ? { kind: 'swipe', track2: card.track2 }
-          : { kind: 'reader', checkoutId, pinOnPad: card.pinOnPad, ...(initialKeyIds.has(session.readerId as string) ? { initialKeyId: initialKeyIds.get(session.readerId as string) as Uint8Array } : {}) };
+          : { kind: 'reader', checkoutId, pinOnPad: card.pinOnPad, ...(initialKeyId === undefined ? {} : { initialKeyId }) };
       try {
         const result = await flow.pay({ orderNumber: session.order.orderNumber, card: source, mobile, onStep: (step) => emit(session, { type: 'step', ...step }) });
         emit(session, { type: 'paid', reference: result.reference, maskedPan: result.maskedPan });
@@ -295,9 +301,8 @@ export async function startCheckout(options: CheckoutOptions): Promise<RunningCh
       return (await readerBdk.load({ hsm, components, kcv, replace, actor })).kcv;
     },
     readerBdk: () => readerBdk.status(),
-    registerReader(readerId, initialKeyIdHex) {
-      if (!READER_ID.test(readerId) || !/^[0-9A-Fa-f]{16}$/.test(initialKeyIdHex)) throw new PaypadError('BAD_ARGUMENT', 'registerReader: a reader id and 16 hex digits');
-      initialKeyIds.set(readerId, fromHex(initialKeyIdHex));
+    async registerReader(readerId, initialKeyIdHex, actor = 'system') {
+      await registry.register(readerId, initialKeyIdHex, actor);
     },
     attach: (server) => readers.attach(server),
     async close() {

@@ -4,9 +4,11 @@
  * custodians' lines. Refused ceremonies (a component's or the key's check value wrong, a component
  * of another length, a BDK loaded already) change nothing. The running host uses the BDK from its
  * next payment; `paypad terminal reader inject --from-bdk` injects the reader's initial key from
- * the same components, `paypad terminal reader run` dials the host, and a checkout paid with it
- * opens in the HSM. The host is restarted on the same data directory and database: the BDK is
- * still there and the next reader payment decrypts. A replacement needs --replace, is audited with
+ * the same components, `paypad gateway reader register` records its initial key ID, `paypad
+ * terminal reader run` dials the host, and a checkout paid with it opens in the HSM. The host is
+ * restarted on the same data directory and database: the BDK and the registration are still there
+ * and the next reader payment decrypts; registered with another initial key ID, the reader's read
+ * is refused. A replacement needs --replace, is audited with
  * both check values, and the old reader's reads then fail the MAC. No component, BDK or initial
  * key appears in any command's output, the database or the audit log (X1).
  * PostgreSQL when DATABASE_URL is set (a schema of its own), SQLite otherwise.
@@ -152,7 +154,7 @@ describe('E4: the card readers\' BDK by the operator\'s key ceremony, kept acros
     return { status: answer.status, body: (await answer.json()) as { error?: { code: string } } };
   }
 
-  it('E4: loaded by the command, the running host uses it; the reader injected from the same components pays; a second load is refused', async () => {
+  it('E4: loaded by the command, the running host uses it; the reader injected from the same components and registered pays; a second load is refused', async () => {
     const loaded = await paypad(['gateway', 'reader-bdk', 'load', '--kcv', cer.kcv.toLowerCase()], cer.stdin);
     expect(loaded.exit, loaded.stderr).toBe(0);
     expect(loaded.stdout).toBe(`card readers' BDK loaded: check value ${cer.kcv}\n`);
@@ -163,21 +165,32 @@ describe('E4: the card readers\' BDK by the operator\'s key ceremony, kept acros
     const injected = await paypad(['terminal', 'reader', 'inject', '--state-dir', stateDir, '--initial-key-id', IK_ID, '--from-bdk', '--kcv', cer.kcv], cer.stdin);
     expect(injected.exit, injected.stderr).toBe(0);
     expect(JSON.parse(injected.stdout)).toEqual({ counter: 1 });
+    const registered = await paypad(['gateway', 'reader', 'register', '--reader-id', READER, '--initial-key-id', IK_ID.toLowerCase()]);
+    expect(registered.exit, registered.stderr).toBe(0);
+    expect(registered.stdout).toBe(`card reader ${READER} registered with initial key ID ${IK_ID}\n`);
+    expect((await paypad(['gateway', 'reader', 'register', '--reader-id', READER, '--initial-key-id', 'A1B2'])).exit).toBe(2);
     await startReader();
     const paid = await payWithReader(1200);
     expect(paid.body.error, JSON.stringify(paid.body)).toBeUndefined();
     expect(paid.body).toMatchObject({ status: 'paid', maskedPan: '622202*********0017' });
   }, 90_000);
 
-  it('E4: after a restart on the same data directory and database the BDK is still loaded and a reader payment decrypts', async () => {
+  it('E4: after a restart on the same data directory and database the BDK and the registration are still there and a reader payment decrypts; registered with another initial key ID the reader is refused', async () => {
     await shutDown();
     await boot();
     const status = JSON.parse((await paypad(['gateway', 'reader-bdk', 'status', '--json'])).stdout) as { loaded: boolean; kcv: string; loadedBy: string };
     expect(status).toMatchObject({ loaded: true, kcv: cer.kcv });
     expect(status.loadedBy).toMatch(/^admin:/);
+    expect(JSON.parse((await paypad(['gateway', 'reader', 'list', '--json'])).stdout)).toEqual([{ readerId: READER, initialKeyId: IK_ID, registeredAt: expect.any(String), registeredBy: expect.stringMatching(/^admin:/) }]);
     await startReader();
     const paid = await payWithReader(1300);
     expect(paid.body).toMatchObject({ status: 'paid', maskedPan: '622202*********0017' });
+
+    // The same reader id recorded with another device's initial key ID: this reader's reads are refused.
+    const other = await paypad(['gateway', 'reader', 'register', '--reader-id', READER, '--initial-key-id', 'A1B2C3D400000002']);
+    expect(other.stdout).toBe(`card reader ${READER} registered with initial key ID A1B2C3D400000002, replacing ${IK_ID}\n`);
+    expect((await payWithReader(1350)).body.error?.code).toBe('DUKPT_KSN_INVALID');
+    expect((await paypad(['gateway', 'reader', 'register', '--reader-id', READER, '--initial-key-id', IK_ID])).exit).toBe(0);
   }, 90_000);
 
   it('E4: a replacement needs --replace and is audited with both check values; the old reader\'s reads then fail the MAC', async () => {

@@ -28,6 +28,7 @@ import { tmsTables } from '../../tms/migration';
 // The payment gateway keeps its migration beside its stores (host/gateway).
 import { gatewayTables } from '../../gateway/migration';
 import { gatewayReaderKeys } from '../../gateway/readerKeyMigration';
+import { gatewayCardReaders } from '../../gateway/readerRegistryMigration';
 // The merchant directory and the bill platform keep their migrations beside their stores (host/merchants, host/bills).
 import { merchantTables } from '../../merchants/migration';
 import { billTables } from '../../bills/migration';
@@ -35,4 +36,4 @@ import { billTables } from '../../bills/migration';
 import { billClientTables } from '../../bills/client/migration';
 import { billClientEnrolmentBuckets } from '../../bills/client/enrolmentLimitMigration';
 
-export const MIGRATIONS: readonly HostMigration[] = [auditLog, caCertificates, kmsKeys, outbox, mtmsTables, kmsIntakeSequence, mtmsRepairAuthorisations, mtmsKmsKeyPins, mtmsLookupBuckets, mtmsTkChallenges, ledger, mobilePayments, pospTables, tmsTables, gatewayTables, merchantTables, billTables, billClientTables, billClientEnrolmentBuckets, gatewayReaderKeys];
+export const MIGRATIONS: readonly HostMigration[] = [auditLog, caCertificates, kmsKeys, outbox, mtmsTables, kmsIntakeSequence, mtmsRepairAuthorisations, mtmsKmsKeyPins, mtmsLookupBuckets, mtmsTkChallenges, ledger, mobilePayments, pospTables, tmsTables, gatewayTables, merchantTables, billTables, billClientTables, billClientEnrolmentBuckets, gatewayReaderKeys, gatewayCardReaders];
