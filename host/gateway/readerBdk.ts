@@ -24,6 +24,8 @@ type ReaderKeyTables = {
 };
 
 const BDK_ROW = 'reader-bdk';
+/** A KSN of the first transaction (initial key ID zero, counter 1): the load derives one working key with it. */
+const PROBE_KSN = Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1);
 const BDK_ATTRIBUTES: KeyAttributes = Object.freeze({ usage: 'B0', algorithm: 'A', modeOfUse: 'X', exportability: 'N' });
 /** The audit log's subject for every load and replacement. */
 export const READER_BDK_SUBJECT = 'gateway:reader-bdk';
@@ -57,6 +59,8 @@ export interface ReaderBdkStore {
    * Combines `components` in `hsm` (KCV_MISMATCH naming the component or the combined key whose
    * check value differs; BAD_LENGTH for components that are not one AES key length;
    * KEY_COMPONENTS_INVALID for 1 or 4+ components, a repeated one or a zero key) and keeps the BDK.
+   * HSM_COMMAND_UNSUPPORTED for a BDK this HSM cannot derive DUKPT keys from (the PKCS#11 HSM and
+   * a BDK longer than AES-128): refused here rather than at every read.
    * READER_BDK_LOADED when one is loaded and `replace` is not set. On any error nothing changes.
    */
   load(request: { readonly hsm: Hsm; readonly components: readonly KeyComponent[]; readonly kcv: string; readonly replace?: boolean; readonly actor: string }): Promise<LoadedReaderBdk & { readonly replacedKcv?: string }>;
@@ -80,6 +84,7 @@ export function createReaderBdkStore(database: Database, clock: () => Date = () 
       const earlier = await row();
       if (earlier !== undefined && !replace) throw new ReaderBdkLoaded(earlier.key_kcv);
       const handle = await hsm.importKeyComponents(BDK_ATTRIBUTES, components, kcv);
+      await hsm.deriveDukptWorkingKey(handle, PROBE_KSN, 'data-encrypt');
       const at = clock();
       const values = { key_block: handle.block, key_kcv: handle.kcv, loaded_at: isoTimestamp(at), loaded_by: actor };
       return schemaDb.transaction().execute(async (base) => {

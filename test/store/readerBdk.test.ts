@@ -2,7 +2,8 @@
  * E4, X1: the card readers' BDK as the gateway keeps it (host/gateway/readerBdk.ts), on every
  * dialect and on both HSM backends: the components combined in the HSM and kept as its key block
  * (B0, mode X, never exportable), usable by another instance of the same HSM (the command's HSM
- * and the host's are two processes); a refused ceremony changes nothing; a second load is refused,
+ * and the host's are two processes); a refused ceremony changes nothing (a BDK the HSM cannot
+ * derive from included); a second load is refused,
  * also when two race; a replacement is explicit and audited; no row holds the key in clear.
  */
 import { describe, expect, it } from 'vitest';
@@ -63,7 +64,12 @@ describe.each(DIALECTS)('E4 the readers\' BDK on %s', (dialect) => {
         expect(dataKey.kcv).toBe(toHex(keyCheckValue(dukptHostWorkingKey(BDK, KSN, 'data-encrypt'))));
         await expect(store.load({ hsm: commandHsm, components, kcv, actor: 'admin:alice' })).rejects.toMatchObject({ code: 'READER_BDK_LOADED', kcv });
 
-        const next = componentsOf(rng(32));
+        if (backend.name === 'pkcs11') {
+          // This HSM derives DUKPT keys from AES-128 BDKs only: a longer one is refused at the ceremony, not at every read.
+          await expect(store.load({ hsm: commandHsm, ...componentsOf(rng(32)), replace: true, actor: 'admin:carol' })).rejects.toMatchObject({ code: 'HSM_COMMAND_UNSUPPORTED' });
+          expect((await store.current())?.kcv).toBe(kcv);
+        }
+        const next = componentsOf(rng(backend.name === 'pkcs11' ? 16 : 32));
         expect(await store.load({ hsm: commandHsm, ...next, replace: true, actor: 'admin:carol' })).toEqual({ kcv: next.kcv, loadedAt: '2026-12-06T07:00:00.000Z', loadedBy: 'admin:carol', replacedKcv: kcv });
         expect(await store.status()).toEqual({ kcv: next.kcv, loadedAt: '2026-12-06T07:00:00.000Z', loadedBy: 'admin:carol' });
         const trail = await createAuditStore(database().db).listBySubject(READER_BDK_SUBJECT);
