@@ -162,6 +162,7 @@ describe.skipIf(missing !== null)(`X3 the firmware in the Moddable simulator wit
     await shoot(sim, 'ready-after-restart');
     expect(sim.lines.some((l) => /Loading keys/.test(l))).toBe(false);
     expect(vaultKcvs()).toEqual(kcvs);
+    await sim.stop(); // one simulator at a time: the next one listens on the same link port
   }, 10 * 60_000);
 
   it('B1-B5: the simulator takes a program update on its schedule: signed package, B3 under its DMK, MAC\'d chunks into its slot file, the switch; it starts the new version on trial, confirms it, and the TMS records success', async () => {

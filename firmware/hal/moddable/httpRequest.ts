@@ -34,29 +34,56 @@ export interface PreparedHttpRequest {
 }
 
 const METHODS: readonly HttpMethod[] = Object.freeze(['GET', 'POST', 'PUT', 'DELETE']);
-const URL_PATTERN = /^(https?):\/\/([A-Za-z0-9.-]+)(?::(\d{1,5}))?(\/[^\s#]*)?$/;
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/; // RFC 9110 §5.6.2 token, lower case
 // Framing belongs to the client: a caller-set length or encoding could desynchronise the stream.
 const RESERVED_HEADERS: readonly string[] = Object.freeze(['host', 'content-length', 'transfer-encoding', 'connection']);
 
+// URLs and addresses are split by hand, not by RegExp: they are parsed on every request, and an
+// exec allocates a result array and a string per capture group on the device's fixed heap.
+
 /** True for a dotted-quad IPv4 address with every part 0-255. */
 export function isIpv4(host: string): boolean {
-  const m = IPV4.exec(host);
-  return m !== null && m.slice(1).every((part) => Number(part) <= 255);
+  const parts = host.split('.');
+  if (parts.length !== 4) return false;
+  for (const part of parts) if (part.length < 1 || part.length > 3 || !allDigits(part) || Number(part) > 255) return false;
+  return true;
 }
 
 /** The parts of an absolute http(s) URL, or the reason it is not one this client can reach. */
 export function parseHttpUrl(url: string): HttpTarget | string {
   if (typeof url !== 'string') return 'url: expected a string';
-  const m = URL_PATTERN.exec(url);
-  if (!m) return 'url: expected http(s)://host[:port][/path] with a DNS name or IPv4 host';
-  const secure = m[1] === 'https';
-  const port = m[3] === undefined ? (secure ? 443 : 80) : Number(m[3]);
+  const malformed = 'url: expected http(s)://host[:port][/path] with a DNS name or IPv4 host';
+  const secure = url.startsWith('https://');
+  if (!secure && !url.startsWith('http://')) return malformed;
+  const rest = url.slice(secure ? 8 : 7);
+  const slash = rest.indexOf('/');
+  const authority = slash < 0 ? rest : rest.slice(0, slash);
+  const path = slash < 0 ? '/' : rest.slice(slash);
+  const colon = authority.indexOf(':');
+  const name = colon < 0 ? authority : authority.slice(0, colon);
+  const portText = colon < 0 ? undefined : authority.slice(colon + 1);
+  if (name.length === 0 || !everyChar(name, isHostChar)) return malformed;
+  if (portText !== undefined && (portText.length < 1 || portText.length > 5 || !allDigits(portText))) return malformed;
+  if (!everyChar(path, (c) => c > 0x20 && c !== 0x23 && c !== 0x7f && c !== 0xa0)) return malformed; // no space or '#'
+  const port = portText === undefined ? (secure ? 443 : 80) : Number(portText);
   if (port < 1 || port > 65535) return `url: port ${port} out of range`;
-  const host = m[2].toLowerCase();
+  const host = name.toLowerCase();
   if (host.startsWith('.') || host.endsWith('.') || host.includes('..')) return 'url: malformed host name';
-  return { secure, host, port, path: m[4] ?? '/' };
+  return { secure, host, port, path };
+}
+
+function everyChar(text: string, ok: (code: number) => boolean): boolean {
+  for (let i = 0; i < text.length; i++) if (!ok(text.charCodeAt(i))) return false;
+  return true;
+}
+
+function allDigits(text: string): boolean {
+  return everyChar(text, (c) => c >= 0x30 && c <= 0x39);
+}
+
+/** A-Z a-z 0-9 . - */
+function isHostChar(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2e || c === 0x2d;
 }
 
 /** The request in client form, or the first reason it cannot be sent. */

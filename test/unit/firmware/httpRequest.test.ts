@@ -44,6 +44,17 @@ describe('URL parsing', () => {
       'https://host..example/',
       'host/path',
       '',
+      'https://',
+      'https://:8443/',
+      'https://host:/',
+      'https://host:123456/',
+      'https://host:8a/',
+      'https://host:1:2/',
+      'https://ho_st/',
+      'https://host/a\tb',
+      'https://host/a\u0000',
+      'HTTPS://host/',
+      'https:/host/',
     ]) {
       expect(typeof parseHttpUrl(url), url).toBe('string');
     }
@@ -54,6 +65,14 @@ describe('URL parsing', () => {
     expect(isIpv4('256.1.1.1')).toBe(false);
     expect(isIpv4('1.2.3')).toBe(false);
     expect(isIpv4('paypad.local')).toBe(false);
+    for (const host of ['1.2.3.4.5', '1..3.4', '1.2.3.', '1.2.3.0004', '1.2.3.-4', '1.2.3.4 ', '0x7f.0.0.1']) expect(isIpv4(host), host).toBe(false);
+    expect(isIpv4('0.0.0.0')).toBe(true);
+    expect(isIpv4('255.255.255.255')).toBe(true);
+  });
+
+  it('keeps the path and query as sent, and reads ports with leading zeros as decimal', () => {
+    expect(parseHttpUrl('http://127.0.0.1:08443/tms/v1/chunks?from=0&to=4095')).toEqual({ secure: false, host: '127.0.0.1', port: 8443, path: '/tms/v1/chunks?from=0&to=4095' });
+    expect(parseHttpUrl('https://h:65535')).toEqual({ secure: true, host: 'h', port: 65535, path: '/' });
   });
 });
 
