@@ -35,20 +35,25 @@ interface ManifestCreation {
   chunk: { initial: number; incremental: number };
   heap: { initial: number; incremental: number };
   stack: number;
-  keys: { available: number; name: number; symbol: number };
+  keys: { initial: number; incremental: number; name: number; symbol: number };
 }
 
-/** The manifest's creation; throws if it lets memory grow, which would make every budget moot. */
+/**
+ * The manifest's creation; throws if it lets memory grow, which would make every budget moot. The
+ * keys are given as `initial` with `incremental` 0: the SDK's base manifest sets keys.initial 32
+ * and incremental 32, and mcconfig takes `initial` over `available`, so `available` alone left the
+ * key table growing on the device.
+ */
 export function readCreation(path = MANIFEST): Creation {
   const { creation } = JSON.parse(readFileSync(path, 'utf8')) as { creation: ManifestCreation };
-  if (creation.chunk.incremental !== 0 || creation.heap.incremental !== 0) {
-    throw new Error(`${path}: creation.chunk/heap.incremental must be 0 (a fixed heap, as on the board)`);
+  if (creation.chunk.incremental !== 0 || creation.heap.incremental !== 0 || creation.keys.incremental !== 0 || !Number.isInteger(creation.keys.initial)) {
+    throw new Error(`${path}: creation.chunk/heap/keys.incremental must be 0 and keys.initial set (a fixed heap, as on the board)`);
   }
   return {
     chunk: creation.chunk.initial,
     heap: creation.heap.initial,
     stack: creation.stack,
-    keys: creation.keys.available,
+    keys: creation.keys.initial,
     nameModulo: creation.keys.name,
     symbolModulo: creation.keys.symbol,
   };
