@@ -31,7 +31,8 @@ import type { RunningHost } from '../../host/server';
 import { TEST_CARDS, TEST_PIN } from '../../host/simulators/testCards';
 import { newMobileNumber, type ScenarioStep } from './mobilePaymentScenario';
 import { databaseEnv } from './onboardingScenario';
-import { PAYPAD_BIN, type PaypadRunOptions, type PaypadTranscript, runPaypad, runPaypadJson, runPaypadTranscript } from './paypadProcess';
+import { PAYPAD_BIN, type PaypadRunOptions, type PaypadTranscript, runPaypadTranscript } from './paypadProcess';
+import { enrolPhone, texts } from './phoneEnrolment';
 
 export type { ScenarioStep } from './mobilePaymentScenario';
 
@@ -78,17 +79,8 @@ export async function runBillPaymentScenario(options: BillPaymentScenarioOptions
   if (merchant === undefined) throw new PaypadError('DEMO_STEP_FAILED', 'the host runs no demo merchant (demo data is off)');
 
   // D1: enrol by the texted code, bind two cards.
-  const mobile = newMobileNumber();
+  const { mobile, code, maskedPans: bound } = await enrolPhone(host, home, [POOR, RICH], commands);
   const e164 = mobileNumberToE164(mobile);
-  await runPaypad(['phone', 'enrol', '--mobile', mobile, ...where], commands);
-  const code = /code is (\d{6})/.exec(await texts(host, mobile, commands))?.[1];
-  if (code === undefined) throw new PaypadError('DEMO_STEP_FAILED', `no code texted to ${mobile}`);
-  await runPaypadJson(['phone', 'confirm', '--code', code, ...where], commands);
-  const bound: string[] = [];
-  for (const card of [POOR, RICH]) {
-    const answer = await runPaypadJson<{ maskedPan: string }>(['phone', 'bind-card', '--expiry', card.expiry, '--holder', card.holderName, ...where], { ...commands, stdin: `${card.pan}\n` });
-    bound.push(answer.maskedPan);
-  }
   step({ name: 'phone enrolled, two cards bound (D1)', detail: `${mobile}, code ${code} read off the simulated phone; cards ${bound.join(', ')} verified with their bank`, ok: bound.length === 2 });
 
   // D2, D3: the merchant's signed order, pushed to the watching client.
@@ -215,11 +207,6 @@ async function notifications(timeoutMs: number, received: readonly NotificationB
 function describeNotification(n: NotificationBody): string {
   const extra = n.event === 'bill.paid' ? `, ${n.maskedPan}, reference ${n.reference}${n.paidForAnother ? `, paid for another by ${n.payerMobile}` : ''}` : n.event === 'bill.refused' ? `, reason ${n.reason}` : `, response ${n.responseCode}`;
   return `#${n.sequence} ${n.event}${extra}`;
-}
-
-/** The simulated phone's texts of `mobile`, through `paypad mobile texts`. */
-async function texts(host: RunningHost, mobile: string, commands: PaypadRunOptions): Promise<string> {
-  return (await runPaypad(['mobile', 'texts', '--mobile', mobile, '--url', host.url], commands)).stdout;
 }
 
 /** The first text of `mobile` matching `pattern`, waiting for the outbox; undefined after the timeout. */
