@@ -9,15 +9,7 @@
  * SQLite unless DATABASE_URL is set; then the demo works in a fresh schema of that database and
  * drops it at the end. Progress and the host's warnings go to stderr, the report to stdout.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pino from 'pino';
-import { isPaypadError } from '../../shared/errors';
-import { loadConfig } from '../../host/config';
-import { createLogger } from '../../host/log';
-import { startHost } from '../../host/server';
-import { freshSchema } from './demoSchema';
+import { runDemo } from './demoHost';
 import { type UpdateScenarioResult, runUpdateScenario } from './updateScenario';
 
 const USAGE = `Usage: npm run demo:update
@@ -36,47 +28,4 @@ function formatReport(result: UpdateScenarioResult): string {
   return lines.join('\n') + '\n';
 }
 
-async function main(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  if (argv.length > 0) {
-    process.stderr.write(`demo:update: takes no arguments\n\n${USAGE}\n`);
-    return 2;
-  }
-  const root = await mkdtemp(join(tmpdir(), 'paypad-demo-update-'));
-  const schema = process.env.DATABASE_URL ? await freshSchema(process.env.DATABASE_URL) : undefined;
-  const say = (line: string) => void process.stderr.write(`- ${line}\n`);
-  try {
-    const config = loadConfig({
-      ...process.env,
-      PAYPAD_HOST: '127.0.0.1',
-      PAYPAD_PORT: '0',
-      PAYPAD_MTMS_PORT: '0',
-      PAYPAD_KMS_BASE_PORT: '0',
-      PAYPAD_DATA_DIR: join(root, 'data'),
-      PAYPAD_DEMO_DATA: '1',
-      DATABASE_URL: schema?.url ?? '',
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
-    });
-    const logger = createLogger({ level: config.logLevel, destination: pino.destination({ dest: 2, sync: true }) });
-    say(`starting a host in ${root} on ${config.database.dialect}${schema ? ` (schema ${schema.name})` : ''}`);
-    const host = await startHost(config, { logger });
-    try {
-      const result = await runUpdateScenario({ host, workDir: join(root, 'work'), progress: say });
-      process.stdout.write(formatReport(result));
-      return result.ok ? 0 : 1;
-    } finally {
-      await host.close({ graceMs: 1_000 });
-    }
-  } catch (e) {
-    process.stderr.write(`demo:update: ${isPaypadError(e) ? `${e.code}: ${e.message}` : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    return 1;
-  } finally {
-    await rm(root, { recursive: true, force: true });
-    await schema?.drop();
-  }
-}
-
-process.exitCode = await main(process.argv.slice(2));
+process.exitCode = await runDemo({ name: 'demo:update', usage: USAGE, demoData: true, run: runUpdateScenario, report: formatReport }, process.argv.slice(2));
