@@ -3,30 +3,25 @@
  * with every party's key check values printed and equal. It runs on PostgreSQL too when
  * DATABASE_URL is set (in a schema of its own). The scenario itself is bin/demo/onboardingScenario.ts.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runOnboardingScenario } from '../../bin/demo/onboardingScenario';
 import { cliTerminalDriver, type TerminalDriver } from '../../bin/demo/terminalDriver';
 import { loadConfig } from '../../host/config';
 import { startHost } from '../../host/server';
 import { captureLogger } from '../unit/host/helpers/captureLogger';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+import { runDemoCommand } from './support/demoCommand';
 
 // Each runs about a dozen CLI processes one after another: seconds each on a loaded machine.
 
 describe('npm run demo:onboarding (issue 3 item 9)', () => {
   it('A2-A7, A11, A12: two terminals onboarded through the real CLIs; terminal, MTMS and KMS print the same KCVs; exit 0', async () => {
-    const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile('npm', ['run', '--silent', 'demo:onboarding'], { cwd: ROOT, timeout: 240_000 }, (error, stdout, stderr) => {
-        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-      });
-    });
+    const run = await runDemoCommand('demo:onboarding', [], 240_000);
     expect(run.code, run.stderr).toBe(0);
+    // Progress on stderr: the host, then its MTMS and each customer's KMS, before the first step.
+    expect(run.stderr).toMatch(/^- starting a host in \S+ on (sqlite|postgres).*\n- host http:\/\/127\.0\.0\.1:\d+, MTMS https:\/\/127\.0\.0\.1:\d+, KMS C001 https:\/\/127\.0\.0\.1:\d+, C002 https:\/\/127\.0\.0\.1:\d+\n/);
 
     const blocks = run.stdout.split('\n\n').filter((b) => b.startsWith('terminal '));
     expect(blocks).toHaveLength(2);
