@@ -35,7 +35,7 @@ import { TEST_PIN } from '../host/simulators/testCards';
 import { echo, startBareEcho } from './bareWebSocket';
 import { Arrivals, ARRIVAL_TIMEOUT_MS, connectPhone, helloesAccepted, inBatches } from './benchPhones';
 import { type LoadResult, cpuMsPerOp, percentile, runClosedLoop } from './closedLoop';
-import { type BenchReport, type Benchmark, type Cell, runAsScript } from './report';
+import { type BenchReport, type Benchmark, type Cell, runAsScript, throughputColumns } from './report';
 
 export interface BillBenchOptions {
   /** Phones paying, one order in flight each (the whole path). */
@@ -180,10 +180,7 @@ export async function runBillPaymentsBench(options: BillBenchOptions = DEFAULT_B
       title: 'Bills pushed to phones: orders per second through the whole path, and push latency with many phones connected',
       columns: [
         { key: 'measure', label: 'Measure' },
-        { key: 'opsPerSecond', label: 'ops/s', digits: 1 },
-        { key: 'p50Ms', label: 'p50 ms', digits: 1 },
-        { key: 'p99Ms', label: 'p99 ms', digits: 1 },
-        { key: 'errors', label: 'errors' },
+        ...throughputColumns(1),
         { key: 'ratio', label: 'ratio (notes)', digits: 3 },
         { key: 'cpuMsPerOp', label: 'CPU ms / op', digits: 2 },
         { key: 'ops', label: 'samples' },

@@ -33,7 +33,7 @@ import { TEST_CARDS, TEST_PIN } from '../host/simulators/testCards';
 import { MemoryStorage } from '../test/support/memoryStorage';
 import { BARE_PATH, bareRequest, startBareServers } from './bareServers';
 import { type LoadResult, cpuMsPerOp, pooled, runClosedLoop } from './closedLoop';
-import { type BenchReport, type Benchmark, type Cell, runAsScript } from './report';
+import { type BenchReport, type Benchmark, type Cell, runAsScript, throughputColumns } from './report';
 
 export interface CheckoutBenchOptions {
   /** Shoppers paying at once, each with a reader of their own and one checkout in flight. */
@@ -164,10 +164,7 @@ export async function runCheckoutsBench(options: CheckoutBenchOptions = DEFAULT_
       title: 'Online card payments: completed checkouts per second with many shoppers at once, beside bare https',
       columns: [
         { key: 'measure', label: 'Measure' },
-        { key: 'opsPerSecond', label: 'ops/s', digits: 1 },
-        { key: 'p50Ms', label: 'p50 ms', digits: 1 },
-        { key: 'p99Ms', label: 'p99 ms', digits: 1 },
-        { key: 'errors', label: 'errors' },
+        ...throughputColumns(1),
         { key: 'overHttps', label: '÷ bare https', digits: 4 },
         { key: 'overHttp', label: '÷ bare http', digits: 4 },
         { key: 'cpuMsPerOp', label: 'CPU ms / op', digits: 2 },

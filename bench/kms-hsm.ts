@@ -15,7 +15,7 @@ import type { HsmBackend } from '../host/hsm/index';
 import { SOFTHSM_LIBRARY, disposeSoftHsmToken, softHsmHostEnv, softHsmMissing } from '../test/support/softHsmToken';
 import { type LoadResult, cpuMsPerOp, pooled, runClosedLoop } from './closedLoop';
 import { type KmsTestbed, createStore, openKmsTestbed } from './kmsTestbed';
-import type { BenchReport, Benchmark, Cell } from './report';
+import { type BenchReport, type Benchmark, type Cell, throughputColumns } from './report';
 
 const TERMINALS = 16;
 const ROUNDS = 3;
@@ -113,10 +113,7 @@ export const kmsHsmBenchmark: Benchmark = {
       columns: [
         { key: 'requests', label: 'Requests' },
         { key: 'hsm', label: 'HSM' },
-        { key: 'opsPerSecond', label: 'ops/s', digits: 0 },
-        { key: 'p50Ms', label: 'p50 ms', digits: 1 },
-        { key: 'p99Ms', label: 'p99 ms', digits: 1 },
-        { key: 'errors', label: 'errors' },
+        ...throughputColumns(0),
         { key: 'overSoftware', label: '÷ software', digits: 3 },
         { key: 'overSoftwareRounds', label: '÷ software, per round' },
         { key: 'cpuMsPerOp', label: 'CPU ms / op', digits: 2 },

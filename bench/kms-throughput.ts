@@ -15,7 +15,7 @@ import { describeDatabase } from '../host/config';
 import { bareRequest, startBareServers } from './bareServers';
 import { type LoadResult, cpuMsPerOp, errorCodeOf, pooled, runClosedLoop } from './closedLoop';
 import { type DatabaseTarget, type KmsTestbed, createStore, openKmsTestbed } from './kmsTestbed';
-import type { BenchReport, Benchmark, Cell } from './report';
+import { type BenchReport, type Benchmark, type Cell, throughputColumns } from './report';
 
 /** Concurrent terminals, one request in flight each. */
 const TERMINALS = 16;
@@ -197,10 +197,7 @@ export const kmsThroughputBenchmark: Benchmark = {
       columns: [
         { key: 'database', label: 'Database' },
         { key: 'requests', label: 'Requests' },
-        { key: 'opsPerSecond', label: 'ops/s', digits: 0 },
-        { key: 'p50Ms', label: 'p50 ms', digits: 1 },
-        { key: 'p99Ms', label: 'p99 ms', digits: 1 },
-        { key: 'errors', label: 'errors' },
+        ...throughputColumns(0),
         { key: 'overHttps', label: '÷ bare https', digits: 3 },
         { key: 'overHttpsRounds', label: '÷ bare https, per round' },
         { key: 'overHttp', label: '÷ bare http', digits: 3 },

@@ -35,7 +35,7 @@ import { bareRequest, startBareServers } from './bareServers';
 import { type LoadResult, cpuMsPerOp, pooled, runClosedLoop } from './closedLoop';
 import { DIALECT_LABEL, databaseCandidates } from './kms-throughput';
 import { createStore } from './kmsTestbed';
-import type { BenchReport, Benchmark, Cell } from './report';
+import { type BenchReport, type Benchmark, type Cell, throughputColumns } from './report';
 
 /** Concurrent terminals, one payment in flight each. */
 const TERMINALS = 16;
@@ -185,10 +185,7 @@ export const mobilePaymentsBenchmark: Benchmark = {
       columns: [
         { key: 'database', label: 'Database' },
         { key: 'requests', label: 'Requests' },
-        { key: 'opsPerSecond', label: 'ops/s', digits: 1 },
-        { key: 'p50Ms', label: 'p50 ms', digits: 1 },
-        { key: 'p99Ms', label: 'p99 ms', digits: 1 },
-        { key: 'errors', label: 'errors' },
+        ...throughputColumns(1),
         { key: 'overHttps', label: '÷ bare https', digits: 3 },
         { key: 'cpuMsPerOp', label: 'CPU ms / op', digits: 2 },
         { key: 'compute', label: 'XS compute' },

@@ -17,6 +17,16 @@ export interface BenchColumn {
   digits?: number;
 }
 
+/** The columns every load benchmark reports: throughput, the latency percentiles, failures. */
+export function throughputColumns(opsDigits: number): BenchColumn[] {
+  return [
+    { key: 'opsPerSecond', label: 'ops/s', digits: opsDigits },
+    { key: 'p50Ms', label: 'p50 ms', digits: 1 },
+    { key: 'p99Ms', label: 'p99 ms', digits: 1 },
+    { key: 'errors', label: 'errors' },
+  ];
+}
+
 export interface BenchReport {
   /** File stem under bench/results/. */
   name: string;
