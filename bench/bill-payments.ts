@@ -35,7 +35,7 @@ import { TEST_PIN } from '../host/simulators/testCards';
 import { echo, startBareEcho } from './bareWebSocket';
 import { Arrivals, ARRIVAL_TIMEOUT_MS, connectPhone, helloesAccepted, inBatches } from './benchPhones';
 import { type LoadResult, cpuMsPerOp, percentile, runClosedLoop } from './closedLoop';
-import { type BenchReport, type Benchmark, type Cell, runAsScript, throughputColumns } from './report';
+import { type BenchReport, type Benchmark, type Cell, runAsScript, throughputCells, throughputColumns } from './report';
 
 export interface BillBenchOptions {
   /** Phones paying, one order in flight each (the whole path). */
@@ -124,8 +124,8 @@ export async function runBillPaymentsBench(options: BillBenchOptions = DEFAULT_B
     const books = await createLedger(host.database).verify();
     if (!books.ok) failures.push(`the ledger does not verify: ${books.problems.slice(0, 3).join('; ')}`);
     rows.push(
-      { measure: `whole path: signed order -> bill -> push -> pay -> merchant notified (D2-D5), ${options.phones} phones`, opsPerSecond: whole.opsPerSecond, p50Ms: whole.p50Ms, p99Ms: whole.p99Ms, errors: whole.errors, ratio: whole.opsPerSecond / orders.opsPerSecond, cpuMsPerOp: cpuMsPerOp(whole), ops: whole.ops },
-      { measure: `signed order alone, sent -> 201 (D2), ${options.phones} phones`, opsPerSecond: orders.opsPerSecond, p50Ms: orders.p50Ms, p99Ms: orders.p99Ms, errors: orders.errors, ratio: null, cpuMsPerOp: cpuMsPerOp(orders), ops: orders.ops },
+      { measure: `whole path: signed order -> bill -> push -> pay -> merchant notified (D2-D5), ${options.phones} phones`, ...throughputCells(whole), ratio: whole.opsPerSecond / orders.opsPerSecond, cpuMsPerOp: cpuMsPerOp(whole), ops: whole.ops },
+      { measure: `signed order alone, sent -> 201 (D2), ${options.phones} phones`, ...throughputCells(orders), ratio: null, cpuMsPerOp: cpuMsPerOp(orders), ops: orders.ops },
     );
     const payersSetupS = (performance.now() - setup0) / 1000;
 
@@ -172,7 +172,7 @@ export async function runBillPaymentsBench(options: BillBenchOptions = DEFAULT_B
     const pushP99 = percentile(inWindow, 99);
     rows.push(
       { measure: `push latency: bill committed -> frame at the phone, ${connected.length} phones connected (D3)`, opsPerSecond: push.opsPerSecond, p50Ms: pushP50, p99Ms: pushP99, errors: push.errors, ratio: pushP50 / echoResult.p50Ms, ratioP99: pushP99 / echoResult.p99Ms, cpuMsPerOp: cpuMsPerOp(push), ops: inWindow.length },
-      { measure: `bare ws echo round trip, ${options.clients} clients connected (baseline)`, opsPerSecond: echoResult.opsPerSecond, p50Ms: echoResult.p50Ms, p99Ms: echoResult.p99Ms, errors: echoResult.errors, ratio: 1, ratioP99: 1, cpuMsPerOp: cpuMsPerOp(echoResult), ops: echoResult.ops },
+      { measure: `bare ws echo round trip, ${options.clients} clients connected (baseline)`, ...throughputCells(echoResult), ratio: 1, ratioP99: 1, cpuMsPerOp: cpuMsPerOp(echoResult), ops: echoResult.ops },
     );
 
     return {

@@ -33,7 +33,7 @@ import { TEST_CARDS, TEST_PIN } from '../host/simulators/testCards';
 import { MemoryStorage } from '../test/support/memoryStorage';
 import { BARE_PATH, bareRequest, startBareServers } from './bareServers';
 import { type LoadResult, cpuMsPerOp, pooled, runClosedLoop } from './closedLoop';
-import { type BenchReport, type Benchmark, type Cell, runAsScript, throughputColumns } from './report';
+import { type BenchReport, type Benchmark, type Cell, runAsScript, throughputCells, throughputColumns } from './report';
 
 export interface CheckoutBenchOptions {
   /** Shoppers paying at once, each with a reader of their own and one checkout in flight. */
@@ -150,10 +150,7 @@ export async function runCheckoutsBench(options: CheckoutBenchOptions = DEFAULT_
     };
     const rows: Row[] = (['checkout', 'https', 'http'] as const).map((kind) => ({
       measure: label[kind],
-      opsPerSecond: all[kind].opsPerSecond,
-      p50Ms: all[kind].p50Ms,
-      p99Ms: all[kind].p99Ms,
-      errors: all[kind].errors,
+      ...throughputCells(all[kind]),
       overHttps: all[kind].opsPerSecond / all.https.opsPerSecond,
       overHttp: all[kind].opsPerSecond / all.http.opsPerSecond,
       cpuMsPerOp: cpuMsPerOp(all[kind]),

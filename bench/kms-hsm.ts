@@ -15,7 +15,7 @@ import type { HsmBackend } from '../host/hsm/index';
 import { SOFTHSM_LIBRARY, disposeSoftHsmToken, softHsmHostEnv, softHsmMissing } from '../test/support/softHsmToken';
 import { type LoadResult, cpuMsPerOp, pooled, runClosedLoop } from './closedLoop';
 import { type KmsTestbed, createStore, openKmsTestbed } from './kmsTestbed';
-import { type BenchReport, type Benchmark, type Cell, throughputColumns } from './report';
+import { type BenchReport, type Benchmark, type Cell, throughputCells, throughputColumns } from './report';
 
 const TERMINALS = 16;
 const ROUNDS = 3;
@@ -95,10 +95,7 @@ export const kmsHsmBenchmark: Benchmark = {
         rows.push({
           requests: KIND_LABEL[kind],
           hsm: BACKEND_LABEL[backend],
-          opsPerSecond: result.opsPerSecond,
-          p50Ms: result.p50Ms,
-          p99Ms: result.p99Ms,
-          errors: result.errors,
+          ...throughputCells(result),
           overSoftware: result.opsPerSecond / base.opsPerSecond,
           overSoftwareRounds: `${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)}`,
           cpuMsPerOp: cpuMsPerOp(result),

@@ -15,7 +15,7 @@ import { describeDatabase } from '../host/config';
 import { bareRequest, startBareServers } from './bareServers';
 import { type LoadResult, cpuMsPerOp, errorCodeOf, pooled, runClosedLoop } from './closedLoop';
 import { type DatabaseTarget, type KmsTestbed, createStore, openKmsTestbed } from './kmsTestbed';
-import { type BenchReport, type Benchmark, type Cell, throughputColumns } from './report';
+import { type BenchReport, type Benchmark, type Cell, throughputCells, throughputColumns } from './report';
 
 /** Concurrent terminals, one request in flight each. */
 const TERMINALS = 16;
@@ -95,10 +95,7 @@ function rows(database: string, rounds: readonly Record<Kind, LoadResult>[]): Ro
     return {
       database,
       requests: KIND_LABEL[kind],
-      opsPerSecond: result.opsPerSecond,
-      p50Ms: result.p50Ms,
-      p99Ms: result.p99Ms,
-      errors: result.errors,
+      ...throughputCells(result),
       overHttps: result.opsPerSecond / all.https.opsPerSecond,
       overHttpsRounds: `${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)}`,
       overHttp: result.opsPerSecond / all.http.opsPerSecond,

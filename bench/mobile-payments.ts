@@ -35,7 +35,7 @@ import { bareRequest, startBareServers } from './bareServers';
 import { type LoadResult, cpuMsPerOp, pooled, runClosedLoop } from './closedLoop';
 import { DIALECT_LABEL, databaseCandidates } from './kms-throughput';
 import { createStore } from './kmsTestbed';
-import { type BenchReport, type Benchmark, type Cell, throughputColumns } from './report';
+import { type BenchReport, type Benchmark, type Cell, throughputCells, throughputColumns } from './report';
 
 /** Concurrent terminals, one payment in flight each. */
 const TERMINALS = 16;
@@ -136,10 +136,7 @@ async function measure(label: string, databaseUrl: string): Promise<{ rows: Row[
     const rows = KINDS.map((kind) => ({
       database: label,
       requests: KIND_LABEL[kind],
-      opsPerSecond: all[kind].opsPerSecond,
-      p50Ms: all[kind].p50Ms,
-      p99Ms: all[kind].p99Ms,
-      errors: all[kind].errors,
+      ...throughputCells(all[kind]),
       overHttps: all[kind].opsPerSecond / all.https.opsPerSecond,
       cpuMsPerOp: cpuMsPerOp(all[kind]),
       ops: all[kind].ops,

@@ -27,6 +27,11 @@ export function throughputColumns(opsDigits: number): BenchColumn[] {
   ];
 }
 
+/** The cells of throughputColumns, from a load run's result. */
+export function throughputCells(result: { opsPerSecond: number; p50Ms: number; p99Ms: number; errors: number }): Record<'opsPerSecond' | 'p50Ms' | 'p99Ms' | 'errors', number> {
+  return { opsPerSecond: result.opsPerSecond, p50Ms: result.p50Ms, p99Ms: result.p99Ms, errors: result.errors };
+}
+
 export interface BenchReport {
   /** File stem under bench/results/. */
   name: string;
